@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Labyrinth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Rooms", targets: ["Rooms"]),
+        .executable(name: "labyrinthd", targets: ["labyrinthd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+    ],
+    targets: [
+        // C: one module per system library, plus the allocator's support.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .target(
+            name: "CURing",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
+        .target(name: "CRoomsSupport", cSettings: [.define("_GNU_SOURCE")]),
+
+        // Swift: one module per layer.
+        .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
+        .executableTarget(
+            name: "labyrinthd",
+            dependencies: [
+                "Rooms",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "RoomsTests",
+            dependencies: [
+                "Rooms",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

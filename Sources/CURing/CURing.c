@@ -1,0 +1,42 @@
+#include "CURing.h"
+
+#include <string.h>
+#include <unistd.h>
+
+int curing_pin_current_thread(const int32_t *cpus, int32_t count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int32_t i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return EINVAL;
+        CPU_SET(cpus[i], &set);
+    }
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int32_t curing_current_affinity(int32_t *out, int32_t cap) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int r = pthread_getaffinity_np(pthread_self(), sizeof(set), &set);
+    if (r != 0) return -r;
+    int32_t n = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < cap; cpu++) {
+        if (CPU_ISSET(cpu, &set)) out[n++] = cpu;
+    }
+    return n;
+}
+
+int curing_set_current_thread_name(const char *name) {
+    char buf[16];
+    strncpy(buf, name, sizeof(buf) - 1);
+    buf[sizeof(buf) - 1] = 0;
+    return pthread_setname_np(pthread_self(), buf);
+}
+
+int curing_set_fifo_priority(int32_t priority) {
+    struct sched_param p;
+    memset(&p, 0, sizeof(p));
+    p.sched_priority = priority;
+    return pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
+}
+
+int32_t curing_current_cpu(void) { return sched_getcpu(); }
