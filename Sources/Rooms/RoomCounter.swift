@@ -1,0 +1,86 @@
+import Synchronization
+
+/// The counters every room publishes, named after the path taken, as the
+/// kernel's page_pool names its statistics. The owner is the only writer
+/// (relaxed load plus relaxed store: no read-modify-write); any thread may read
+/// them with relaxed loads without disturbing the owner.
+public enum RoomCounter: Int, CaseIterable, Sendable {
+    /// Order-0 allocations served straight from the per-room cache.
+    case allocFast
+    /// Allocations that took the slow path: a cache refill, or the buddy.
+    case allocSlow
+    /// Successful `.atomic` allocations that dipped below `min`.
+    case reserveDips
+    /// Times free pages fell below `low` while not already under pressure.
+    case lowWatermarkEvents
+    /// Times the owner brought a batch of remote frees home.
+    case refill
+    /// Blocks the owner brought home from the remote-free inbox.
+    case reclaimed
+    /// Blocks the owner freed itself.
+    case freeLocal
+    /// Pages free now (cache plus buddy).
+    case freePages
+    /// Pages in the order-0 cache now.
+    case cachePages
+    /// The most pages that were ever allocated at once.
+    case inUseHighWater
+    /// Allocation failures that asked for a log line (no `.noWarn`).
+    case failureWarnings
+    /// The order and mode of the latest failure: `order << 8 | mode`.
+    case lastFailure
+    /// `.wait` allocations that blocked at least once.
+    case waits
+    /// `.wait` allocations made in atomic context in a release build
+    /// (a debug build traps instead). They were refused rather than slept.
+    case sleepInAtomic
+    // Per order, 0...4.
+    case allocEmpty0, allocEmpty1, allocEmpty2, allocEmpty3, allocEmpty4
+    case allocFail0, allocFail1, allocFail2, allocFail3, allocFail4
+    case freeBlocks0, freeBlocks1, freeBlocks2, freeBlocks3, freeBlocks4
+
+    @inlinable static func allocEmpty(_ order: Int) -> Int { RoomCounter.allocEmpty0.rawValue &+ order }
+    @inlinable static func allocFail(_ order: Int) -> Int { RoomCounter.allocFail0.rawValue &+ order }
+    @inlinable static func freeBlocks(_ order: Int) -> Int { RoomCounter.freeBlocks0.rawValue &+ order }
+}
+
+/// A block of single-writer counters in memory the arena owns.
+@usableFromInline
+struct CounterBlock: @unchecked Sendable {
+    @usableFromInline let base: UnsafeMutablePointer<Atomic<Int>>
+
+    @usableFromInline
+    init(base: UnsafeMutablePointer<Atomic<Int>>) {
+        self.base = base
+        for i in 0..<RoomCounter.allCases.count {
+            (base + i).initialize(to: Atomic(0))
+        }
+    }
+
+    @inlinable @inline(__always)
+    func load(_ index: Int) -> Int {
+        base[index].load(ordering: .relaxed)
+    }
+
+    @inlinable @inline(__always)
+    func load(_ counter: RoomCounter) -> Int { load(counter.rawValue) }
+
+    /// Owner only.
+    @inlinable @inline(__always)
+    func store(_ index: Int, _ value: Int) {
+        base[index].store(value, ordering: .relaxed)
+    }
+
+    @inlinable @inline(__always)
+    func store(_ counter: RoomCounter, _ value: Int) { store(counter.rawValue, value) }
+
+    /// Owner only: a relaxed load and a relaxed store, not a read-modify-write.
+    @inlinable @inline(__always)
+    func add(_ index: Int, _ delta: Int) {
+        let p = base + index
+        p.pointee.store(p.pointee.load(ordering: .relaxed) &+ delta, ordering: .relaxed)
+    }
+
+    @inlinable @inline(__always)
+    func add(_ counter: RoomCounter, _ delta: Int) { add(counter.rawValue, delta) }
+}
