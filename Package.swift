@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Rooms", targets: ["Rooms"]),
+        .library(name: "DataPlane", targets: ["DataPlane"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
     dependencies: [
@@ -28,10 +29,12 @@ let package = Package(
 
         // Swift: one module per layer.
         .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
+        .target(name: "DataPlane", dependencies: ["Rooms", "CURing"], swiftSettings: strict),
         .executableTarget(
             name: "labyrinthd",
             dependencies: [
                 "Rooms",
+                "DataPlane",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -1,11 +1,21 @@
 import CRoomsSupport
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The one mapping of pages the daemon makes at start, pre-faulted and locked,
 /// cut into equal rooms, one per worker, each aligned to the largest block.
 ///
 /// The arena owns the memory: every ``Room`` handle and every ``Page`` must be
 /// gone before it is. Stop the workers, then call ``checkForLeaks()``.
+///
+/// Like every noncopyable value, an arena may be destroyed right after its
+/// last use, not at the end of its scope. Room handles are plain pointers that
+/// do not keep it alive, so use the arena after the rooms (the teardown leak
+/// check does) or wrap their use in `withExtendedLifetime(arena)`. An arena
+/// dropped while a room is still claimed or has pages out keeps its memory
+/// mapped and says so on stderr, rather than unmapping it under a worker.
 public struct Arena: ~Copyable, @unchecked Sendable {
     private let pages: Mapping
     private let metadata: Mapping
@@ -28,18 +38,24 @@ public struct Arena: ~Copyable, @unchecked Sendable {
         let counterBytes = round(RoomCounter.allCases.count * MemoryLayout<Atomic<Int>>.stride)
         let inboxBytes = RoomInbox.byteCount
         let cacheBytes = round(capacity * MemoryLayout<UnsafeMutableRawPointer>.stride)
-        let stateBytes = round(pagesPerRoom)
-        let linkBytes = round(pagesPerRoom * MemoryLayout<Int32>.stride)
-        let headBytes = round(Room.orderCount * (MemoryLayout<Int32>.stride + MemoryLayout<Int>.stride))
-        let perRoom = coreBytes + counterBytes + inboxBytes + cacheBytes + stateBytes + 2 * linkBytes + headBytes
-        let metaBytes = (rooms * perRoom + 4095) / 4096 * 4096
+        let metaBytes = round(pagesPerRoom * MemoryLayout<PageMeta>.stride)
+        let headBytes = round(Room.orderCount * MemoryLayout<Int32>.stride)
+        let countBytes = round(Room.orderCount * 8)
+        let perRoom = coreBytes + counterBytes + inboxBytes + cacheBytes + metaBytes + headBytes + countBytes
+        let metadataBytes = (rooms * perRoom + 4095) / 4096 * 4096
 
         let pageMapping = try Mapping(
             byteCount: pageBytes, alignment: 2 << 20, hugePages: configuration.hugePages,
             lock: configuration.lockMemory, what: "arena")
-        let metadataMapping = try Mapping(
-            byteCount: metaBytes, alignment: 4096, hugePages: .none,
-            lock: configuration.lockMemory, what: "arena metadata")
+        let metadataMapping: Mapping
+        do {
+            metadataMapping = try Mapping(
+                byteCount: metadataBytes, alignment: 4096, hugePages: .none,
+                lock: configuration.lockMemory, what: "arena metadata")
+        } catch {
+            pageMapping.unmap()
+            throw error
+        }
         self.configuration = configuration
         pages = pageMapping
         metadata = metadataMapping
@@ -56,14 +72,12 @@ public struct Arena: ~Copyable, @unchecked Sendable {
             let counters = CounterBlock(base: carve(counterBytes).bindMemory(to: Atomic<Int>.self, capacity: RoomCounter.allCases.count))
             let inbox = RoomInbox(memory: carve(inboxBytes))
             let cache = carve(cacheBytes).bindMemory(to: UnsafeMutableRawPointer.self, capacity: capacity)
-            let state = carve(stateBytes).bindMemory(to: UInt8.self, capacity: pagesPerRoom)
-            let next = carve(linkBytes).bindMemory(to: Int32.self, capacity: pagesPerRoom)
-            let prev = carve(linkBytes).bindMemory(to: Int32.self, capacity: pagesPerRoom)
-            let heads = carve(headBytes)
+            let meta = carve(metaBytes).bindMemory(to: PageMeta.self, capacity: pagesPerRoom)
+            let heads = carve(headBytes).bindMemory(to: Int32.self, capacity: Room.orderCount)
+            let countMemory = carve(countBytes)
             let buddy = BuddyLists(
-                state: state, next: next, prev: prev,
-                heads: heads.bindMemory(to: Int32.self, capacity: Room.orderCount),
-                counts: (heads + round(Room.orderCount * MemoryLayout<Int32>.stride)).bindMemory(to: Int.self, capacity: Room.orderCount),
+                meta: meta, heads: heads,
+                counts: countMemory.bindMemory(to: Atomic<Int>.self, capacity: Room.orderCount),
                 pages: pagesPerRoom)
             let base = pages.base + r * pagesPerRoom * Room.pageSize
             let core = coreMemory.bindMemory(to: RoomCore.self, capacity: 1)
@@ -77,13 +91,28 @@ public struct Arena: ~Copyable, @unchecked Sendable {
                 buddy.push(Int32(start), order: Room.maxOrder)
             }
             counters.store(.freePages, pagesPerRoom)
-            Room(core: core).publishFreeBlocks()
             cores[r] = core
         }
     }
 
     deinit {
-        cores.deallocate()
+        var busy: [Int] = []
+        for r in 0..<configuration.rooms {
+            let core = cores[r]
+            let out = core.pointee.pageCount - core.pointee.counters.load(.freePages)
+            if core.pointee.owner.load(ordering: .acquiring) != 0 || out > 0 { busy.append(r) }
+        }
+        if busy.isEmpty {
+            cores.deallocate()
+            pages.unmap()
+            metadata.unmap()
+        } else {
+            // Leak rather than unmap memory that a worker may still touch.
+            let message = "labyrinth: arena dropped while room(s) \(busy.map(String.init).joined(separator: ", ")) "
+                + "still claimed or with pages out; keeping its \(ByteCount(pages.byteCount)) mapped\n"
+            var text = message
+            text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        }
     }
 
     /// How many rooms.
@@ -119,7 +148,7 @@ public struct Arena: ~Copyable, @unchecked Sendable {
             while room.reclaimBatch() > 0 {}
             room.drainCache()
             let free = room.counters.load(.freePages)
-            let maxBlocks = room.counters.load(RoomCounter.freeBlocks(Room.maxOrder))
+            let maxBlocks = cores[r].pointee.buddy.count(order: Room.maxOrder)
             let wholeBlocks = room.pageCount / ArenaConfiguration.maxBlockPages
             if free != room.pageCount || maxBlocks != wholeBlocks {
                 leaks.append(.init(room: r, pagesOutstanding: room.pageCount - free, pageCount: room.pageCount))

@@ -3,9 +3,10 @@ import Glibc
 #endif
 import CRoomsSupport
 
-/// An anonymous memory mapping, unmapped when the owner goes away.
+/// An anonymous memory mapping. The ``Arena`` owns its mappings and unmaps
+/// them; this type only makes them and describes them.
 /// The corresponding C functions are `mmap`, `madvise`, `mlock`, `munmap`.
-struct Mapping: ~Copyable {
+struct Mapping {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
     /// What the mapping could get, for the layout report.
@@ -85,7 +86,8 @@ struct Mapping: ~Copyable {
         self.locked = isLocked
     }
 
-    deinit {
+    /// Unmaps the region. Nothing may use it afterwards.
+    func unmap() {
         munmap(base, byteCount)
     }
 

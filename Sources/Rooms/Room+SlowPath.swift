@@ -3,74 +3,85 @@ import Synchronization
 
 extension Room {
     /// Everything the inlined fast path leaves out: watermark checks, cache
-    /// refills, the buddy, pressure, reclaim and `.wait` blocking.
+    /// refills and the buddy. The rare cases (pressure, reclaim, `.wait`,
+    /// failure) live in ``allocateHard(order:flags:mode:timeout:)`` so that
+    /// this one stays small.
     @usableFromInline @inline(never)
     func allocateSlow(order: Int, flags: GFP, timeout: Duration) -> Page? {
         precondition(order >= 0 && order <= Room.maxOrder, "order \(order) is outside 0...\(Room.maxOrder)")
         var mode = flags.mode
-        if mode == .wait && lab_in_atomic() {
+        if _slowPath(mode == .wait && lab_in_atomic()) {
             // A debug build has already trapped in allocate(); a release build
             // refuses to sleep and counts the bug.
             counters.add(.sleepInAtomic, 1)
             mode = .nowait
         }
+        if _fastPath(!core.pointee.underPressure), let page = tryAllocate(order: order, mode: mode) {
+            return page
+        }
+        return allocateHard(order: order, flags: flags, mode: mode, timeout: timeout)
+    }
+
+    /// One attempt: the watermark check, then a block. Does not reclaim
+    /// remote frees except through an empty order-0 cache.
+    @inlinable @inline(__always)
+    func tryAllocate(order: Int, mode: AllocationMode) -> Page? {
         let c = core
-        if c.pointee.underPressure {
+        let verdict = c.pointee.watermarks.verdict(free: counters.load(.freePages), order: order, mode: mode)
+        guard verdict != .refused, let (address, refilled) = takeBlock(order: order) else { return nil }
+        // takeBlock may have brought remote frees home: load again.
+        let left = counters.load(.freePages) &- (1 &<< order)
+        counters.store(.freePages, left)
+        counters.add(refilled ? RoomCounter.allocSlow.rawValue : RoomCounter.allocFast.rawValue, 1)
+        if verdict == .allowedFromReserve { counters.add(.reserveDips, 1) }
+        let inUse = c.pointee.pageCount &- left
+        if inUse > counters.load(.inUseHighWater) { counters.store(.inUseHighWater, inUse) }
+        if _slowPath(left < c.pointee.low) && !c.pointee.underPressure {
+            c.pointee.underPressure = true
+            counters.add(.lowWatermarkEvents, 1)
             reclaimBatch()
         }
-        var reclaimedOnce = false
-        var deadline: UInt64 = 0
-        var waited = false
-        while true {
-            let free = counters.load(.freePages)
-            let verdict = c.pointee.watermarks.verdict(free: free, order: order, mode: mode)
-            if verdict != .refused, let (address, refilled) = takeBlock(order: order) {
-                // takeBlock may have brought remote frees home: reload.
-                let left = counters.load(.freePages) &- (1 &<< order)
-                counters.store(.freePages, left)
-                counters.add(refilled || order > 0 ? RoomCounter.allocSlow.rawValue : RoomCounter.allocFast.rawValue, 1)
-                if verdict == .allowedFromReserve { counters.add(.reserveDips, 1) }
-                let inUse = c.pointee.pageCount &- left
-                if inUse > counters.load(.inUseHighWater) { counters.store(.inUseHighWater, inUse) }
-                if left < c.pointee.low && !c.pointee.underPressure {
-                    c.pointee.underPressure = true
-                    counters.add(.lowWatermarkEvents, 1)
-                    reclaimBatch()
-                }
-                return Page(address: address, core: c, order: order)
-            }
-            // Refused, or nothing of that order is free. Bring one batch of
-            // remote frees home and look again, once: a single allocation
-            // never pays for draining more than one batch.
-            if !reclaimedOnce {
-                reclaimedOnce = true
-                if reclaimBatch() > 0 { continue }
-            }
-            if mode == .wait {
-                let now = lab_monotonic_ns()
-                if deadline == 0 {
-                    let (s, a) = timeout.components
-                    deadline = now &+ UInt64(max(0, s)) &* 1_000_000_000 &+ UInt64(max(0, a / 1_000_000_000))
-                }
-                if now < deadline {
-                    if !waited {
-                        waited = true
-                        counters.add(.waits, 1)
-                    }
-                    waitForRemoteFree(until: deadline)
-                    reclaimedOnce = false
-                    continue
-                }
-            }
-            recordFailure(order: order, flags: flags, mode: mode, empty: verdict != .refused)
-            return nil
+        return Page(address: address, core: c, order: order)
+    }
+
+    /// Under pressure, refused, or empty: bring remote frees home, retry,
+    /// wait when `.wait` allows it, and count the failure otherwise.
+    @usableFromInline @inline(never)
+    func allocateHard(order: Int, flags: GFP, mode: AllocationMode, timeout: Duration) -> Page? {
+        if core.pointee.underPressure {
+            reclaimBatch()
+            if let page = tryAllocate(order: order, mode: mode) { return page }
         }
+        // Refused, or nothing of that order is free. Bring one batch of
+        // remote frees home and look again: a single allocation never pays
+        // for draining more than one batch (a `.wait` may take more, since it
+        // may take time anyway).
+        if reclaimBatch() > 0, let page = tryAllocate(order: order, mode: mode) {
+            return page
+        }
+        if mode == .wait {
+            let (s, a) = timeout.components
+            let deadline = lab_monotonic_ns() &+ UInt64(max(0, s)) &* 1_000_000_000
+                &+ UInt64(max(0, a / 1_000_000_000))
+            counters.add(.waits, 1)
+            while lab_monotonic_ns() < deadline {
+                waitForRemoteFree(until: deadline)
+                while reclaimBatch() > 0 {
+                    if let page = tryAllocate(order: order, mode: mode) { return page }
+                }
+                if let page = tryAllocate(order: order, mode: mode) { return page }
+            }
+        }
+        let free = counters.load(.freePages)
+        let refused = core.pointee.watermarks.verdict(free: free, order: order, mode: mode) == .refused
+        recordFailure(order: order, flags: flags, mode: mode, empty: !refused)
+        return nil
     }
 
     /// Finds a free block of `order`: the cache for order 0 (refilled from
     /// the remote-free inbox when dry, else from the buddy), the buddy
     /// otherwise. Returns the block and whether the slow path was needed.
-    @usableFromInline
+    @inlinable @inline(__always)
     func takeBlock(order: Int) -> (UnsafeMutableRawPointer, Bool)? {
         let c = core
         if order == 0 {
@@ -87,14 +98,12 @@ extension Room {
             return (c.pointee.cache[n &- 1], refilled)
         }
         if let index = c.pointee.buddy.take(order: order) {
-            publishFreeBlocks()
             return (address(ofPage: Int(index)), true)
         }
         // The cache may hide the pages that would merge into this order.
         if c.pointee.cacheCount > 0 {
             drainCache()
             if let index = c.pointee.buddy.take(order: order) {
-                publishFreeBlocks()
                 return (address(ofPage: Int(index)), true)
             }
         }
@@ -115,7 +124,6 @@ extension Room {
             taken &+= 1
         }
         c.pointee.cacheCount = n
-        if taken > 0 { publishFreeBlocks() }
     }
 
     /// Returns every cached page to the buddy so that buddies can merge.
@@ -128,7 +136,6 @@ extension Room {
             c.pointee.buddy.give(pageIndex(of: c.pointee.cache[i]), order: 0)
         }
         c.pointee.cacheCount = 0
-        publishFreeBlocks()
     }
 
     @usableFromInline @inline(never)
@@ -137,7 +144,11 @@ extension Room {
         #if DEBUG
         checkBelongs(address, order: order)
         #endif
-        home(address, order: order)
+        if order == 0 {
+            home(address, order: 0)
+        } else {
+            c.pointee.buddy.give(pageIndex(of: address), order: order)
+        }
         let free = counters.load(.freePages) &+ (1 &<< order)
         counters.store(.freePages, free)
         counters.add(.freeLocal, 1)
@@ -164,7 +175,6 @@ extension Room {
             }
         }
         c.pointee.buddy.give(pageIndex(of: address), order: order)
-        publishFreeBlocks()
     }
 
     /// Moves the coldest cache batch (the bottom of the stack) to the buddy.
@@ -178,15 +188,6 @@ extension Room {
         }
         (c.pointee.cache).update(from: c.pointee.cache + k, count: n &- k)
         c.pointee.cacheCount = n &- k
-        publishFreeBlocks()
-    }
-
-    @usableFromInline
-    func publishFreeBlocks() {
-        let c = core
-        for k in 0..<Room.orderCount {
-            counters.store(RoomCounter.freeBlocks(k), c.pointee.buddy.counts[k])
-        }
     }
 
     @usableFromInline

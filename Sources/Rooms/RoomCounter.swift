@@ -37,11 +37,9 @@ public enum RoomCounter: Int, CaseIterable, Sendable {
     // Per order, 0...4.
     case allocEmpty0, allocEmpty1, allocEmpty2, allocEmpty3, allocEmpty4
     case allocFail0, allocFail1, allocFail2, allocFail3, allocFail4
-    case freeBlocks0, freeBlocks1, freeBlocks2, freeBlocks3, freeBlocks4
 
     @inlinable static func allocEmpty(_ order: Int) -> Int { RoomCounter.allocEmpty0.rawValue &+ order }
     @inlinable static func allocFail(_ order: Int) -> Int { RoomCounter.allocFail0.rawValue &+ order }
-    @inlinable static func freeBlocks(_ order: Int) -> Int { RoomCounter.freeBlocks0.rawValue &+ order }
 }
 
 /// A block of single-writer counters in memory the arena owns.

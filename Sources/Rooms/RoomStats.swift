@@ -41,7 +41,7 @@ extension Room {
     public var stats: RoomStats {
         let c = counters
         let free = c.load(.freePages)
-        let blocks = (0..<Room.orderCount).map { c.load(RoomCounter.freeBlocks($0)) }
+        let blocks = (0..<Room.orderCount).map { core.pointee.buddy.count(order: $0) }
         var buddyPages = 0
         for k in 0..<Room.orderCount { buddyPages += blocks[k] << k }
         let pushed = core.pointee.inbox.pushed.pointee.load(ordering: .relaxed)

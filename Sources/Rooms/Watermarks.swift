@@ -52,7 +52,7 @@ public struct Watermarks: Sendable, Hashable, Codable, CustomStringConvertible {
     /// serve it. What remains must stay *above* the floor of the mode: `min`
     /// for `.nowait` and `.wait`, ``atomicFloor`` for `.atomic`. So an
     /// allowed allocation never leaves fewer than `floor` pages free.
-    @inlinable
+    @inlinable @inline(__always)
     public func verdict(free: Int, order: Int, mode: AllocationMode) -> Verdict {
         let usable = free &- ((1 &<< order) &- 1)
         if usable > min { return .allowed }

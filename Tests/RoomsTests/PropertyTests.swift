@@ -122,9 +122,10 @@ struct PropertyTests {
                 #expect(s.freeLocal == model.frees)
                 #expect(s.inUseHighWater == model.highWater)
                 #expect(s.allocEmpty.reduce(0, +) <= s.failures)
-                // Free blocks per order add up with the cache to the free pages.
-                let buddyPages = s.freeBlocks.enumerated().reduce(0) { $0 + ($1.element << $1.offset) }
-                #expect(buddyPages + s.cachePages == s.freePages)
+                // The published free-block counters match a walk of the buddy.
+                var walked = [Int](repeating: 0, count: 5)
+                for block in room.freeBlockList() { walked[block.order] += 1 }
+                #expect(s.freeBlocks == walked)
                 while let page = held.popLast() { room.free(page) }
             }
         } catch {

@@ -37,6 +37,17 @@ int curing_set_current_thread_name(const char *name);
 /// Returns 0 or an errno value.
 int curing_set_fifo_priority(int32_t priority);
 
+/// Starts a joinable thread running `body(arg)`, pinned to `cpus[0..<count]`
+/// from its first instruction (none: inherit), under SCHED_FIFO at
+/// `fifo_priority` when it is above 0, and named `name`. Returns 0 or an
+/// errno value; the corresponding C function is `pthread_create`.
+int curing_thread_create(pthread_t *thread, const int32_t *cpus, int32_t count,
+                         int32_t fifo_priority, const char *name,
+                         void *(*body)(void *), void *arg);
+
+/// The number of CPUs online.
+int32_t curing_online_cpus(void);
+
 /// The CPU the calling thread runs on now.
 int32_t curing_current_cpu(void);
 

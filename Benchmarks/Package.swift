@@ -1,0 +1,38 @@
+// swift-tools-version: 6.1
+// Benchmarks live in their own package so that the main package's build and
+// tests never pull in the benchmark framework. Run from this folder:
+//   swift run -c release rooms-bench            # timings, ratios, latencies
+//   swift package benchmark --target RoomsAllocations   # mallocs per operation
+import PackageDescription
+
+let package = Package(
+    name: "LabyrinthBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Labyrinth", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.0", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .target(name: "CBenchSupport", path: "Sources/CBenchSupport"),
+        .executableTarget(
+            name: "rooms-bench",
+            dependencies: [
+                "CBenchSupport",
+                .product(name: "Rooms", package: "Labyrinth"),
+                .product(name: "DataPlane", package: "Labyrinth"),
+            ],
+            path: "Sources/rooms-bench"
+        ),
+        .executableTarget(
+            name: "RoomsAllocations",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Rooms", package: "Labyrinth"),
+                .product(name: "DataPlane", package: "Labyrinth"),
+            ],
+            path: "Benchmarks/RoomsAllocations",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

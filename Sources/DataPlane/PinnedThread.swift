@@ -1,0 +1,80 @@
+import CURing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a data-plane thread could not start.
+public struct ThreadStartError: Error, Sendable, CustomStringConvertible {
+    public var name: String
+    public var errno: Int32
+    public var description: String {
+        let reason = errno == EPERM
+            ? "not permitted (SCHED_FIFO needs CAP_SYS_NICE or an RLIMIT_RTPRIO)"
+            : String(cString: strerror(errno))
+        return "cannot start thread \(name): \(reason)"
+    }
+}
+
+/// A joinable pthread outside Swift concurrency, pinned to its CPUs from its
+/// first instruction, optionally SCHED_FIFO, and named (`lab-irq/3`). It owns
+/// the thread: `join()` consumes it, and dropping it joins too.
+public struct PinnedThread: ~Copyable {
+    private let handle: pthread_t
+    private var joined = false
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    /// Starts `body` on a new thread.
+    /// - Parameters:
+    ///   - name: the thread's name (15 bytes are kept), as `ps -L` shows it.
+    ///   - cpus: the CPUs it may run on; nil inherits the caller's.
+    ///   - fifoPriority: SCHED_FIFO priority 1...99, or nil for SCHED_OTHER.
+    public init(
+        name: String, cpus: [Int]? = nil, fifoPriority: Int? = nil,
+        _ body: @escaping @Sendable () -> Void
+    ) throws(ThreadStartError) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let list = (cpus ?? []).map { Int32($0) }
+        let rc = list.withUnsafeBufferPointer { cpuBuffer in
+            curing_thread_create(
+                &thread, cpuBuffer.baseAddress, Int32(cpuBuffer.count), Int32(fifoPriority ?? 0), name,
+                { raw in
+                    let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                    box.body()
+                    return nil
+                }, box)
+        }
+        if rc != 0 {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw ThreadStartError(name: name, errno: rc)
+        }
+        handle = thread
+    }
+
+    /// Waits for the thread to finish.
+    public consuming func join() {
+        pthread_join(handle, nil)
+        joined = true
+    }
+
+    deinit {
+        if !joined { pthread_join(handle, nil) }
+    }
+
+    /// How many CPUs are online.
+    public static var onlineCPUs: Int { Int(curing_online_cpus()) }
+
+    /// The CPUs the calling thread may run on.
+    public static var currentAffinity: [Int] {
+        var cpus = [Int32](repeating: 0, count: 1024)
+        let n = curing_current_affinity(&cpus, 1024)
+        return n > 0 ? cpus.prefix(Int(n)).map { Int($0) } : []
+    }
+
+    /// The CPU the calling thread runs on now.
+    public static var currentCPU: Int { Int(curing_current_cpu()) }
+}
