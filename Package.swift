@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .library(name: "Rooms", targets: ["Rooms"]),
         .library(name: "DataPlane", targets: ["DataPlane"]),
+        .library(name: "Packet", targets: ["Packet"]),
+        .library(name: "Capture", targets: ["Capture"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
     dependencies: [
@@ -29,17 +31,28 @@ let package = Package(
 
         // Swift: one module per layer.
         .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
-        .target(name: "DataPlane", dependencies: ["Rooms", "CURing"], swiftSettings: strict),
+        .target(name: "Packet", swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["Packet", "CRoomsSupport", "CPcap"], swiftSettings: strict),
+        .target(name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"], swiftSettings: strict),
+        .target(name: "ControlPlane", dependencies: ["Rooms", "Packet", "Capture", "DataPlane"], swiftSettings: strict),
         .executableTarget(
             name: "labyrinthd",
             dependencies: [
                 "Rooms",
                 "DataPlane",
+                "ControlPlane",
+                "Capture",
+                "Packet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
 
+        .testTarget(
+            name: "CaptureTests",
+            dependencies: ["Capture", "Packet", "CPcap"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RoomsTests",
             dependencies: [

@@ -78,3 +78,59 @@ public struct PinnedThread: ~Copyable {
     /// The CPU the calling thread runs on now.
     public static var currentCPU: Int { Int(curing_current_cpu()) }
 }
+
+/// A fixed group of joinable pinned threads, owned together: dropping the
+/// group joins them all.
+public struct ThreadGroup: ~Copyable {
+    private let handles: UnsafeMutablePointer<pthread_t>
+    private var started = 0
+    private var joined = false
+    public let capacity: Int
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        handles = .allocate(capacity: Swift.max(1, capacity))
+    }
+
+    /// Starts one more thread; see ``PinnedThread/init(name:cpus:fifoPriority:_:)``.
+    public mutating func start(
+        name: String, cpus: [Int]? = nil, fifoPriority: Int? = nil, _ body: @escaping @Sendable () -> Void
+    ) throws(ThreadStartError) {
+        precondition(started < capacity, "ThreadGroup is full")
+        final class Box {
+            let body: () -> Void
+            init(_ body: @escaping () -> Void) { self.body = body }
+        }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let list = (cpus ?? []).map { Int32($0) }
+        let slot = handles + started
+        let rc = list.withUnsafeBufferPointer { cpuBuffer in
+            curing_thread_create(
+                slot, cpuBuffer.baseAddress, Int32(cpuBuffer.count), Int32(fifoPriority ?? 0), name,
+                { raw in
+                    let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                    box.body()
+                    return nil
+                }, box)
+        }
+        if rc != 0 {
+            Unmanaged<Box>.fromOpaque(box).release()
+            throw ThreadStartError(name: name, errno: rc)
+        }
+        started += 1
+    }
+
+    /// Waits for every started thread.
+    public mutating func joinAll() {
+        if joined { return }
+        for i in 0..<started { pthread_join(handles[i], nil) }
+        joined = true
+    }
+
+    deinit {
+        if !joined {
+            for i in 0..<started { pthread_join(handles[i], nil) }
+        }
+        handles.deallocate()
+    }
+}

@@ -69,7 +69,9 @@ public struct Arena: ~Copyable, @unchecked Sendable {
                 return m
             }
             let coreMemory = carve(coreBytes)
-            let counters = CounterBlock(base: carve(counterBytes).bindMemory(to: Atomic<Int>.self, capacity: RoomCounter.allCases.count))
+            let counters = SingleWriterCounters(
+                base: carve(counterBytes).bindMemory(to: Atomic<Int>.self, capacity: RoomCounter.allCases.count),
+                count: RoomCounter.allCases.count)
             let inbox = RoomInbox(memory: carve(inboxBytes))
             let cache = carve(cacheBytes).bindMemory(to: UnsafeMutableRawPointer.self, capacity: capacity)
             let meta = carve(metaBytes).bindMemory(to: PageMeta.self, capacity: pagesPerRoom)

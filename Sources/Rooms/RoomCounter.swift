@@ -42,42 +42,67 @@ public enum RoomCounter: Int, CaseIterable, Sendable {
     @inlinable static func allocFail(_ order: Int) -> Int { RoomCounter.allocFail0.rawValue &+ order }
 }
 
-/// A block of single-writer counters in memory the arena owns.
-@usableFromInline
-struct CounterBlock: @unchecked Sendable {
+/// A block of counters with a single writer, readable from any thread with
+/// relaxed loads: the owner bumps them with a relaxed load and a relaxed
+/// store (plain moves on x86, no read-modify-write), readers never disturb it
+/// beyond sharing the cache line for a moment.
+@frozen
+public struct SingleWriterCounters: @unchecked Sendable {
     @usableFromInline let base: UnsafeMutablePointer<Atomic<Int>>
+    public let count: Int
 
-    @usableFromInline
-    init(base: UnsafeMutablePointer<Atomic<Int>>) {
+    /// Uses `count` atomics at `base`, initialising them to 0.
+    @inlinable
+    public init(base: UnsafeMutablePointer<Atomic<Int>>, count: Int) {
         self.base = base
-        for i in 0..<RoomCounter.allCases.count {
+        self.count = count
+        for i in 0..<count {
             (base + i).initialize(to: Atomic(0))
         }
     }
 
+    /// Allocates `count` counters on their own cache lines (at start, not on
+    /// the data path). They live as long as the process: counter blocks are
+    /// read by the control plane until exit.
+    public static func allocate(count: Int) -> SingleWriterCounters {
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: (count * MemoryLayout<Atomic<Int>>.stride + 63) / 64 * 64, alignment: 64)
+        return SingleWriterCounters(base: raw.bindMemory(to: Atomic<Int>.self, capacity: count), count: count)
+    }
+
+    /// Any thread.
     @inlinable @inline(__always)
-    func load(_ index: Int) -> Int {
+    public func load(_ index: Int) -> Int {
         base[index].load(ordering: .relaxed)
     }
 
+    /// Writer only.
     @inlinable @inline(__always)
-    func load(_ counter: RoomCounter) -> Int { load(counter.rawValue) }
-
-    /// Owner only.
-    @inlinable @inline(__always)
-    func store(_ index: Int, _ value: Int) {
+    public func store(_ index: Int, _ value: Int) {
         base[index].store(value, ordering: .relaxed)
     }
 
+    /// Writer only: a relaxed load and a relaxed store, not a read-modify-write.
     @inlinable @inline(__always)
-    func store(_ counter: RoomCounter, _ value: Int) { store(counter.rawValue, value) }
-
-    /// Owner only: a relaxed load and a relaxed store, not a read-modify-write.
-    @inlinable @inline(__always)
-    func add(_ index: Int, _ delta: Int) {
+    public func add(_ index: Int, _ delta: Int) {
         let p = base + index
         p.pointee.store(p.pointee.load(ordering: .relaxed) &+ delta, ordering: .relaxed)
     }
+
+    /// Every counter, in order; any thread.
+    public func snapshot() -> [Int] { (0..<count).map { load($0) } }
+}
+
+/// The room's counters, indexed by ``RoomCounter``.
+@usableFromInline
+typealias CounterBlock = SingleWriterCounters
+
+extension SingleWriterCounters {
+    @inlinable @inline(__always)
+    func load(_ counter: RoomCounter) -> Int { load(counter.rawValue) }
+
+    @inlinable @inline(__always)
+    func store(_ counter: RoomCounter, _ value: Int) { store(counter.rawValue, value) }
 
     @inlinable @inline(__always)
     func add(_ counter: RoomCounter, _ delta: Int) { add(counter.rawValue, delta) }

@@ -1,14 +1,147 @@
 import ArgumentParser
+import ControlPlane
 import DataPlane
 import Rooms
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct Labyrinthd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labyrinthd",
         abstract: "Labyrinth packet data-plane daemon.",
-        subcommands: [Layout.self]
+        subcommands: [Replay.self, Layout.self],
+        defaultSubcommand: nil
     )
+}
+
+/// Options shared by the commands that build an arena.
+struct ArenaOptions: ParsableArguments {
+    @Option(help: "Pages of 4 KiB per room (a multiple of 16).")
+    var pagesPerRoom: Int = 4096
+
+    @Flag(help: "Do not lock the arena in memory (mlock).")
+    var noLock = false
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay pcap/pcapng files through the pinned workers and print a report.",
+        discussion: """
+            Frames go to workers by a symmetric flow hash; each worker copies them into pages \
+            of its own room, decodes and accounts them. At --speed max (the default) nothing is \
+            lost; paced replays drop and count frames when a worker's queue is full (rx_missed). \
+            Exits 1 when a file could not be read (whole or in part); the report still covers \
+            everything read.
+            """
+    )
+
+    @Argument(help: "Capture files (pcap or pcapng).")
+    var files: [String]
+
+    @Option(help: "Workers, one per room (default: one per CPU the process may use).")
+    var workers: Int?
+
+    @Option(help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order).")
+    var cpus: String?
+
+    @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
+    var priority: Int?
+
+    @Option(help: "max (default) or original: the capture's own timing.")
+    var speed: String = "max"
+
+    @Option(help: "With --speed original: replay this many times faster.")
+    var multiplier: Double?
+
+    @Option(help: "Pace at this many packets per second.")
+    var pps: Double?
+
+    @Option(help: "Pace at this many megabits per second (wire length).")
+    var mbps: Double?
+
+    @Option(help: "Replay each file this many times.")
+    var loop: Int = 1
+
+    @Option(help: "Frames each worker's queue holds.")
+    var ring: Int = 4096
+
+    @Option(help: "Frames a worker polls before checking in (NAPI budget).")
+    var budget: Int = 64
+
+    @Option(help: "Flow table slots per worker.")
+    var flows: Int = 65_536
+
+    @Option(help: "Seconds of silence (on the capture's clock) after which a flow expires.")
+    var idleTimeout: Double = 120
+
+    @Option(help: "Top flows to list.")
+    var top: Int = 10
+
+    @OptionGroup var arena: ArenaOptions
+
+    @Flag(help: "Print one JSON object instead of the summary.")
+    var json = false
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("name at least one capture file") }
+        if loop < 1 { throw ValidationError("--loop must be at least 1") }
+        if budget < 1 { throw ValidationError("--budget must be at least 1") }
+        let paced = [pps != nil, mbps != nil, speed != "max" || multiplier != nil].filter { $0 }.count
+        if paced > 1 { throw ValidationError("choose one of --speed original/--multiplier, --pps and --mbps") }
+        if speed != "max" && speed != "original" { throw ValidationError("--speed is max or original, not '\(speed)'") }
+        if let m = multiplier, !(m > 0) { throw ValidationError("--multiplier must be above 0") }
+        if let p = pps, !(p > 0) { throw ValidationError("--pps must be above 0") }
+        if let m = mbps, !(m > 0) { throw ValidationError("--mbps must be above 0") }
+        if let w = workers, w < 1 { throw ValidationError("--workers must be at least 1") }
+    }
+
+    func run() throws {
+        let count = workers ?? PinnedThread.currentAffinity.count
+        var c = ReplayConfiguration(workers: Swift.max(1, count))
+        if let cpus {
+            let list = cpus.split(separator: ",").map { Int($0.trimmingCharacters()) }
+            guard list.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                throw ValidationError("--cpus takes comma-separated CPU numbers, not '\(cpus)'")
+            }
+            c.cpus = list.map { $0! }
+        }
+        c.fifoPriority = priority
+        c.pagesPerRoom = arena.pagesPerRoom
+        c.lockMemory = !arena.noLock
+        if let pps { c.pacing = .packetsPerSecond(pps) }
+        else if let mbps { c.pacing = .megabitsPerSecond(mbps) }
+        else if speed == "original" || multiplier != nil { c.pacing = .original(multiplier: multiplier ?? 1) }
+        c.loops = loop
+        c.ringCapacity = ring
+        c.worker.budget = budget
+        c.worker.flowCapacity = flows
+        c.worker.idleTimeout = Int64(idleTimeout * 1e9)
+        c.topFlows = top
+
+        let report: ReplayReport
+        let leaks: LeakReport
+        do {
+            (report, leaks) = try ReplayRun.run(files: files, configuration: c)
+        } catch {
+            FileStandardError.write("labyrinthd: \(error)\n")
+            throw ExitCode(2)
+        }
+        if json {
+            print(report.json.prettyText)
+        } else {
+            print(report.human)
+            print(leaks)
+        }
+        for e in report.errors { FileStandardError.write("labyrinthd: \(e)\n") }
+        if !leaks.isClean {
+            FileStandardError.write("labyrinthd: \(leaks)\n")
+            throw ExitCode(3)
+        }
+        if !report.errors.isEmpty { throw ExitCode(1) }
+    }
 }
 
 /// Builds the arena for the default shape and prints its layout.
@@ -20,22 +153,31 @@ struct Layout: ParsableCommand {
     @Option(help: "Rooms, one per worker (default: one per online CPU).")
     var rooms: Int?
 
-    @Option(help: "Pages of 4 KiB per room.")
-    var pagesPerRoom: Int = 4096
-
-    @Flag(help: "Do not lock the arena in memory.")
-    var noLock = false
+    @OptionGroup var arena: ArenaOptions
 
     func run() throws {
         let configuration = ArenaConfiguration(
-            rooms: rooms ?? PinnedThread.onlineCPUs, pagesPerRoom: pagesPerRoom, lockMemory: !noLock)
-        let arena: Arena
+            rooms: rooms ?? PinnedThread.onlineCPUs, pagesPerRoom: arena.pagesPerRoom, lockMemory: !arena.noLock)
+        let built: Arena
         do {
-            arena = try Arena(configuration)
+            built = try Arena(configuration)
         } catch {
             throw ValidationError("\(error)")
         }
-        print(arena.layout)
-        print(arena.checkForLeaks())
+        print(built.layout)
+        print(built.checkForLeaks())
+    }
+}
+
+enum FileStandardError {
+    static func write(_ s: String) {
+        var s = s
+        s.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
     }
 }

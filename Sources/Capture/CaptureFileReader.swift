@@ -1,0 +1,279 @@
+import CRoomsSupport
+import Packet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads pcap (both byte orders, µs and ns, and the "modified" record
+/// format) and pcapng (several sections and interfaces, each with its own
+/// link type, snap length and timestamp resolution) from a read-only memory
+/// mapping, without copying a packet.
+///
+/// It accepts and rejects what libpcap's reader does, so that packet and byte
+/// counts agree with libpcap's on damaged files too, with two exceptions
+/// where libpcap gives up on valid files: pcapng interfaces with differing
+/// link types or snap lengths are read, each with its own.
+///
+/// The reader owns the mapping: records point into it and are valid until
+/// the reader goes away.
+public struct CaptureFileReader: ~Copyable {
+    public let path: String
+    public let format: CaptureFormat
+    /// The file's size in bytes.
+    public let byteCount: Int
+    @usableFromInline let base: UnsafeRawPointer
+    /// Where the next record or block starts.
+    @usableFromInline var position: Int
+    /// Packet records returned so far.
+    @usableFromInline var count: Int
+    /// Set once an error was thrown: the reader then reports the end.
+    @usableFromInline var finished: Bool
+
+    // pcap
+    @usableFromInline let swapped: Bool
+    @usableFromInline let nanosecond: Bool
+    @usableFromInline let recordHeaderSize: Int
+    @usableFromInline let lengths: LengthOrder
+    @usableFromInline let linkType: LinkType
+    @usableFromInline let snapshot: Int
+    @usableFromInline let maximumCaptureLength: Int
+
+    // pcapng
+    @usableFromInline var interfaces: [PcapngInterface]
+    @usableFromInline var blockLimit: Int
+
+    @usableFromInline
+    enum LengthOrder: Sendable { case normal, swapped, maybeSwapped }
+
+    /// Opens and maps `path` and reads the file header.
+    public init(path: String) throws(CaptureFileError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            throw CaptureFileError(file: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            throw CaptureFileError(file: path, message: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        if st.st_mode & S_IFMT == S_IFDIR {
+            throw CaptureFileError(file: path, message: "is a directory, not a capture file")
+        }
+        if st.st_mode & S_IFMT != S_IFREG {
+            throw CaptureFileError(file: path, message: "is not a regular file (pipes and devices are not supported)")
+        }
+        let size = Int(st.st_size)
+        if size == 0 {
+            throw CaptureFileError(file: path, offset: 0, message: "empty file (0 bytes): not a capture")
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw CaptureFileError(file: path, message: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+        }
+        _ = madvise(mapped, size, MADV_SEQUENTIAL)
+        _ = madvise(mapped, size, MADV_WILLNEED)
+        let base = UnsafeRawPointer(mapped)
+        let header: FileHeader
+        do {
+            header = try FileHeader.parse(base: base, size: size, path: path)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+        self.path = path
+        self.byteCount = size
+        self.base = base
+        self.format = header.format
+        self.position = header.firstRecord
+        self.count = 0
+        self.finished = false
+        self.swapped = header.swapped
+        self.nanosecond = header.nanosecond
+        self.recordHeaderSize = header.recordHeaderSize
+        self.lengths = header.lengths
+        self.linkType = header.linkType
+        self.snapshot = header.snapshot
+        self.maximumCaptureLength = header.maximumCaptureLength
+        self.interfaces = []
+        self.blockLimit = 16 * 1024 * 1024
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), byteCount)
+    }
+
+    /// Packet records read so far.
+    public var recordsRead: Int { count }
+
+    /// How far into the file the reader is.
+    public var bytesConsumed: Int { position }
+
+    /// The next packet record, or nil at the end of the file. After a thrown
+    /// error the reader returns nil.
+    @inlinable
+    public mutating func next() throws(CaptureFileError) -> CaptureRecord? {
+        if finished { return nil }
+        do {
+            if case .pcapng = format { return try nextPcapng() }
+            return try nextPcap()
+        } catch {
+            finished = true
+            throw error
+        }
+    }
+
+    @inlinable @inline(__always)
+    func u32(_ at: Int, swapped: Bool) -> UInt32 {
+        let v = base.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+        return swapped ? v.byteSwapped : v
+    }
+
+    @inlinable @inline(__always)
+    func u16(_ at: Int, swapped: Bool) -> UInt16 {
+        let v = base.loadUnaligned(fromByteOffset: at, as: UInt16.self)
+        return swapped ? v.byteSwapped : v
+    }
+
+    @inlinable
+    func failure(_ message: String, record: Int? = nil, at offset: Int) -> CaptureFileError {
+        CaptureFileError(file: path, record: record, offset: offset, message: message)
+    }
+
+    // MARK: pcap
+
+    @inlinable
+    mutating func nextPcap() throws(CaptureFileError) -> CaptureRecord? {
+        let at = position
+        let left = byteCount &- at
+        if left == 0 { return nil }
+        let number = count &+ 1
+        guard left >= recordHeaderSize else {
+            throw failure(
+                "truncated record header: \(left) of \(recordHeaderSize) bytes (the file is cut off)",
+                record: number, at: at)
+        }
+        let seconds = u32(at, swapped: swapped)
+        let fraction = u32(at &+ 4, swapped: swapped)
+        var caplen = Int(u32(at &+ 8, swapped: swapped))
+        var wirelen = Int(u32(at &+ 12, swapped: swapped))
+        switch lengths {
+        case .normal: break
+        case .swapped: swap(&caplen, &wirelen)
+        case .maybeSwapped: if caplen > wirelen { swap(&caplen, &wirelen) }
+        }
+        if caplen > maximumCaptureLength {
+            let limit = caplen > snapshot ? "the file's snap length of \(snapshot)" : "the maximum of \(maximumCaptureLength)"
+            throw failure(
+                "absurd captured length \(caplen), bigger than \(limit) (a damaged or fuzzed file)",
+                record: number, at: at)
+        }
+        let dataStart = at &+ recordHeaderSize
+        guard caplen <= byteCount &- dataStart else {
+            throw failure(
+                "truncated record: the header says \(caplen) captured bytes but only \(byteCount &- dataStart) remain (the file is cut off)",
+                record: number, at: at)
+        }
+        position = dataStart &+ caplen
+        count = number
+        // libpcap hands out at most the snap length and skips the rest.
+        let delivered = Swift.min(caplen, snapshot)
+        let ns = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* (nanosecond ? 1 : 1000)
+        return CaptureRecord(
+            data: base + dataStart, capturedLength: delivered, wireLength: wirelen, timestamp: ns,
+            linkType: linkType, number: number, offset: at)
+    }
+}
+
+/// A pcap file header, or the first section of a pcapng file.
+@usableFromInline
+struct FileHeader {
+    var format: CaptureFormat
+    var firstRecord: Int
+    var swapped = false
+    var nanosecond = false
+    var recordHeaderSize = 16
+    var lengths = CaptureFileReader.LengthOrder.normal
+    var linkType = LinkType(rawValue: 0)
+    var snapshot = 0
+    var maximumCaptureLength = 0
+
+    static let pcapMagic: UInt32 = 0xA1B2_C3D4
+    static let nanosecondMagic: UInt32 = 0xA1B2_3C4D
+    static let modifiedMagic: UInt32 = 0xA1B2_CD34
+    static let sectionHeader: UInt32 = 0x0A0D_0D0A
+
+    static func parse(base: UnsafeRawPointer, size: Int, path: String) throws(CaptureFileError) -> FileHeader {
+        guard size >= 4 else {
+            throw CaptureFileError(file: path, offset: 0, message: "too short to be a capture (\(size) bytes)")
+        }
+        let raw = base.loadUnaligned(as: UInt32.self)
+        if raw == sectionHeader {
+            return try PcapngSection.firstHeader(base: base, size: size, path: path)
+        }
+        var magic = raw
+        var swapped = false
+        if ![pcapMagic, nanosecondMagic, modifiedMagic].contains(magic) {
+            magic = raw.byteSwapped
+            swapped = true
+            guard [pcapMagic, nanosecondMagic, modifiedMagic].contains(magic) else {
+                let hex = String(UInt32(bigEndian: raw), radix: 16)
+                throw CaptureFileError(
+                    file: path, offset: 0,
+                    message: "not a pcap or pcapng capture (first four bytes 0x\(String(repeating: "0", count: 8 - hex.count) + hex))")
+            }
+        }
+        guard size >= 24 else {
+            throw CaptureFileError(
+                file: path, offset: 0, message: "truncated pcap file header: \(size) of 24 bytes")
+        }
+        func u32(_ at: Int) -> UInt32 {
+            let v = base.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+            return swapped ? v.byteSwapped : v
+        }
+        func u16(_ at: Int) -> UInt16 {
+            let v = base.loadUnaligned(fromByteOffset: at, as: UInt16.self)
+            return swapped ? v.byteSwapped : v
+        }
+        let major = u16(4)
+        let minor = u16(6)
+        if major < 2 {
+            throw CaptureFileError(file: path, offset: 4, message: "archaic pcap file format (version \(major).\(minor))")
+        }
+        guard (major == 2 && minor <= 4) || (major == 543 && minor == 0) else {
+            throw CaptureFileError(file: path, offset: 4, message: "unsupported pcap file version \(major).\(minor)")
+        }
+        var h = FileHeader(format: .pcap(nanosecond: magic == nanosecondMagic, swapped: swapped), firstRecord: 24)
+        h.swapped = swapped
+        h.nanosecond = magic == nanosecondMagic
+        h.linkType = LinkType(rawValue: u32(20) & 0x03FF_FFFF)
+        h.maximumCaptureLength = maximumSnapLength(h.linkType)
+        h.snapshot = adjustedSnapshot(Int(u32(16)), h.linkType)
+        if major == 543 || minor < 3 {
+            h.lengths = .swapped
+        } else if minor == 3 {
+            h.lengths = .maybeSwapped
+        }
+        if magic == modifiedMagic {
+            // Kuznetzov's patched libpcap: 8 more bytes per record.
+            h.recordHeaderSize = 24
+            if h.linkType == .ethernet { h.snapshot += 14 }
+        }
+        return h
+    }
+
+    /// libpcap's `max_snaplen_for_dlt`: the largest captured length it
+    /// believes for a link type.
+    static func maximumSnapLength(_ linkType: LinkType) -> Int {
+        switch linkType.rawValue {
+        case 231: return 128 * 1024 * 1024  // DBUS
+        case 279: return 8 * 1024 * 1024  // EBHSCR
+        case 249: return 1024 * 1024  // USBPCAP
+        default: return 262_144
+        }
+    }
+
+    /// libpcap's `pcap_adjust_snapshot`: 0 or too large means the maximum.
+    static func adjustedSnapshot(_ snaplen: Int, _ linkType: LinkType) -> Int {
+        let maximum = maximumSnapLength(linkType)
+        return snaplen == 0 || snaplen > maximum ? maximum : snaplen
+    }
+}

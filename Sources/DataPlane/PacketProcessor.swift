@@ -1,0 +1,105 @@
+import Packet
+import Rooms
+
+/// The per-packet work of a worker, in interrupt context: copy the frame
+/// into a page of the worker's own room (`.atomic`; a failure is a counted
+/// drop), decode it, account it and its flow, free the page. No heap, no
+/// locks, no syscalls.
+public struct PacketProcessor: ~Copyable {
+    @usableFromInline let room: Room
+    @usableFromInline let counters: SingleWriterCounters
+    @usableFromInline var flows: FlowTable
+    /// Test hook: when set, pages are kept this many frames before being
+    /// freed (a worker whose packets hold their pages).
+    @usableFromInline var holdFrames: Int
+    @usableFromInline var held: PageBatch
+
+    public init(room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, holdFrames: Int = 0) {
+        self.room = room
+        self.counters = counters
+        self.flows = FlowTable(capacity: flowCapacity, idleTimeout: idleTimeout)
+        self.holdFrames = holdFrames
+        self.held = PageBatch(capacity: Swift.max(1, holdFrames))
+    }
+
+    /// The largest frame a page can hold.
+    @inlinable static var largestBlock: Int { Room.pageSize << Room.maxOrder }
+
+    /// The order of the smallest block that holds `bytes`.
+    @inlinable @inline(__always)
+    static func order(for bytes: Int) -> Int {
+        if bytes <= Room.pageSize { return 0 }
+        let pages = (bytes &+ Room.pageSize &- 1) &>> Room.pageShift
+        return Int.bitWidth &- (pages &- 1).leadingZeroBitCount
+    }
+
+    /// Handles one frame. `now` is the frame's timestamp (ns).
+    @inlinable
+    public mutating func process(
+        _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64
+    ) {
+        let c = counters
+        c.add(WorkerCounter.received.rawValue, 1)
+        c.add(WorkerCounter.bytes.rawValue, capturedLength)
+        c.add(WorkerCounter.wireBytes.rawValue, wireLength)
+        var length = capturedLength
+        if _slowPath(length > PacketProcessor.largestBlock) {
+            c.add(WorkerCounter.oversized.rawValue, 1)
+            length = PacketProcessor.largestBlock
+        }
+        guard let page = room.allocate(order: PacketProcessor.order(for: length), .atomic) else {
+            c.add(WorkerCounter.droppedNoMemory.rawValue, 1)
+            return
+        }
+        page.baseAddress.copyMemory(from: frame, byteCount: length)
+        // A frame cut to 64 KiB decodes as cut by a snap length.
+        let d = decodePacket(
+            UnsafeRawBufferPointer(start: page.baseAddress, count: length), wireLength: Swift.max(wireLength, capturedLength),
+            linkType: linkType)
+        account(d, bytes: capturedLength, timestamp: timestamp)
+        if _slowPath(holdFrames > 0) {
+            if held.vacancies == 0 { room.free(held.swapRemove(at: 0)) }
+            held.accept(page)
+        } else {
+            room.free(page)
+        }
+        c.add(WorkerCounter.processed.rawValue, 1)
+    }
+
+    @inlinable @inline(__always)
+    mutating func account(_ d: DecodedPacket, bytes: Int, timestamp: Int64) {
+        let c = counters
+        var bits = d.protocols.rawValue
+        while bits != 0 {
+            c.add(WorkerCounter.vlan.rawValue &+ bits.trailingZeroBitCount, 1)
+            bits &= bits &- 1
+        }
+        if d.truncated { c.add(WorkerCounter.truncated.rawValue, 1) }
+        if d.malformation != .none { c.add(WorkerCounter.malformed(d.malformation), 1) }
+        if d.hasFlow {
+            switch flows.update(key: d.key, forward: d.forward, bytes: bytes, tcpFlags: d.tcpFlags, now: timestamp) {
+            case .existing:
+                break
+            case .created, .createdAfterExpiry:
+                let icmp = d.key.proto == 1 || d.key.proto == 58
+                c.add(icmp ? WorkerCounter.icmpFlowsCreated.rawValue : WorkerCounter.flowsCreated.rawValue, 1)
+            case .full:
+                c.add(WorkerCounter.flowTableFull.rawValue, 1)
+            }
+        }
+    }
+
+    /// Publishes the flow table's gauges; called between polls.
+    public func publishFlowGauges() {
+        counters.store(WorkerCounter.flowsExpired.rawValue, flows.expired)
+        counters.store(WorkerCounter.flowsActive.rawValue, flows.count)
+    }
+
+    /// Frees pages the hold hook kept.
+    public mutating func releaseHeld() {
+        while let page = held.popLast() { room.free(page) }
+    }
+
+    /// The flows in the table (after the worker stopped, or on its thread).
+    public func flowRecords() -> [FlowRecord] { flows.flows() }
+}

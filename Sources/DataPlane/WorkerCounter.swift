@@ -1,0 +1,86 @@
+import Packet
+import Rooms
+
+/// A worker's counters, written only by the worker.
+///
+/// Accounting is exact: `received = processed + droppedNoMemory`, and every
+/// processed frame lands in the decode counters, `truncated`, a malformation
+/// or none of them (a frame with nothing to decode, e.g. zero bytes).
+public enum WorkerCounter: Int, CaseIterable, Sendable {
+    /// Frames taken from the source.
+    case received
+    /// Frames copied into a page and decoded.
+    case processed
+    /// Captured bytes of received frames.
+    case bytes
+    /// Bytes on the wire of received frames.
+    case wireBytes
+    /// No page could be allocated (`.atomic` failed): the frame is dropped.
+    case droppedNoMemory
+    /// Frames larger than the largest block (64 KiB): copied up to 64 KiB.
+    case oversized
+    /// A header cut short by the snap length.
+    case truncated
+    /// Decoded protocols, in the bit order of `Protocols`.
+    case vlan, ipv4, ipv6, arp, tcp, udp, icmp, icmpv6, other, fragments
+    /// TCP and UDP flows started (both directions are one flow).
+    case flowsCreated
+    /// ICMP and ICMPv6 flows started.
+    case icmpFlowsCreated
+    /// Flows that idled out (on the packets' clock).
+    case flowsExpired
+    /// Flows in the table now (published after each poll).
+    case flowsActive
+    /// Packets whose new flow found the table full.
+    case flowTableFull
+    /// Bumped on every loop of the NAPI poll: a moving heartbeat means alive.
+    case heartbeat
+    /// Polls that found work, and polls that used up the whole budget.
+    case polls
+    case budgetExhausted
+    /// Times the worker slept waiting for its interrupt.
+    case sleeps
+    /// Per malformation reason (Malformation.rawValue, 1...).
+    case malformedBase
+
+    /// How many counter slots a worker has (the reasons follow `malformedBase`).
+    public static var slotCount: Int { malformedBase.rawValue + Malformation.allCases.count }
+
+    /// The slot of a malformation reason.
+    @inlinable
+    public static func malformed(_ m: Malformation) -> Int { malformedBase.rawValue + Int(m.rawValue) }
+
+    /// The name in reports and JSON.
+    public var name: String {
+        switch self {
+        case .received: return "received"
+        case .processed: return "processed"
+        case .bytes: return "bytes"
+        case .wireBytes: return "wire_bytes"
+        case .droppedNoMemory: return "dropped_nomem"
+        case .oversized: return "oversized"
+        case .truncated: return "truncated"
+        case .ipv4: return "ipv4"
+        case .ipv6: return "ipv6"
+        case .tcp: return "tcp"
+        case .udp: return "udp"
+        case .icmp: return "icmp"
+        case .icmpv6: return "icmpv6"
+        case .arp: return "arp"
+        case .vlan: return "vlan"
+        case .other: return "other"
+        case .fragments: return "fragments"
+        case .flowsCreated: return "flows_created"
+        case .icmpFlowsCreated: return "icmp_flows_created"
+        case .flowsExpired: return "flows_expired"
+        case .flowsActive: return "flows_active"
+        case .flowTableFull: return "flow_table_full"
+        case .heartbeat: return "heartbeat"
+        case .polls: return "polls"
+        case .budgetExhausted: return "budget_exhausted"
+        case .sleeps: return "sleeps"
+        case .malformedBase: return "malformed"
+        }
+    }
+}
+
