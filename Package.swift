@@ -48,9 +48,22 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Helpers shared by the test targets (libpcap as the reference reader,
+        // capture writers, paths); never linked into the daemon.
+        .target(name: "TestSupport", dependencies: ["CPcap"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(
             name: "CaptureTests",
-            dependencies: ["Capture", "Packet", "CPcap"],
+            dependencies: ["Capture", "Packet", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["DataPlane", "ControlPlane", "Capture", "Packet", "Rooms", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PacketTests",
+            dependencies: ["Packet"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,22 @@
+import ControlPlane
+import DataPlane
+import Rooms
+import TestSupport
+
+/// A replay configuration for tests: unlocked memory, small rooms.
+func testConfiguration(workers: Int = 2) -> ReplayConfiguration {
+    var c = ReplayConfiguration(workers: workers)
+    c.lockMemory = false
+    c.hugePages = .none
+    c.pagesPerRoom = 1024
+    c.cpus = []
+    return c
+}
+
+func replay(_ files: [String], workers: Int = 2, configure: (inout ReplayConfiguration) -> Void = { _ in }) throws -> ReplayReport {
+    var c = testConfiguration(workers: workers)
+    configure(&c)
+    let (report, leaks) = try ReplayRun.run(files: files, configuration: c)
+    precondition(leaks.isClean, "\(leaks)")
+    return report
+}

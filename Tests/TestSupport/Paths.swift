@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The package's root directory (where Package.swift is).
+public let packageRoot: String = {
+    "/" + #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+}()
+
+/// Tests/Fixtures.
+public var fixturesDirectory: String { packageRoot + "/Tests/Fixtures" }
+
+/// The directory of the running test binary, where SwiftPM also puts the
+/// package's executables.
+public let buildDirectory: String = {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    let path = n > 0 ? String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+    // .../debug/LabyrinthPackageTests.xctest
+    return "/" + path.split(separator: "/").dropLast().joined(separator: "/")
+}()
+
+/// A built executable of this package, e.g. "labyrinthd".
+public func executable(_ name: String) -> String { buildDirectory + "/" + name }
+
+/// A fresh temporary directory.
+public func temporaryDirectory(_ prefix: String = "labyrinth-test") -> String {
+    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    precondition(made != nil, "mkdtemp failed")
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Writes bytes to a file, replacing it.
+public func writeFile(_ path: String, _ bytes: [UInt8]) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    precondition(fd >= 0, "cannot create \(path)")
+    defer { close(fd) }
+    var done = 0
+    while done < bytes.count {
+        let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        precondition(n > 0, "cannot write \(path)")
+        done += n
+    }
+}
+
+/// Reads a whole file.
+public func readFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY)
+    if fd < 0 { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = read(fd, &chunk, chunk.count)
+        if n <= 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}
+
+/// What a child process did.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs a program to completion, capturing its output.
+public func run(_ arguments: [String], environment: [String]? = nil) -> ProcessResult {
+    let dir = temporaryDirectory("run")
+    let out = dir + "/stdout", err = dir + "/stderr"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { for p in argv { free(p) } }
+    var envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+    defer { envp?.forEach { free($0) } }
+    var pid = pid_t()
+    let rc: Int32
+    if var e = envp {
+        rc = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, &e)
+    } else {
+        rc = posix_spawnp(&pid, arguments[0], &actions, nil, &argv, environ)
+    }
+    guard rc == 0 else { return ProcessResult(status: -1, stdout: "", stderr: "spawn failed: \(rc)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    let result = ProcessResult(
+        status: code, stdout: String(decoding: readFile(out) ?? [], as: UTF8.self),
+        stderr: String(decoding: readFile(err) ?? [], as: UTF8.self))
+    unlink(out)
+    unlink(err)
+    rmdir(dir)
+    return result
+}
