@@ -32,7 +32,7 @@ let package = Package(
         // Swift: one module per layer.
         .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
         .target(name: "Packet", swiftSettings: strict),
-        .target(name: "Capture", dependencies: ["Packet", "CRoomsSupport", "CPcap"], swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["Packet", "CPcap"], swiftSettings: strict),
         .target(name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"], swiftSettings: strict),
         .target(name: "ControlPlane", dependencies: ["Rooms", "Packet", "Capture", "DataPlane"], swiftSettings: strict),
         .executableTarget(

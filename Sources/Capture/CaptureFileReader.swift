@@ -1,4 +1,3 @@
-import CRoomsSupport
 import Packet
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +27,8 @@ public struct CaptureFileReader: ~Copyable {
     @usableFromInline var count: Int
     /// Set once an error was thrown: the reader then reports the end.
     @usableFromInline var finished: Bool
+    /// Whether `deinit` unmaps `base` (false for a caller's buffer).
+    let ownsMapping: Bool
 
     // pcap
     @usableFromInline let swapped: Bool
@@ -95,10 +96,37 @@ public struct CaptureFileReader: ~Copyable {
         self.maximumCaptureLength = header.maximumCaptureLength
         self.interfaces = []
         self.blockLimit = 16 * 1024 * 1024
+        self.ownsMapping = true
+    }
+
+    /// Reads a capture held in memory (for fuzzing and tests). The buffer
+    /// must outlive the reader and every record it returns.
+    public init(buffer: UnsafeRawBufferPointer, name: String) throws(CaptureFileError) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else {
+            throw CaptureFileError(file: name, offset: 0, message: "empty file (0 bytes): not a capture")
+        }
+        let header = try FileHeader.parse(base: base, size: buffer.count, path: name)
+        self.path = name
+        self.byteCount = buffer.count
+        self.base = base
+        self.format = header.format
+        self.position = header.firstRecord
+        self.count = 0
+        self.finished = false
+        self.swapped = header.swapped
+        self.nanosecond = header.nanosecond
+        self.recordHeaderSize = header.recordHeaderSize
+        self.lengths = header.lengths
+        self.linkType = header.linkType
+        self.snapshot = header.snapshot
+        self.maximumCaptureLength = header.maximumCaptureLength
+        self.interfaces = []
+        self.blockLimit = 16 * 1024 * 1024
+        self.ownsMapping = false
     }
 
     deinit {
-        munmap(UnsafeMutableRawPointer(mutating: base), byteCount)
+        if ownsMapping { munmap(UnsafeMutableRawPointer(mutating: base), byteCount) }
     }
 
     /// Packet records read so far.

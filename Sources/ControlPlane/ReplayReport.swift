@@ -18,6 +18,8 @@ public struct ReplayReport: Sendable {
     public var rooms: [RoomStats]
     public var flows: [FlowRecord]
     public var topFlows: Int
+    /// What the arena could not get (locking, hugepages), for the record.
+    public var notes: [String] = []
 
     public init(
         files: [FileReplayResult], pacing: Pacing, loops: Int, elapsed: Int64, replayer: FileReplayer,
@@ -110,6 +112,7 @@ public struct ReplayReport: Sendable {
                     ("ok", .bool(f.error == nil)),
                 ])
             })),
+            ("notes", .array(notes.map { .string($0) })),
             ("errors", .array(errors.map { e in
                 .object([
                     ("file", .string(e.file)), ("record", e.record.map { .int($0) } ?? .null),
@@ -216,6 +219,7 @@ public struct ReplayReport: Sendable {
                     + "\(lpad(r.reserveDips, 13)) \(lpad(r.lowWatermarkEvents, 7)) \(lpad(r.reclaimed, 10)) "
                     + "\(lpad(r.freePages, 11)) \(lpad(r.inUseHighWater, 10))")
         }
+        for note in notes { out.append("Note: \(note)") }
         if !errors.isEmpty {
             out.append("")
             out.append("Errors:")

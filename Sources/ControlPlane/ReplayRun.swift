@@ -11,7 +11,7 @@ public struct ReplayConfiguration: Sendable {
     public var fifoPriority: Int?
     public var pagesPerRoom: Int = 4096
     public var watermarks: Watermarks?
-    public var lockMemory: Bool = true
+    public var lock: LockPolicy = .required
     public var hugePages: HugePagePolicy = .transparent
     public var pacing: Pacing = .maximum
     public var loops: Int = 1
@@ -45,7 +45,7 @@ public enum ReplayRun {
         do {
             arena = try Arena(ArenaConfiguration(
                 rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks,
-                lockMemory: c.lockMemory, hugePages: c.hugePages))
+                lock: c.lock, hugePages: c.hugePages))
         } catch {
             throw Failure(description: "\(error)")
         }
@@ -57,6 +57,7 @@ public enum ReplayRun {
         } catch {
             throw Failure(description: "\(error)")
         }
+        let notes = arena.layout.notes
         let replayer = FileReplayer(pool: pool)
         let clock = MonotonicClock()
         let start = clock.now()
@@ -67,9 +68,10 @@ public enum ReplayRun {
         let flows = pool.finish()
         let elapsed = clock.now() - start
         let leaks = arena.checkForLeaks()
-        let report = ReplayReport(
+        var report = ReplayReport(
             files: results, pacing: c.pacing, loops: c.loops, elapsed: elapsed, replayer: replayer,
             flows: flows, rooms: arena.rooms.map(\.stats), topFlows: c.topFlows)
+        report.notes = notes
         return (report, leaks)
     }
 }

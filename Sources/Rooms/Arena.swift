@@ -46,12 +46,12 @@ public struct Arena: ~Copyable, @unchecked Sendable {
 
         let pageMapping = try Mapping(
             byteCount: pageBytes, alignment: 2 << 20, hugePages: configuration.hugePages,
-            lock: configuration.lockMemory, what: "arena")
+            lock: configuration.lock, what: "arena")
         let metadataMapping: Mapping
         do {
             metadataMapping = try Mapping(
                 byteCount: metadataBytes, alignment: 4096, hugePages: .none,
-                lock: configuration.lockMemory, what: "arena metadata")
+                lock: configuration.lock, what: "arena metadata")
         } catch {
             pageMapping.unmap()
             throw error

@@ -9,6 +9,16 @@ public enum HugePagePolicy: String, Sendable, Hashable, Codable, CaseIterable {
     case hugetlb
 }
 
+/// Whether the arena is locked in memory with `mlock`.
+public enum LockPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Lock, or fail with an error that names RLIMIT_MEMLOCK (the daemon's default).
+    case required
+    /// Lock when the limit allows, else go on unlocked and say so in the layout.
+    case bestEffort = "best-effort"
+    /// Do not lock.
+    case off
+}
+
 /// What the arena is made of: how many rooms, how big, and their policy.
 public struct ArenaConfiguration: Sendable, Hashable {
     /// One room per worker.
@@ -17,8 +27,8 @@ public struct ArenaConfiguration: Sendable, Hashable {
     public var pagesPerRoom: Int
     /// Per-room watermarks; nil derives them from the room size.
     public var watermarks: Watermarks?
-    /// Lock the arena in memory with `mlock`.
-    public var lockMemory: Bool
+    /// Whether to lock the arena in memory with `mlock`.
+    public var lock: LockPolicy
     public var hugePages: HugePagePolicy
     /// Order-0 pages the per-room cache holds at most; nil picks
     /// `min(256, pagesPerRoom / 8)`, at least 16.
@@ -28,13 +38,13 @@ public struct ArenaConfiguration: Sendable, Hashable {
     public var cacheBatch: Int?
 
     public init(
-        rooms: Int, pagesPerRoom: Int, watermarks: Watermarks? = nil, lockMemory: Bool = true,
+        rooms: Int, pagesPerRoom: Int, watermarks: Watermarks? = nil, lock: LockPolicy = .required,
         hugePages: HugePagePolicy = .transparent, cacheCapacity: Int? = nil, cacheBatch: Int? = nil
     ) {
         self.rooms = rooms
         self.pagesPerRoom = pagesPerRoom
         self.watermarks = watermarks
-        self.lockMemory = lockMemory
+        self.lock = lock
         self.hugePages = hugePages
         self.cacheCapacity = cacheCapacity
         self.cacheBatch = cacheBatch

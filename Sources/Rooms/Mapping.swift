@@ -19,7 +19,7 @@ struct Mapping {
     /// Maps `byteCount` bytes aligned to `alignment`, advises transparent
     /// hugepages or uses MAP_HUGETLB as asked, pre-faults every page and, when
     /// `lock` is set, locks them.
-    init(byteCount: Int, alignment: Int, hugePages: HugePagePolicy, lock: Bool, what: String) throws(ArenaError) {
+    init(byteCount: Int, alignment: Int, hugePages: HugePagePolicy, lock: LockPolicy, what: String) throws(ArenaError) {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0)
         var mapped: UnsafeMutableRawPointer? = nil
         var use = HugePageUse.none
@@ -70,14 +70,19 @@ struct Mapping {
             }
         }
         var isLocked = false
-        if lock {
-            if mlock(base, byteCount) != 0 {
+        if lock != .off {
+            if mlock(base, byteCount) == 0 {
+                isLocked = true
+            } else {
                 let e = errno
-                munmap(base, byteCount)
                 let limit = lab_memlock_limit()
-                throw .lockFailed(what: what, bytes: byteCount, limit: limit < 0 ? nil : Int(limit), errno: e)
+                let error = ArenaError.lockFailed(what: what, bytes: byteCount, limit: limit < 0 ? nil : Int(limit), errno: e)
+                if lock == .required {
+                    munmap(base, byteCount)
+                    throw error
+                }
+                notes.append("\(error); going on unlocked (the lock is best-effort)")
             }
-            isLocked = true
         }
         self.base = base
         self.byteCount = byteCount

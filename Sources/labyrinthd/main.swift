@@ -3,6 +3,8 @@ import ControlPlane
 import DataPlane
 import Rooms
 
+extension LockPolicy: ExpressibleByArgument {}
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,8 +24,13 @@ struct ArenaOptions: ParsableArguments {
     @Option(help: "Pages of 4 KiB per room (a multiple of 16).")
     var pagesPerRoom: Int = 4096
 
-    @Flag(help: "Do not lock the arena in memory (mlock).")
+    @Option(help: "Lock the arena in memory: required, best-effort (lock if RLIMIT_MEMLOCK allows) or off.")
+    var lock: LockPolicy = .bestEffort
+
+    @Flag(help: "Same as --lock off.")
     var noLock = false
+
+    var lockPolicy: LockPolicy { noLock ? .off : lock }
 }
 
 struct Replay: ParsableCommand {
@@ -110,7 +117,7 @@ struct Replay: ParsableCommand {
         }
         c.fifoPriority = priority
         c.pagesPerRoom = arena.pagesPerRoom
-        c.lockMemory = !arena.noLock
+        c.lock = arena.lockPolicy
         if let pps { c.pacing = .packetsPerSecond(pps) }
         else if let mbps { c.pacing = .megabitsPerSecond(mbps) }
         else if speed == "original" || multiplier != nil { c.pacing = .original(multiplier: multiplier ?? 1) }
@@ -157,7 +164,7 @@ struct Layout: ParsableCommand {
 
     func run() throws {
         let configuration = ArenaConfiguration(
-            rooms: rooms ?? PinnedThread.onlineCPUs, pagesPerRoom: arena.pagesPerRoom, lockMemory: !arena.noLock)
+            rooms: rooms ?? PinnedThread.onlineCPUs, pagesPerRoom: arena.pagesPerRoom, lock: arena.lockPolicy)
         let built: Arena
         do {
             built = try Arena(configuration)

@@ -6,7 +6,7 @@ import TestSupport
 /// A replay configuration for tests: unlocked memory, small rooms.
 func testConfiguration(workers: Int = 2) -> ReplayConfiguration {
     var c = ReplayConfiguration(workers: workers)
-    c.lockMemory = false
+    c.lock = .off
     c.hugePages = .none
     c.pagesPerRoom = 1024
     c.cpus = []

@@ -69,7 +69,7 @@ struct ArenaTests {
             _ = lab_set_memlock_limit(64 * 1024)
             if setgid(65534) != 0 || setuid(65534) != 0 { exit(4) }
             do {
-                _ = try Arena(ArenaConfiguration(rooms: 1, pagesPerRoom: 256, lockMemory: true))
+                _ = try Arena(ArenaConfiguration(rooms: 1, pagesPerRoom: 256, lock: .required))
                 exit(2)
             } catch {
                 print(error)
@@ -86,5 +86,22 @@ struct ArenaTests {
         let arena = try Arena(ArenaConfiguration(rooms: 2, pagesPerRoom: 4096))
         #expect(arena.layout.locked)
         #expect(arena.checkForLeaks().isClean)
+    }
+}
+
+@Suite("Arena lock policy", .disabled(if: runningUnderSanitizer, "sanitizers intercept mlock"))
+struct LockPolicyTests {
+    @Test("best-effort locking goes on unlocked and says why")
+    func bestEffort() async {
+        let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
+            _ = lab_set_memlock_limit(64 * 1024)
+            if setgid(65534) != 0 || setuid(65534) != 0 { exit(4) }
+            guard let arena = try? Arena(ArenaConfiguration(rooms: 1, pagesPerRoom: 256, lock: .bestEffort)) else { exit(2) }
+            print(arena.layout)
+            exit(arena.layout.locked ? 3 : 0)
+        }
+        let out = String(decoding: result?.standardOutputContent ?? [], as: UTF8.self)
+        #expect(out.contains("locked: no"), "\(out)")
+        #expect(out.contains("going on unlocked (the lock is best-effort)"), "\(out)")
     }
 }

@@ -9,7 +9,7 @@ func smallConfiguration(
     cache: Int = 16, batch: Int = 4, rooms: Int = 1
 ) -> ArenaConfiguration {
     ArenaConfiguration(
-        rooms: rooms, pagesPerRoom: pages, watermarks: watermarks, lockMemory: false,
+        rooms: rooms, pagesPerRoom: pages, watermarks: watermarks, lock: .off,
         hugePages: .none, cacheCapacity: cache, cacheBatch: batch)
 }
 

@@ -17,7 +17,7 @@ let operations = 100_000
 
 final class Fixture: @unchecked Sendable {
     let arena: Arena
-    init() { arena = try! Arena(ArenaConfiguration(rooms: 2, pagesPerRoom: 4096, lockMemory: false)) }
+    init() { arena = try! Arena(ArenaConfiguration(rooms: 2, pagesPerRoom: 4096, lock: .off)) }
 }
 
 let benchmarks: @Sendable () -> Void = {

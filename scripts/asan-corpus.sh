@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Replays every capture of the corpus, one process per file, through a
+# labyrinthd built with AddressSanitizer. Any ASan report, crash or leak-check
+# failure fails the run; file errors (exit 1) are expected for damaged files.
+#   scripts/asan-corpus.sh [CORPUS_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus=${1:-${LABYRINTH_CORPUS:-../shared/corpus}}
+swift build --sanitize=address --scratch-path .build-asan --product labyrinthd
+bin=.build-asan/debug/labyrinthd
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1
+files=0 bad=0 damaged=0
+while IFS= read -r -d '' f; do
+    files=$((files + 1))
+    set +e
+    out=$("$bin" replay --workers 2 --no-lock --json "$f" 2>&1 >/dev/null)
+    status=$?
+    set -e
+    case $status in
+        0) ;;
+        1) damaged=$((damaged + 1)) ;;
+        *) bad=$((bad + 1)); echo "FAIL ($status): $f"; echo "$out" | head -40 ;;
+    esac
+    if grep -q "AddressSanitizer" <<<"$out"; then
+        bad=$((bad + 1)); echo "ASAN: $f"; echo "$out" | head -40
+    fi
+done < <(find "$corpus" -type f -print0 | sort -z)
+echo "asan corpus: $files files, $damaged reported damage (exit 1), $bad failures"
+[ "$files" -gt 0 ] && [ "$bad" -eq 0 ]
