@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "DataPlane", targets: ["DataPlane"]),
         .library(name: "Packet", targets: ["Packet"]),
         .library(name: "Capture", targets: ["Capture"]),
+        .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
     dependencies: [

@@ -33,6 +33,17 @@ let package = Package(
             path: "Benchmarks/RoomsAllocations",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ReplayAllocations",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "ControlPlane", package: "Labyrinth"),
+                .product(name: "DataPlane", package: "Labyrinth"),
+                .product(name: "Rooms", package: "Labyrinth"),
+            ],
+            path: "Benchmarks/ReplayAllocations",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,8 +12,11 @@
  * Flow f (0 <= f < FLOWS):
  *   client 10.0.0.0/8 address  = 10.  bijective-mix24(f)   (unique per flow)
  *   server 172.16.0.0/12 addr  = 172.16/12 + mix20(f)
- *   client port                = 1024 + mix(f) % 64512
- *   server port                = 1 + mix'(f) % 65535
+ *   client port                = 49153 + mix(f) % 16383   (49153..65535)
+ *   server port                = 32768 + mix'(f) % 16384  (32768..49151)
+ * The port ranges avoid every UDP port tcpdump 4.99 dissects by number
+ * (e.g. 53, 4789 VXLAN, 6081 Geneve, 30490 SOME/IP, 49152 BCM-LI), so
+ * `tcpdump -nn -r` shows plain "UDP, length N" for every packet.
  * Both addresses and both ports vary, so a symmetric (direction-agnostic)
  * 5-tuple hash spreads the flows.  Each packet picks a flow from a fixed-seed
  * xorshift64* PRNG (so the output is deterministic); each flow alternates
@@ -156,8 +159,8 @@ int main(int argc, char **argv)
         struct flow *fl = &flows[f];
         fl->client_ip = (10u << 24) | (mix24(f) ^ 0x5a5a5au);
         fl->server_ip = (172u << 24) | (16u << 16) | (mix32(f ^ 0x5bd1e995u) & 0xfffffu);
-        fl->client_port = (uint16_t)(1024u + mix32(f * 2u + 1u) % 64512u);
-        fl->server_port = (uint16_t)(1u + mix32(f * 2u + 0x12345u) % 65535u);
+        fl->client_port = (uint16_t)(49153u + mix32(f * 2u + 1u) % 16383u);
+        fl->server_port = (uint16_t)(32768u + mix32(f * 2u + 0x12345u) % 16384u);
         uint32_t s = 0x4500u + ip_total + 0x4000u /* DF */ + ((64u << 8) | 17u);
         s += fl->client_ip >> 16; s += fl->client_ip & 0xffffu;
         s += fl->server_ip >> 16; s += fl->server_ip & 0xffffu;

@@ -29,6 +29,8 @@ public struct CaptureFileReader: ~Copyable {
     @usableFromInline var finished: Bool
     /// Whether `deinit` unmaps `base` (false for a caller's buffer).
     let ownsMapping: Bool
+    /// An error met after records a batch already returned.
+    @usableFromInline var deferredError: CaptureFileError? = nil
 
     // pcap
     @usableFromInline let swapped: Bool
@@ -147,6 +149,79 @@ public struct CaptureFileReader: ~Copyable {
             finished = true
             throw error
         }
+    }
+
+    /// Reads up to `capacity` records into `out` and returns how many (0 at
+    /// the end of the file). The same records, checks and errors as
+    /// ``next()``; plain pcap files go through a tight loop.
+    @inlinable
+    public mutating func next(into out: UnsafeMutablePointer<CaptureRecord>, capacity: Int) throws(CaptureFileError) -> Int {
+        if let error = deferredError {
+            deferredError = nil
+            throw error
+        }
+        let plain: Bool
+        if case .pcap = format, lengths == .normal, recordHeaderSize == 16 { plain = true } else { plain = false }
+        if plain && !finished {
+            let n = swapped ? pcapRun(into: out, capacity: capacity, swapped: true)
+                : pcapRun(into: out, capacity: capacity, swapped: false)
+            if n > 0 { return n }
+        }
+        // The rest (pcapng, odd pcap variants, the end, damage) one by one;
+        // a plain pcap file takes one record here and returns to the run.
+        var n = 0
+        while n < capacity {
+            do {
+                guard let r = try next() else { break }
+                out[n] = r
+            } catch {
+                // Hand over what was read; the error comes with the next call.
+                if n == 0 { throw error }
+                deferredError = error
+                break
+            }
+            n &+= 1
+            if plain { break }
+        }
+        return n
+    }
+
+    /// Well-formed records of a standard pcap file, as long as they come:
+    /// stops (without an error) at anything that needs a closer look.
+    @inlinable @inline(__always)
+    mutating func pcapRun(into out: UnsafeMutablePointer<CaptureRecord>, capacity: Int, swapped: Bool) -> Int {
+        var at = position
+        let end = byteCount
+        let limit = Swift.min(snapshot, maximumCaptureLength)
+        let scale: Int64 = nanosecond ? 1 : 1000
+        var n = 0
+        var number = count
+        while n < capacity {
+            guard end &- at >= 16 else { break }
+            let h = base + at
+            var seconds = h.loadUnaligned(as: UInt32.self)
+            var fraction = h.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+            var caplen32 = h.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+            var wirelen32 = h.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
+            if swapped {
+                seconds = seconds.byteSwapped
+                fraction = fraction.byteSwapped
+                caplen32 = caplen32.byteSwapped
+                wirelen32 = wirelen32.byteSwapped
+            }
+            let caplen = Int(caplen32)
+            guard caplen <= limit, caplen <= end &- at &- 16 else { break }
+            number &+= 1
+            out[n] = CaptureRecord(
+                data: h + 16, capturedLength: caplen, wireLength: Int(wirelen32),
+                timestamp: Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* scale,
+                linkType: linkType, number: number, offset: at)
+            at &+= 16 &+ caplen
+            n &+= 1
+        }
+        position = at
+        count = number
+        return n
     }
 
     @inlinable @inline(__always)

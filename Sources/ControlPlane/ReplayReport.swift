@@ -45,6 +45,9 @@ public struct ReplayReport: Sendable {
 
     public func total(_ m: Malformation) -> Int { workers.reduce(0) { $0 + $1.counters[WorkerCounter.malformed(m)] } }
 
+    /// Frames the workers took: processed plus dropped for want of memory.
+    public var received: Int { total(.processed) + total(.droppedNoMemory) }
+
     public var packets: Int { reader[.packets] ?? 0 }
     public var bytes: Int { reader[.bytes] ?? 0 }
     public var wireBytes: Int { reader[.wireBytes] ?? 0 }
@@ -97,7 +100,10 @@ public struct ReplayReport: Sendable {
                 ("rx_missed", .int(reader[.rxMissed] ?? 0)),
             ])),
             ("workers", .array(workers.enumerated().map { i, w in
-                var members: [(String, JSON)] = [("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null)]
+                var members: [(String, JSON)] = [
+                    ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
+                    ("received", .int(w.counters[WorkerCounter.processed.rawValue] + w.counters[WorkerCounter.droppedNoMemory.rawValue])),
+                ]
                 for c in WorkerCounter.allCases where c != .malformedBase {
                     members.append((c.name, .int(w.counters[c.rawValue])))
                 }
@@ -206,7 +212,7 @@ public struct ReplayReport: Sendable {
         for (i, w) in workers.enumerated() {
             let c = w.counters
             out.append(
-                "  \(lpad(i, 6)) \(pad(w.cpu.map(String.init) ?? "-", 3)) \(lpad(c[WorkerCounter.received.rawValue], 10)) "
+                "  \(lpad(i, 6)) \(pad(w.cpu.map(String.init) ?? "-", 3)) \(lpad(c[WorkerCounter.processed.rawValue] + c[WorkerCounter.droppedNoMemory.rawValue], 10)) "
                     + "\(lpad(c[WorkerCounter.processed.rawValue], 10)) \(lpad(c[WorkerCounter.droppedNoMemory.rawValue], 9)) "
                     + "\(lpad(w.missed, 10)) \(lpad(c[WorkerCounter.flowsCreated.rawValue], 10)) \(lpad(c[WorkerCounter.polls.rawValue], 7)) "
                     + "\(lpad(c[WorkerCounter.budgetExhausted.rawValue], 11)) \(lpad(c[WorkerCounter.sleeps.rawValue], 7))")

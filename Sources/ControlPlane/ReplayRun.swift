@@ -16,7 +16,7 @@ public struct ReplayConfiguration: Sendable {
     public var pacing: Pacing = .maximum
     public var loops: Int = 1
     /// Descriptors each worker's queue holds.
-    public var ringCapacity: Int = 4096
+    public var ringCapacity: Int = 65_536
     public var worker = WorkerOptions()
     public var topFlows: Int = 10
 
@@ -49,11 +49,15 @@ public enum ReplayRun {
         } catch {
             throw Failure(description: "\(error)")
         }
+        var options = c.worker
+        // The reader needs a CPU too: with every CPU taken by a worker,
+        // workers sleep at once instead of spinning against it.
+        if c.workers + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
         let pool: ReplayWorkerPool
         do {
             pool = try ReplayWorkerPool(
                 rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority,
-                options: c.worker, ringCapacity: c.ringCapacity)
+                options: options, ringCapacity: c.ringCapacity)
         } catch {
             throw Failure(description: "\(error)")
         }

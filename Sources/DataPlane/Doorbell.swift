@@ -2,37 +2,52 @@ import CRoomsSupport
 import Synchronization
 
 /// A futex doorbell: one side sleeps until the other rings. The ringer pays
-/// one load when nobody sleeps. The user-space counterpart of a NIC raising
-/// an interrupt, for sources that have no file descriptor to poll.
+/// one load when nobody sleeps, and only the first ring after the sleeper
+/// went to sleep makes a syscall (it takes the sleeper's flag), as a NIC
+/// raises one interrupt and then stays quiet until the driver re-arms it.
+/// For sources that have no file descriptor to poll. One sleeper at a time.
 public struct Doorbell: @unchecked Sendable {
     private let word: UnsafeMutablePointer<Atomic<UInt32>>
-    private let sleepers: UnsafeMutablePointer<Atomic<UInt32>>
+    /// 1 while the sleeper is (about to be) asleep and nobody woke it yet.
+    private let sleeping: UnsafeMutablePointer<Atomic<UInt32>>
 
     /// Allocates the doorbell's two words on a cache line of their own.
     public init() {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
         word = raw.bindMemory(to: Atomic<UInt32>.self, capacity: 2)
         word.initialize(to: Atomic(0))
-        sleepers = word + 1
-        sleepers.initialize(to: Atomic(0))
+        sleeping = word + 1
+        sleeping.initialize(to: Atomic(0))
+    }
+
+    /// Frees the doorbell. Nobody may use any copy of it afterwards.
+    public func deallocate() {
+        UnsafeMutableRawPointer(word).deallocate()
     }
 
     /// Wakes the sleeper, if any.
     @inline(__always)
     public func ring() {
         // Pairs with the sleeper's store and re-check (Dekker).
-        if sleepers.pointee.load(ordering: .sequentiallyConsistent) != 0 {
-            word.pointee.wrappingAdd(1, ordering: .releasing)
-            _ = lab_futex_wake(UnsafeMutableRawPointer(word).assumingMemoryBound(to: UInt32.self), Int32.max)
+        if sleeping.pointee.load(ordering: .sequentiallyConsistent) != 0 {
+            wake()
         }
+    }
+
+    @inline(never)
+    private func wake() {
+        // Only the ring that takes the flag wakes; the rest stay quiet.
+        guard sleeping.pointee.exchange(0, ordering: .sequentiallyConsistent) != 0 else { return }
+        word.pointee.wrappingAdd(1, ordering: .releasing)
+        _ = lab_futex_wake(UnsafeMutableRawPointer(word).assumingMemoryBound(to: UInt32.self), Int32.max)
     }
 
     /// Sleeps until rung, unless `ready()` already holds, for at most
     /// `timeoutNanoseconds`. Spurious wake-ups are possible: callers loop.
     public func wait(timeoutNanoseconds: Int64, until ready: () -> Bool) {
         let generation = word.pointee.load(ordering: .acquiring)
-        sleepers.pointee.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        defer { sleepers.pointee.wrappingSubtract(1, ordering: .relaxed) }
+        sleeping.pointee.store(1, ordering: .sequentiallyConsistent)
+        defer { sleeping.pointee.store(0, ordering: .relaxed) }
         if ready() { return }
         _ = lab_futex_wait(
             UnsafeMutableRawPointer(word).assumingMemoryBound(to: UInt32.self), generation, timeoutNanoseconds)

@@ -51,6 +51,20 @@ public final class FileReplayer: @unchecked Sendable {
     private var roundRobin = 0
     /// Per worker: frames handed over (reader-private).
     private let dispatched: UnsafeMutablePointer<Int>
+    /// Per worker: frames pushed since the doorbell was last rung.
+    private let unannounced: UnsafeMutablePointer<Int>
+    /// Records read a batch at a time.
+    private let batch: UnsafeMutablePointer<CaptureRecord>
+    private static let batchSize = 32
+    /// Interrupt coalescing: at maximum speed a worker's doorbell rings once
+    /// per this many frames (and whenever the reader has to wait, and at the
+    /// end of a file), as a NIC raises one interrupt per batch. A quarter
+    /// ring: a woken worker has a burst to chew on, so wake-ups stay rare
+    /// even when workers share CPUs with the reader.
+    private let coalesce: Int
+    /// The workers' inboxes, as plain handles (the pool owns them).
+    private let inboxes: UnsafeMutablePointer<ReplayInbox>
+    private let workerCount: Int
 
     public init(pool: ReplayWorkerPool) {
         self.pool = pool
@@ -58,19 +72,28 @@ public final class FileReplayer: @unchecked Sendable {
         missed = .allocate(count: pool.workers.count)
         dispatched = .allocate(capacity: pool.workers.count)
         dispatched.initialize(repeating: 0, count: pool.workers.count)
+        unannounced = .allocate(capacity: pool.workers.count)
+        unannounced.initialize(repeating: 0, count: pool.workers.count)
+        batch = .allocate(capacity: FileReplayer.batchSize)
+        inboxes = pool.inboxes.base
+        workerCount = pool.inboxes.count
+        coalesce = Swift.max(1, pool.inboxes.count > 0 ? pool.inboxes[0].ring.capacity / 4 : 1)
     }
 
     deinit {
         dispatched.deallocate()
+        unannounced.deallocate()
+        batch.deallocate()
     }
 
     /// Waits until every worker is done with every frame handed over: the
     /// frames point into the file's mapping, which must outlive them.
     private func waitForWorkers() {
+        announceAll()
         for (i, w) in pool.workers.enumerated() {
             while w.counter(.processed) + w.counter(.droppedNoMemory) < dispatched[i] {
                 if w.exited { break }
-                pool.inboxes[i].arrivals.ring()
+                inboxes[i].arrivals.ring()
                 var ts = timespec(tv_sec: 0, tv_nsec: 20_000)
                 nanosleep(&ts, nil)
             }
@@ -112,53 +135,81 @@ public final class FileReplayer: @unchecked Sendable {
         return result
     }
 
-    /// One pass over a file; returns the error that ended it, if any.
+    /// One pass over a file; returns the error that ended it, if any. The
+    /// reader's counters are published every 256 records and at the end.
     private func pass<Clock: ReplayClock>(
         _ reader: inout CaptureFileReader, pacer: inout Pacer<Clock>, result: inout FileReplayResult
     ) -> CaptureFileError? {
         let c = counters
+        let paced = pacer.pacing.isPaced
+        var packets = 0, bytes = 0, wire = 0
+        var published = (0, 0, 0)
+        func publish() {
+            c.add(ReaderCounter.packets.rawValue, packets &- published.0)
+            c.add(ReaderCounter.bytes.rawValue, bytes &- published.1)
+            c.add(ReaderCounter.wireBytes.rawValue, wire &- published.2)
+            published = (packets, bytes, wire)
+        }
+        defer {
+            publish()
+            result.packets &+= packets
+            result.bytes &+= bytes
+            result.wireBytes &+= wire
+        }
         while true {
-            let record: CaptureRecord
+            let n: Int
             do {
-                guard let r = try reader.next() else { return nil }
-                record = r
+                n = try reader.next(into: batch, capacity: FileReplayer.batchSize)
             } catch {
                 return error
             }
-            result.packets += 1
-            result.bytes += record.capturedLength
-            result.wireBytes += record.wireLength
-            if result.firstTimestamp == nil { result.firstTimestamp = record.timestamp }
-            result.lastTimestamp = record.timestamp
-            c.add(ReaderCounter.packets.rawValue, 1)
-            c.add(ReaderCounter.bytes.rawValue, record.capturedLength)
-            c.add(ReaderCounter.wireBytes.rawValue, record.wireLength)
-            dispatch(record, pacer: &pacer)
+            if n == 0 { return nil }
+            if _slowPath(result.firstTimestamp == nil) { result.firstTimestamp = batch[0].timestamp }
+            result.lastTimestamp = batch[n &- 1].timestamp
+            for i in 0..<n {
+                let record = batch[i]
+                bytes &+= record.capturedLength
+                wire &+= record.wireLength
+                dispatch(record, paced: paced, pacer: &pacer)
+            }
+            packets &+= n
+            if packets & ~255 != published.0 & ~255 { publish() }
         }
     }
 
     @inline(__always)
-    private func dispatch<Clock: ReplayClock>(_ record: CaptureRecord, pacer: inout Pacer<Clock>) {
+    private func dispatch<Clock: ReplayClock>(_ record: CaptureRecord, paced: Bool, pacer: inout Pacer<Clock>) {
         guard record.linkType.isSupported else {
             counters.add(ReaderCounter.unsupportedLinkType.rawValue, 1)
             return
         }
-        let decoded = decodePacket(record.bytes, wireLength: record.wireLength, linkType: record.linkType)
-        let workers = pool.inboxes.count
-        let worker: Int
-        if decoded.hasFlow {
-            worker = ReplayWorkerPool.worker(for: decoded.key.hash64, count: workers)
+        let workers = workerCount
+        var worker = 0
+        var hash: UInt64 = 0
+        // The NIC's RSS: a symmetric hash of the flow picks the queue, and
+        // travels with the frame (a NIC's RSS hash in the descriptor) so that
+        // the worker can prefetch the flow's slot ahead of the frame. The
+        // common frame is hashed straight from its bytes; others are decoded.
+        if record.linkType == .ethernet, let quick = FlowKey.quickHash(record.data, captured: record.capturedLength) {
+            hash = quick
+            worker = ReplayWorkerPool.worker(for: hash, count: workers)
         } else {
-            // No flow to keep together (ARP, fragments, other): spread them.
-            roundRobin = roundRobin == workers - 1 ? 0 : roundRobin + 1
-            worker = roundRobin
+            let decoded = decodePacket(record.bytes, wireLength: record.wireLength, linkType: record.linkType)
+            if decoded.hasFlow {
+                hash = decoded.key.hash64
+                worker = ReplayWorkerPool.worker(for: hash, count: workers)
+            } else if workers > 1 {
+                // No flow to keep together (ARP, fragments, other): spread them.
+                roundRobin = roundRobin == workers - 1 ? 0 : roundRobin + 1
+                worker = roundRobin
+            }
         }
         let descriptor = PacketDescriptor(
             address: UInt(bitPattern: record.data), capturedLength: UInt32(record.capturedLength),
             wireLength: UInt32(truncatingIfNeeded: record.wireLength), timestamp: record.timestamp,
-            linkType: record.linkType.rawValue)
-        let inbox = pool.inboxes[worker]
-        if pacer.pacing.isPaced {
+            linkType: record.linkType.rawValue, flowHash: UInt32(truncatingIfNeeded: hash))
+        let inbox = inboxes[worker]
+        if paced {
             pacer.wait(timestamp: record.timestamp, wireBytes: record.wireLength)
             if inbox.ring.push(descriptor) {
                 dispatched[worker] &+= 1
@@ -172,20 +223,36 @@ public final class FileReplayer: @unchecked Sendable {
         // Maximum speed is lossless: wait for space, never drop.
         dispatched[worker] &+= 1
         if inbox.ring.push(descriptor) {
-            inbox.arrivals.ring()
+            unannounced[worker] &+= 1
+            if unannounced[worker] >= coalesce {
+                unannounced[worker] = 0
+                inbox.arrivals.ring()
+            }
             return
         }
+        unannounced[worker] = 0
         inbox.arrivals.ring()
         counters.add(ReaderCounter.readerWaits.rawValue, 1)
         var spins = 0
+        let half = inbox.ring.capacity / 2
         while !inbox.ring.push(descriptor) {
             if spins < 128 {
                 spins += 1
                 lab_cpu_relax()
             } else {
-                inbox.space.wait(timeoutNanoseconds: 10_000_000) { inbox.ring.freeSpace > 0 }
+                // Sleep until the worker has drained half the queue: one
+                // wake-up per half ring, not one per poll.
+                inbox.space.wait(timeoutNanoseconds: 10_000_000) { inbox.ring.freeSpace >= half }
             }
         }
-        inbox.arrivals.ring()
+        unannounced[worker] &+= 1
+    }
+
+    /// Rings every worker that has frames it was not told about.
+    private func announceAll() {
+        for i in 0..<workerCount where unannounced[i] > 0 {
+            unannounced[i] = 0
+            inboxes[i].arrivals.ring()
+        }
     }
 }

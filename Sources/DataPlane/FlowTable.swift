@@ -1,3 +1,4 @@
+import CRoomsSupport
 import Packet
 
 /// One flow's record: both directions' packets and bytes, when it was first
@@ -47,6 +48,7 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     let maximumProbe: Int
     var live: Int
     var sweep: Int
+    var ticks: Int = 0
     /// Flows evicted because they idled out.
     public private(set) var expired: Int = 0
     /// The 64-bit hash placement uses: the flow key's own.
@@ -75,15 +77,21 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     }
 
     public var capacity: Int { mask + 1 }
+
+    /// Starts loading the slot a flow of this hash lands on.
+    @inline(__always)
+    public func prefetch(hash: UInt32) {
+        lab_prefetch_write(UnsafeRawPointer(slots + (Int(hash) & mask)))
+    }
     /// Flows in the table now.
     public var count: Int { live }
 
     /// Counts a packet on its flow, creating the flow when new. `now` is the
-    /// packet's timestamp.
-
-    public mutating func update(key: FlowKey, forward: Bool, bytes: Int, tcpFlags: UInt8, now: Int64) -> FlowUpdate {
+    /// packet's timestamp. `hash`, when not 0, must be the low 32 bits of
+    /// `key.hash64` (a source that already computed it saves the work).
+    public mutating func update(key: FlowKey, hash: UInt32 = 0, forward: Bool, bytes: Int, tcpFlags: UInt8, now: Int64) -> FlowUpdate {
         sweepStep(now: now)
-        var i = Int(truncatingIfNeeded: key.hash64) & mask
+        var i = (hash != 0 ? Int(hash) : Int(truncatingIfNeeded: key.hash64)) & mask
         var reusable = -1
         var probe = 0
         while probe < maximumProbe {
@@ -144,10 +152,12 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         if now > s.pointee.lastSeen { s.pointee.lastSeen = now }
     }
 
-    /// Looks at one slot and evicts it when idle, keeping probe chains intact
-    /// by shifting later entries back (no tombstones).
+    /// Every fourth packet looks at one slot and evicts it when idle, keeping
+    /// probe chains intact by shifting later entries back (no tombstones).
     @inline(__always)
     mutating func sweepStep(now: Int64) {
+        ticks &+= 1
+        if ticks & 3 != 0 { return }
         let i = sweep
         sweep = (i &+ 1) & mask
         let s = slots + i

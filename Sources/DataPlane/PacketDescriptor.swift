@@ -9,15 +9,17 @@ public struct PacketDescriptor: Sendable, BitwiseCopyable {
     /// Nanoseconds since the epoch.
     public var timestamp: Int64
     public var linkType: UInt32
-    public var reserved: UInt32
+    /// The low 32 bits of the flow key's hash, when the source decoded one
+    /// (0 otherwise): lets the worker prefetch the flow's slot early.
+    public var flowHash: UInt32
 
     @inlinable
-    public init(address: UInt, capturedLength: UInt32, wireLength: UInt32, timestamp: Int64, linkType: UInt32) {
+    public init(address: UInt, capturedLength: UInt32, wireLength: UInt32, timestamp: Int64, linkType: UInt32, flowHash: UInt32 = 0) {
         self.address = address
         self.capturedLength = capturedLength
         self.wireLength = wireLength
         self.timestamp = timestamp
         self.linkType = linkType
-        self.reserved = 0
+        self.flowHash = flowHash
     }
 }

@@ -1,3 +1,4 @@
+import CRoomsSupport
 import Packet
 import Rooms
 
@@ -36,12 +37,11 @@ public struct PacketProcessor: ~Copyable {
     /// Handles one frame. `now` is the frame's timestamp (ns).
     @inlinable
     public mutating func process(
-        _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64
+        _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64,
+        flowHash: UInt32 = 0
     ) {
         let c = counters
-        c.add(WorkerCounter.received.rawValue, 1)
         c.add(WorkerCounter.bytes.rawValue, capturedLength)
-        c.add(WorkerCounter.wireBytes.rawValue, wireLength)
         var length = capturedLength
         if _slowPath(length > PacketProcessor.largestBlock) {
             c.add(WorkerCounter.oversized.rawValue, 1)
@@ -56,7 +56,7 @@ public struct PacketProcessor: ~Copyable {
         let d = decodePacket(
             UnsafeRawBufferPointer(start: page.baseAddress, count: length), wireLength: Swift.max(wireLength, capturedLength),
             linkType: linkType)
-        account(d, bytes: capturedLength, timestamp: timestamp)
+        account(d, bytes: capturedLength, timestamp: timestamp, flowHash: flowHash)
         if _slowPath(holdFrames > 0) {
             if held.vacancies == 0 { room.free(held.swapRemove(at: 0)) }
             held.accept(page)
@@ -67,7 +67,7 @@ public struct PacketProcessor: ~Copyable {
     }
 
     @inlinable @inline(__always)
-    mutating func account(_ d: DecodedPacket, bytes: Int, timestamp: Int64) {
+    mutating func account(_ d: DecodedPacket, bytes: Int, timestamp: Int64, flowHash: UInt32) {
         let c = counters
         var bits = d.protocols.rawValue
         while bits != 0 {
@@ -77,7 +77,7 @@ public struct PacketProcessor: ~Copyable {
         if d.truncated { c.add(WorkerCounter.truncated.rawValue, 1) }
         if d.malformation != .none { c.add(WorkerCounter.malformed(d.malformation), 1) }
         if d.hasFlow {
-            switch flows.update(key: d.key, forward: d.forward, bytes: bytes, tcpFlags: d.tcpFlags, now: timestamp) {
+            switch flows.update(key: d.key, hash: flowHash, forward: d.forward, bytes: bytes, tcpFlags: d.tcpFlags, now: timestamp) {
             case .existing:
                 break
             case .created, .createdAfterExpiry:
@@ -93,6 +93,14 @@ public struct PacketProcessor: ~Copyable {
     public func publishFlowGauges() {
         counters.store(WorkerCounter.flowsExpired.rawValue, flows.expired)
         counters.store(WorkerCounter.flowsActive.rawValue, flows.count)
+    }
+
+    /// Starts loading what the next frame will need: its first bytes and its
+    /// flow's slot.
+    @inline(__always)
+    public func prefetch(_ d: PacketDescriptor) {
+        lab_prefetch(UnsafeRawPointer(bitPattern: d.address))
+        if d.flowHash != 0 { flows.prefetch(hash: d.flowHash) }
     }
 
     /// Frees pages the hold hook kept.

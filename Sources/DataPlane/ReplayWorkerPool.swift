@@ -5,7 +5,7 @@ import Synchronization
 /// with its own inbox, counters and flow table.
 public final class ReplayWorkerPool: @unchecked Sendable {
     public let workers: [WorkerShared]
-    public let inboxes: [ReplayInbox]
+    public let inboxes: ReplayInboxes
     private var threads: ThreadGroup
     private let results: [FlowsBox]
 
@@ -18,11 +18,10 @@ public final class ReplayWorkerPool: @unchecked Sendable {
         rooms: [Room], cpus: [Int]?, fifoPriority: Int? = nil, options: WorkerOptions, ringCapacity: Int
     ) throws(ThreadStartError) {
         var shared: [WorkerShared] = []
-        var inboxes: [ReplayInbox] = []
         var results: [FlowsBox] = []
+        let inboxes = ReplayInboxes(count: rooms.count, capacity: ringCapacity)
         for (i, _) in rooms.enumerated() {
             shared.append(WorkerShared(index: i, cpu: cpus.map { $0[i % $0.count] }))
-            inboxes.append(ReplayInbox(capacity: ringCapacity))
             results.append(FlowsBox())
         }
         self.workers = shared
@@ -41,17 +40,22 @@ public final class ReplayWorkerPool: @unchecked Sendable {
             }
         } catch {
             for w in shared { w.stopFlag.store(true, ordering: .releasing) }
-            for inbox in inboxes { inbox.arrivals.ring() }
+            for i in 0..<inboxes.count { inboxes[i].arrivals.ring() }
             group.joinAll()
             throw error
         }
         threads = group
     }
 
+    deinit {
+        stop()
+        threads.joinAll()
+    }
+
     /// Asks every worker to finish what is queued and exit.
     public func stop() {
         for w in workers { w.stopFlag.store(true, ordering: .releasing) }
-        for inbox in inboxes { inbox.arrivals.ring() }
+        for i in 0..<inboxes.count { inboxes[i].arrivals.ring() }
     }
 
     /// Stops the workers, waits for them and returns each one's flows.

@@ -4,7 +4,12 @@ import Synchronization
 /// between a reader and a worker. Lock-free, no heap after creation: each
 /// side keeps a cached copy of the other's index, so the shared cache lines
 /// move only when the cache runs out.
-public final class SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
+///
+/// A handle to memory its owner allocated: copying it costs nothing and
+/// takes no reference count, so the hot paths carry it around freely. The
+/// owner calls ``deallocate()`` once both sides are done.
+@frozen
+public struct SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
     @usableFromInline let slots: UnsafeMutablePointer<Element>
     @usableFromInline let mask: Int
     /// Written by the consumer (next slot to read), read by the producer.
@@ -15,7 +20,7 @@ public final class SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
     @usableFromInline let producer: UnsafeMutablePointer<Int>
     /// Consumer-private: its last view of `tail`, and its own head.
     @usableFromInline let consumer: UnsafeMutablePointer<Int>
-    private let memory: UnsafeMutableRawPointer
+    @usableFromInline let memory: UnsafeMutableRawPointer
 
     /// - Parameter capacity: rounded up to a power of two.
     public init(capacity: Int) {
@@ -36,7 +41,8 @@ public final class SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
         consumer.initialize(repeating: 0, count: 2)  // [cachedTail, head]
     }
 
-    deinit {
+    /// Frees the ring. Nobody may use any copy of it afterwards.
+    public func deallocate() {
         slots.deallocate()
         memory.deallocate()
     }
@@ -77,6 +83,18 @@ public final class SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
         consumer[1] = h &+ 1
         head.pointee.store(h &+ 1, ordering: .releasing)
         return value
+    }
+
+    /// Consumer only: the value `ahead` places past the next one, without
+    /// taking anything (for prefetching), or nil when it has not arrived.
+    @inlinable @inline(__always)
+    public func peek(ahead: Int) -> Element? {
+        let h = consumer[1] &+ ahead
+        if h &- consumer[0] >= 0 {
+            consumer[0] = tail.pointee.load(ordering: .acquiring)
+            if h &- consumer[0] >= 0 { return nil }
+        }
+        return slots[h & mask]
     }
 
     /// Any thread: roughly how many values wait (exact when both sides rest).

@@ -15,6 +15,9 @@ public struct WorkerOptions: Sendable {
     public var idleTimeout: Int64 = 120_000_000_000
     /// Test hook: pages kept this many frames before being freed.
     public var holdFrames: Int = 0
+    /// Pause-spins before sleeping when the queue is empty (0 when workers
+    /// share CPUs with their feeder).
+    public var spinBeforeSleep: Int = 256
 
     public init() {}
 }
@@ -40,6 +43,9 @@ public final class WorkerShared: Sendable {
     public var exited: Bool { exitedFlag.load(ordering: .acquiring) }
 
     public func counter(_ c: WorkerCounter) -> Int { counters.load(c.rawValue) }
+
+    /// Frames taken from the source: processed plus dropped for want of memory.
+    public var received: Int { counter(.processed) + counter(.droppedNoMemory) }
     public func malformed(_ m: Malformation) -> Int { counters.load(WorkerCounter.malformed(m)) }
 }
 
@@ -69,20 +75,24 @@ struct ReplayWorkerLoop: ~Copyable {
         let c = shared.counters
         let ring = inbox.ring
         let budget = options.budget
+        let spinLimit = options.spinBeforeSleep
         while true {
             var n = 0
             AtomicContext.enter()
             while n < budget, let d = ring.pop() {
+                if let next = ring.peek(ahead: 1) { processor.prefetch(next) }
                 processor.process(
                     UnsafeRawPointer(bitPattern: d.address)!, capturedLength: Int(d.capturedLength),
-                    wireLength: Int(d.wireLength), linkType: LinkType(rawValue: d.linkType), timestamp: d.timestamp)
+                    wireLength: Int(d.wireLength), linkType: LinkType(rawValue: d.linkType), timestamp: d.timestamp,
+                    flowHash: d.flowHash)
                 n &+= 1
             }
             AtomicContext.exit()
             c.add(WorkerCounter.heartbeat.rawValue, 1)
             if n > 0 {
                 c.add(WorkerCounter.polls.rawValue, 1)
-                inbox.space.ring()
+                // A reader waiting for room sleeps until half the queue is free.
+                if ring.count <= ring.capacity / 2 { inbox.space.ring() }
                 processor.publishFlowGauges()
             }
             if n == budget {
@@ -96,9 +106,11 @@ struct ReplayWorkerLoop: ~Copyable {
                 lab_cpu_relax()
                 continue
             }
-            // A short spin catches back-to-back arrivals without a sleep.
+            // A short spin catches back-to-back arrivals without a sleep,
+            // unless the worker shares its CPU (then spinning starves the
+            // thread it is waiting for).
             var spins = 0
-            while spins < 256 && ring.count == 0 && !shared.stopFlag.load(ordering: .relaxed) {
+            while spins < spinLimit && ring.count == 0 && !shared.stopFlag.load(ordering: .relaxed) {
                 lab_cpu_relax()
                 spins &+= 1
             }

@@ -3,18 +3,15 @@ import Rooms
 
 /// A worker's counters, written only by the worker.
 ///
-/// Accounting is exact: `received = processed + droppedNoMemory`, and every
-/// processed frame lands in the decode counters, `truncated`, a malformation
-/// or none of them (a frame with nothing to decode, e.g. zero bytes).
+/// Accounting is exact: `received = processed + droppedNoMemory` (received
+/// is not stored: ``WorkerShared/received`` adds them up), and every processed
+/// frame lands in the decode counters, `truncated`, a malformation or none of
+/// them (a frame with nothing to decode, e.g. zero bytes).
 public enum WorkerCounter: Int, CaseIterable, Sendable {
-    /// Frames taken from the source.
-    case received
     /// Frames copied into a page and decoded.
     case processed
-    /// Captured bytes of received frames.
+    /// Captured bytes of the frames taken from the source.
     case bytes
-    /// Bytes on the wire of received frames.
-    case wireBytes
     /// No page could be allocated (`.atomic` failed): the frame is dropped.
     case droppedNoMemory
     /// Frames larger than the largest block (64 KiB): copied up to 64 KiB.
@@ -53,10 +50,8 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     /// The name in reports and JSON.
     public var name: String {
         switch self {
-        case .received: return "received"
         case .processed: return "processed"
         case .bytes: return "bytes"
-        case .wireBytes: return "wire_bytes"
         case .droppedNoMemory: return "dropped_nomem"
         case .oversized: return "oversized"
         case .truncated: return "truncated"

@@ -11,12 +11,16 @@ public struct FlowKey: Hashable, Sendable {
     public var a1: UInt64
     public var b0: UInt64
     public var b1: UInt64
-    public var portA: UInt16
-    public var portB: UInt16
+    /// `portA | portB << 16 | proto << 32 | version << 40`, so that a key is
+    /// five words to compare and to hash.
+    public var tail: UInt64
+
+    public var portA: UInt16 { UInt16(truncatingIfNeeded: tail) }
+    public var portB: UInt16 { UInt16(truncatingIfNeeded: tail &>> 16) }
     /// The IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
-    public var proto: UInt8
+    public var proto: UInt8 { UInt8(truncatingIfNeeded: tail &>> 32) }
     /// 4 or 6.
-    public var version: UInt8
+    public var version: UInt8 { UInt8(truncatingIfNeeded: tail &>> 40) }
 
     @inlinable
     public init() {
@@ -24,10 +28,21 @@ public struct FlowKey: Hashable, Sendable {
         a1 = 0
         b0 = 0
         b1 = 0
-        portA = 0
-        portB = 0
-        proto = 0
-        version = 0
+        tail = 0
+    }
+
+    @inlinable @inline(__always)
+    public static func == (x: FlowKey, y: FlowKey) -> Bool {
+        ((x.a0 ^ y.a0) | (x.a1 ^ y.a1) | (x.b0 ^ y.b0) | (x.b1 ^ y.b1) | (x.tail ^ y.tail)) == 0
+    }
+
+    @inlinable
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(a0)
+        hasher.combine(a1)
+        hasher.combine(b0)
+        hasher.combine(b1)
+        hasher.combine(tail)
     }
 
     /// Builds the canonical key from a packet's source and destination.
@@ -39,26 +54,59 @@ public struct FlowKey: Hashable, Sendable {
         dst0: UInt64, dst1: UInt64, dstPort: UInt16
     ) -> (FlowKey, forward: Bool) {
         var k = FlowKey()
-        k.version = version
-        k.proto = proto
+        let kind = UInt64(proto) &<< 32 | UInt64(version) &<< 40
         let srcFirst = src0 != dst0 ? src0 < dst0 : (src1 != dst1 ? src1 < dst1 : srcPort <= dstPort)
         if srcFirst {
-            k.a0 = src0; k.a1 = src1; k.portA = srcPort
-            k.b0 = dst0; k.b1 = dst1; k.portB = dstPort
+            k.a0 = src0; k.a1 = src1
+            k.b0 = dst0; k.b1 = dst1
+            k.tail = kind | UInt64(srcPort) | UInt64(dstPort) &<< 16
         } else {
-            k.a0 = dst0; k.a1 = dst1; k.portA = dstPort
-            k.b0 = src0; k.b1 = src1; k.portB = srcPort
+            k.a0 = dst0; k.a1 = dst1
+            k.b0 = src0; k.b1 = src1
+            k.tail = kind | UInt64(dstPort) | UInt64(srcPort) &<< 16
         }
         return (k, srcFirst)
     }
 
-    /// A 64-bit hash, the same for both directions (the key is canonical).
+    /// A 64-bit hash, the same for both directions: it mixes the XOR of the
+    /// two addresses and of the two ports (RSS's symmetric trick), so a
+    /// source can compute it straight from a frame's bytes without ordering
+    /// the endpoints, and gets the same value as from the decoded key.
     @inlinable @inline(__always)
     public var hash64: UInt64 {
-        var h = FlowKey.mix(a0 ^ 0x9E37_79B9_7F4A_7C15, a1)
-        h = FlowKey.mix(h ^ b0, b1)
-        let tail = UInt64(portA) | UInt64(portB) &<< 16 | UInt64(proto) &<< 32 | UInt64(version) &<< 40
-        return FlowKey.mix(h, tail)
+        FlowKey.symmetricHash(
+            x0: a0 ^ b0, x1: a1 ^ b1, ports: UInt16(truncatingIfNeeded: tail ^ (tail &>> 16)),
+            proto: proto, version: version)
+    }
+
+    /// The hash of a flow from the XOR of its endpoints' addresses (`x0`,
+    /// `x1`: high and low halves) and of its ports.
+    @inlinable @inline(__always)
+    public static func symmetricHash(x0: UInt64, x1: UInt64, ports: UInt16, proto: UInt8, version: UInt8) -> UInt64 {
+        let h = mix(x0 ^ 0x9E37_79B9_7F4A_7C15, x1)
+        return mix(h, UInt64(ports) | UInt64(proto) &<< 32 | UInt64(version) &<< 40)
+    }
+
+    /// The flow hash of an untagged Ethernet, IPv4 (no options), TCP or UDP
+    /// frame that is not a later fragment, read straight from its bytes: the
+    /// NIC's RSS. Nil for anything else (decode the frame and use `hash64`).
+    /// When the decoder finds a flow in such a frame, its key's `hash64` is
+    /// this value.
+    @inlinable @inline(__always)
+    public static func quickHash(_ p: UnsafeRawPointer, captured: Int) -> UInt64? {
+        guard captured >= 38 else { return nil }
+        let type = p.loadUnaligned(fromByteOffset: 12, as: UInt16.self)
+        let vihl = p.load(fromByteOffset: 14, as: UInt8.self)
+        let fragment = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 20, as: UInt16.self))
+        let proto = p.load(fromByteOffset: 23, as: UInt8.self)
+        guard type == UInt16(0x0800).bigEndian, vihl == 0x45, fragment & 0x1FFF == 0, proto == 6 || proto == 17 else {
+            return nil
+        }
+        let addresses = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 26, as: UInt32.self))
+            ^ UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 30, as: UInt32.self))
+        let ports = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 34, as: UInt16.self))
+            ^ UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 36, as: UInt16.self))
+        return symmetricHash(x0: 0, x1: UInt64(addresses), ports: ports, proto: proto, version: 4)
     }
 
     /// A 128-bit multiply folded to 64 bits (wyhash's mum).

@@ -51,7 +51,7 @@ struct Replay: ParsableCommand {
     @Option(help: "Workers, one per room (default: one per CPU the process may use).")
     var workers: Int?
 
-    @Option(help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order).")
+    @Option(help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order; none: unpinned).")
     var cpus: String?
 
     @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
@@ -72,8 +72,8 @@ struct Replay: ParsableCommand {
     @Option(help: "Replay each file this many times.")
     var loop: Int = 1
 
-    @Option(help: "Frames each worker's queue holds.")
-    var ring: Int = 4096
+    @Option(help: "Frames each worker's queue holds (32 bytes each).")
+    var ring: Int = 65_536
 
     @Option(help: "Frames a worker polls before checking in (NAPI budget).")
     var budget: Int = 64
@@ -108,7 +108,9 @@ struct Replay: ParsableCommand {
     func run() throws {
         let count = workers ?? PinnedThread.currentAffinity.count
         var c = ReplayConfiguration(workers: Swift.max(1, count))
-        if let cpus {
+        if cpus == "none" {
+            c.cpus = []
+        } else if let cpus {
             let list = cpus.split(separator: ",").map { Int($0.trimmingCharacters()) }
             guard list.allSatisfy({ $0 != nil && $0! >= 0 }) else {
                 throw ValidationError("--cpus takes comma-separated CPU numbers, not '\(cpus)'")

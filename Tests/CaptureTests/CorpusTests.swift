@@ -42,6 +42,26 @@ struct CorpusTests {
                         + "first difference at \(firstDiff.map { "\($0.offset + 1): \($0.element.0) vs \($0.element.1)" } ?? "the end"); "
                         + "our error: \(ourError.map { "\($0)" } ?? "none"); libpcap's: \(reference.error ?? "none")")
             }
+            // Batched reading returns the same records and the same end.
+            var batched: [LibpcapRecord] = []
+            var batchError: CaptureFileError?
+            do {
+                var reader = try CaptureFileReader(path: file)
+                let buffer = UnsafeMutablePointer<CaptureRecord>.allocate(capacity: 7)
+                defer { buffer.deallocate() }
+                while true {
+                    let n = try reader.next(into: buffer, capacity: 7)
+                    if n == 0 { break }
+                    for i in 0..<n {
+                        batched.append(LibpcapRecord(caplen: buffer[i].capturedLength, wirelen: buffer[i].wireLength, ns: buffer[i].timestamp))
+                    }
+                }
+            } catch {
+                batchError = error
+            }
+            if batched != ours || batchError != ourError {
+                mismatches.append("\(file): batched reading gave \(batched.count) records and \(batchError.map { "\($0)" } ?? "no error")")
+            }
             // Both see damage, or neither does.
             if (ourError == nil) != (reference.error == nil) {
                 mismatches.append("\(file): our error \(ourError.map { "\($0)" } ?? "none") vs libpcap's \(reference.error ?? "none")")

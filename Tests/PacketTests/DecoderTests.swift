@@ -188,3 +188,51 @@ struct DecoderTests {
         }
     }
 }
+
+@Suite("Decoder fast path")
+struct FastPathTests {
+    static func equal(_ a: DecodedPacket, _ b: DecodedPacket) -> Bool {
+        a.protocols == b.protocols && a.malformation == b.malformation && a.truncated == b.truncated
+            && a.hasFlow == b.hasFlow && (!a.hasFlow || (a.key == b.key && a.forward == b.forward))
+            && a.tcpFlags == b.tcpFlags && a.l3Offset == b.l3Offset && (!a.hasFlow || a.l4Offset == b.l4Offset)
+    }
+
+    @Test("the common-case straight line and the raw-byte hash agree with the general decoder")
+    func agrees() {
+        var rng = SystemRandomNumberGenerator()
+        var checked = 0
+        let bases: [[UInt8]] = [
+            F.ether(0x0800, F.ipv4(proto: 6, payload: F.tcp(443, 55555, flags: 0x12))),
+            F.ether(0x0800, F.ipv4(proto: 17, payload: F.udp(53, 5353, data: 30))),
+            F.ether(0x0800, F.ipv4(proto: 6, payload: F.tcp(22, 2222, offset: 8)) + [0, 0, 0, 0]),
+        ]
+        for base in bases {
+            for _ in 0..<20_000 {
+                var frame = base
+                // Flip a few bytes among those the fast path reads.
+                for _ in 0..<Int.random(in: 0...3, using: &rng) {
+                    let i = Int.random(in: 12..<min(frame.count, 54), using: &rng)
+                    frame[i] = UInt8.random(in: 0...255, using: &rng)
+                }
+                let captured = Int.random(in: 0...frame.count, using: &rng)
+                let wire = Bool.random(using: &rng) ? frame.count : Int.random(in: 0...frame.count + 40, using: &rng)
+                let bytes = Array(frame.prefix(captured))
+                let (fast, general) = bytes.withUnsafeBytes {
+                    (decodePacket($0, wireLength: wire, linkType: .ethernet), decodePacketGeneral($0, wireLength: wire, linkType: .ethernet))
+                }
+                // The dispatch hash read from raw bytes agrees with the key's.
+                let quick = bytes.withUnsafeBytes { $0.baseAddress.flatMap { FlowKey.quickHash($0, captured: bytes.count) } }
+                if general.hasFlow, let quick, quick != general.key.hash64 {
+                    Issue.record("quickHash \(quick) differs from the key's \(general.key.hash64) for \(bytes)")
+                    return
+                }
+                if !Self.equal(fast, general) {
+                    Issue.record("fast \(fast.protocols) \(fast.malformation) vs general \(general.protocols) \(general.malformation) for \(bytes) wire \(wire)")
+                    return
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == 60_000)
+    }
+}

@@ -48,6 +48,12 @@ static inline uint64_t lab_monotonic_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/// Prefetch for reading into all cache levels.
+static inline void lab_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
+/// Prefetch for writing.
+static inline void lab_prefetch_write(const void *p) { __builtin_prefetch(p, 1, 3); }
+
 /// A pause hint for spin loops.
 static inline void lab_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
