@@ -14,11 +14,16 @@ let package = Package(
         .library(name: "Packet", targets: ["Packet"]),
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
+        .library(name: "StatsProtocol", targets: ["StatsProtocol"]),
+        .executable(name: "labyrinthctl", targets: ["labyrinthctl"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // C: one module per system library, plus the allocator's support.
@@ -35,7 +40,18 @@ let package = Package(
         .target(name: "Packet", swiftSettings: strict),
         .target(name: "Capture", dependencies: ["Packet", "CPcap"], swiftSettings: strict),
         .target(name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"], swiftSettings: strict),
-        .target(name: "ControlPlane", dependencies: ["Rooms", "Packet", "Capture", "DataPlane"], swiftSettings: strict),
+        .target(name: "StatsProtocol", swiftSettings: strict),
+        .target(
+            name: "ControlPlane",
+            dependencies: [
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "labyrinthd",
             dependencies: [
@@ -52,6 +68,14 @@ let package = Package(
         // Helpers shared by the test targets (libpcap as the reference reader,
         // capture writers, paths); never linked into the daemon.
         .target(name: "TestSupport", dependencies: ["CPcap"], path: "Tests/TestSupport", swiftSettings: strict),
+        .executableTarget(
+            name: "labyrinthctl",
+            dependencies: [
+                "StatsProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CaptureTests",
             dependencies: ["Capture", "Packet", "TestSupport"],
@@ -59,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["DataPlane", "ControlPlane", "Capture", "Packet", "Rooms", "TestSupport"],
+            dependencies: ["DataPlane", "ControlPlane", "StatsProtocol", "Capture", "Packet", "Rooms", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

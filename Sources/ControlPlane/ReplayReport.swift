@@ -1,3 +1,4 @@
+import StatsProtocol
 import Capture
 import DataPlane
 import Packet

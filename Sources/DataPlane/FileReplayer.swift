@@ -38,6 +38,15 @@ public struct FileReplayResult: Sendable {
     /// Wall time the replay took (ns).
     public var elapsed: Int64
     public var error: CaptureFileError?
+
+    public init(path: String, format: String? = nil, packets: Int = 0, bytes: Int = 0, wireBytes: Int = 0, elapsed: Int64 = 0) {
+        self.path = path
+        self.format = format
+        self.packets = packets
+        self.bytes = bytes
+        self.wireBytes = wireBytes
+        self.elapsed = elapsed
+    }
 }
 
 /// Reads capture files and dispatches their frames to workers by a
@@ -105,9 +114,14 @@ public final class FileReplayer: @unchecked Sendable {
     /// Replays one file `loops` times. Errors end the file, not the replay:
     /// the result says what was read before the damage.
     public func replay<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int = 1, clock: Clock) -> FileReplayResult {
-        var result = FileReplayResult(path: path, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
         let start = clock.now()
-        defer { result.elapsed = clock.now() - start }
+        var result = replayLoops(path: path, pacing: pacing, loops: loops, clock: clock)
+        result.elapsed = clock.now() - start
+        return result
+    }
+
+    private func replayLoops<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int, clock: Clock) -> FileReplayResult {
+        var result = FileReplayResult(path: path, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
         var pacer = Pacer(pacing, clock: clock)
         let c = counters
         for _ in 0..<Swift.max(1, loops) {

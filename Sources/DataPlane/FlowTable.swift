@@ -189,6 +189,53 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         live &-= 1
     }
 
+    /// The `count` flows with the most bytes (or packets), biggest first,
+    /// written into `buffer` (room for `count`): one pass over the table with
+    /// a min-heap in the buffer, no allocation. Returns how many.
+    public func top(_ count: Int, byPackets: Bool, into buffer: UnsafeMutablePointer<FlowRecord>) -> Int {
+        @inline(__always) func weight(_ r: FlowRecord) -> UInt64 { byPackets ? r.packets : r.bytes }
+        var n = 0
+        func siftDown(_ start: Int, _ size: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var smallest = i
+                if l < size && weight(buffer[l]) < weight(buffer[smallest]) { smallest = l }
+                if r < size && weight(buffer[r]) < weight(buffer[smallest]) { smallest = r }
+                if smallest == i { return }
+                swap(&buffer[i], &buffer[smallest])
+                i = smallest
+            }
+        }
+        guard count > 0 else { return 0 }
+        for i in 0...mask where slots[i].used {
+            let record = slots[i]
+            if n < count {
+                buffer[n] = record
+                n += 1
+                // Sift up.
+                var c = n - 1
+                while c > 0 {
+                    let p = (c - 1) / 2
+                    if weight(buffer[c]) >= weight(buffer[p]) { break }
+                    swap(&buffer[c], &buffer[p])
+                    c = p
+                }
+            } else if weight(record) > weight(buffer[0]) {
+                buffer[0] = record
+                siftDown(0, n)
+            }
+        }
+        // Heap sort, biggest first.
+        var size = n
+        while size > 1 {
+            swap(&buffer[0], &buffer[size - 1])
+            size -= 1
+            siftDown(0, size)
+        }
+        return n
+    }
+
     /// Every flow in the table, for reports (not on the packet path).
     public func flows() -> [FlowRecord] {
         var out: [FlowRecord] = []

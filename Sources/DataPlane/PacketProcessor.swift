@@ -110,4 +110,10 @@ public struct PacketProcessor: ~Copyable {
 
     /// The flows in the table (after the worker stopped, or on its thread).
     public func flowRecords() -> [FlowRecord] { flows.flows() }
+
+    /// The `count` biggest flows into `buffer`, biggest first; on the
+    /// worker's thread. Returns how many.
+    public func topFlows(_ count: Int, byPackets: Bool, into buffer: UnsafeMutablePointer<FlowRecord>) -> Int {
+        flows.top(count, byPackets: byPackets, into: buffer)
+    }
 }

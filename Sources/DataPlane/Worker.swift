@@ -2,6 +2,9 @@ import CRoomsSupport
 import Packet
 import Rooms
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How a worker runs.
 public struct WorkerOptions: Sendable {
@@ -18,19 +21,37 @@ public struct WorkerOptions: Sendable {
     /// Pause-spins before sleeping when the queue is empty (0 when workers
     /// share CPUs with their feeder).
     public var spinBeforeSleep: Int = 256
+    /// Test hook: worker `stallWorker` stops (no heartbeat, no polling)
+    /// `stallAfter` nanoseconds after it starts, until told to stop, as a
+    /// worker stuck in a bug would.
+    public var stallWorker: Int? = nil
+    public var stallAfter: Int64 = 0
 
     public init() {}
 }
 
 /// State shared between a worker thread and the control plane: the worker
 /// writes, everyone else reads counters or raises flags.
-public final class WorkerShared: Sendable {
+public final class WorkerShared: @unchecked Sendable {
     public let index: Int
     public let counters: SingleWriterCounters
     /// Set by the control plane: finish what is queued, then exit.
     let stopFlag = Atomic<Bool>(false)
     /// Set by the worker when it has exited.
     let exitedFlag = Atomic<Bool>(false)
+
+    /// The control plane's requests for the top flows: it bumps
+    /// `flowRequest` (with `flowRequestTop` and `flowRequestByPackets` set
+    /// first); the worker answers into `flowReply` between polls and then
+    /// sets `flowAnswered` to the request it served.
+    let flowRequest = Atomic<Int>(0)
+    let flowRequestTop = Atomic<Int>(10)
+    let flowRequestByPackets = Atomic<Bool>(false)
+    let flowAnswered = Atomic<Int>(0)
+    let flowReplyCount = Atomic<Int>(0)
+    let flowReply: UnsafeMutablePointer<FlowRecord>
+    /// The most flows one request may ask for.
+    public static let maximumTopFlows = 1000
     /// The CPU the worker was pinned to, if any.
     public let cpu: Int?
 
@@ -38,7 +59,31 @@ public final class WorkerShared: Sendable {
         self.index = index
         self.cpu = cpu
         counters = .allocate(count: WorkerCounter.slotCount)
+        flowReply = .allocate(capacity: WorkerShared.maximumTopFlows)
     }
+
+    deinit {
+        flowReply.deallocate()
+    }
+
+    /// Asks the worker for its top `count` flows by bytes (or packets);
+    /// returns the request number to wait for with ``topFlows(answering:)``.
+    public func requestTopFlows(_ count: Int, byPackets: Bool) -> Int {
+        flowRequestTop.store(min(max(1, count), WorkerShared.maximumTopFlows), ordering: .relaxed)
+        flowRequestByPackets.store(byPackets, ordering: .relaxed)
+        return flowRequest.wrappingAdd(1, ordering: .releasing).newValue
+    }
+
+    /// The worker's answer to `request`, or nil while it has not answered
+    /// (or has exited).
+    public func topFlows(answering request: Int) -> [FlowRecord]? {
+        guard flowAnswered.load(ordering: .acquiring) >= request else { return nil }
+        let n = flowReplyCount.load(ordering: .relaxed)
+        return Array(UnsafeBufferPointer(start: flowReply, count: n))
+    }
+
+    /// The worker's heartbeat (moves on every loop of its poll).
+    public var heartbeat: Int { counter(.heartbeat) }
 
     public var exited: Bool { exitedFlag.load(ordering: .acquiring) }
 
@@ -76,7 +121,12 @@ struct ReplayWorkerLoop: ~Copyable {
         let ring = inbox.ring
         let budget = options.budget
         let spinLimit = options.spinBeforeSleep
+        let stallAt = options.stallWorker == shared.index ? Int64(lab_monotonic_ns()) &+ options.stallAfter : nil
         while true {
+            if _slowPath(stallAt != nil) && Int64(lab_monotonic_ns()) > stallAt! {
+                stall()
+                break
+            }
             var n = 0
             AtomicContext.enter()
             while n < budget, let d = ring.pop() {
@@ -89,6 +139,7 @@ struct ReplayWorkerLoop: ~Copyable {
             }
             AtomicContext.exit()
             c.add(WorkerCounter.heartbeat.rawValue, 1)
+            answerFlowRequest()
             if n > 0 {
                 c.add(WorkerCounter.polls.rawValue, 1)
                 // A reader waiting for room sleeps until half the queue is free.
@@ -118,13 +169,37 @@ struct ReplayWorkerLoop: ~Copyable {
             c.add(WorkerCounter.sleeps.rawValue, 1)
             inbox.arrivals.wait(timeoutNanoseconds: 100_000_000) {
                 ring.count != 0 || shared.stopFlag.load(ordering: .acquiring)
+                    || shared.flowRequest.load(ordering: .relaxed) != shared.flowAnswered.load(ordering: .relaxed)
             }
         }
+        answerFlowRequest()
         processor.releaseHeld()
         processor.publishFlowGauges()
         let flows = processor.flowRecords()
         room.unclaim()
         shared.exitedFlag.store(true, ordering: .releasing)
         return flows
+    }
+}
+
+extension ReplayWorkerLoop {
+    /// Serves a pending top-flows request from the worker's own table.
+    mutating func answerFlowRequest() {
+        let request = shared.flowRequest.load(ordering: .acquiring)
+        guard request != shared.flowAnswered.load(ordering: .relaxed) else { return }
+        let n = processor.topFlows(
+            shared.flowRequestTop.load(ordering: .relaxed), byPackets: shared.flowRequestByPackets.load(ordering: .relaxed),
+            into: shared.flowReply)
+        shared.flowReplyCount.store(n, ordering: .relaxed)
+        shared.flowAnswered.store(request, ordering: .releasing)
+    }
+
+    /// The stall test hook: the worker stops polling and its heartbeat stops,
+    /// as a worker stuck in a bug would, until the daemon stops it.
+    func stall() {
+        while !shared.stopFlag.load(ordering: .acquiring) {
+            var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            nanosleep(&ts, nil)
+        }
     }
 }

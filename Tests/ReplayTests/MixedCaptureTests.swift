@@ -1,4 +1,5 @@
 import ControlPlane
+import StatsProtocol
 import DataPlane
 import Testing
 import TestSupport

@@ -1,5 +1,6 @@
 import Capture
 import ControlPlane
+import StatsProtocol
 import DataPlane
 import Testing
 import TestSupport

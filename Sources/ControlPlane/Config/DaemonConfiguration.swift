@@ -1,0 +1,347 @@
+import DataPlane
+import Rooms
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How loud the daemon's log is.
+public enum LogLevel: String, Sendable, CaseIterable, Comparable {
+    case debug, info, notice, warning, error
+
+    var rank: Int { LogLevel.allCases.firstIndex(of: self)! }
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
+}
+
+/// How PACKET_FANOUT spreads frames over a group's sockets.
+public enum FanoutMode: String, Sendable, CaseIterable {
+    /// PACKET_FANOUT_HASH: by flow hash (both directions of a flow together).
+    case hash
+    /// PACKET_FANOUT_LB: round robin.
+    case lb
+    /// PACKET_FANOUT_CPU: by the CPU the frame arrived on.
+    case cpu
+    /// PACKET_FANOUT_QM: by the NIC's receive queue.
+    case qm
+}
+
+/// The live capture backends.
+public enum CaptureBackend: String, Sendable, CaseIterable {
+    /// libpcap live capture (TPACKET_V3), one handle per worker.
+    case pcap
+    /// An AF_PACKET socket per worker read with io_uring into room pages.
+    case uring
+}
+
+/// Everything `labyrinthd run` reads from its TOML file. Every key has a
+/// default; `config/labyrinth.toml` lists them all, commented.
+public struct DaemonConfiguration: Sendable, Equatable {
+    public struct Daemon: Sendable, Equatable {
+        public var socket = "/run/labyrinth/labyrinthd.sock"
+        /// The group that may connect besides root (nil: root only).
+        public var socketGroup: String? = nil
+        public var socketMode: UInt32 = 0o660
+        public var logLevel: LogLevel = .info
+        public var maxClients = 64
+        /// Seconds a client may stay silent between requests.
+        public var clientIdleTimeout = 30.0
+        /// Seconds a request may take to arrive once it has started.
+        public var requestTimeout = 5.0
+        public var requestMaxBytes = 4096
+        /// Seconds between STATUS= updates to systemd.
+        public var statusInterval = 5.0
+    }
+
+    public struct RoomsSection: Sendable, Equatable {
+        public var pagesPerRoom = 4096
+        public var lock: LockPolicy = .required
+        public var hugePages: HugePagePolicy = .transparent
+        public var watermarks: Watermarks? = nil
+        public var cache: Int? = nil
+        public var cacheBatch: Int? = nil
+    }
+
+    public struct Workers: Sendable, Equatable {
+        /// nil: one per CPU the process may use.
+        public var count: Int? = nil
+        public var cpus: [Int]? = nil
+        /// SCHED_FIFO priority, or nil for SCHED_OTHER.
+        public var priority: Int? = nil
+        public var budget = 64
+        public var busyPoll = false
+        public var flowCapacity = 65_536
+        public var flowIdleTimeout = 120.0
+        /// Lock every current and future page of the process (mlockall).
+        public var mlockall = false
+        /// Test hook: frames whose pages a worker keeps before freeing them.
+        public var holdFrames = 0
+        /// Test hook: a worker index that stops moving its heartbeat after
+        /// `stallAfterSeconds`, to prove the watchdog.
+        public var stallWorker: Int? = nil
+        public var stallAfterSeconds = 0.0
+    }
+
+    public struct ReplaySection: Sendable, Equatable {
+        public var ring = 65_536
+        public var pacing: Pacing = .maximum
+    }
+
+    public struct Source: Sendable, Equatable {
+        public var backend: CaptureBackend = .pcap
+        public var interface = ""
+        public var fanout: FanoutMode = .hash
+        /// The PACKET_FANOUT group id (nil: derived from the interface index).
+        public var fanoutGroup: Int? = nil
+        public var snaplen = 262_144
+        public var filter: String? = nil
+        public var promiscuous = true
+        public var bufferBytes = 32 << 20
+        public var immediate = false
+        public var timeoutMilliseconds = 100
+        /// The line of the source's [[source]] header, for errors.
+        public var line = 0
+    }
+
+    public var daemon = Daemon()
+    public var rooms = RoomsSection()
+    public var workers = Workers()
+    public var replay = ReplaySection()
+    public var sources: [Source] = []
+
+    public init() {}
+
+    /// The worker count after defaults.
+    public var workerCount: Int { workers.count ?? workers.cpus?.count ?? max(1, PinnedThread.currentAffinity.count) }
+
+    /// The arena this configuration asks for.
+    public var arena: ArenaConfiguration {
+        ArenaConfiguration(
+            rooms: workerCount, pagesPerRoom: rooms.pagesPerRoom, watermarks: rooms.watermarks,
+            lock: rooms.lock, hugePages: rooms.hugePages, cacheCapacity: rooms.cache, cacheBatch: rooms.cacheBatch)
+    }
+
+    /// Reads and checks a configuration file.
+    public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            throw ConfigError(file: path, line: 0, key: "", message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 { throw ConfigError(file: path, line: 0, key: "", message: "cannot read: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+            if bytes.count > 1 << 20 { throw ConfigError(file: path, line: 0, key: "", message: "larger than 1 MiB: not a configuration") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError(file: path, line: 0, key: "", message: "not valid UTF-8")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses and checks configuration text; `file` names it in errors.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> DaemonConfiguration {
+        let root: TOML.Table
+        do {
+            root = try TOML.parse(text)
+        } catch {
+            throw ConfigError(file: file, line: error.line, key: "", message: error.message)
+        }
+        var c = DaemonConfiguration()
+        var top = Section(file: file, name: "", table: root)
+        let sections = ["daemon", "rooms", "workers", "replay", "source"]
+        for (k, n) in root.entries {
+            if case .table = n.value { continue }
+            if case .tableArray = n.value { continue }
+            throw ConfigError(file: file, line: n.line, key: k, message: "a key outside any section; put it under [daemon], [rooms], [workers], [replay] or [[source]]")
+        }
+        if let n = top.node("daemon") { c.daemon = try readDaemon(try table(n, "daemon", file)) }
+        if let n = top.node("rooms") { c.rooms = try readRooms(try table(n, "rooms", file)) }
+        if let n = top.node("workers") { c.workers = try readWorkers(try table(n, "workers", file)) }
+        if let n = top.node("replay") { c.replay = try readReplay(try table(n, "replay", file)) }
+        if let n = top.node("source") {
+            guard case .tableArray(let tables) = n.value else {
+                throw ConfigError(file: file, line: n.line, key: "source", message: "must be an array of tables: write [[source]]")
+            }
+            for (i, t) in tables.enumerated() {
+                c.sources.append(try readSource(Section(file: file, name: "source[\(i)]", table: t)))
+            }
+        }
+        try top.finish(known: sections)
+        try c.check(file: file, root: root)
+        return c
+    }
+
+    static func table(_ n: TOML.Node, _ name: String, _ file: String) throws(ConfigError) -> Section {
+        guard case .table(let t) = n.value else {
+            throw ConfigError(file: file, line: n.line, key: name, message: "must be a table: write [\(name)]")
+        }
+        return Section(file: file, name: name, table: t)
+    }
+
+    static func readDaemon(_ s: Section) throws(ConfigError) -> Daemon {
+        var s = s
+        var d = Daemon()
+        d.socket = try s.string("socket", default: d.socket)!
+        if d.socket.isEmpty || !d.socket.hasPrefix("/") { throw s.error("socket", "must be an absolute path") }
+        if d.socket.utf8.count > 107 { throw s.error("socket", "is longer than a Unix socket path may be (107 bytes)") }
+        d.socketGroup = try s.string("socket_group", default: nil)
+        if let mode = try s.string("socket_mode", default: nil) {
+            guard let m = UInt32(mode, radix: 8), m <= 0o777 else {
+                throw s.error("socket_mode", "must be an octal mode such as \"0660\", not \"\(mode)\"")
+            }
+            d.socketMode = m
+        }
+        d.logLevel = try s.choice("log_level", default: d.logLevel)
+        d.maxClients = try s.int("max_clients", default: d.maxClients, in: 1...100_000)
+        d.clientIdleTimeout = try s.double("client_idle_timeout", default: d.clientIdleTimeout, in: 0.1...86_400)
+        d.requestTimeout = try s.double("request_timeout", default: d.requestTimeout, in: 0.1...3600)
+        d.requestMaxBytes = try s.int("request_max_bytes", default: d.requestMaxBytes, in: 64...1 << 20)
+        d.statusInterval = try s.double("status_interval", default: d.statusInterval, in: 0.1...3600)
+        try s.finish(known: ["socket", "socket_group", "socket_mode", "log_level", "max_clients", "client_idle_timeout",
+                             "request_timeout", "request_max_bytes", "status_interval"])
+        return d
+    }
+
+    static func readRooms(_ s: Section) throws(ConfigError) -> RoomsSection {
+        var s = s
+        var r = RoomsSection()
+        if s.table["size"] != nil && s.table["pages_per_room"] != nil {
+            throw s.error("size", "give either rooms.size or rooms.pages_per_room, not both")
+        }
+        if s.table["size"] != nil {
+            let bytes = try s.size("size", default: 16 << 20, in: 4096...(1 << 40))
+            guard bytes % (64 << 10) == 0 else {
+                throw s.error("size", "must be a multiple of 64 KiB (one order-4 block), not \(bytes) bytes")
+            }
+            r.pagesPerRoom = bytes / 4096
+        }
+        r.pagesPerRoom = try s.int("pages_per_room", default: r.pagesPerRoom, in: 1...Int(Int32.max))
+        if r.pagesPerRoom % 16 != 0 {
+            let key = s.table["size"] != nil ? "size" : "pages_per_room"
+            throw s.error(key, "must be a multiple of 16 pages (one order-4 block, 64 KiB), not \(r.pagesPerRoom)")
+        }
+        r.lock = try s.choice("lock", default: r.lock)
+        r.hugePages = try s.choice("hugepages", default: r.hugePages)
+        let min = try s.optionalInt("min", in: 0...Int(Int32.max))
+        let low = try s.optionalInt("low", in: 0...Int(Int32.max))
+        let high = try s.optionalInt("high", in: 0...Int(Int32.max))
+        if min != nil || low != nil || high != nil {
+            guard let min, let low, let high else {
+                let missing = ["min", "low", "high"].first { s.table[$0] == nil }!
+                throw s.error(missing, "set all three watermarks (min, low, high) or none", line: s.line(["min", "low", "high"].first { s.table[$0] != nil }!))
+            }
+            if min > low { throw s.error("min", "must not exceed rooms.low (\(min) > \(low))") }
+            if low > high { throw s.error("low", "must not exceed rooms.high (\(low) > \(high))") }
+            if high >= r.pagesPerRoom { throw s.error("high", "must be below the room's \(r.pagesPerRoom) pages (got \(high))") }
+            r.watermarks = Watermarks(min: min, low: low, high: high)
+        }
+        r.cache = try s.optionalInt("cache", in: 1...Int(Int32.max))
+        r.cacheBatch = try s.optionalInt("cache_batch", in: 1...Int(Int32.max))
+        if let cache = r.cache, cache > r.pagesPerRoom { throw s.error("cache", "must not exceed the room's \(r.pagesPerRoom) pages") }
+        let capacity = r.cache ?? Swift.max(16, Swift.min(256, r.pagesPerRoom / 8))
+        if let batch = r.cacheBatch, batch > capacity {
+            throw s.error("cache_batch", "must not exceed the cache (\(capacity))")
+        }
+        try s.finish(known: ["size", "pages_per_room", "lock", "hugepages", "min", "low", "high", "cache", "cache_batch"])
+        return r
+    }
+
+    static func readWorkers(_ s: Section) throws(ConfigError) -> Workers {
+        var s = s
+        var w = Workers()
+        w.count = try s.optionalInt("count", in: 1...4096)
+        w.cpus = try s.intArray("cpus", in: 0...4095)
+        if let cpus = w.cpus {
+            if cpus.isEmpty { throw s.error("cpus", "must list at least one CPU (or leave it out)") }
+            let online = PinnedThread.onlineCPUs
+            if let bad = cpus.first(where: { $0 >= online }) {
+                throw s.error("cpus", "CPU \(bad) does not exist (this machine has \(online) online CPUs: 0...\(online - 1))")
+            }
+            if let count = w.count, count > cpus.count {
+                throw s.error("count", "\(count) workers but only \(cpus.count) CPUs listed in workers.cpus (line \(s.line("cpus")))")
+            }
+        }
+        let priority = try s.int("priority", default: 0, in: 0...99)
+        w.priority = priority == 0 ? nil : priority
+        w.budget = try s.int("budget", default: w.budget, in: 1...65_536)
+        w.busyPoll = try s.bool("busy_poll", default: w.busyPoll)
+        w.flowCapacity = try s.int("flow_capacity", default: w.flowCapacity, in: 16...(1 << 28))
+        w.flowIdleTimeout = try s.double("flow_idle_timeout", default: w.flowIdleTimeout, in: 0.001...31_536_000)
+        w.mlockall = try s.bool("mlockall", default: w.mlockall)
+        w.holdFrames = try s.int("test_hold_frames", default: 0, in: 0...1_000_000)
+        w.stallWorker = try s.optionalInt("test_stall_worker", in: 0...4095)
+        w.stallAfterSeconds = try s.double("test_stall_after", default: 0, in: 0...86_400)
+        try s.finish(known: ["count", "cpus", "priority", "budget", "busy_poll", "flow_capacity", "flow_idle_timeout", "mlockall",
+                             "test_hold_frames", "test_stall_worker", "test_stall_after"])
+        return w
+    }
+
+    static func readReplay(_ s: Section) throws(ConfigError) -> ReplaySection {
+        var s = s
+        var r = ReplaySection()
+        r.ring = try s.int("ring", default: r.ring, in: 16...(1 << 24))
+        r.pacing = try readPacing(&s)
+        try s.finish(known: ["ring", "speed", "multiplier", "pps", "mbps"])
+        return r
+    }
+
+    static func readPacing(_ s: inout Section) throws(ConfigError) -> Pacing {
+        let speed = try s.string("speed", default: "max")!
+        let multiplier = s.table["multiplier"] == nil ? nil : try s.double("multiplier", default: 1, in: 1e-6...1e6)
+        let pps = s.table["pps"] == nil ? nil : try s.double("pps", default: 1, in: 1e-3...1e10)
+        let mbps = s.table["mbps"] == nil ? nil : try s.double("mbps", default: 1, in: 1e-3...1e7)
+        guard speed == "max" || speed == "original" else {
+            throw s.error("speed", "must be \"max\" or \"original\", not \"\(speed)\"")
+        }
+        let set = [speed == "original" || multiplier != nil, pps != nil, mbps != nil].filter { $0 }.count
+        if set > 1 { throw s.error(pps != nil ? "pps" : "mbps", "choose one of speed = \"original\" (with multiplier), pps and mbps") }
+        if let pps { return .packetsPerSecond(pps) }
+        if let mbps { return .megabitsPerSecond(mbps) }
+        if speed == "original" || multiplier != nil { return .original(multiplier: multiplier ?? 1) }
+        return .maximum
+    }
+
+    static func readSource(_ s: Section) throws(ConfigError) -> Source {
+        var s = s
+        var src = Source()
+        src.line = s.table.line
+        src.backend = try s.choice("backend", default: src.backend)
+        guard let interface = try s.string("interface", default: nil), !interface.isEmpty else {
+            throw s.error("interface", "every [[source]] needs an interface", line: s.table.line)
+        }
+        if interface.utf8.count >= 16 { throw s.error("interface", "\"\(interface)\" is longer than an interface name may be (15 bytes)") }
+        src.interface = interface
+        src.fanout = try s.choice("fanout", default: src.fanout)
+        src.fanoutGroup = try s.optionalInt("fanout_group", in: 0...0xFFFF)
+        src.snaplen = try s.int("snaplen", default: src.snaplen, in: 64...262_144)
+        src.filter = try s.string("filter", default: nil)
+        src.promiscuous = try s.bool("promiscuous", default: src.promiscuous)
+        src.bufferBytes = try s.size("buffer", default: src.bufferBytes, in: (64 << 10)...(1 << 31))
+        src.immediate = try s.bool("immediate", default: src.immediate)
+        src.timeoutMilliseconds = try s.int("timeout_ms", default: src.timeoutMilliseconds, in: 0...60_000)
+        try s.finish(known: ["backend", "interface", "fanout", "fanout_group", "snaplen", "filter", "promiscuous", "buffer",
+                             "immediate", "timeout_ms"])
+        return src
+    }
+
+    /// Checks that need more than one key.
+    func check(file: String, root: TOML.Table) throws(ConfigError) {
+        func line(_ section: String, _ key: String) -> Int {
+            if case .table(let t)? = root[section]?.value { return t[key]?.line ?? t.line }
+            return 0
+        }
+        do {
+            try arena.validate()
+        } catch {
+            throw ConfigError(file: file, line: line("rooms", "pages_per_room"), key: "rooms", message: "\(error)")
+        }
+        if let stall = workers.stallWorker, stall >= workerCount {
+            throw ConfigError(file: file, line: line("workers", "test_stall_worker"), key: "workers.test_stall_worker",
+                              message: "worker \(stall) does not exist (\(workerCount) workers)")
+        }
+    }
+}

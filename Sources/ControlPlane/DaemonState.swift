@@ -1,0 +1,88 @@
+import CRoomsSupport
+import DataPlane
+import Packet
+import Rooms
+import Synchronization
+
+/// What the control plane knows about the running daemon: the workers'
+/// shared state, the rooms, the replay queue and the configuration. Reading
+/// counters takes no lock a worker takes: they are single-writer atomics.
+public final class DaemonState: Sendable {
+    public static let version = "0.3.0"
+
+    public let workers: [WorkerShared]
+    public let rooms: [Room]
+    public let replay: ReplayQueue
+    public let started: UInt64
+    private let configuration: Mutex<DaemonConfiguration>
+    /// Per worker: the heartbeat seen last and when it last moved (ns).
+    private let heartbeats: Mutex<[(beat: Int, moved: UInt64)]>
+
+    public init(workers: [WorkerShared], rooms: [Room], replay: ReplayQueue, configuration: DaemonConfiguration) {
+        self.workers = workers
+        self.rooms = rooms
+        self.replay = replay
+        self.configuration = Mutex(configuration)
+        started = lab_monotonic_ns()
+        heartbeats = Mutex(workers.map { ($0.heartbeat, lab_monotonic_ns()) })
+    }
+
+    public var config: DaemonConfiguration {
+        get { configuration.withLock { $0 } }
+        set { configuration.withLock { $0 = newValue } }
+    }
+
+    public var uptime: Double { Double(lab_monotonic_ns() - started) / 1e9 }
+
+    /// Looks at every heartbeat: returns the workers whose heartbeat has not
+    /// moved for longer than `stalledAfter` seconds.
+    public func stalledWorkers(after stalledAfter: Double) -> [Int] {
+        let now = lab_monotonic_ns()
+        return heartbeats.withLock { seen in
+            var stalled: [Int] = []
+            for (i, w) in workers.enumerated() {
+                let beat = w.heartbeat
+                if beat != seen[i].beat {
+                    seen[i] = (beat, now)
+                } else if Double(now - seen[i].moved) / 1e9 > stalledAfter && !w.exited {
+                    stalled.append(i)
+                }
+            }
+            return stalled
+        }
+    }
+
+    /// Seconds since a worker's heartbeat last moved (as of the last check).
+    public func silence(_ worker: Int) -> Double {
+        let now = lab_monotonic_ns()
+        return heartbeats.withLock { Double(now - $0[worker].moved) / 1e9 }
+    }
+
+    // MARK: Totals
+
+    public func total(_ c: WorkerCounter) -> Int { workers.reduce(0) { $0 + $1.counter(c) } }
+    public func total(_ m: Malformation) -> Int { workers.reduce(0) { $0 + $1.malformed(m) } }
+    public var received: Int { workers.reduce(0) { $0 + $1.received } }
+    public var rxMissed: Int { replay.replayer.counter(.rxMissed) }
+
+    /// The top flows over all workers, asked of each worker (they answer
+    /// between polls). Waits at most `timeout`; nil for a worker that did not
+    /// answer in time.
+    public func topFlows(_ count: Int, byPackets: Bool, timeout: Duration = .seconds(1)) async -> (flows: [FlowRecord], missing: [Int]) {
+        let requests = workers.map { $0.requestTopFlows(count, byPackets: byPackets) }
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        var answers: [[FlowRecord]?] = Array(repeating: nil, count: workers.count)
+        while clock.now < deadline {
+            for (i, w) in workers.enumerated() where answers[i] == nil {
+                answers[i] = w.topFlows(answering: requests[i])
+            }
+            if answers.allSatisfy({ $0 != nil }) { break }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        let flows = answers.compactMap { $0 }.flatMap { $0 }
+        let weight: (FlowRecord) -> UInt64 = byPackets ? { $0.packets } : { $0.bytes }
+        let top = Array(flows.sorted { weight($0) > weight($1) }.prefix(count))
+        return (top, answers.indices.filter { answers[$0] == nil })
+    }
+}

@@ -1,0 +1,70 @@
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Log lines on stderr in the form journald reads: a `<N>` syslog priority
+/// prefix, then the message and its metadata as `key=value`. Without
+/// journald the prefix still reads as a level.
+public struct JournalLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level {
+        get {
+            let index = JournalLogHandler.level.load(ordering: .relaxed)
+            return index == 0 ? .info : Logger.Level.allCases[index - 1]
+        }
+        set { JournalLogHandler.setLevel(newValue) }
+    }
+    let label: String
+
+    /// The level of every handler, changeable at run time (SIGHUP reload).
+    static let level = Atomic<Int>(0)
+
+    public static func setLevel(_ level: Logger.Level) {
+        Self.level.store(Logger.Level.allCases.firstIndex(of: level)! + 1, ordering: .relaxed)
+    }
+
+    public init(label: String) {
+        self.label = label
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let current = JournalLogHandler.level.load(ordering: .relaxed)
+        let threshold = current == 0 ? Logger.Level.allCases.firstIndex(of: .info)! : current - 1
+        guard Logger.Level.allCases.firstIndex(of: event.level)! >= threshold else { return }
+        let priority: Int
+        switch event.level {
+        case .trace, .debug: priority = 7
+        case .info: priority = 6
+        case .notice: priority = 5
+        case .warning: priority = 4
+        case .error: priority = 3
+        case .critical: priority = 2
+        }
+        var line = "<\(priority)>\(event.message)"
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        for (k, v) in all.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(v)" }
+        line += "\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension LogLevel {
+    /// The swift-log level.
+    public var loggerLevel: Logger.Level {
+        switch self {
+        case .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warning: return .warning
+        case .error: return .error
+        }
+    }
+}

@@ -1,0 +1,313 @@
+import StatsProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Limits that keep hostile clients from hurting the daemon.
+public struct StatsServerLimits: Sendable {
+    public var maxClients: Int
+    public var requestMaxBytes: Int
+    /// Silence between requests before the connection is closed.
+    public var idleTimeout: Duration
+    /// Time a request may take to arrive once its first byte has.
+    public var requestTimeout: Duration
+    /// The gid allowed besides root and the daemon's own user (nil: none).
+    public var group: gid_t?
+
+    public init(maxClients: Int, requestMaxBytes: Int, idleTimeout: Duration, requestTimeout: Duration, group: gid_t?) {
+        self.maxClients = maxClients
+        self.requestMaxBytes = requestMaxBytes
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+        self.group = group
+    }
+}
+
+/// The stats socket: a Unix stream socket speaking newline-delimited JSON,
+/// served by SwiftNIO on the control plane's own event loop.
+public final class StatsServer: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let channel: any Channel
+    let clients: Clients
+    /// The socket path this server made (nil when systemd handed it over).
+    public let path: String?
+
+    final class Clients: Sendable {
+        let count = Atomic<Int>(0)
+        let accepted = Atomic<Int>(0)
+        let refused = Atomic<Int>(0)
+    }
+
+    /// Serves on `listeningSocket` (socket activation) or binds `path` with
+    /// `mode` and `gid`.
+    public init(
+        path: String, listeningSocket: Int32?, mode: UInt32, gid: gid_t?, limits: StatsServerLimits,
+        processor: CommandProcessor, logger: Logger
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let clients = Clients()
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(ChannelOptions.backlog, value: 4096)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
+                    try sync.addHandler(StatsConnectionHandler(
+                        limits: limits, processor: processor, clients: clients, logger: logger))
+                }
+            }
+        do {
+            if let fd = listeningSocket {
+                channel = try await bootstrap.withBoundSocket(fd).get()
+                self.path = nil
+            } else {
+                try StatsServer.prepare(path: path)
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                if chmod(path, mode_t(mode)) != 0 {
+                    throw StatsServerError("chmod \(path): \(String(cString: strerror(errno)))")
+                }
+                if let gid, chown(path, uid_t.max, gid) != 0 {
+                    throw StatsServerError("chown \(path) to group \(gid): \(String(cString: strerror(errno)))")
+                }
+                self.path = path
+            }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        self.group = group
+        self.clients = clients
+    }
+
+    /// Creates the socket's directory when missing.
+    static func prepare(path: String) throws {
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        guard !dir.isEmpty else { return }
+        var st = stat()
+        if stat(dir, &st) == 0 { return }
+        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+            throw StatsServerError("cannot create \(dir) for the stats socket: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Connections open now, accepted in all, refused in all.
+    public var clientCount: (open: Int, accepted: Int, refused: Int) {
+        (clients.count.load(ordering: .relaxed), clients.accepted.load(ordering: .relaxed), clients.refused.load(ordering: .relaxed))
+    }
+
+    /// Stops accepting, closes every connection and removes the socket file.
+    public func close() async {
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+        if let path { unlink(path) }
+    }
+}
+
+public struct StatsServerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ d: String) { description = d }
+}
+
+/// One client: frames requests by newline, enforces the size cap, the
+/// request deadline, the idle timeout and the credential check, and answers
+/// requests one at a time, in order.
+final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let limits: StatsServerLimits
+    let processor: CommandProcessor
+    let clients: StatsServer.Clients
+    let logger: Logger
+    var line: [UInt8] = []
+    /// Skipping the rest of an oversized request until its newline.
+    var discarding = false
+    var requestDeadline: Scheduled<Void>?
+    var queue: [Request] = []
+    var busy = false
+    var counted = false
+    var closing = false
+
+    enum Request {
+        case line(String)
+        case oversized
+    }
+
+    init(limits: StatsServerLimits, processor: CommandProcessor, clients: StatsServer.Clients, logger: Logger) {
+        self.limits = limits
+        self.processor = processor
+        self.clients = clients
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let open = clients.count.wrappingAdd(1, ordering: .relaxed).newValue
+        counted = true
+        if open > limits.maxClients {
+            clients.refused.wrappingAdd(1, ordering: .relaxed)
+            refuse(context, "too many clients (\(limits.maxClients) at once); try again later")
+            return
+        }
+        clients.accepted.wrappingAdd(1, ordering: .relaxed)
+        checkCredentials(context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if counted {
+            clients.count.wrappingSubtract(1, ordering: .relaxed)
+            counted = false
+        }
+        requestDeadline?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func checkCredentials(_ context: ChannelHandlerContext) {
+        guard let provider = context.channel as? any SocketOptionProvider else { return }
+        let future: EventLoopFuture<PeerCredentials.Raw> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        let limits = self.limits
+        let channel = context.channel
+        let logger = self.logger
+        future.whenComplete { result in
+            guard case .success(let cred) = result else {
+                Self.write(channel, CommandProcessor.error("cannot read your credentials (SO_PEERCRED)"), close: true)
+                return
+            }
+            if !PeerCredentials.allowed(uid: cred.uid, gid: cred.gid, pid: cred.pid, group: limits.group) {
+                logger.warning("stats socket: refused a client", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
+                Self.write(channel, CommandProcessor.error(
+                    "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group"), close: true)
+            }
+        }
+    }
+
+    func refuse(_ context: ChannelHandlerContext, _ message: String) {
+        closing = true
+        Self.write(context.channel, CommandProcessor.error(message), close: true)
+    }
+
+    static func write(_ channel: any Channel, _ reply: JSON, close: Bool) {
+        var buffer = channel.allocator.buffer(capacity: 256)
+        buffer.writeString(reply.text)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        let written = channel.writeAndFlush(buffer)
+        if close { written.whenComplete { _ in channel.close(promise: nil) } }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if closing { return }
+        let buffer = unwrapInboundIn(data)
+        for byte in buffer.readableBytesView {
+            if line.isEmpty && !discarding && requestDeadline == nil {
+                startDeadline(context)
+            }
+            if byte == UInt8(ascii: "\n") {
+                requestDeadline?.cancel()
+                requestDeadline = nil
+                if discarding {
+                    queue.append(.oversized)
+                    discarding = false
+                } else {
+                    var text = String(decoding: line, as: UTF8.self)
+                    if text.hasSuffix("\r") { text.removeLast() }
+                    if !text.allSatisfy({ $0 == " " || $0 == "\t" }) { queue.append(.line(text)) }
+                }
+                line.removeAll(keepingCapacity: true)
+                continue
+            }
+            if discarding { continue }
+            line.append(byte)
+            if line.count > limits.requestMaxBytes {
+                discarding = true
+                line.removeAll(keepingCapacity: false)
+            }
+        }
+        drain(context)
+    }
+
+    func startDeadline(_ context: ChannelHandlerContext) {
+        let channel = context.channel
+        let timeout = limits.requestTimeout
+        requestDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
+            Self.write(channel, CommandProcessor.error("request not finished within \(timeout) (send a whole line at once)"), close: true)
+        }
+    }
+
+    /// Answers queued requests one at a time, in order.
+    func drain(_ context: ChannelHandlerContext) {
+        guard !busy, !queue.isEmpty else { return }
+        let request = queue.removeFirst()
+        switch request {
+        case .oversized:
+            Self.write(context.channel, CommandProcessor.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false)
+            drain(context)
+        case .line(let text):
+            busy = true
+            let processor = self.processor
+            let reply = context.eventLoop.makeFutureWithTask { await processor.handle(line: text) }
+            reply.assumeIsolated().whenSuccess { reply in
+                Self.write(context.channel, reply, close: false)
+                self.busy = false
+                self.drain(context)
+            }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            refuse(context, "idle for \(limits.idleTimeout): closing")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Who may use the stats socket: root, the daemon's own user, and members
+/// of the configured group (primary or supplementary, as the kernel sees
+/// the peer process).
+enum PeerCredentials {
+    /// `struct ucred` (SO_PEERCRED), which glibc hides without _GNU_SOURCE.
+    struct Raw: Sendable {
+        var pid: pid_t
+        var uid: uid_t
+        var gid: gid_t
+    }
+
+    static func allowed(uid: uid_t, gid: gid_t, pid: pid_t, group: gid_t?) -> Bool {
+        if uid == 0 || uid == geteuid() { return true }
+        guard let group else { return false }
+        if gid == group { return true }
+        return supplementaryGroups(pid: pid).contains(group)
+    }
+
+    /// The "Groups:" line of /proc/PID/status.
+    static func supplementaryGroups(pid: pid_t) -> [gid_t] {
+        guard let f = fopen("/proc/\(pid)/status", "r") else { return [] }
+        defer { fclose(f) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while fgets(&buffer, Int32(buffer.count), f) != nil {
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if text.hasPrefix("Groups:") {
+                return text.dropFirst(7).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { gid_t($0) }
+            }
+        }
+        return []
+    }
+}
+
+extension TimeAmount {
+    init(_ d: Duration) {
+        let (s, a) = d.components
+        self = .nanoseconds(s * 1_000_000_000 + a / 1_000_000_000)
+    }
+}
