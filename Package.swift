@@ -87,6 +87,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "DaemonTests",
+            dependencies: ["ControlPlane", "StatsProtocol", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "PacketTests",
             dependencies: ["Packet"],
             swiftSettings: strict

@@ -32,6 +32,7 @@ public enum Daemon {
         JournalLogHandler.setLevel(config.daemon.logLevel.loggerLevel)
         logger.logLevel = config.daemon.logLevel.loggerLevel
         let notifier = SystemdNotifier()
+        Self.raiseFileLimit()
 
         if config.workers.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
             logger.error("workers.mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
@@ -176,8 +177,19 @@ public enum Daemon {
         return Exit.ok.rawValue
     }
 
-    /// The group's id, or nil.
+    /// Lifts the soft limit on open files to the hard one (as systemd's
+    /// default 1024 soft limit would otherwise cap the stats socket's
+    /// clients well below what a burst of them needs to be refused politely).
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    /// The group's id (a name or a number), or nil.
     static func groupID(_ name: String) -> gid_t? {
+        if let number = gid_t(name) { return number }
         var group = group()
         var result: UnsafeMutablePointer<group>? = nil
         var buffer = [CChar](repeating: 0, count: 16384)

@@ -132,6 +132,8 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     var busy = false
     var counted = false
     var closing = false
+    /// Requests wait here until the peer's credentials have been checked.
+    var verified = false
 
     enum Request {
         case line(String)
@@ -168,22 +170,25 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func checkCredentials(_ context: ChannelHandlerContext) {
-        guard let provider = context.channel as? any SocketOptionProvider else { return }
+        guard let provider = context.channel as? any SocketOptionProvider else {
+            refuse(context, "cannot read your credentials (not a Unix socket)")
+            return
+        }
         let future: EventLoopFuture<PeerCredentials.Raw> = provider.unsafeGetSocketOption(
             level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
-        let limits = self.limits
-        let channel = context.channel
-        let logger = self.logger
-        future.whenComplete { result in
+        future.assumeIsolated().whenComplete { result in
             guard case .success(let cred) = result else {
-                Self.write(channel, CommandProcessor.error("cannot read your credentials (SO_PEERCRED)"), close: true)
+                self.refuse(context, "cannot read your credentials (SO_PEERCRED)")
                 return
             }
-            if !PeerCredentials.allowed(uid: cred.uid, gid: cred.gid, pid: cred.pid, group: limits.group) {
-                logger.warning("stats socket: refused a client", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
-                Self.write(channel, CommandProcessor.error(
-                    "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group"), close: true)
+            if !PeerCredentials.allowed(uid: cred.uid, gid: cred.gid, pid: cred.pid, group: self.limits.group) {
+                self.clients.refused.wrappingAdd(1, ordering: .relaxed)
+                self.logger.warning("stats socket: refused a client", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
+                self.refuse(context, "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group")
+                return
             }
+            self.verified = true
+            self.drain(context)
         }
     }
 
@@ -241,7 +246,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     /// Answers queued requests one at a time, in order.
     func drain(_ context: ChannelHandlerContext) {
-        guard !busy, !queue.isEmpty else { return }
+        guard verified, !closing, !busy, !queue.isEmpty else { return }
         let request = queue.removeFirst()
         switch request {
         case .oversized:

@@ -88,6 +88,41 @@ public struct StatsClient: ~Copyable {
         }
     }
 
+    /// Sends bytes as they are (no newline added): for tests and tools that
+    /// need to misbehave on purpose. False when the daemon has closed.
+    public func sendRaw(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// True when something (a reply or the end of the connection) is
+    /// waiting to be read within `milliseconds`.
+    public func isReadable(withinMilliseconds milliseconds: Int32) -> Bool {
+        if !pending.isEmpty { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, milliseconds) > 0
+    }
+
+    /// Reads the next reply line and parses it.
+    public mutating func reply() throws(StatsClientError) -> JSON {
+        let line = try readLine()
+        do {
+            return try JSON.parse(line)
+        } catch {
+            throw StatsClientError(kind: .protocolError, description: "unreadable reply: \(error)")
+        }
+    }
+
+    /// True when the daemon has closed the connection (reads end of file)
+    /// within `timeoutSeconds`.
+    public mutating func isClosedByPeer() -> Bool {
+        do {
+            _ = try readLine()
+            return false
+        } catch {
+            return error.description.contains("closed")
+        }
+    }
+
     mutating func readLine() throws(StatsClientError) -> String {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -104,6 +139,7 @@ public struct StatsClient: ~Copyable {
             if n == 0 { throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection without a reply") }
             let e = errno
             if e == EINTR { continue }
+            if e == ECONNRESET { throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection (reset) without a reply") }
             if e == EAGAIN || e == EWOULDBLOCK {
                 throw StatsClientError(kind: .protocolError, description: "no reply from the daemon in time")
             }

@@ -297,6 +297,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         guard speed == "max" || speed == "original" else {
             throw s.error("speed", "must be \"max\" or \"original\", not \"\(speed)\"")
         }
+        if multiplier != nil && s.table["speed"] != nil && speed == "max" {
+            throw s.error("multiplier", "applies to speed = \"original\", not \"max\"")
+        }
         let set = [speed == "original" || multiplier != nil, pps != nil, mbps != nil].filter { $0 }.count
         if set > 1 { throw s.error(pps != nil ? "pps" : "mbps", "choose one of speed = \"original\" (with multiplier), pps and mbps") }
         if let pps { return .packetsPerSecond(pps) }

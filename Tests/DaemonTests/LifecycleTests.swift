@@ -1,0 +1,128 @@
+import StatsProtocol
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's life outside systemd: reload, memory pressure, shutdown.
+/// (Under a real systemd: scripts/systemd-test.sh.)
+@Suite("Daemon lifecycle", .serialized)
+struct LifecycleTests {
+    @Test("SIGHUP applies the live settings, refuses the rest by name, and loses no packet")
+    func reload() throws {
+        let directory = temporaryDirectory()
+        defer { rmdir(directory) }
+        let file = directory + "/paced.pcap"
+        writeFile(file, udpCapture(count: 12000, flows: 30))
+        defer { unlink(file) }
+        let daemon = try DaemonProcess(workers: 2)
+        // 12000 frames at 6000 pps: two seconds, across three reloads.
+        let job = try daemon.ask(["command": "replay", "file": .string(file), "pps": 6000])
+
+        usleep(400_000)
+        writeFile(daemon.configPath, Array(DaemonProcess.configText(
+            socket: daemon.socket, daemon: "log_level = \"debug\"", workers: 2,
+            more: "budget = 32\n\n[replay]\npps = 500").utf8))
+        kill(daemon.pid, SIGHUP)
+        usleep(400_000)
+        let config = try daemon.ask(["command": "config"])
+        #expect(config["daemon"]?["log_level"]?.stringValue == "debug")
+        #expect(config["workers"]?["budget"]?.intValue == 64)
+        #expect(config["replay"]?["pacing"]?.stringValue?.contains("500") == true, "\(config.text)")
+        #expect(daemon.logText.contains("daemon.log_level info → debug"), "\(daemon.logText)")
+        #expect(daemon.logText.contains("reload: [workers] cannot change while running; restart the service to apply it"))
+
+        // A file that does not parse changes nothing.
+        writeFile(daemon.configPath, Array("[workers]\ncount = \"two\"\n".utf8))
+        kill(daemon.pid, SIGHUP)
+        usleep(300_000)
+        #expect(daemon.logText.contains("reload refused, keeping the running configuration"))
+        #expect(daemon.logText.contains("workers.count: must be an integer"))
+        #expect(try daemon.ask(["command": "config"])["daemon"]?["log_level"]?.stringValue == "debug")
+        kill(daemon.pid, SIGHUP)
+        #expect(daemon.isRunning)
+
+        let done = try waitForJob(daemon, job)
+        #expect(done["state"]?.stringValue == "done")
+        #expect(done["packets"]?.intValue == 12000)
+        let stats = try daemon.ask(["command": "stats"])
+        #expect(stats["packets"]?.intValue == 12000)
+        #expect(stats["processed"]?.intValue == 12000)
+        #expect(stats["dropped"]?["rx_missed"]?.intValue == 0)
+        #expect(stats["flows"]?["tcp_udp"]?.intValue == 30)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("a room that runs dry drops and counts, logs a rate-limited failure, and the daemon goes on")
+    func pressure() throws {
+        let directory = temporaryDirectory()
+        defer { rmdir(directory) }
+        let file = directory + "/burst.pcap"
+        writeFile(file, udpCapture(count: 5000, flows: 10))
+        defer { unlink(file) }
+        // Each worker keeps its last 2000 frames' pages: more than a room of 256.
+        let daemon = try DaemonProcess(pagesPerRoom: 256, more: "test_hold_frames = 2000")
+        let job = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(file)]))
+        #expect(job["state"]?.stringValue == "done")
+        let stats = try daemon.ask(["command": "stats"])
+        let processed = try #require(stats["processed"]?.intValue)
+        let dropped = try #require(stats["dropped"]?["nomem"]?.intValue)
+        #expect(stats["packets"]?.intValue == 5000)
+        #expect(processed + dropped == 5000)
+        #expect(dropped > 0)
+        #expect(processed >= 256 - 32)
+        let room = try #require(try daemon.ask(["command": "rooms"]).arrayValue?.first)
+        let failures = (room["alloc_fail"]?.arrayValue ?? []).compactMap(\.intValue).reduce(0, +)
+        #expect(failures == dropped)
+        #expect((room["reserve_dips"]?.intValue ?? 0) > 0)
+        // The failure is logged from the control plane, not the worker.
+        usleep(600_000)
+        #expect(daemon.logText.contains("page allocation failure"), "\(daemon.logText)")
+        #expect(try daemon.ask(["command": "version"])["version"] != nil)
+        #expect(daemon.stop() == 0)
+        #expect(daemon.logText.contains("leak check passed"))
+    }
+
+    @Test("SIGTERM and SIGINT: final counters, leak check, exit 0; the socket file is gone")
+    func shutdown() throws {
+        for signal in [SIGTERM, SIGINT] {
+            let daemon = try DaemonProcess(workers: 2)
+            _ = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(packageRoot + "/captures/loopback.pcap")]))
+            #expect(daemon.stop(signal: signal) == 0)
+            let log = daemon.logText
+            #expect(log.contains("shutting down"))
+            #expect(log.contains("final counters bytes=332442"))
+            #expect(log.contains("packets=837"))
+            #expect(log.contains("leak check passed"))
+            #expect(access(daemon.socket, F_OK) != 0)
+            // Every line carries a syslog priority prefix for journald.
+            for line in log.split(separator: "\n") {
+                #expect(line.hasPrefix("<") && line.dropFirst(2).hasPrefix(">"), "\(line)")
+            }
+        }
+    }
+
+    @Test("a bad config at start: exit 78 and the key on stderr; an arena it may not lock: exit 1 with the reason")
+    func startFailures() {
+        let directory = temporaryDirectory()
+        let config = directory + "/bad.toml"
+        defer {
+            unlink(config)
+            rmdir(directory)
+        }
+        writeFile(config, Array("[rooms]\npages_per_room = 100\n".utf8))
+        let bad = run([executable("labyrinthd"), "run", "--config", config])
+        #expect(bad.status == 78)
+        #expect(bad.stderr.contains("bad.toml:2: rooms.pages_per_room"), "\(bad.stderr)")
+        // Without CAP_IPC_LOCK and with a 64 KiB lock limit, a required
+        // lock of an 8 MiB arena fails at start and says what to raise.
+        writeFile(config, Array("[daemon]\nsocket = \"\(directory)/s.sock\"\n[rooms]\npages_per_room = 1024\nlock = \"required\"\n[workers]\ncount = 2\n".utf8))
+        let locked = run(["prlimit", "--memlock=65536:65536", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock",
+                          executable("labyrinthd"), "run", "--config", config])
+        #expect(locked.status == 1, "\(locked.stderr)")
+        #expect(locked.stderr.contains("RLIMIT_MEMLOCK is 64 KiB"), "\(locked.stderr)")
+        #expect(locked.stderr.contains("LimitMEMLOCK="))
+    }
+}

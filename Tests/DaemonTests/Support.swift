@@ -1,0 +1,159 @@
+import StatsProtocol
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A `labyrinthd run` child with its own config, socket and log, for tests
+/// that talk to the real daemon over its socket.
+final class DaemonProcess {
+    let directory: String
+    let socket: String
+    let log: String
+    let configPath: String
+    let pid: pid_t
+    private var exitStatus: Int32?
+
+    /// Starts the daemon with `[daemon]` settings added to a small default
+    /// config, and waits until its socket answers.
+    init(daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "") throws {
+        directory = temporaryDirectory("labyrinthd")
+        socket = directory + "/labyrinthd.sock"
+        log = directory + "/stderr"
+        let config = directory + "/labyrinth.toml"
+        configPath = config
+        writeFile(config, Array(Self.configText(socket: socket, daemon: extra, workers: workers, pagesPerRoom: pagesPerRoom, more: more).utf8))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let arguments = [executable("labyrinthd"), "run", "--config", config]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child = pid_t()
+        let rc = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
+        guard rc == 0 else { throw TestFailure("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        pid = child
+        let deadline = time(nil) + 20
+        while time(nil) < deadline {
+            if let client = try? StatsClient(path: socket, timeoutSeconds: 5) {
+                _ = consume client
+                return
+            }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                exitStatus = status
+                throw TestFailure("labyrinthd exited at start:\n\(logText)")
+            }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        throw TestFailure("labyrinthd did not open its socket within 20 s:\n\(logText)")
+    }
+
+    /// The test config: `[daemon]` with `daemon` lines, a best-effort
+    /// locked arena, `[workers]` with `more` lines (which may open further
+    /// sections).
+    static func configText(socket: String, daemon: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "") -> String {
+        """
+        [daemon]
+        socket = "\(socket)"
+        \(daemon)
+
+        [rooms]
+        pages_per_room = \(pagesPerRoom)
+        lock = "best-effort"
+
+        [workers]
+        count = \(workers)
+        flow_capacity = 4096
+        \(more)
+        """
+    }
+
+    var logText: String { String(decoding: readFile(log) ?? [], as: UTF8.self) }
+
+    /// True while the process has not exited.
+    var isRunning: Bool {
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == pid {
+            exitStatus = status
+            return false
+        }
+        return true
+    }
+
+    /// One request on a fresh connection; the daemon's `result`.
+    func ask(_ request: JSON) throws -> JSON {
+        var client = try StatsClient(path: socket)
+        let reply = try client.request(request)
+        guard reply["ok"] == .bool(true), let result = reply["result"] else {
+            throw TestFailure("the daemon refused \(request.text): \(reply.text)")
+        }
+        return result
+    }
+
+    /// `signal` (SIGTERM), then waits; the exit code (128+N for a signal).
+    func stop(signal: Int32 = SIGTERM, timeoutSeconds: Int = 30) -> Int32 {
+        if exitStatus == nil {
+            kill(pid, signal)
+            let deadline = time(nil) + timeoutSeconds
+            var status: Int32 = 0
+            while true {
+                let r = waitpid(pid, &status, WNOHANG)
+                if r == pid {
+                    exitStatus = status
+                    break
+                }
+                if time(nil) >= deadline {
+                    kill(pid, SIGKILL)
+                    waitpid(pid, &status, 0)
+                    exitStatus = status
+                    break
+                }
+                usleep(10_000)
+            }
+        }
+        let status = exitStatus!
+        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    }
+
+    deinit {
+        if isRunning {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        for name in ["labyrinth.toml", "stderr", "labyrinthd.sock"] { unlink(directory + "/" + name) }
+        rmdir(directory)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Raises the soft open-file limit to the hard one (for many clients).
+func raiseFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// A capture of `count` UDP frames over `flows` distinct flows, one
+/// millisecond apart.
+func udpCapture(count: Int, flows: Int) -> [UInt8] {
+    var writer = PcapWriter()
+    for i in 0..<count {
+        let f = i % flows
+        writer.record(
+            Frames.udp4(src: [10, 0, UInt8(f >> 8), UInt8(f & 0xFF)], sport: UInt16(1024 + f)),
+            seconds: 1_700_000_000 + UInt32(i / 1000), fraction: UInt32(i % 1000) * 1000)
+    }
+    return writer.bytes
+}
