@@ -25,6 +25,16 @@ int32_t curing_current_affinity(int32_t *out, int32_t cap) {
     return n;
 }
 
+int curing_set_thread_affinity(int32_t tid, const int32_t *cpus, int32_t count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int32_t i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return EINVAL;
+        CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity((pid_t)tid, sizeof(set), &set) == 0 ? 0 : errno;
+}
+
 int curing_set_current_thread_name(const char *name) {
     char buf[16];
     strncpy(buf, name, sizeof(buf) - 1);

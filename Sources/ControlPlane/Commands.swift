@@ -30,33 +30,55 @@ public struct CommandProcessor: Sendable {
     static func error(_ message: String) -> JSON { .object([("ok", false), ("error", .string(message))]) }
     static func ok(_ result: JSON) -> JSON { .object([("ok", true), ("result", result)]) }
 
+    /// What a request line needs: an answer now, or an asynchronous one.
+    public enum Prepared: Sendable {
+        case reply(JSON)
+        /// Needs the workers (top flows): `await finish(_:)`.
+        case deferred(JSON)
+    }
+
     /// Answers one request line.
     public func handle(line: String) async -> JSON {
+        switch prepare(line: line) {
+        case .reply(let reply): return reply
+        case .deferred(let request): return await finish(request)
+        }
+    }
+
+    /// Parses a request and answers it at once where it can: every command
+    /// but `flows` reads counters without waiting on anybody, so the server
+    /// answers those on its event loop without a task hop.
+    public func prepare(line: String) -> Prepared {
         let request: JSON
         do {
             request = try JSON.parse(line)
         } catch {
-            return Self.error("not JSON: \(error). Send one object per line, e.g. {\"command\":\"stats\"}")
+            return .reply(Self.error("not JSON: \(error). Send one object per line, e.g. {\"command\":\"stats\"}"))
         }
-        guard case .object = request else { return Self.error("the request must be a JSON object with a \"command\"") }
+        guard case .object = request else { return .reply(Self.error("the request must be a JSON object with a \"command\"")) }
         guard let command = request["command"]?.stringValue else {
-            return Self.error("missing \"command\" (a string); try {\"command\":\"help\"}")
+            return .reply(Self.error("missing \"command\" (a string); try {\"command\":\"help\"}"))
         }
         switch command {
-        case "version": return Self.ok(.object([("version", .string(DaemonState.version)), ("name", "labyrinthd")]))
+        case "version": return .reply(Self.ok(.object([("version", .string(DaemonState.version)), ("name", "labyrinthd")])))
         case "help":
-            return Self.ok(.array(Self.commands.map { .object([("command", .string($0.0)), ("description", .string($0.1))]) }))
-        case "stats": return Self.ok(stats())
-        case "workers": return Self.ok(workers())
-        case "rooms": return Self.ok(.array(state.rooms.map { ReplayReport.roomJSON($0.stats) }))
-        case "flows": return await flows(request)
-        case "config": return Self.ok(configJSON(state.config))
-        case "uptime": return Self.ok(.object([("seconds", .double(state.uptime))]))
-        case "replay": return replay(request)
-        case "prometheus": return Self.ok(.string(prometheus()))
+            return .reply(Self.ok(.array(Self.commands.map { .object([("command", .string($0.0)), ("description", .string($0.1))]) })))
+        case "stats": return .reply(Self.ok(stats()))
+        case "workers": return .reply(Self.ok(workers()))
+        case "rooms": return .reply(Self.ok(.array(state.rooms.map { ReplayReport.roomJSON($0.stats) })))
+        case "flows": return .deferred(request)
+        case "config": return .reply(Self.ok(configJSON(state.config)))
+        case "uptime": return .reply(Self.ok(.object([("seconds", .double(state.uptime))])))
+        case "replay": return .reply(replay(request))
+        case "prometheus": return .reply(Self.ok(.string(prometheus())))
         default:
-            return Self.error("unknown command \"\(command)\"; known: \(Self.commands.map(\.0).joined(separator: ", "))")
+            return .reply(Self.error("unknown command \"\(command)\"; known: \(Self.commands.map(\.0).joined(separator: ", "))"))
         }
+    }
+
+    /// The asynchronous part of a deferred request.
+    public func finish(_ request: JSON) async -> JSON {
+        await flows(request)
     }
 
     // MARK: Results
@@ -189,6 +211,7 @@ public struct CommandProcessor: Sendable {
                 ("socket_mode", .string("0" + String(c.daemon.socketMode, radix: 8))), ("log_level", .string(c.daemon.logLevel.rawValue)),
                 ("max_clients", .int(c.daemon.maxClients)), ("client_idle_timeout", .double(c.daemon.clientIdleTimeout)),
                 ("request_timeout", .double(c.daemon.requestTimeout)), ("request_max_bytes", .int(c.daemon.requestMaxBytes)),
+                ("max_requests_per_second", .int(c.daemon.maxRequestsPerSecond)),
                 ("status_interval", .double(c.daemon.statusInterval)),
             ])),
             ("rooms", .object([

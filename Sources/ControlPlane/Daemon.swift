@@ -109,6 +109,14 @@ public enum Daemon {
             return Exit.startFailed.rawValue
         }
         logger.info("stats socket \(activated != nil ? "handed over by systemd (fd 3)" : config.daemon.socket)")
+        // The control plane (this thread, the socket's event loop, the task
+        // pool) stays off the workers' CPUs when any CPU is left over.
+        let workerCPUs = Set(cpus ?? [])
+        let controlCPUs = PinnedThread.currentAffinity.filter { !workerCPUs.contains($0) }
+        if !controlCPUs.isEmpty && !workerCPUs.isEmpty {
+            let moved = PinnedThread.confineOtherThreads(to: controlCPUs, exceptNamesStartingWith: "lab-")
+            logger.info("control plane (\(moved.count) threads) on CPUs \(controlCPUs.map(String.init).joined(separator: ",")), off the workers' CPUs")
+        }
 
         // READY=1 once every worker runs: each heartbeat has moved.
         let readyBy = lab_monotonic_ns() + 5_000_000_000
@@ -216,6 +224,11 @@ public enum Daemon {
             JournalLogHandler.setLevel(new.daemon.logLevel.loggerLevel)
             logger.logLevel = new.daemon.logLevel.loggerLevel
             changes.append("daemon.log_level \(old.daemon.logLevel) → \(new.daemon.logLevel)")
+        }
+        if new.daemon.maxRequestsPerSecond != old.daemon.maxRequestsPerSecond {
+            applied.daemon.maxRequestsPerSecond = new.daemon.maxRequestsPerSecond
+            state.requestBudget.perSecond = new.daemon.maxRequestsPerSecond
+            changes.append("daemon.max_requests_per_second \(old.daemon.maxRequestsPerSecond) → \(new.daemon.maxRequestsPerSecond)")
         }
         if new.replay.pacing != old.replay.pacing {
             applied.replay.pacing = new.replay.pacing

@@ -14,6 +14,8 @@ public final class DaemonState: Sendable {
     public let rooms: [Room]
     public let replay: ReplayQueue
     public let started: UInt64
+    /// The stats socket's answer budget (daemon.max_requests_per_second).
+    public let requestBudget: RequestBudget
     private let configuration: Mutex<DaemonConfiguration>
     /// Per worker: the heartbeat seen last and when it last moved (ns).
     private let heartbeats: Mutex<[(beat: Int, moved: UInt64)]>
@@ -24,6 +26,7 @@ public final class DaemonState: Sendable {
         self.replay = replay
         self.configuration = Mutex(configuration)
         started = lab_monotonic_ns()
+        requestBudget = RequestBudget(perSecond: configuration.daemon.maxRequestsPerSecond)
         heartbeats = Mutex(workers.map { ($0.heartbeat, lab_monotonic_ns()) })
     }
 
@@ -84,5 +87,42 @@ public final class DaemonState: Sendable {
         let weight: (FlowRecord) -> UInt64 = byPackets ? { $0.packets } : { $0.bytes }
         let top = Array(flows.sorted { weight($0) > weight($1) }.prefix(count))
         return (top, answers.indices.filter { answers[$0] == nil })
+    }
+}
+
+/// A token bucket for the stats socket: at most `perSecond` answers a second
+/// over all clients, with bursts of a quarter second's worth (at least 16).
+/// Only the control plane touches it.
+public final class RequestBudget: Sendable {
+    private let rate: Atomic<Int>
+    private let bucket: Mutex<(tokens: Double, last: UInt64)>
+
+    public init(perSecond: Int) {
+        rate = Atomic(perSecond)
+        bucket = Mutex((Double(Self.burst(perSecond)), lab_monotonic_ns()))
+    }
+
+    static func burst(_ rate: Int) -> Int { max(16, rate / 4) }
+
+    public var perSecond: Int {
+        get { rate.load(ordering: .relaxed) }
+        set { rate.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Takes one answer's token: nil when granted, else the nanoseconds
+    /// until one is due.
+    public func take(now: UInt64 = lab_monotonic_ns()) -> UInt64? {
+        let rate = perSecond
+        guard rate > 0 else { return nil }
+        return bucket.withLock { b in
+            let refill = Double(now &- b.last) / 1e9 * Double(rate)
+            b.tokens = min(Double(Self.burst(rate)), b.tokens + refill)
+            b.last = now
+            if b.tokens >= 1 {
+                b.tokens -= 1
+                return nil
+            }
+            return UInt64((1 - b.tokens) / Double(rate) * 1e9) + 1
+        }
     }
 }

@@ -51,14 +51,17 @@ public final class StatsServer: Sendable {
     ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let clients = Clients()
-        let bootstrap = ServerBootstrap(group: group)
+        let loop = group.next()
+        let budget = processor.state.requestBudget
+        let throttle = try await loop.submit { NIOLoopBound(Throttle(budget: budget), eventLoop: loop) }.get()
+        let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
                     try sync.addHandler(StatsConnectionHandler(
-                        limits: limits, processor: processor, clients: clients, logger: logger))
+                        limits: limits, processor: processor, clients: clients, throttle: throttle, logger: logger))
                 }
             }
         do {
@@ -134,16 +137,27 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     var closing = false
     /// Requests wait here until the peer's credentials have been checked.
     var verified = false
+    /// Waiting in the throttle's line for the answer budget to refill.
+    var throttled = false
+    /// The throttle took a token for this connection's next answer.
+    var prepaid = false
+    let throttle: NIOLoopBound<Throttle>
+    /// False while backpressure has stopped reading.
+    var reading = true
 
     enum Request {
         case line(String)
         case oversized
     }
 
-    init(limits: StatsServerLimits, processor: CommandProcessor, clients: StatsServer.Clients, logger: Logger) {
+    init(
+        limits: StatsServerLimits, processor: CommandProcessor, clients: StatsServer.Clients,
+        throttle: NIOLoopBound<Throttle>, logger: Logger
+    ) {
         self.limits = limits
         self.processor = processor
         self.clients = clients
+        self.throttle = throttle
         self.logger = logger
     }
 
@@ -197,12 +211,20 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         Self.write(context.channel, CommandProcessor.error(message), close: true)
     }
 
+    /// Writes one reply line. With `close`, stops reading and closes once
+    /// the line is out, or after a second if the client does not read.
     static func write(_ channel: any Channel, _ reply: JSON, close: Bool) {
-        var buffer = channel.allocator.buffer(capacity: 256)
-        buffer.writeString(reply.text)
-        buffer.writeInteger(UInt8(ascii: "\n"))
+        var bytes = reply.bytes
+        bytes.append(UInt8(ascii: "\n"))
+        let buffer = channel.allocator.buffer(bytes: bytes)
         let written = channel.writeAndFlush(buffer)
-        if close { written.whenComplete { _ in channel.close(promise: nil) } }
+        guard close else { return }
+        _ = channel.setOption(ChannelOptions.autoRead, value: false)
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        written.whenComplete { _ in
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -224,6 +246,8 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     if !text.allSatisfy({ $0 == " " || $0 == "\t" }) { queue.append(.line(text)) }
                 }
                 line.removeAll(keepingCapacity: true)
+                drain(context)
+                if closing { return }
                 continue
             }
             if discarding { continue }
@@ -234,6 +258,13 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             }
         }
         drain(context)
+        // Backpressure: a client far ahead of its answers (pipelining past
+        // the answer budget, or not reading its replies) is not read from
+        // until it catches up; if it never does, the idle timeout ends it.
+        if queue.count >= Self.maxQueued && reading {
+            reading = false
+            _ = context.channel.setOption(ChannelOptions.autoRead, value: false)
+        }
     }
 
     func startDeadline(_ context: ChannelHandlerContext) {
@@ -245,23 +276,53 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     /// Answers queued requests one at a time, in order.
+    /// Requests a client may have waiting before the server stops reading
+    /// from it (reading resumes below half of it).
+    static let maxQueued = 256
+
     func drain(_ context: ChannelHandlerContext) {
-        guard verified, !closing, !busy, !queue.isEmpty else { return }
-        let request = queue.removeFirst()
-        switch request {
-        case .oversized:
-            Self.write(context.channel, CommandProcessor.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false)
-            drain(context)
-        case .line(let text):
-            busy = true
-            let processor = self.processor
-            let reply = context.eventLoop.makeFutureWithTask { await processor.handle(line: text) }
-            reply.assumeIsolated().whenSuccess { reply in
-                Self.write(context.channel, reply, close: false)
-                self.busy = false
-                self.drain(context)
+        while verified, !closing, !busy, !throttled, !queue.isEmpty, context.channel.isWritable {
+            if prepaid {
+                prepaid = false
+            } else if let wait = processor.state.requestBudget.take() {
+                throttled = true
+                throttle.value.wait(after: wait, on: context.eventLoop) {
+                    self.throttled = false
+                    self.prepaid = true
+                    self.drain(context)
+                }
+                return
+            }
+            let request = queue.removeFirst()
+            if !reading && queue.count < Self.maxQueued / 2 {
+                reading = true
+                _ = context.channel.setOption(ChannelOptions.autoRead, value: true)
+                context.read()
+            }
+            switch request {
+            case .oversized:
+                Self.write(context.channel, CommandProcessor.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false)
+            case .line(let text):
+                switch processor.prepare(line: text) {
+                case .reply(let reply):
+                    Self.write(context.channel, reply, close: false)
+                case .deferred(let request):
+                    busy = true
+                    let processor = self.processor
+                    let reply = context.eventLoop.makeFutureWithTask { await processor.finish(request) }
+                    reply.assumeIsolated().whenSuccess { reply in
+                        Self.write(context.channel, reply, close: false)
+                        self.busy = false
+                        self.drain(context)
+                    }
+                }
             }
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        drain(context)
+        context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -274,6 +335,44 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// The line of connections waiting for the answer budget: one timer for
+/// all of them, tokens handed out in arrival order (no thundering herd of
+/// per-connection retries). Lives on the server's one event loop.
+final class Throttle {
+    let budget: RequestBudget
+    var waiting: [() -> Void] = []
+    var timer = false
+
+    init(budget: RequestBudget) {
+        self.budget = budget
+    }
+
+    /// Queues `resume`, to be called with a token taken for it.
+    func wait(after nanoseconds: UInt64, on loop: any EventLoop, _ resume: @escaping () -> Void) {
+        waiting.append(resume)
+        schedule(after: nanoseconds, on: loop)
+    }
+
+    func schedule(after nanoseconds: UInt64, on loop: any EventLoop) {
+        guard !timer else { return }
+        timer = true
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nanoseconds))) {
+            self.timer = false
+            self.release(on: loop)
+        }
+    }
+
+    func release(on loop: any EventLoop) {
+        while !waiting.isEmpty {
+            if let next = budget.take() {
+                schedule(after: next, on: loop)
+                return
+            }
+            waiting.removeFirst()()
+        }
     }
 }
 

@@ -75,6 +75,33 @@ public struct PinnedThread: ~Copyable {
         return n > 0 ? cpus.prefix(Int(n)).map { Int($0) } : []
     }
 
+    /// Moves every thread of the process whose name does not start with
+    /// `prefix` onto `cpus`, as DPDK keeps its control threads off the
+    /// data-plane cores. Threads they create later inherit the mask.
+    /// Returns the names of the threads moved.
+    @discardableResult
+    public static func confineOtherThreads(to cpus: [Int], exceptNamesStartingWith prefix: String) -> [String] {
+        guard let dir = opendir("/proc/self/task") else { return [] }
+        defer { closedir(dir) }
+        let mask = cpus.map { Int32($0) }
+        var moved: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let tid = Int32(name) else { continue }
+            var comm = [UInt8](repeating: 0, count: 64)
+            let fd = open("/proc/self/task/\(tid)/comm", O_RDONLY)
+            guard fd >= 0 else { continue }
+            let n = read(fd, &comm, comm.count)
+            close(fd)
+            let threadName = n > 0 ? String(decoding: comm.prefix(n).filter { $0 != 10 }, as: UTF8.self) : ""
+            if threadName.hasPrefix(prefix) { continue }
+            if curing_set_thread_affinity(tid, mask, Int32(mask.count)) == 0 { moved.append(threadName) }
+        }
+        return moved
+    }
+
     /// The CPU the calling thread runs on now.
     public static var currentCPU: Int { Int(curing_current_cpu()) }
 }

@@ -58,80 +58,115 @@ public indirect enum JSON: Sendable, Equatable {
 
     /// Compact text on one line (for NDJSON).
     public var text: String {
-        var out = ""
+        String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The compact text as UTF-8 bytes (what the server sends).
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
         write(to: &out, indent: nil, depth: 0)
         return out
     }
 
-    /// Text indented by two spaces per level.
+    /// Indented text for people.
     public var prettyText: String {
-        var out = ""
-        write(to: &out, indent: "  ", depth: 0)
-        return out
+        var out: [UInt8] = []
+        write(to: &out, indent: 2, depth: 0)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    func write(to out: inout String, indent: String?, depth: Int) {
+    @inline(__always)
+    static func append(_ literal: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    static func append(_ value: Int, to out: inout [UInt8]) {
+        if value == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: enough for Int.min
+        var n = value.magnitude
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while n > 0 {
+                buffer[23 - count] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+                count += 1
+            }
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    func write(to out: inout [UInt8], indent: Int?, depth: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: Self.append("null", to: &out)
+        case .bool(let b): b ? Self.append("true", to: &out) : Self.append("false", to: &out)
+        case .int(let i): Self.append(i, to: &out)
         case .double(let d):
             if d.isFinite {
-                if d == d.rounded() && abs(d) < 1e15 { out += String(Int(d)) } else { out += String(d) }
+                if d == d.rounded() && abs(d) < 1e15 { Self.append(Int(d), to: &out) } else { out.append(contentsOf: String(d).utf8) }
             } else {
-                out += "null"
+                Self.append("null", to: &out)
             }
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
-            out += "["
+            if items.isEmpty { Self.append("[]", to: &out); return }
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                newline(&out, indent, depth + 1)
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.newline(&out, indent, depth + 1)
                 item.write(to: &out, indent: indent, depth: depth + 1)
             }
-            newline(&out, indent, depth)
-            out += "]"
+            Self.newline(&out, indent, depth)
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
-            out += "{"
+            if members.isEmpty { Self.append("{}", to: &out); return }
+            out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out += "," }
-                newline(&out, indent, depth + 1)
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.newline(&out, indent, depth + 1)
                 JSON.quote(key, into: &out)
-                out += indent == nil ? ":" : ": "
+                indent == nil ? out.append(UInt8(ascii: ":")) : Self.append(": ", to: &out)
                 value.write(to: &out, indent: indent, depth: depth + 1)
             }
-            newline(&out, indent, depth)
-            out += "}"
+            Self.newline(&out, indent, depth)
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private func newline(_ out: inout String, _ indent: String?, _ depth: Int) {
+    static func newline(_ out: inout [UInt8], _ indent: Int?, _ depth: Int) {
         guard let indent else { return }
-        out += "\n"
-        for _ in 0..<depth { out += indent }
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * depth))
     }
 
-    static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
+    static func quote(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var s = s
+        s.withUTF8 { bytes in
+            var clean = 0  // start of the run not yet copied
+            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: bytes[clean..<i])
+                clean = i + 1
+                switch byte {
+                case UInt8(ascii: "\""): append("\\\"", to: &out)
+                case UInt8(ascii: "\\"): append("\\\\", to: &out)
+                case UInt8(ascii: "\n"): append("\\n", to: &out)
+                case UInt8(ascii: "\r"): append("\\r", to: &out)
+                case UInt8(ascii: "\t"): append("\\t", to: &out)
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    append("\\u00", to: &out)
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0xF)])
                 }
             }
+            out.append(contentsOf: bytes[clean...])
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

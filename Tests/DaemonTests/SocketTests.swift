@@ -129,6 +129,51 @@ struct SocketTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("pipelined requests are all answered in order; a client that never reads is held back, then cut off")
+    func pipelining() throws {
+        let daemon = try DaemonProcess(daemon: "client_idle_timeout = 2")
+        var client = try StatsClient(path: daemon.socket)
+        var burst: [UInt8] = []
+        for i in 0..<2000 { burst += Array("{\"command\":\"replay\",\"job\":\(i + 1_000_000)}\n".utf8) }
+        let sent = client.sendRaw(burst)
+        #expect(sent)
+        for i in 0..<2000 {
+            let reply = try client.reply()
+            #expect(reply["error"]?.stringValue == "no replay job \(i + 1_000_000)")
+        }
+        // Now flood without reading a single reply.
+        var flood = try StatsClient(path: daemon.socket)
+        let chunk = Array(String(repeating: "{\"command\":\"stats\"}\n", count: 1000).utf8)
+        var chunks = 0
+        while chunks < 10_000 && flood.sendRaw(chunk) { chunks += 1 }
+        #expect(chunks < 10_000, "the daemon kept reading 10 million unanswered requests")
+        var replies = 0
+        while (try? flood.reply()) != nil { replies += 1 }
+        #expect(replies < chunks * 1000)
+        // Held back, not buffered: the daemon's memory stayed small.
+        let status = String(decoding: readFile("/proc/\(daemon.pid)/status") ?? [], as: UTF8.self)
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") }
+        #expect((rss ?? .max) < 200_000, "peak RSS \(rss ?? -1) KiB")
+        #expect(try daemon.ask(["command": "version"])["version"] != nil)
+        #expect(daemon.stop() == 0)
+    }
+
+    @Test("max_requests_per_second delays answers beyond the budget instead of refusing them")
+    func budget() throws {
+        let daemon = try DaemonProcess(daemon: "max_requests_per_second = 200")
+        var client = try StatsClient(path: daemon.socket)
+        let start = lab_seconds()
+        let sent = client.sendRaw(Array(String(repeating: "{\"command\":\"stats\"}\n", count: 600).utf8))
+        #expect(sent)
+        var answered = 0
+        for _ in 0..<600 where (try? client.reply())?["ok"] == .bool(true) { answered += 1 }
+        let seconds = lab_seconds() - start
+        #expect(answered == 600)
+        // A burst of 50, then 200 a second: 550 more take 2.75 s.
+        #expect(seconds > 2.5 && seconds < 6, "600 answers in \(seconds) s")
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("a client sending one byte a second is cut off at request_timeout; others are served meanwhile")
     func slowClient() throws {
         let daemon = try DaemonProcess(daemon: "request_timeout = 1.5")

@@ -30,6 +30,10 @@ int curing_pin_current_thread(const int32_t *cpus, int32_t count);
 /// Returns how many, or -errno.
 int32_t curing_current_affinity(int32_t *out, int32_t cap);
 
+/// Restricts thread `tid` (any thread of the process) to `cpus[0..<count]`.
+/// Returns 0 or errno.
+int curing_set_thread_affinity(int32_t tid, const int32_t *cpus, int32_t count);
+
 /// Names the calling thread (at most 15 bytes are kept). Returns 0 or errno.
 int curing_set_current_thread_name(const char *name);
 

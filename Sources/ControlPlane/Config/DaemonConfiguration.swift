@@ -48,6 +48,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Seconds a request may take to arrive once it has started.
         public var requestTimeout = 5.0
         public var requestMaxBytes = 4096
+        /// Requests answered per second over all clients (0: no limit);
+        /// beyond it replies are delayed, so the control plane's CPU time
+        /// stays bounded however hard clients poll.
+        public var maxRequestsPerSecond = 2000
         /// Seconds between STATUS= updates to systemd.
         public var statusInterval = 5.0
     }
@@ -200,9 +204,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         d.clientIdleTimeout = try s.double("client_idle_timeout", default: d.clientIdleTimeout, in: 0.1...86_400)
         d.requestTimeout = try s.double("request_timeout", default: d.requestTimeout, in: 0.1...3600)
         d.requestMaxBytes = try s.int("request_max_bytes", default: d.requestMaxBytes, in: 64...1 << 20)
+        d.maxRequestsPerSecond = try s.int("max_requests_per_second", default: d.maxRequestsPerSecond, in: 0...10_000_000)
         d.statusInterval = try s.double("status_interval", default: d.statusInterval, in: 0.1...3600)
         try s.finish(known: ["socket", "socket_group", "socket_mode", "log_level", "max_clients", "client_idle_timeout",
-                             "request_timeout", "request_max_bytes", "status_interval"])
+                             "request_timeout", "request_max_bytes", "max_requests_per_second", "status_interval"])
         return d
     }
 
