@@ -66,8 +66,13 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
-/// Runs a program to completion, capturing its output.
-public func run(_ arguments: [String], environment: [String]? = nil) -> ProcessResult {
+/// True when this process runs under the thread sanitizer (whose mlock
+/// interceptor does nothing, so lock limits cannot be tested).
+public let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+
+/// Runs a program to completion (killed after `timeoutSeconds`), capturing
+/// its output.
+public func run(_ arguments: [String], environment: [String]? = nil, timeoutSeconds: Int = 300) -> ProcessResult {
     let dir = temporaryDirectory("run")
     let out = dir + "/stdout", err = dir + "/stderr"
     var actions = posix_spawn_file_actions_t()
@@ -88,7 +93,17 @@ public func run(_ arguments: [String], environment: [String]? = nil) -> ProcessR
     }
     guard rc == 0 else { return ProcessResult(status: -1, stdout: "", stderr: "spawn failed: \(rc)") }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let deadline = time(nil) + timeoutSeconds
+    while true {
+        let r = waitpid(pid, &status, WNOHANG)
+        if r == pid || (r < 0 && errno != EINTR) { break }
+        if time(nil) >= deadline {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            break
+        }
+        usleep(5_000)
+    }
     let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     let result = ProcessResult(
         status: code, stdout: String(decoding: readFile(out) ?? [], as: UTF8.self),
