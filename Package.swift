@@ -38,7 +38,7 @@ let package = Package(
         // Swift: one module per layer.
         .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
         .target(name: "Packet", swiftSettings: strict),
-        .target(name: "Capture", dependencies: ["Packet", "CPcap"], swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["Packet", "CPcap", "CURing"], swiftSettings: strict),
         .target(name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"], swiftSettings: strict),
         .target(name: "StatsProtocol", swiftSettings: strict),
         .target(
@@ -89,6 +89,11 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: ["ControlPlane", "StatsProtocol", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LiveCaptureTests",
+            dependencies: ["StatsProtocol", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -2,6 +2,10 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
 
 int curing_pin_current_thread(const int32_t *cpus, int32_t count) {
     cpu_set_t set;
@@ -91,3 +95,206 @@ int curing_thread_create(pthread_t *thread, const int32_t *cpus, int32_t count,
 }
 
 int32_t curing_online_cpus(void) { return (int32_t)sysconf(_SC_NPROCESSORS_ONLN); }
+
+// ---- io_uring for capture ------------------------------------------------
+
+int curing_ring_init(struct io_uring *ring, unsigned entries, unsigned flags, bool *downgraded) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    p.flags = flags;
+    *downgraded = false;
+    int r = io_uring_queue_init_params(entries, ring, &p);
+    if (r == -EINVAL && (flags & (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER))) {
+        memset(&p, 0, sizeof(p));
+        p.flags = flags & ~(IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER);
+        *downgraded = true;
+        r = io_uring_queue_init_params(entries, ring, &p);
+    }
+    return r;
+}
+
+static struct io_uring_sqe *get_sqe(struct io_uring *ring) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    if (!sqe) {
+        io_uring_submit(ring);
+        sqe = io_uring_get_sqe(ring);
+    }
+    return sqe;
+}
+
+int curing_arm_poll(struct io_uring *ring, int fd, uint64_t tag) {
+    struct io_uring_sqe *sqe = get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+    io_uring_sqe_set_data64(sqe, tag);
+    return 0;
+}
+
+int curing_arm_recvmsg(struct io_uring *ring, int fd, struct msghdr *msg, uint16_t bgid, uint64_t tag) {
+    struct io_uring_sqe *sqe = get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_recvmsg_multishot(sqe, fd, msg, MSG_TRUNC);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = bgid;
+    io_uring_sqe_set_data64(sqe, tag);
+    return 0;
+}
+
+int curing_cancel_fd(struct io_uring *ring, int fd) {
+    struct io_uring_sqe *sqe = get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, 0);
+    return 0;
+}
+
+int curing_submit_and_wait(struct io_uring *ring, unsigned wait, int64_t timeout_ns) {
+    if (wait == 0 || timeout_ns == 0) {
+        int r = io_uring_submit(ring);
+        if (r < 0) return r;
+        return (int)io_uring_cq_ready(ring);
+    }
+    struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
+    struct io_uring_cqe *cqe = NULL;
+    int r = io_uring_submit_and_wait_timeout(ring, &cqe, wait, &ts, NULL);
+    if (r < 0 && r != -ETIME) return r;
+    return (int)io_uring_cq_ready(ring);
+}
+
+unsigned curing_reap(struct io_uring *ring, uint64_t *user_data, int32_t *res, uint32_t *flags, unsigned max) {
+    unsigned head, n = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+        if (n == max) break;
+        user_data[n] = cqe->user_data;
+        res[n] = cqe->res;
+        flags[n] = cqe->flags;
+        n++;
+    }
+    io_uring_cq_advance(ring, n);
+    return n;
+}
+
+struct io_uring_buf_ring *curing_buf_ring_setup(struct io_uring *ring, unsigned entries, uint16_t bgid) {
+    size_t size = entries * sizeof(struct io_uring_buf);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) return NULL;
+    struct io_uring_buf_ring *br = mem;
+    io_uring_buf_ring_init(br);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (unsigned long)mem;
+    reg.ring_entries = entries;
+    reg.bgid = bgid;
+    int r = io_uring_register_buf_ring(ring, &reg, 0);
+    if (r < 0) {
+        munmap(mem, size);
+        errno = -r;
+        return NULL;
+    }
+    return br;
+}
+
+void curing_buf_ring_free(struct io_uring *ring, struct io_uring_buf_ring *br, unsigned entries, uint16_t bgid) {
+    io_uring_unregister_buf_ring(ring, bgid);
+    munmap(br, entries * sizeof(struct io_uring_buf));
+}
+
+void curing_buf_ring_add(struct io_uring_buf_ring *br, void *addr, unsigned len, uint16_t bid, unsigned entries, unsigned offset) {
+    io_uring_buf_ring_add(br, addr, len, bid, io_uring_buf_ring_mask(entries), (int)offset);
+}
+
+void curing_buf_ring_advance(struct io_uring_buf_ring *br, unsigned count) {
+    io_uring_buf_ring_advance(br, (int)count);
+}
+
+int curing_recvmsg_parse(void *buf, int len, struct msghdr *msg, uint8_t **payload, uint32_t *captured,
+                         uint32_t *real, int64_t *timestamp_ns, uint8_t *pkttype) {
+    struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, len, msg);
+    if (!o) return -EINVAL;
+    *payload = io_uring_recvmsg_payload(o, msg);
+    *captured = io_uring_recvmsg_payload_length(o, len, msg);
+    *real = o->payloadlen;
+    *timestamp_ns = 0;
+    *pkttype = 0;
+    if (o->namelen >= sizeof(struct sockaddr_ll) && msg->msg_namelen >= sizeof(struct sockaddr_ll)) {
+        struct sockaddr_ll *ll = io_uring_recvmsg_name(o);
+        *pkttype = ll->sll_pkttype;
+    }
+    for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c != NULL;
+         c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            *timestamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+    }
+    return 0;
+}
+
+// ---- AF_PACKET -------------------------------------------------------------
+
+int curing_packet_socket(void) {
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+int curing_packet_bind(int fd, int ifindex) {
+    struct sockaddr_ll sll;
+    memset(&sll, 0, sizeof(sll));
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    return bind(fd, (struct sockaddr *)&sll, sizeof(sll)) == 0 ? 0 : -errno;
+}
+
+int curing_packet_fanout(int fd, uint16_t group, uint16_t mode) {
+    uint32_t flags = mode == PACKET_FANOUT_HASH ? PACKET_FANOUT_FLAG_DEFRAG : 0;
+    uint32_t arg = (uint32_t)group | ((uint32_t)mode << 16) | (flags << 16);
+    return setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) == 0 ? 0 : -errno;
+}
+
+int curing_packet_promiscuous(int fd, int ifindex) {
+    struct packet_mreq m;
+    memset(&m, 0, sizeof(m));
+    m.mr_ifindex = ifindex;
+    m.mr_type = PACKET_MR_PROMISC;
+    return setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &m, sizeof(m)) == 0 ? 0 : -errno;
+}
+
+int curing_attach_filter(int fd, struct sock_filter *insns, unsigned short count) {
+    struct sock_fprog prog = {.len = count, .filter = insns};
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) == 0 ? 0 : -errno;
+}
+
+int curing_receive_buffer(int fd, int bytes) {
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) == 0) return 0;
+    return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) == 0 ? 0 : -errno;
+}
+
+int curing_timestamps(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) == 0 ? 0 : -errno;
+}
+
+int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops) {
+    if (v3) {
+        struct tpacket_stats_v3 st;
+        socklen_t len = sizeof(st);
+        if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return -errno;
+        *packets = st.tp_packets;
+        *drops = st.tp_drops;
+    } else {
+        struct tpacket_stats st;
+        socklen_t len = sizeof(st);
+        if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) != 0) return -errno;
+        *packets = st.tp_packets;
+        *drops = st.tp_drops;
+    }
+    return 0;
+}
+
+int curing_eventfd(void) {
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}

@@ -1,28 +1,48 @@
 import CRoomsSupport
+import CURing
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A futex doorbell: one side sleeps until the other rings. The ringer pays
 /// one load when nobody sleeps, and only the first ring after the sleeper
 /// went to sleep makes a syscall (it takes the sleeper's flag), as a NIC
 /// raises one interrupt and then stays quiet until the driver re-arms it.
 /// For sources that have no file descriptor to poll. One sleeper at a time.
+/// A sleeper that waits in io_uring instead (a live-capture worker) gets an
+/// eventfd doorbell: the ring writes it, and the worker's ring polls it.
 public struct Doorbell: @unchecked Sendable {
     private let word: UnsafeMutablePointer<Atomic<UInt32>>
     /// 1 while the sleeper is (about to be) asleep and nobody woke it yet.
     private let sleeping: UnsafeMutablePointer<Atomic<UInt32>>
+    /// The eventfd rung instead of the futex (-1: none).
+    public let eventFD: Int32
 
-    /// Allocates the doorbell's two words on a cache line of their own.
-    public init() {
+    /// Allocates the doorbell's two words on a cache line of their own;
+    /// with `eventFD`, an eventfd too.
+    public init(eventFD wantsEventFD: Bool = false) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
         word = raw.bindMemory(to: Atomic<UInt32>.self, capacity: 2)
         word.initialize(to: Atomic(0))
         sleeping = word + 1
         sleeping.initialize(to: Atomic(0))
+        eventFD = wantsEventFD ? curing_eventfd() : -1
     }
 
     /// Frees the doorbell. Nobody may use any copy of it afterwards.
     public func deallocate() {
+        if eventFD >= 0 { close(eventFD) }
         UnsafeMutableRawPointer(word).deallocate()
+    }
+
+    /// For a sleeper that waits elsewhere (in io_uring, on `eventFD`):
+    /// marks it asleep, and calls `sleep` unless `ready()` already holds.
+    public func wait(until ready: () -> Bool, sleep: () -> Void) {
+        sleeping.pointee.store(1, ordering: .sequentiallyConsistent)
+        defer { sleeping.pointee.store(0, ordering: .relaxed) }
+        if ready() { return }
+        sleep()
     }
 
     /// Wakes the sleeper, if any.
@@ -38,6 +58,11 @@ public struct Doorbell: @unchecked Sendable {
     private func wake() {
         // Only the ring that takes the flag wakes; the rest stay quiet.
         guard sleeping.pointee.exchange(0, ordering: .sequentiallyConsistent) != 0 else { return }
+        if eventFD >= 0 {
+            var one: UInt64 = 1
+            _ = write(eventFD, &one, 8)
+            return
+        }
         word.pointee.wrappingAdd(1, ordering: .releasing)
         _ = lab_futex_wake(UnsafeMutableRawPointer(word).assumingMemoryBound(to: UInt32.self), Int32.max)
     }

@@ -10,17 +10,24 @@ public struct PacketProcessor: ~Copyable {
     @usableFromInline let room: Room
     @usableFromInline let counters: SingleWriterCounters
     @usableFromInline var flows: FlowTable
-    /// Test hook: when set, pages are kept this many frames before being
-    /// freed (a worker whose packets hold their pages).
+    /// Test hook: when set, pages are kept (up to this many frames) before
+    /// being freed: packets that hold their pages.
     @usableFromInline var holdFrames: Int
-    @usableFromInline var held: PageBatch
+    /// With the hook: a held page goes home after this long (0: only when
+    /// newer frames push it out).
+    @usableFromInline let holdNanoseconds: Int64
+    @usableFromInline var held: HeldPages
 
-    public init(room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, holdFrames: Int = 0) {
+    public init(
+        room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, holdFrames: Int = 0,
+        holdNanoseconds: Int64 = 0
+    ) {
         self.room = room
         self.counters = counters
         self.flows = FlowTable(capacity: flowCapacity, idleTimeout: idleTimeout)
         self.holdFrames = holdFrames
-        self.held = PageBatch(capacity: Swift.max(1, holdFrames))
+        self.holdNanoseconds = holdNanoseconds
+        self.held = HeldPages(capacity: Swift.max(1, holdFrames))
     }
 
     /// The largest frame a page can hold.
@@ -58,12 +65,47 @@ public struct PacketProcessor: ~Copyable {
             linkType: linkType)
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: flowHash)
         if _slowPath(holdFrames > 0) {
-            if held.vacancies == 0 { room.free(held.swapRemove(at: 0)) }
-            held.accept(page)
+            hold(page)
         } else {
             room.free(page)
         }
         c.add(WorkerCounter.processed.rawValue, 1)
+    }
+
+    /// Handles a frame that already sits in a page of this room (received
+    /// into it by the kernel): decodes it where it is, then frees the page.
+    /// `wireLength` above `capturedLength` means the frame was cut.
+    @inlinable
+    public mutating func processInPlace(
+        _ page: consuming Page, offset: Int, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64
+    ) {
+        let c = counters
+        c.add(WorkerCounter.bytes.rawValue, capturedLength)
+        let d = decodePacket(
+            UnsafeRawBufferPointer(start: page.baseAddress + offset, count: capturedLength),
+            wireLength: Swift.max(wireLength, capturedLength), linkType: linkType)
+        account(d, bytes: capturedLength, timestamp: timestamp, flowHash: 0)
+        if _slowPath(holdFrames > 0) {
+            hold(page)
+        } else {
+            room.free(page)
+        }
+        c.add(WorkerCounter.processed.rawValue, 1)
+    }
+
+    @usableFromInline
+    mutating func hold(_ page: consuming Page) {
+        if held.count == holdFrames { room.free(room.adopt(held.removeOldest(room: room.index))) }
+        held.append(page.intoRaw(), at: Int64(lab_monotonic_ns()))
+    }
+
+    /// Frees the held pages whose time is up (the hook's pages come home).
+    public mutating func releaseExpiredHeld() {
+        guard holdFrames > 0, holdNanoseconds > 0, held.count > 0 else { return }
+        let now = Int64(lab_monotonic_ns())
+        while held.count > 0 && now &- held.oldestTime >= holdNanoseconds {
+            room.free(room.adopt(held.removeOldest(room: room.index)))
+        }
     }
 
     @inlinable @inline(__always)
@@ -105,7 +147,7 @@ public struct PacketProcessor: ~Copyable {
 
     /// Frees pages the hold hook kept.
     public mutating func releaseHeld() {
-        while let page = held.popLast() { room.free(page) }
+        while held.count > 0 { room.free(room.adopt(held.removeOldest(room: room.index))) }
     }
 
     /// The flows in the table (after the worker stopped, or on its thread).
@@ -115,5 +157,41 @@ public struct PacketProcessor: ~Copyable {
     /// worker's thread. Returns how many.
     public func topFlows(_ count: Int, byPackets: Bool, into buffer: UnsafeMutablePointer<FlowRecord>) -> Int {
         flows.top(count, byPackets: byPackets, into: buffer)
+    }
+}
+
+/// The hold hook's pages, oldest first: a fixed ring of raw pages and the
+/// times they were held.
+@usableFromInline
+struct HeldPages: ~Copyable {
+    @usableFromInline let entries: UnsafeMutablePointer<(address: UnsafeMutableRawPointer, order: Int, time: Int64)>
+    @usableFromInline let capacity: Int
+    @usableFromInline var head = 0
+    @usableFromInline var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        entries = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        entries.deallocate()
+    }
+
+    @usableFromInline
+    mutating func append(_ page: RawPage, at time: Int64) {
+        (entries + (head &+ count) % capacity).initialize(to: (page.address, page.order, time))
+        count &+= 1
+    }
+
+    @usableFromInline
+    var oldestTime: Int64 { entries[head].time }
+
+    @usableFromInline
+    mutating func removeOldest(room: Int) -> RawPage {
+        let e = (entries + head).move()
+        head = (head &+ 1) % capacity
+        count &-= 1
+        return RawPage(address: e.address, order: e.order, roomIndex: room)
     }
 }

@@ -12,9 +12,9 @@ public struct ReplayInbox: Sendable {
     /// Rung by the worker: space freed (for a reader that waits at max speed).
     public let space: Doorbell
 
-    init(capacity: Int) {
+    init(capacity: Int, eventFD: Bool) {
         ring = SPSCRing(capacity: capacity)
-        arrivals = Doorbell()
+        arrivals = Doorbell(eventFD: eventFD)
         space = Doorbell()
     }
 
@@ -30,10 +30,10 @@ public final class ReplayInboxes: @unchecked Sendable {
     public let base: UnsafeMutablePointer<ReplayInbox>
     public let count: Int
 
-    init(count: Int, capacity: Int) {
+    init(count: Int, capacity: Int, eventFDs: Bool = false) {
         self.count = count
         base = .allocate(capacity: count)
-        for i in 0..<count { (base + i).initialize(to: ReplayInbox(capacity: capacity)) }
+        for i in 0..<count { (base + i).initialize(to: ReplayInbox(capacity: capacity, eventFD: eventFDs)) }
     }
 
     deinit {

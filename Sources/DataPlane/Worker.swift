@@ -18,6 +18,11 @@ public struct WorkerOptions: Sendable {
     public var idleTimeout: Int64 = 120_000_000_000
     /// Test hook: pages kept this many frames before being freed.
     public var holdFrames: Int = 0
+    /// Test hook: with `holdFrames`, a held page goes home after this many
+    /// nanoseconds (0: only when newer frames push it out).
+    public var holdNanoseconds: Int64 = 0
+    /// uring backend: pages lent to the kernel per socket (a power of two).
+    public var providedBuffers: Int = 256
     /// Pause-spins before sleeping when the queue is empty (0 when workers
     /// share CPUs with their feeder).
     public var spinBeforeSleep: Int = 256
@@ -54,6 +59,24 @@ public final class WorkerShared: @unchecked Sendable {
     public static let maximumTopFlows = 1000
     /// The CPU the worker was pinned to, if any.
     public let cpu: Int?
+    /// Live workers open their sources on their own thread: 0 starting,
+    /// 1 running, 2 failed (``startError`` says why).
+    let startState = Atomic<Int>(0)
+    private let startErrorText = Mutex<String?>(nil)
+    private let noteTexts = Mutex<[String]>([])
+
+    func setStartError(_ message: String) {
+        startErrorText.withLock { $0 = message }
+        startState.store(2, ordering: .releasing)
+    }
+
+    /// Why the worker could not start, if it could not.
+    public var startError: String? { startErrorText.withLock { $0 } }
+
+    func addNote(_ note: String) { noteTexts.withLock { $0.append(note) } }
+
+    /// Warnings from the worker's start (activation warnings and the like).
+    public var notes: [String] { noteTexts.withLock { $0 } }
 
     init(index: Int, cpu: Int?) {
         self.index = index

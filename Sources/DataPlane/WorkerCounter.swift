@@ -37,6 +37,19 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case budgetExhausted
     /// Times the worker slept waiting for its interrupt.
     case sleeps
+    /// Live capture: frames the kernel counted for the worker's socket
+    /// (PACKET_STATISTICS, kernel drops included), and those it dropped
+    /// because the ring or socket buffer was full. 64-bit running totals.
+    case kernelPackets
+    case kernelDrops
+    /// uring: completions with ENOBUFS (the provided-buffer ring was empty
+    /// because the room could not refill it; frames wait in the socket).
+    case noBuffers
+    /// uring: frames longer than their receive buffer, kept up to it and
+    /// decoded as cut.
+    case bufferTruncated
+    /// Live capture: failed receive completions other than ENOBUFS.
+    case receiveErrors
     /// Per malformation reason (Malformation.rawValue, 1...).
     case malformedBase
 
@@ -74,6 +87,11 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .polls: return "polls"
         case .budgetExhausted: return "budget_exhausted"
         case .sleeps: return "sleeps"
+        case .kernelPackets: return "kernel_packets"
+        case .kernelDrops: return "kernel_drops"
+        case .noBuffers: return "no_buffers"
+        case .bufferTruncated: return "buffer_truncated"
+        case .receiveErrors: return "receive_errors"
         case .malformedBase: return "malformed"
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Capture
 import ControlPlane
 import StatsProtocol
 import DataPlane
@@ -16,7 +17,7 @@ struct Labyrinthd: AsyncParsableCommand {
         commandName: "labyrinthd",
         abstract: "Labyrinth packet data-plane daemon.",
         version: DaemonState.version,
-        subcommands: [Run.self, CheckConfig.self, Replay.self, Layout.self],
+        subcommands: [Run.self, CheckConfig.self, Replay.self, CaptureCommand.self, Layout.self],
         defaultSubcommand: nil
     )
 }
@@ -225,5 +226,134 @@ enum FileStandardError {
 extension Substring {
     func trimmingCharacters() -> String {
         String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+extension CaptureBackend: ExpressibleByArgument {}
+extension FanoutMode: ExpressibleByArgument {}
+
+struct CaptureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Capture from an interface through the pinned workers and print a report.",
+        discussion: """
+            Every worker opens its own handle on the interface, all joined to one PACKET_FANOUT \
+            group, and waits for frames in io_uring. pcap: libpcap live capture, each frame copied \
+            into a page of the worker's room (.atomic; a failure is a counted drop). uring: a raw \
+            AF_PACKET socket per worker, multishot recvmsg straight into pages of the room. Runs \
+            until --duration, --count or SIGINT/SIGTERM. Exit status 0, or 2 when it cannot start \
+            (the error names the interface, the filter or the setting), 3 when a page leaked.
+            """
+    )
+    @Option(name: .shortAndLong, help: "The interface.")
+    var interface: String
+    @Option(help: "pcap or uring.")
+    var backend: CaptureBackend = .pcap
+    @Option(help: "Workers, one per room (default: one per CPU the process may use).")
+    var workers: Int?
+    @Option(help: "Comma-separated CPUs to pin workers to, in order (none: unpinned).")
+    var cpus: String?
+    @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
+    var priority: Int?
+    @Flag(help: "mlockall(MCL_CURRENT | MCL_FUTURE) the whole process.")
+    var mlockall = false
+    @Option(name: .shortAndLong, help: "A BPF filter in tcpdump syntax, run in the kernel.")
+    var filter: String?
+    @Option(help: "Stop after this many seconds.")
+    var duration: Double?
+    @Option(name: [.customShort("c"), .long], help: "Stop after this many packets (over all workers).")
+    var count: Int?
+    @Option(help: "hash, lb, cpu or qm.")
+    var fanout: FanoutMode = .hash
+    @Option(help: "The PACKET_FANOUT group id (default: derived from the process and interface).")
+    var fanoutGroup: UInt16?
+    @Option(help: "Bytes kept per frame (pcap).")
+    var snaplen: Int = 262_144
+    @Flag(help: "Do not put the interface in promiscuous mode.")
+    var noPromiscuous = false
+    @Option(help: "Kernel buffer per handle in MiB (pcap's ring, or the socket buffer for uring).")
+    var bufferMib: Int = 32
+    @Flag(help: "pcap: deliver frames at once instead of by filled block.")
+    var immediate = false
+    @Option(help: "pcap: the block timeout in milliseconds.")
+    var timeoutMs: Int = 100
+    @Option(help: "Frames a worker polls per source before checking in (NAPI budget).")
+    var budget: Int = 64
+    @Flag(help: "Poll without ever sleeping.")
+    var busyPoll = false
+    @Option(help: "uring: pages each socket lends the kernel (a power of two).")
+    var buffers: Int = 256
+    @Option(help: "Flow table slots per worker.")
+    var flows: Int = 65_536
+    @Option(help: "Top flows to list.")
+    var top: Int = 10
+    @Option(help: "Test hook: keep the pages of this many frames per worker.")
+    var testHoldFrames: Int = 0
+    @Option(help: "Test hook: with --test-hold-frames, give a held page back after this many milliseconds.")
+    var testHoldMs: Int = 0
+    @OptionGroup var arena: ArenaOptions
+    @Flag(help: "Print one JSON object instead of the summary.")
+    var json = false
+
+    func validate() throws {
+        if let w = workers, w < 1 { throw ValidationError("--workers must be at least 1") }
+        if let c = count, c < 1 { throw ValidationError("--count must be at least 1") }
+        if let d = duration, !(d > 0) { throw ValidationError("--duration must be above 0") }
+        if budget < 1 { throw ValidationError("--budget must be at least 1") }
+        if buffers < 1 || buffers > 32768 || buffers & (buffers - 1) != 0 {
+            throw ValidationError("--buffers must be a power of two up to 32768")
+        }
+        if snaplen < 64 || snaplen > 262_144 { throw ValidationError("--snaplen must be within 64...262144") }
+    }
+
+    func run() throws {
+        var source = LiveSourceOptions(interface: interface)
+        source.backend = backend
+        source.filter = filter
+        source.fanout = fanout
+        source.fanoutGroup = fanoutGroup
+        source.snaplen = snaplen
+        source.promiscuous = !noPromiscuous
+        source.bufferBytes = bufferMib << 20
+        source.immediate = immediate
+        source.timeoutMilliseconds = timeoutMs
+        var c = CaptureConfiguration(sources: [source], workers: Swift.max(1, workers ?? PinnedThread.currentAffinity.count))
+        if cpus == "none" {
+            c.cpus = []
+        } else if let cpus {
+            let list = cpus.split(separator: ",").map { Int($0.trimmingCharacters()) }
+            guard list.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                throw ValidationError("--cpus takes comma-separated CPU numbers, not '\(cpus)'")
+            }
+            c.cpus = list.map { $0! }
+        }
+        c.fifoPriority = priority
+        c.mlockall = mlockall
+        c.pagesPerRoom = arena.pagesPerRoom
+        c.lock = arena.lockPolicy
+        c.duration = duration
+        c.count = count
+        c.topFlows = top
+        c.worker.budget = budget
+        c.worker.busyPoll = busyPoll
+        c.worker.providedBuffers = buffers
+        c.worker.flowCapacity = flows
+        c.worker.holdFrames = testHoldFrames
+        c.worker.holdNanoseconds = Int64(testHoldMs) * 1_000_000
+        let report: CaptureReport
+        let leaks: LeakReport
+        do {
+            (report, leaks) = try CaptureRun.run(configuration: c)
+        } catch {
+            FileStandardError.write("labyrinthd: \(error)\n")
+            throw ExitCode(2)
+        }
+        if json {
+            print(report.json.prettyText)
+        } else {
+            print(report.human)
+            print(leaks)
+        }
+        if !leaks.isClean { throw ExitCode(3) }
     }
 }

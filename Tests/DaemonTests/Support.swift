@@ -144,16 +144,3 @@ func raiseFileLimit() {
     limit.rlim_cur = limit.rlim_max
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
-
-/// A capture of `count` UDP frames over `flows` distinct flows, one
-/// millisecond apart.
-func udpCapture(count: Int, flows: Int) -> [UInt8] {
-    var writer = PcapWriter()
-    for i in 0..<count {
-        let f = i % flows
-        writer.record(
-            Frames.udp4(src: [10, 0, UInt8(f >> 8), UInt8(f & 0xFF)], sport: UInt16(1024 + f)),
-            seconds: 1_700_000_000 + UInt32(i / 1000), fraction: UInt32(i % 1000) * 1000)
-    }
-    return writer.bytes
-}

@@ -65,4 +65,84 @@ static inline uint32_t curing_cqe_f_more(void) { return IORING_CQE_F_MORE; }
 static inline uint32_t curing_cqe_f_buffer(void) { return IORING_CQE_F_BUFFER; }
 static inline uint32_t curing_cqe_buffer_shift(void) { return IORING_CQE_BUFFER_SHIFT; }
 
+
+// ---- io_uring for capture ------------------------------------------------
+// Thin wrappers over liburing's inline helpers and macros, so that the
+// Swift side calls plain functions. Every function returns 0 or -errno
+// unless it says otherwise.
+
+/// io_uring_queue_init with `flags`; if the kernel refuses DEFER_TASKRUN
+/// (before 6.1) retries without it and says so in `*downgraded`.
+int curing_ring_init(struct io_uring *ring, unsigned entries, unsigned flags, bool *downgraded);
+
+/// Queues a multishot POLLIN on `fd` tagged `tag` (not yet submitted).
+int curing_arm_poll(struct io_uring *ring, int fd, uint64_t tag);
+
+/// Queues a multishot recvmsg on `fd` into buffers of group `bgid`, with
+/// MSG_TRUNC so that a frame larger than its buffer reports its real length.
+int curing_arm_recvmsg(struct io_uring *ring, int fd, struct msghdr *msg, uint16_t bgid, uint64_t tag);
+
+/// Queues the cancellation of every request on `fd`.
+int curing_cancel_fd(struct io_uring *ring, int fd);
+
+/// Submits what is queued and waits for at least `wait` completions, at most
+/// `timeout_ns` (0: do not wait). Returns completions ready, or -errno
+/// (-ETIME on timeout, -EINTR).
+int curing_submit_and_wait(struct io_uring *ring, unsigned wait, int64_t timeout_ns);
+
+/// Copies up to `max` ready completions (user_data, res, flags) without
+/// waiting, and marks them seen. Returns how many.
+unsigned curing_reap(struct io_uring *ring, uint64_t *user_data, int32_t *res, uint32_t *flags, unsigned max);
+
+/// A provided-buffer ring of `entries` (a power of two) for group `bgid`,
+/// mapped and registered. NULL on failure (errno set).
+struct io_uring_buf_ring *curing_buf_ring_setup(struct io_uring *ring, unsigned entries, uint16_t bgid);
+void curing_buf_ring_free(struct io_uring *ring, struct io_uring_buf_ring *br, unsigned entries, uint16_t bgid);
+/// Adds buffer `bid` at slot `offset` past the tail (published by advance).
+void curing_buf_ring_add(struct io_uring_buf_ring *br, void *addr, unsigned len, uint16_t bid, unsigned entries, unsigned offset);
+void curing_buf_ring_advance(struct io_uring_buf_ring *br, unsigned count);
+
+/// The IORING_CQE_F_* bits and the buffer id of a completion.
+static inline bool curing_cqe_more(uint32_t flags) { return (flags & IORING_CQE_F_MORE) != 0; }
+static inline bool curing_cqe_has_buffer(uint32_t flags) { return (flags & IORING_CQE_F_BUFFER) != 0; }
+static inline uint16_t curing_cqe_buffer_id(uint32_t flags) { return (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT); }
+
+/// Reads a multishot recvmsg result in buffer `buf` of `len` bytes: the
+/// payload, its captured and real length (real > captured when cut), the
+/// kernel's receive time (SO_TIMESTAMPNS, ns since the epoch, 0 if absent),
+/// and the sockaddr_ll packet type. Returns 0, or -EINVAL if malformed.
+int curing_recvmsg_parse(void *buf, int len, struct msghdr *msg, uint8_t **payload, uint32_t *captured,
+                         uint32_t *real, int64_t *timestamp_ns, uint8_t *pkttype);
+
+// ---- AF_PACKET -------------------------------------------------------------
+
+/// A raw AF_PACKET socket that receives nothing yet (protocol 0), so that a
+/// filter can be attached before it is bound. Returns the fd or -errno.
+int curing_packet_socket(void);
+/// Binds it to interface `ifindex`, all protocols. 0 or -errno.
+int curing_packet_bind(int fd, int ifindex);
+/// Joins fanout group `group` with `mode` (PACKET_FANOUT_HASH, ...) and
+/// PACKET_FANOUT_FLAG_DEFRAG for the hash mode. 0 or -errno.
+int curing_packet_fanout(int fd, uint16_t group, uint16_t mode);
+/// Promiscuous mode through PACKET_ADD_MEMBERSHIP. 0 or -errno.
+int curing_packet_promiscuous(int fd, int ifindex);
+/// SO_ATTACH_FILTER with a classic BPF program. 0 or -errno.
+int curing_attach_filter(int fd, struct sock_filter *insns, unsigned short count);
+/// SO_RCVBUFFORCE (falling back to SO_RCVBUF). 0 or -errno.
+int curing_receive_buffer(int fd, int bytes);
+/// SO_TIMESTAMPNS on. 0 or -errno.
+int curing_timestamps(int fd);
+/// PACKET_STATISTICS (which resets the kernel's counts): packets seen by
+/// the socket (drops included) and drops. `v3` for TPACKET_V3 sockets.
+int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops);
+
+/// A non-blocking, close-on-exec eventfd, or -errno.
+int curing_eventfd(void);
+
+static inline uint16_t curing_fanout_hash(void) { return PACKET_FANOUT_HASH; }
+static inline uint16_t curing_fanout_lb(void) { return PACKET_FANOUT_LB; }
+static inline uint16_t curing_fanout_cpu(void) { return PACKET_FANOUT_CPU; }
+static inline uint16_t curing_fanout_qm(void) { return PACKET_FANOUT_QM; }
+static inline uint8_t curing_packet_outgoing(void) { return PACKET_OUTGOING; }
+
 #endif

@@ -1,3 +1,4 @@
+import Capture
 import DataPlane
 import Rooms
 
@@ -11,26 +12,6 @@ public enum LogLevel: String, Sendable, CaseIterable, Comparable {
 
     var rank: Int { LogLevel.allCases.firstIndex(of: self)! }
     public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
-}
-
-/// How PACKET_FANOUT spreads frames over a group's sockets.
-public enum FanoutMode: String, Sendable, CaseIterable {
-    /// PACKET_FANOUT_HASH: by flow hash (both directions of a flow together).
-    case hash
-    /// PACKET_FANOUT_LB: round robin.
-    case lb
-    /// PACKET_FANOUT_CPU: by the CPU the frame arrived on.
-    case cpu
-    /// PACKET_FANOUT_QM: by the NIC's receive queue.
-    case qm
-}
-
-/// The live capture backends.
-public enum CaptureBackend: String, Sendable, CaseIterable {
-    /// libpcap live capture (TPACKET_V3), one handle per worker.
-    case pcap
-    /// An AF_PACKET socket per worker read with io_uring into room pages.
-    case uring
 }
 
 /// Everything `labyrinthd run` reads from its TOML file. Every key has a

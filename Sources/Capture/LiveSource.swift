@@ -1,0 +1,295 @@
+import CPcap
+import CURing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How frames come off an interface.
+public enum CaptureBackend: String, Sendable, CaseIterable {
+    /// libpcap (TPACKET_V3 underneath; V2 in immediate mode), one handle per
+    /// worker, readiness through io_uring.
+    case pcap
+    /// A raw AF_PACKET socket per worker, io_uring multishot recvmsg into
+    /// pages of the worker's room (provided buffers).
+    case uring
+}
+
+/// PACKET_FANOUT's ways of spreading frames over the group's sockets.
+public enum FanoutMode: String, Sendable, CaseIterable {
+    /// By flow hash (symmetric: both directions of a flow on one worker).
+    case hash
+    /// Round robin.
+    case lb
+    /// By the CPU the frame arrived on.
+    case cpu
+    /// By the frame's receive queue.
+    case qm
+
+    public var kernelValue: UInt16 {
+        switch self {
+        case .hash: return curing_fanout_hash()
+        case .lb: return curing_fanout_lb()
+        case .cpu: return curing_fanout_cpu()
+        case .qm: return curing_fanout_qm()
+        }
+    }
+}
+
+/// Everything about one capture source.
+public struct LiveSourceOptions: Sendable, Equatable {
+    public var interface: String
+    public var backend: CaptureBackend = .pcap
+    public var fanout: FanoutMode = .hash
+    /// The PACKET_FANOUT group (nil: derived from the process and interface).
+    public var fanoutGroup: UInt16? = nil
+    public var snaplen: Int = 262_144
+    /// A tcpdump expression, compiled by libpcap and run in the kernel.
+    public var filter: String? = nil
+    public var promiscuous: Bool = true
+    /// The kernel buffer per handle (pcap's ring, or the socket's receive
+    /// buffer for uring).
+    public var bufferBytes: Int = 32 << 20
+    public var immediate: Bool = false
+    public var timeoutMilliseconds: Int = 100
+
+    public init(interface: String) {
+        self.interface = interface
+    }
+
+    /// The group used when none is configured: unique per process and
+    /// interface, so that two daemons never join each other's group.
+    public func resolvedFanoutGroup(interfaceIndex: Int32) -> UInt16 {
+        if let fanoutGroup { return fanoutGroup }
+        return UInt16(truncatingIfNeeded: (UInt32(bitPattern: getpid()) &* 31) ^ UInt32(bitPattern: interfaceIndex))
+    }
+}
+
+/// Why a live source could not be opened or configured.
+public struct LiveCaptureError: Error, Sendable, CustomStringConvertible {
+    public var interface: String
+    public var message: String
+
+    public init(interface: String, _ message: String) {
+        self.interface = interface
+        self.message = message
+    }
+
+    public var description: String { "\(interface): \(message)" }
+}
+
+/// The index of an interface, or a clear error.
+public func interfaceIndex(_ name: String) throws(LiveCaptureError) -> Int32 {
+    let index = if_nametoindex(name)
+    guard index != 0 else {
+        throw LiveCaptureError(interface: name, "no such interface (\(String(cString: strerror(errno))))")
+    }
+    return Int32(index)
+}
+
+/// A compiled tcpdump expression.
+public struct BPFProgram: ~Copyable {
+    var program: bpf_program
+
+    /// Compiles `expression` for frames of `linkType` (DLT_*). A bad
+    /// expression is an error that quotes it and libpcap's reason.
+    public init(_ expression: String, linkType: Int32, snaplen: Int32, interface: String) throws(LiveCaptureError) {
+        guard let dead = pcap_open_dead(linkType, snaplen) else {
+            throw LiveCaptureError(interface: interface, "pcap_open_dead failed")
+        }
+        defer { pcap_close(dead) }
+        var program = bpf_program()
+        if pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            let reason = String(cString: pcap_geterr(dead))
+            throw LiveCaptureError(interface: interface, "filter \"\(expression)\": \(reason)")
+        }
+        self.program = program
+    }
+
+    public var instructionCount: Int { Int(program.bf_len) }
+
+    /// Attaches it to a socket in the kernel (SO_ATTACH_FILTER).
+    public func attach(to fd: Int32, interface: String) throws(LiveCaptureError) {
+        let r = program.bf_insns.withMemoryRebound(to: sock_filter.self, capacity: Int(program.bf_len)) {
+            curing_attach_filter(fd, $0, UInt16(program.bf_len))
+        }
+        if r != 0 { throw LiveCaptureError(interface: interface, "SO_ATTACH_FILTER: \(String(cString: strerror(-r)))") }
+    }
+
+    deinit {
+        var owned = program
+        pcap_freecode(&owned)
+    }
+}
+
+/// The kernel's counts for one socket, kept as 64-bit running totals
+/// (PACKET_STATISTICS resets on every read; its `packets` already include
+/// `drops`).
+public struct KernelCounts: Sendable, Equatable {
+    public var packets: UInt64 = 0
+    public var drops: UInt64 = 0
+
+    public init() {}
+
+    /// Adds what the kernel counted since the last read.
+    public mutating func read(fd: Int32) {
+        var p: UInt64 = 0, d: UInt64 = 0
+        if curing_packet_statistics(fd, true, &p, &d) == 0 {
+            packets &+= p
+            drops &+= d
+        }
+    }
+}
+
+/// A libpcap live handle, activated, non-blocking, filtered and joined to
+/// the fanout group.
+public struct PcapHandle: ~Copyable {
+    public let handle: OpaquePointer
+    public let interface: String
+    /// The link type of the frames (DLT_*).
+    public let linkType: Int32
+    public let fileDescriptor: Int32
+    /// Warnings from activation (e.g. promiscuous mode not supported).
+    public let warnings: [String]
+
+    public init(_ options: LiveSourceOptions) throws(LiveCaptureError) {
+        let name = options.interface
+        let index = try interfaceIndex(name)
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let p = pcap_create(name, &errbuf) else {
+            throw LiveCaptureError(interface: name, String(cString: errbuf))
+        }
+        func fail(_ what: String) -> LiveCaptureError {
+            let e = LiveCaptureError(interface: name, "\(what): \(String(cString: pcap_geterr(p)))")
+            pcap_close(p)
+            return e
+        }
+        pcap_set_snaplen(p, Int32(options.snaplen))
+        pcap_set_promisc(p, options.promiscuous ? 1 : 0)
+        pcap_set_timeout(p, Int32(options.timeoutMilliseconds))
+        pcap_set_buffer_size(p, Int32(clamping: options.bufferBytes))
+        pcap_set_immediate_mode(p, options.immediate ? 1 : 0)
+        var warnings: [String] = []
+        let status = pcap_activate(p)
+        if status < 0 {
+            let reason: String
+            switch status {
+            case PCAP_ERROR_PERM_DENIED: reason = "permission denied (needs CAP_NET_RAW)"
+            case PCAP_ERROR_NO_SUCH_DEVICE: reason = "no such device"
+            case PCAP_ERROR_IFACE_NOT_UP: reason = "the interface is down"
+            default: reason = String(cString: pcap_statustostr(status))
+            }
+            let detail = String(cString: pcap_geterr(p))
+            pcap_close(p)
+            throw LiveCaptureError(interface: name, "cannot capture: \(reason)\(detail.isEmpty ? "" : " (\(detail))")")
+        }
+        if status > 0 { warnings.append("\(String(cString: pcap_statustostr(status))): \(String(cString: pcap_geterr(p)))") }
+        if pcap_setnonblock(p, 1, &errbuf) != 0 {
+            pcap_close(p)
+            throw LiveCaptureError(interface: name, "non-blocking mode: \(String(cString: errbuf))")
+        }
+        let linkType = pcap_datalink(p)
+        if let expression = options.filter {
+            var program = bpf_program()
+            if pcap_compile(p, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+                let reason = String(cString: pcap_geterr(p))
+                pcap_close(p)
+                throw LiveCaptureError(interface: name, "filter \"\(expression)\": \(reason)")
+            }
+            defer { pcap_freecode(&program) }
+            if pcap_setfilter(p, &program) != 0 { throw fail("filter \"\(expression)\"") }
+        }
+        let fd = pcap_get_selectable_fd(p)
+        if fd < 0 {
+            pcap_close(p)
+            throw LiveCaptureError(interface: name, "no selectable file descriptor")
+        }
+        let r = curing_packet_fanout(fd, options.resolvedFanoutGroup(interfaceIndex: index), options.fanout.kernelValue)
+        if r != 0 {
+            pcap_close(p)
+            throw LiveCaptureError(interface: name, "PACKET_FANOUT (\(options.fanout.rawValue), group \(options.resolvedFanoutGroup(interfaceIndex: index))): \(String(cString: strerror(-r)))")
+        }
+        handle = p
+        interface = name
+        self.linkType = linkType
+        fileDescriptor = fd
+        self.warnings = warnings
+    }
+
+    deinit {
+        pcap_close(handle)
+    }
+}
+
+/// A raw AF_PACKET socket on one interface: filtered before it is bound (so
+/// nothing unfiltered is ever queued), promiscuous if asked, with kernel
+/// receive timestamps, joined to the fanout group.
+public struct PacketSocket: ~Copyable {
+    public let fd: Int32
+    public let interface: String
+    public let interfaceIndex: Int32
+    /// Ethernet: the uring backend takes Ethernet and loopback interfaces.
+    public let linkType: Int32 = 1
+
+    public init(_ options: LiveSourceOptions) throws(LiveCaptureError) {
+        let name = options.interface
+        let index = try Capture.interfaceIndex(name)
+        // ARPHRD_ETHER (1) or ARPHRD_LOOPBACK (772): frames start with an
+        // Ethernet header.
+        let type = PacketSocket.hardwareType(name)
+        guard type == 1 || type == 772 else {
+            throw LiveCaptureError(interface: name, "the uring backend takes Ethernet and loopback interfaces (this one is ARPHRD \(type.map(String.init) ?? "unknown")); use the pcap backend")
+        }
+        let fd = curing_packet_socket()
+        guard fd >= 0 else {
+            throw LiveCaptureError(interface: name, "AF_PACKET socket: \(String(cString: strerror(-fd)))\(fd == -EPERM ? " (needs CAP_NET_RAW)" : "")")
+        }
+        func fail(_ what: String, _ r: Int32) -> LiveCaptureError {
+            close(fd)
+            return LiveCaptureError(interface: name, "\(what): \(String(cString: strerror(-r)))")
+        }
+        if let expression = options.filter {
+            do {
+                let program = try BPFProgram(expression, linkType: 1, snaplen: Int32(options.snaplen), interface: name)
+                try program.attach(to: fd, interface: name)
+            } catch {
+                close(fd)
+                throw error
+            }
+        }
+        var r = curing_receive_buffer(fd, Int32(clamping: options.bufferBytes))
+        if r != 0 { throw fail("receive buffer", r) }
+        r = curing_timestamps(fd)
+        if r != 0 { throw fail("SO_TIMESTAMPNS", r) }
+        r = curing_packet_bind(fd, index)
+        if r != 0 { throw fail("bind", r) }
+        if options.promiscuous {
+            r = curing_packet_promiscuous(fd, index)
+            if r != 0 { throw fail("promiscuous mode", r) }
+        }
+        let group = options.resolvedFanoutGroup(interfaceIndex: index)
+        r = curing_packet_fanout(fd, group, options.fanout.kernelValue)
+        if r != 0 { throw fail("PACKET_FANOUT (\(options.fanout.rawValue), group \(group))", r) }
+        self.fd = fd
+        interface = name
+        interfaceIndex = index
+    }
+
+    /// True for a loopback interface (ARPHRD_LOOPBACK).
+    public static func isLoopback(_ name: String) -> Bool { hardwareType(name) == 772 }
+
+    /// ARPHRD_* from /sys/class/net/NAME/type.
+    static func hardwareType(_ name: String) -> Int? {
+        let fd = open("/sys/class/net/\(name)/type", O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let n = read(fd, &buffer, buffer.count)
+        guard n > 0 else { return nil }
+        return Int(String(decoding: buffer.prefix(n).filter { $0 >= 48 && $0 <= 57 }, as: UTF8.self))
+    }
+
+    deinit {
+        close(fd)
+    }
+}

@@ -1,0 +1,265 @@
+import Capture
+import CRoomsSupport
+import DataPlane
+import Packet
+import Rooms
+import StatsProtocol
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to run a live capture in the foreground.
+public struct CaptureConfiguration: Sendable {
+    public var sources: [LiveSourceOptions]
+    public var workers: Int
+    /// As ``ReplayConfiguration/cpus``.
+    public var cpus: [Int]?
+    public var fifoPriority: Int?
+    public var mlockall = false
+    public var pagesPerRoom: Int = 4096
+    public var watermarks: Watermarks?
+    public var lock: LockPolicy = .required
+    public var hugePages: HugePagePolicy = .transparent
+    public var worker = WorkerOptions()
+    /// Stop after this long (seconds), or this many frames over all
+    /// workers, or at SIGINT/SIGTERM, whichever comes first.
+    public var duration: Double?
+    public var count: Int?
+    public var topFlows: Int = 10
+
+    public init(sources: [LiveSourceOptions], workers: Int) {
+        self.sources = sources
+        self.workers = workers
+    }
+
+    public func pinning() -> [Int]? {
+        if let cpus { return cpus.isEmpty ? nil : cpus }
+        let allowed = PinnedThread.currentAffinity
+        return allowed.isEmpty ? nil : (0..<workers).map { allowed[$0 % allowed.count] }
+    }
+}
+
+/// Everything a capture measured.
+public struct CaptureReport: Sendable {
+    public var sources: [LiveSourceOptions]
+    public var elapsed: Int64
+    public var workers: [(counters: [Int], cpu: Int?)]
+    public var rooms: [RoomStats]
+    public var flows: [FlowRecord]
+    public var topFlows: Int
+    public var notes: [String] = []
+    /// Why it ended: "duration", "count" or the signal's name.
+    public var stoppedBy: String
+
+    public func total(_ c: WorkerCounter) -> Int { workers.reduce(0) { $0 + $1.counters[c.rawValue] } }
+    public func total(_ m: Malformation) -> Int { workers.reduce(0) { $0 + $1.counters[WorkerCounter.malformed(m)] } }
+
+    /// Frames taken from the kernel: processed plus our own drops.
+    public var received: Int { total(.processed) + total(.droppedNoMemory) }
+    public var seconds: Double { Double(elapsed) / 1e9 }
+
+    public var top: [FlowRecord] {
+        Array(flows.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.packets > $1.packets }.prefix(topFlows))
+    }
+
+    public var json: JSON {
+        let s = seconds
+        func rate(_ x: Int) -> Double { s > 0 ? Double(x) / s : 0 }
+        let decoded: [(String, JSON)] = [
+            ("ipv4", .int(total(.ipv4))), ("ipv6", .int(total(.ipv6))), ("tcp", .int(total(.tcp))),
+            ("udp", .int(total(.udp))), ("icmp", .int(total(.icmp))), ("icmpv6", .int(total(.icmpv6))),
+            ("arp", .int(total(.arp))), ("vlan", .int(total(.vlan))), ("other", .int(total(.other))),
+            ("fragments", .int(total(.fragments))),
+        ]
+        return .object([
+            ("sources", .array(sources.map { src in
+                .object([
+                    ("interface", .string(src.interface)), ("backend", .string(src.backend.rawValue)),
+                    ("fanout", .string(src.fanout.rawValue)), ("filter", src.filter.map { .string($0) } ?? .null),
+                    ("snaplen", .int(src.snaplen)),
+                ])
+            })),
+            ("received", .int(received)),
+            ("processed", .int(total(.processed))),
+            ("bytes", .int(total(.bytes))),
+            ("elapsed_seconds", .double(s)),
+            ("stopped_by", .string(stoppedBy)),
+            ("rate", .object([("pps", .double(rate(received))), ("mbps", .double(rate(total(.bytes)) * 8 / 1e6))])),
+            ("decoded", .object(decoded)),
+            ("truncated", .int(total(.truncated))),
+            ("oversized", .int(total(.oversized))),
+            ("malformed", .object(Malformation.allCases.dropFirst().map { ($0.description, .int(total($0))) })),
+            ("dropped", .object([
+                ("nomem", .int(total(.droppedNoMemory))),
+                ("kernel", .int(total(.kernelDrops))),
+            ])),
+            ("kernel", .object([("packets", .int(total(.kernelPackets))), ("drops", .int(total(.kernelDrops)))])),
+            ("no_buffers", .int(total(.noBuffers))),
+            ("buffer_truncated", .int(total(.bufferTruncated))),
+            ("receive_errors", .int(total(.receiveErrors))),
+            ("flows", .object([
+                ("total", .int(total(.flowsCreated))),
+                ("icmp", .int(total(.icmpFlowsCreated))),
+                ("expired", .int(total(.flowsExpired))),
+                ("active", .int(total(.flowsActive))),
+                ("table_full", .int(total(.flowTableFull))),
+                ("top", .array(top.map(ReplayReport.flowJSON))),
+            ])),
+            ("workers", .array(workers.enumerated().map { i, w in
+                var members: [(String, JSON)] = [
+                    ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
+                    ("received", .int(w.counters[WorkerCounter.processed.rawValue] + w.counters[WorkerCounter.droppedNoMemory.rawValue])),
+                ]
+                for c in WorkerCounter.allCases where c != .malformedBase {
+                    members.append((c.name, .int(w.counters[c.rawValue])))
+                }
+                return .object(members)
+            })),
+            ("rooms", .array(rooms.map(ReplayReport.roomJSON))),
+            ("notes", .array(notes.map { .string($0) })),
+        ])
+    }
+
+    public var human: String {
+        var out: [String] = []
+        let s = seconds
+        for src in sources {
+            out.append("Source: \(src.interface) (\(src.backend.rawValue), fanout \(src.fanout.rawValue)\(src.filter.map { ", filter \"\($0)\"" } ?? ""))")
+        }
+        out.append("Captured: \(received) packets (\(total(.bytes)) bytes) in \(fixed(s, 3)) seconds, stopped by \(stoppedBy)")
+        if s > 0 {
+            out.append("Rated: \(fixed(Double(received) / s, 1)) pps, \(fixed(Double(total(.bytes)) * 8 / s / 1e6, 2)) Mbps")
+        }
+        out.append("Kernel: \(total(.kernelPackets)) packets seen, \(total(.kernelDrops)) dropped")
+        out.append("Dropped by us: nomem \(total(.droppedNoMemory)); no_buffers events \(total(.noBuffers)); receive errors \(total(.receiveErrors)); cut by buffer \(total(.bufferTruncated))")
+        out.append("")
+        out.append("Protocols:")
+        let rows: [(String, Int)] = [
+            ("ipv4", total(.ipv4)), ("ipv6", total(.ipv6)), ("tcp", total(.tcp)), ("udp", total(.udp)),
+            ("icmp", total(.icmp)), ("icmpv6", total(.icmpv6)), ("arp", total(.arp)), ("vlan", total(.vlan)),
+            ("other", total(.other)), ("fragments", total(.fragments)), ("truncated", total(.truncated)),
+        ]
+        for (name, n) in rows { out.append("  \(pad(name, 12)) \(lpad(n, 12))") }
+        let bad = Malformation.allCases.dropFirst().filter { total($0) > 0 }
+        out.append(bad.isEmpty ? "Malformed: none" : "Malformed: " + bad.map { "\($0.description) \(total($0))" }.joined(separator: ", "))
+        out.append("")
+        out.append("Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; \(total(.flowsActive)) active at the end")
+        if !top.isEmpty {
+            out.append("Top flows by bytes:")
+            for f in top {
+                let (a, b) = f.key.endpoints
+                out.append("  \(pad(f.key.protocolName, 6)) \(lpad(Int(f.packets), 8)) \(lpad(Int(f.bytes), 12))  \(a) <-> \(b)")
+            }
+        }
+        out.append("")
+        out.append("Workers:")
+        out.append("  worker cpu   received  processed     nomem  kernel_pkts  kernel_drops  no_buffers   polls  sleeps")
+        for (i, w) in workers.enumerated() {
+            let c = w.counters
+            func v(_ x: WorkerCounter) -> Int { c[x.rawValue] }
+            out.append(
+                "  \(lpad(i, 6)) \(pad(w.cpu.map(String.init) ?? "-", 3)) \(lpad(v(.processed) + v(.droppedNoMemory), 10)) "
+                    + "\(lpad(v(.processed), 10)) \(lpad(v(.droppedNoMemory), 9)) \(lpad(v(.kernelPackets), 12)) "
+                    + "\(lpad(v(.kernelDrops), 13)) \(lpad(v(.noBuffers), 11)) \(lpad(v(.polls), 7)) \(lpad(v(.sleeps), 7))")
+        }
+        out.append("Rooms:")
+        out.append("  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  free_pages  in_use_hw")
+        for r in rooms {
+            out.append(
+                "  \(lpad(r.room, 4)) \(lpad(r.allocFast, 11)) \(lpad(r.allocSlow, 11)) \(lpad(r.failures, 11)) "
+                    + "\(lpad(r.reserveDips, 13)) \(lpad(r.freePages, 11)) \(lpad(r.inUseHighWater, 10))")
+        }
+        for note in notes { out.append("Note: \(note)") }
+        return out.joined(separator: "\n")
+    }
+}
+
+/// `labyrinthd capture`: build the arena, start the workers on the
+/// sources, run until the duration, the count or a signal, stop, check for
+/// leaks and report.
+public enum CaptureRun {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Set by the SIGINT/SIGTERM handlers.
+    static let signalled = Atomic<Int32>(0)
+
+    public static func run(configuration c: CaptureConfiguration) throws(Failure) -> (CaptureReport, LeakReport) {
+        guard c.workers >= 1 else { throw Failure(description: "--workers must be at least 1") }
+        // The interface and the filter are checked once, here, before any
+        // worker starts.
+        for source in c.sources {
+            do {
+                _ = try interfaceIndex(source.interface)
+                if let filter = source.filter {
+                    _ = try BPFProgram(filter, linkType: 1, snaplen: Int32(source.snaplen), interface: source.interface)
+                }
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+        }
+        if c.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
+            throw Failure(description: "mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
+        }
+        let arena: Arena
+        do {
+            arena = try Arena(ArenaConfiguration(
+                rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks, lock: c.lock, hugePages: c.hugePages))
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+        let limit = c.count.map { CaptureLimit($0) }
+        let pool: ReplayWorkerPool
+        do {
+            pool = try ReplayWorkerPool(
+                rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority, options: c.worker,
+                ringCapacity: 1024, sources: c.sources, limit: limit)
+        } catch {
+            throw Failure(description: "\(error)")
+        }
+        signalled.store(0, ordering: .relaxed)
+        signal(SIGINT) { CaptureRun.signalled.store($0, ordering: .relaxed) }
+        signal(SIGTERM) { CaptureRun.signalled.store($0, ordering: .relaxed) }
+        defer {
+            signal(SIGINT, SIG_DFL)
+            signal(SIGTERM, SIG_DFL)
+        }
+        let described = c.sources.map { "\($0.interface) (\($0.backend.rawValue))" }.joined(separator: ", ")
+        var line = "labyrinthd: capturing on \(described) with \(c.workers) workers\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        let start = lab_monotonic_ns()
+        let end = c.duration.map { start + UInt64($0 * 1e9) }
+        var stoppedBy = "signal"
+        while true {
+            let caught = signalled.load(ordering: .relaxed)
+            if caught != 0 {
+                stoppedBy = caught == SIGINT ? "SIGINT" : "SIGTERM"
+                break
+            }
+            if let end, lab_monotonic_ns() >= end {
+                stoppedBy = "duration"
+                break
+            }
+            if let limit, limit.isSpent {
+                stoppedBy = "count"
+                break
+            }
+            if pool.workers.contains(where: { $0.exited }) {
+                stoppedBy = "a worker exiting"
+                break
+            }
+            usleep(2000)
+        }
+        let flows = pool.finish()
+        let elapsed = Int64(lab_monotonic_ns() - start)
+        let leaks = arena.checkForLeaks()
+        var report = CaptureReport(
+            sources: c.sources, elapsed: elapsed, workers: pool.workers.map { ($0.counters.snapshot(), $0.cpu) },
+            rooms: arena.rooms.map(\.stats), flows: flows.flatMap { $0 }, topFlows: c.topFlows, stoppedBy: stoppedBy)
+        report.notes = arena.layout.notes + pool.workers.flatMap(\.notes)
+        return (report, leaks)
+    }
+}
