@@ -216,6 +216,18 @@ public struct PcapHandle: ~Copyable {
         self.warnings = warnings
     }
 
+    /// Replaces the kernel filter ("" passes everything).
+    public func setFilter(_ expression: String) throws(LiveCaptureError) {
+        var program = bpf_program()
+        if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            throw LiveCaptureError(interface: interface, "filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+        }
+        defer { pcap_freecode(&program) }
+        if pcap_setfilter(handle, &program) != 0 {
+            throw LiveCaptureError(interface: interface, "filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+        }
+    }
+
     deinit {
         pcap_close(handle)
     }
@@ -273,6 +285,13 @@ public struct PacketSocket: ~Copyable {
         self.fd = fd
         interface = name
         interfaceIndex = index
+    }
+
+    /// Replaces the kernel filter (atomically: SO_ATTACH_FILTER swaps it);
+    /// nil passes everything.
+    public func setFilter(_ expression: String?, snaplen: Int32) throws(LiveCaptureError) {
+        let program = try BPFProgram(expression ?? "", linkType: linkType, snaplen: snaplen, interface: interface)
+        try program.attach(to: fd, interface: interface)
     }
 
     /// True for a loopback interface (ARPHRD_LOOPBACK).

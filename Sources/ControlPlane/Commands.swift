@@ -101,7 +101,18 @@ public struct CommandProcessor: Sendable {
             ("truncated", .int(state.total(.truncated))),
             ("oversized", .int(state.total(.oversized))),
             ("malformed", .object(Malformation.allCases.dropFirst().map { ($0.description, .int(state.total($0))) })),
-            ("dropped", .object([("nomem", .int(state.total(.droppedNoMemory))), ("rx_missed", .int(state.rxMissed))])),
+            ("dropped", .object([
+                ("nomem", .int(state.total(.droppedNoMemory))), ("rx_missed", .int(state.rxMissed)),
+                ("kernel", .int(state.total(.kernelDrops))),
+            ])),
+            ("kernel", .object([("packets", .int(state.total(.kernelPackets))), ("drops", .int(state.total(.kernelDrops)))])),
+            ("no_buffers", .int(state.total(.noBuffers))),
+            ("sources", .array(state.config.sources.map { s in
+                .object([
+                    ("interface", .string(s.interface)), ("backend", .string(s.backend.rawValue)),
+                    ("fanout", .string(s.fanout.rawValue)), ("filter", s.filter.map { .string($0) } ?? .null),
+                ])
+            })),
             ("flows", .object([
                 ("total", .int(state.total(.flowsCreated) + state.total(.icmpFlowsCreated))),
                 ("tcp_udp", .int(state.total(.flowsCreated))), ("icmp", .int(state.total(.icmpFlowsCreated))),
@@ -263,7 +274,12 @@ public struct CommandProcessor: Sendable {
                ws.flatMap { w in Malformation.allCases.dropFirst().map { ("worker=\"\(w.offset)\",reason=\"\($0)\"", w.element.malformed($0)) } })
         family("labyrinth_dropped_total", "counter", "Frames dropped, by reason.",
                ws.map { ("worker=\"\($0.offset)\",reason=\"nomem\"", $0.element.counter(.droppedNoMemory)) }
-                   + ws.map { ("worker=\"\($0.offset)\",reason=\"rx_missed\"", state.replay.replayer.missed.load($0.offset)) })
+                   + ws.map { ("worker=\"\($0.offset)\",reason=\"rx_missed\"", state.replay.replayer.missed.load($0.offset)) }
+                   + ws.map { ("worker=\"\($0.offset)\",reason=\"kernel\"", $0.element.counter(.kernelDrops)) })
+        family("labyrinth_kernel_packets_total", "counter", "Frames the kernel counted for the workers' sockets (PACKET_STATISTICS, drops included).", perWorker(.kernelPackets))
+        family("labyrinth_no_buffers_total", "counter", "uring: receives that found no page in the provided-buffer ring (ENOBUFS).", perWorker(.noBuffers))
+        family("labyrinth_buffer_truncated_total", "counter", "uring: frames longer than their receive buffer.", perWorker(.bufferTruncated))
+        family("labyrinth_receive_errors_total", "counter", "Failed receive completions.", perWorker(.receiveErrors))
         family("labyrinth_flows_created_total", "counter", "TCP and UDP flows started.", perWorker(.flowsCreated))
         family("labyrinth_flows_expired_total", "counter", "Flows that idled out.", perWorker(.flowsExpired))
         family("labyrinth_flows_active", "gauge", "Flows in the tables.", perWorker(.flowsActive))

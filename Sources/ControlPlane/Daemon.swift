@@ -1,3 +1,4 @@
+import Capture
 import CRoomsSupport
 import DataPlane
 import Logging
@@ -74,11 +75,15 @@ public enum Daemon {
         do {
             pool = try ReplayWorkerPool(
                 rooms: arena.arena.rooms, cpus: cpus, fifoPriority: config.workers.priority, options: options,
-                ringCapacity: config.replay.ring)
+                ringCapacity: config.replay.ring, sources: config.sources.map(\.liveOptions), limit: nil)
         } catch {
             logger.error("\(error)")
             return Exit.startFailed.rawValue
         }
+        for source in config.sources {
+            logger.info("capturing on \(source.interface): \(source.backend.rawValue), fanout \(source.fanout.rawValue)\(source.filter.map { ", filter \"\($0)\"" } ?? "")")
+        }
+        for note in pool.workers.flatMap(\.notes) { logger.warning("\(note)") }
         let replay = ReplayQueue(pool: pool)
         let replayThread: PinnedThread
         do {
@@ -235,8 +240,28 @@ public enum Daemon {
             changes.append("replay pacing \(old.replay.pacing) → \(new.replay.pacing)")
         }
         if new.sources.map(\.filter) != old.sources.map(\.filter) && new.sources.count == old.sources.count {
-            for i in new.sources.indices { applied.sources[i].filter = new.sources[i].filter }
-            changes.append("source filters")
+            // Every new expression must compile before any worker sees it.
+            var bad: String? = nil
+            for source in new.sources {
+                guard let filter = source.filter else { continue }
+                do {
+                    _ = try BPFProgram(filter, linkType: 1, snaplen: Int32(source.snaplen), interface: source.interface)
+                } catch {
+                    bad = "\(error)"
+                    break
+                }
+            }
+            if let bad {
+                logger.error("reload: \(bad); keeping the running filters")
+            } else {
+                for i in new.sources.indices { applied.sources[i].filter = new.sources[i].filter }
+                let generation = state.workers.map { $0.postFilters(new.sources.map(\.filter)) }.max() ?? 0
+                let deadline = lab_monotonic_ns() + 2_000_000_000
+                while state.workers.contains(where: { $0.appliedFilters < generation && !$0.exited }) && lab_monotonic_ns() < deadline {
+                    usleep(1000)
+                }
+                changes.append("source filters (" + new.sources.map { "\($0.interface): \($0.filter.map { "\"\($0)\"" } ?? "none")" }.joined(separator: ", ") + ")")
+            }
         }
         var refused: [String] = []
         if new.rooms != old.rooms { refused.append("[rooms]") }

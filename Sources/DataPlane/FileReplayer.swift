@@ -100,7 +100,7 @@ public final class FileReplayer: @unchecked Sendable {
     private func waitForWorkers() {
         announceAll()
         for (i, w) in pool.workers.enumerated() {
-            while w.counter(.processed) + w.counter(.droppedNoMemory) < dispatched[i] {
+            while w.counter(.replayFrames) < dispatched[i] {
                 if w.exited { break }
                 inboxes[i].arrivals.ring()
                 var ts = timespec(tv_sec: 0, tv_nsec: 20_000)

@@ -12,13 +12,16 @@ import Glibc
 
 /// A worker's libpcap source: the handle and whether its fd is readable.
 struct PcapSlot: ~Copyable {
+    /// Its index among the worker's sources.
+    let source: Int
     let handle: PcapHandle
     let linkType: LinkType
     var armed = false
     var ready = false
     var kernel = KernelCounts()
 
-    init(_ handle: consuming PcapHandle) {
+    init(_ handle: consuming PcapHandle, source: Int) {
+        self.source = source
         linkType = LinkType(rawValue: UInt32(bitPattern: handle.linkType))
         self.handle = handle
     }
@@ -27,6 +30,7 @@ struct PcapSlot: ~Copyable {
 /// A worker's AF_PACKET source: the socket, its provided buffers and the
 /// recvmsg layout the multishot request uses.
 struct UringSlot: ~Copyable {
+    let source: Int
     let socket: PacketSocket
     var buffers: ProvidedBuffers
     /// Only namelen and controllen matter to a multishot recvmsg.
@@ -35,7 +39,8 @@ struct UringSlot: ~Copyable {
     var armed = false
     var kernel = KernelCounts()
 
-    init(_ socket: consuming PacketSocket, buffers: consuming ProvidedBuffers) {
+    init(_ socket: consuming PacketSocket, buffers: consuming ProvidedBuffers, source: Int) {
+        self.source = source
         loopback = PacketSocket.isLoopback(socket.interface)
         self.socket = socket
         self.buffers = buffers
@@ -142,15 +147,15 @@ struct LiveWorkerLoop: ~Copyable {
         } catch {
             return fail("\(error)")
         }
-        let pcapSources = sources.filter { $0.backend == .pcap }
-        let uringSources = sources.filter { $0.backend == .uring }
+        let pcapSources = sources.enumerated().filter { $0.element.backend == .pcap }
+        let uringSources = sources.enumerated().filter { $0.element.backend == .uring }
         let pcap = UnsafeMutablePointer<PcapSlot>.allocate(capacity: Swift.max(1, pcapSources.count))
         let sockets = UnsafeMutablePointer<UringSlot>.allocate(capacity: Swift.max(1, uringSources.count))
         var pcapCount = 0, socketCount = 0
         var failure: String? = nil
-        for source in pcapSources {
+        for (index, source) in pcapSources {
             do {
-                (pcap + pcapCount).initialize(to: PcapSlot(try PcapHandle(source)))
+                (pcap + pcapCount).initialize(to: PcapSlot(try PcapHandle(source), source: index))
                 pcapCount += 1
             } catch {
                 failure = "\(error)"
@@ -158,14 +163,14 @@ struct LiveWorkerLoop: ~Copyable {
             }
         }
         if failure == nil {
-            for (i, source) in uringSources.enumerated() {
+            for (i, (index, source)) in uringSources.enumerated() {
                 do {
                     let socket = try PacketSocket(source)
                     var buffers = try ProvidedBuffers(
                         on: uring, entries: options.providedBuffers, group: UInt16(i), roomIndex: room.index)
                     room.refill(into: &buffers)
                     buffers.publish()
-                    (sockets + socketCount).initialize(to: UringSlot(socket, buffers: buffers))
+                    (sockets + socketCount).initialize(to: UringSlot(socket, buffers: buffers, source: index))
                     socketCount += 1
                 } catch {
                     failure = "\(error)"
@@ -247,6 +252,7 @@ struct LiveWorkerLoop: ~Copyable {
                         flowHash: d.flowHash)
                     r &+= 1
                 }
+                if r > 0 { c.add(WorkerCounter.replayFrames.rawValue, r) }
                 if r > 0, ring.count <= ring.capacity / 2 { inbox!.space.ring() }
                 if r == budget { more = true }
                 n &+= r
@@ -314,6 +320,9 @@ struct LiveWorkerLoop: ~Copyable {
                 processor.pointee.publishFlowGauges()
             }
             answerFlowRequest()
+            if _slowPath(shared.filterGeneration.load(ordering: .relaxed) != shared.filterApplied.load(ordering: .relaxed)) {
+                applyFilters(pcap: pcap, pcapCount: pcapCount, sockets: sockets, socketCount: socketCount)
+            }
             if context.limitReached { stopping = true }
             if n > 0 { c.add(WorkerCounter.polls.rawValue, 1) }
             if n >= budget { c.add(WorkerCounter.budgetExhausted.rawValue, 1) }
@@ -431,6 +440,28 @@ struct LiveWorkerLoop: ~Copyable {
         }
         shared.counters.store(WorkerCounter.kernelPackets.rawValue, Int(truncatingIfNeeded: packets))
         shared.counters.store(WorkerCounter.kernelDrops.rawValue, Int(truncatingIfNeeded: drops))
+    }
+
+    /// Applies the filters the control plane posted (a reload): on the
+    /// worker's own thread, as libpcap handles are not thread-safe.
+    func applyFilters(pcap: UnsafeMutablePointer<PcapSlot>, pcapCount: Int, sockets: UnsafeMutablePointer<UringSlot>, socketCount: Int) {
+        let generation = shared.filterGeneration.load(ordering: .acquiring)
+        let filters = shared.postedFilters()
+        for s in 0..<pcapCount where pcap[s].source < filters.count {
+            do {
+                try pcap[s].handle.setFilter(filters[pcap[s].source] ?? "")
+            } catch {
+                shared.addNote("\(error)")
+            }
+        }
+        for s in 0..<socketCount where sockets[s].source < filters.count {
+            do {
+                try sockets[s].socket.setFilter(filters[sockets[s].source], snaplen: 262_144)
+            } catch {
+                shared.addNote("\(error)")
+            }
+        }
+        shared.filterApplied.store(generation, ordering: .releasing)
     }
 
     /// Serves a pending top-flows request from the worker's own table.

@@ -75,6 +75,25 @@ public final class WorkerShared: @unchecked Sendable {
 
     func addNote(_ note: String) { noteTexts.withLock { $0.append(note) } }
 
+    /// New BPF filters for a live worker's sources (by source index; nil:
+    /// none), applied by the worker between polls: the control plane posts
+    /// them and bumps the generation, the worker applies them and reports
+    /// the generation it applied. Replacing a socket filter is atomic in the
+    /// kernel, so no frame goes unfiltered or is lost.
+    let filterGeneration = Atomic<Int>(0)
+    let filterApplied = Atomic<Int>(0)
+    private let filterTexts = Mutex<[String?]>([])
+
+    public func postFilters(_ filters: [String?]) -> Int {
+        filterTexts.withLock { $0 = filters }
+        return filterGeneration.wrappingAdd(1, ordering: .releasing).newValue
+    }
+
+    func postedFilters() -> [String?] { filterTexts.withLock { $0 } }
+
+    /// The filter generation the worker has applied.
+    public var appliedFilters: Int { filterApplied.load(ordering: .acquiring) }
+
     /// Warnings from the worker's start (activation warnings and the like).
     public var notes: [String] { noteTexts.withLock { $0 } }
 
@@ -161,6 +180,7 @@ struct ReplayWorkerLoop: ~Copyable {
                 n &+= 1
             }
             AtomicContext.exit()
+            if n > 0 { c.add(WorkerCounter.replayFrames.rawValue, n) }
             c.add(WorkerCounter.heartbeat.rawValue, 1)
             answerFlowRequest()
             if n > 0 {

@@ -50,6 +50,9 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case bufferTruncated
     /// Live capture: failed receive completions other than ENOBUFS.
     case receiveErrors
+    /// Frames taken from the replay queue and finished with (the file's
+    /// mapping may go once every dispatched frame is counted here).
+    case replayFrames
     /// Per malformation reason (Malformation.rawValue, 1...).
     case malformedBase
 
@@ -92,6 +95,7 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .noBuffers: return "no_buffers"
         case .bufferTruncated: return "buffer_truncated"
         case .receiveErrors: return "receive_errors"
+        case .replayFrames: return "replay_frames"
         case .malformedBase: return "malformed"
         }
     }

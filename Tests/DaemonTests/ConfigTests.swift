@@ -70,6 +70,7 @@ struct ConfigTests {
         Case(name: "source without an interface", text: "[daemon]\n[[source]]\nbackend = \"pcap\"\n", line: 2, key: "source[0].interface", phrase: "needs an interface"),
         Case(name: "unknown backend", text: "[[source]]\ninterface = \"lo\"\nbackend = \"dpdk\"\n", line: 3, key: "source[0].backend", phrase: "dpdk"),
         Case(name: "interface name too long", text: "[[source]]\ninterface = \"an-interface-name\"\n", line: 2, key: "source[0].interface", phrase: "15 bytes"),
+        Case(name: "filter that does not compile", text: "[[source]]\ninterface = \"lo\"\n\nfilter = \"tcp prot 80\"\n", line: 4, key: "source[0].filter", phrase: "syntax error"),
         Case(name: "snaplen too small", text: "[[source]]\ninterface = \"lo\"\nsnaplen = 10\n", line: 3, key: "source[0].snaplen", phrase: "must be within"),
         Case(name: "stall hook on a missing worker", text: "[workers]\ncount = 1\ntest_stall_worker = 3\n", line: 3, key: "workers.test_stall_worker", phrase: "does not exist"),
     ]

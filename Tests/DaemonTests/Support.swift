@@ -17,7 +17,7 @@ final class DaemonProcess {
 
     /// Starts the daemon with `[daemon]` settings added to a small default
     /// config, and waits until its socket answers.
-    init(daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "") throws {
+    init(daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "", prefix: [String] = []) throws {
         directory = temporaryDirectory("labyrinthd")
         socket = directory + "/labyrinthd.sock"
         log = directory + "/stderr"
@@ -29,11 +29,11 @@ final class DaemonProcess {
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        let arguments = [executable("labyrinthd"), "run", "--config", config]
+        let arguments = prefix + [executable("labyrinthd"), "run", "--config", config]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var child = pid_t()
-        let rc = posix_spawn(&child, arguments[0], &actions, nil, &argv, environ)
+        let rc = posix_spawnp(&child, arguments[0], &actions, nil, &argv, environ)
         guard rc == 0 else { throw TestFailure("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
         pid = child
         let deadline = time(nil) + 20

@@ -85,6 +85,21 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var timeoutMilliseconds = 100
         /// The line of the source's [[source]] header, for errors.
         public var line = 0
+
+        /// What the workers open.
+        public var liveOptions: LiveSourceOptions {
+            var o = LiveSourceOptions(interface: interface)
+            o.backend = backend
+            o.fanout = fanout
+            o.fanoutGroup = fanoutGroup.map { UInt16(truncatingIfNeeded: $0) }
+            o.snaplen = snaplen
+            o.filter = filter
+            o.promiscuous = promiscuous
+            o.bufferBytes = bufferBytes
+            o.immediate = immediate
+            o.timeoutMilliseconds = timeoutMilliseconds
+            return o
+        }
     }
 
     public var daemon = Daemon()
@@ -308,6 +323,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         src.fanoutGroup = try s.optionalInt("fanout_group", in: 0...0xFFFF)
         src.snaplen = try s.int("snaplen", default: src.snaplen, in: 64...262_144)
         src.filter = try s.string("filter", default: nil)
+        if let filter = src.filter {
+            do {
+                _ = try BPFProgram(filter, linkType: 1, snaplen: 262_144, interface: src.interface)
+            } catch {
+                throw s.error("filter", "does not compile: \(error.message)")
+            }
+        }
         src.promiscuous = try s.bool("promiscuous", default: src.promiscuous)
         src.bufferBytes = try s.size("buffer", default: src.bufferBytes, in: (64 << 10)...(1 << 31))
         src.immediate = try s.bool("immediate", default: src.immediate)
