@@ -251,7 +251,7 @@ public enum CaptureRun {
                 stoppedBy = "a worker exiting"
                 break
             }
-            usleep(2000)
+            usleep(20_000)
         }
         let flows = pool.finish()
         let elapsed = Int64(lab_monotonic_ns() - start)

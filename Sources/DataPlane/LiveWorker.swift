@@ -259,12 +259,13 @@ struct LiveWorkerLoop: ~Copyable {
             }
             // Completions: frames received into pages, readiness.
             let k = uring.reap(max: budget)
+            let batchTime = k > 0 && socketCount > 0 ? Self.wallClock() : 0
             for i in 0..<k {
                 let tag = uring.tag(i)
                 let slot = Int(tag & 0xFFFF_FFFF)
                 switch CompletionKind(rawValue: tag >> 32) {
                 case .received?:
-                    n &+= received(uring.result(i), flags: uring.completionFlags(i), slot: &sockets[slot])
+                    n &+= received(uring.result(i), flags: uring.completionFlags(i), slot: &sockets[slot], time: batchTime)
                 case .pcapReadable?:
                     pcap[slot].ready = true
                     if !curing_cqe_more(uring.completionFlags(i)) { pcap[slot].armed = false }
@@ -283,7 +284,9 @@ struct LiveWorkerLoop: ~Copyable {
                         pcap_dispatch(pcap[s].handle.handle, Int32(budget), pcapCallback, $0)
                     }
                 }
-                if m >= Int32(budget) {
+                // A dispatch ends at a block's end as well as at the budget:
+                // the handle is drained only when one finds nothing.
+                if m > 0 {
                     more = true
                 } else {
                     pcap[s].ready = false
@@ -328,7 +331,9 @@ struct LiveWorkerLoop: ~Copyable {
             if n >= budget { c.add(WorkerCounter.budgetExhausted.rawValue, 1) }
             if stopping { break }
             if more {
-                uring.submit(waitingNanoseconds: 0)
+                // Receives complete only inside io_uring_enter (DEFER_TASKRUN);
+                // a pcap-only worker enters only to submit.
+                if socketCount > 0 || curing_sq_pending(uring.ring) > 0 { uring.submit(waitingNanoseconds: 0) }
                 continue
             }
             if shared.stopFlag.load(ordering: .acquiring) && (ring?.count ?? 0) == 0 {
@@ -359,7 +364,7 @@ struct LiveWorkerLoop: ~Copyable {
 
     /// One completion of a socket's multishot recvmsg.
     @inline(__always)
-    mutating func received(_ result: Int32, flags: UInt32, slot: inout UringSlot) -> Int {
+    mutating func received(_ result: Int32, flags: UInt32, slot: inout UringSlot, time: Int64) -> Int {
         let c = shared.counters
         if !curing_cqe_more(flags) { slot.armed = false }
         guard result >= 0 else {
@@ -399,8 +404,15 @@ struct LiveWorkerLoop: ~Copyable {
         let offset = UnsafeMutableRawPointer(payload) - page.baseAddress
         processor.pointee.processInPlace(
             page, offset: offset, capturedLength: Int(captured), wireLength: Int(real), linkType: .ethernet,
-            timestamp: timestamp != 0 ? timestamp : Int64(lab_monotonic_ns()))
+            timestamp: timestamp != 0 ? timestamp : time)
         return 1
+    }
+
+    /// Nanoseconds since the epoch (vDSO, no syscall).
+    static func wallClock() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
     }
 
     /// After the stop: cancels the receives and processes what already sat
@@ -419,7 +431,7 @@ struct LiveWorkerLoop: ~Copyable {
             for i in 0..<k {
                 let tag = uring.tag(i)
                 if CompletionKind(rawValue: tag >> 32) == .received {
-                    _ = received(uring.result(i), flags: uring.completionFlags(i), slot: &sockets[Int(tag & 0xFFFF_FFFF)])
+                    _ = received(uring.result(i), flags: uring.completionFlags(i), slot: &sockets[Int(tag & 0xFFFF_FFFF)], time: Self.wallClock())
                 }
             }
             AtomicContext.exit()

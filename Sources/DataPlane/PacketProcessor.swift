@@ -15,8 +15,8 @@ public struct PacketProcessor: ~Copyable {
     @usableFromInline var holdFrames: Int
     /// With the hook: a held page goes home after this long (0: only when
     /// newer frames push it out).
-    @usableFromInline let holdNanoseconds: Int64
-    @usableFromInline var held: HeldPages
+    let holdNanoseconds: Int64
+    var held: HeldPages
 
     public init(
         room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, holdFrames: Int = 0,
@@ -162,12 +162,11 @@ public struct PacketProcessor: ~Copyable {
 
 /// The hold hook's pages, oldest first: a fixed ring of raw pages and the
 /// times they were held.
-@usableFromInline
 struct HeldPages: ~Copyable {
-    @usableFromInline let entries: UnsafeMutablePointer<(address: UnsafeMutableRawPointer, order: Int, time: Int64)>
-    @usableFromInline let capacity: Int
-    @usableFromInline var head = 0
-    @usableFromInline var count = 0
+    let entries: UnsafeMutablePointer<(address: UnsafeMutableRawPointer, order: Int, time: Int64)>
+    let capacity: Int
+    var head = 0
+    var count = 0
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -178,16 +177,13 @@ struct HeldPages: ~Copyable {
         entries.deallocate()
     }
 
-    @usableFromInline
     mutating func append(_ page: RawPage, at time: Int64) {
         (entries + (head &+ count) % capacity).initialize(to: (page.address, page.order, time))
         count &+= 1
     }
 
-    @usableFromInline
     var oldestTime: Int64 { entries[head].time }
 
-    @usableFromInline
     mutating func removeOldest(room: Int) -> RawPage {
         let e = (entries + head).move()
         head = (head &+ 1) % capacity

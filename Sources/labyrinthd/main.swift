@@ -277,6 +277,8 @@ struct CaptureCommand: ParsableCommand {
     var immediate = false
     @Option(help: "pcap: the block timeout in milliseconds.")
     var timeoutMs: Int = 100
+    @Flag(help: "uring: kernel receive timestamps per frame (SO_TIMESTAMPNS) instead of the batch's time.")
+    var kernelTimestamps = false
     @Option(help: "Frames a worker polls per source before checking in (NAPI budget).")
     var budget: Int = 64
     @Flag(help: "Poll without ever sleeping.")
@@ -317,6 +319,7 @@ struct CaptureCommand: ParsableCommand {
         source.bufferBytes = bufferMib << 20
         source.immediate = immediate
         source.timeoutMilliseconds = timeoutMs
+        source.kernelTimestamps = kernelTimestamps
         var c = CaptureConfiguration(sources: [source], workers: Swift.max(1, workers ?? PinnedThread.currentAffinity.count))
         if cpus == "none" {
             c.cpus = []

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,11 +10,10 @@ public final class TestNetwork {
     public let namespace: String
     public let sender = "lab0s"
     public let receiver = "lab0r"
-    nonisolated(unsafe) static var made = 0
+    static let made = Atomic<Int>(0)
 
     public init() throws {
-        TestNetwork.made += 1
-        namespace = "labyrinth-test-\(getpid())-\(TestNetwork.made)"
+        namespace = "labyrinth-test-\(getpid())-\(TestNetwork.made.wrappingAdd(1, ordering: .relaxed).newValue)"
         let steps: [[String]] = [
             ["ip", "netns", "add", namespace],
             ["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],

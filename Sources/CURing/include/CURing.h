@@ -82,6 +82,9 @@ int curing_arm_poll(struct io_uring *ring, int fd, uint64_t tag);
 /// MSG_TRUNC so that a frame larger than its buffer reports its real length.
 int curing_arm_recvmsg(struct io_uring *ring, int fd, struct msghdr *msg, uint16_t bgid, uint64_t tag);
 
+/// Requests queued but not yet submitted.
+static inline unsigned curing_sq_pending(struct io_uring *ring) { return io_uring_sq_ready(ring); }
+
 /// Queues the cancellation of every request on `fd`.
 int curing_cancel_fd(struct io_uring *ring, int fd);
 

@@ -83,6 +83,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var bufferBytes = 32 << 20
         public var immediate = false
         public var timeoutMilliseconds = 100
+        public var kernelTimestamps = false
         /// The line of the source's [[source]] header, for errors.
         public var line = 0
 
@@ -98,6 +99,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             o.bufferBytes = bufferBytes
             o.immediate = immediate
             o.timeoutMilliseconds = timeoutMilliseconds
+            o.kernelTimestamps = kernelTimestamps
             return o
         }
     }
@@ -334,8 +336,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         src.bufferBytes = try s.size("buffer", default: src.bufferBytes, in: (64 << 10)...(1 << 31))
         src.immediate = try s.bool("immediate", default: src.immediate)
         src.timeoutMilliseconds = try s.int("timeout_ms", default: src.timeoutMilliseconds, in: 0...60_000)
+        src.kernelTimestamps = try s.bool("kernel_timestamps", default: src.kernelTimestamps)
         try s.finish(known: ["backend", "interface", "fanout", "fanout_group", "snaplen", "filter", "promiscuous", "buffer",
-                             "immediate", "timeout_ms"])
+                             "immediate", "timeout_ms", "kernel_timestamps"])
         return src
     }
 
