@@ -78,6 +78,11 @@ public struct StatsClient: ~Copyable {
         var line = request.text + "\n"
         let sent = line.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == line.utf8.count else {
+            let e = errno
+            // A daemon that turned us away (too many clients) wrote its
+            // reason before closing: that reason is the reply.
+            if let last = try? readLine(), let parsed = try? JSON.parse(last) { return parsed }
+            errno = e
             throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection (send: \(String(cString: strerror(errno))))")
         }
         let reply = try readLine()
