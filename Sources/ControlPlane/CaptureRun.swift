@@ -132,7 +132,9 @@ public struct CaptureReport: Sendable {
         if s > 0 {
             out.append("Rated: \(fixed(Double(received) / s, 1)) pps, \(fixed(Double(total(.bytes)) * 8 / s / 1e6, 2)) Mbps")
         }
-        out.append("Kernel: \(total(.kernelPackets)) packets seen, \(total(.kernelDrops)) dropped")
+        let twice = sources.contains { PacketSocket.isLoopback($0.interface) }
+            ? " (on loopback the kernel sees each frame twice, leaving and arriving; one is kept)" : ""
+        out.append("Kernel: \(total(.kernelPackets)) packets seen, \(total(.kernelDrops)) dropped\(twice)")
         out.append("Dropped by us: nomem \(total(.droppedNoMemory)); no_buffers events \(total(.noBuffers)); receive errors \(total(.receiveErrors)); cut by buffer \(total(.bufferTruncated))")
         out.append("")
         out.append("Protocols:")
