@@ -59,19 +59,6 @@ struct BuddyLists: @unchecked Sendable {
         counts[order].store(counts[order].load(ordering: .relaxed) &+ delta, ordering: .relaxed)
     }
 
-    /// Counts one block fewer of `from` and one more of each order in
-    /// `lower..<from` (a split), or the reverse when `sign` is -1 (a merge).
-    /// Done after the list work, off its dependency chain.
-    @inlinable @inline(__always)
-    func recount(from: Int, lower: Int, sign: Int) {
-        bump(from, -sign)
-        var o = lower
-        while o < from {
-            bump(o, sign)
-            o &+= 1
-        }
-    }
-
     /// Puts a free block on its list and counts it.
     @usableFromInline
     func push(_ index: Int32, order: Int) {
@@ -121,14 +108,17 @@ struct BuddyLists: @unchecked Sendable {
         if n != Self.none { meta[Int(truncatingIfNeeded: n)].prev = Self.none }
         m.pointee.state = 0
         let found = k
-        // Split: keep the lower half, free the upper halves.
+        // Split: keep the lower half, free the upper halves. Every list
+        // below `found` was empty (that is why we climbed), so each upper
+        // half is its list's only block: no head to load or fix.
         while k > order {
             k &-= 1
-            link(index | (Int32(1) &<< Int32(truncatingIfNeeded: k)), order: k)
+            let half = index | (Int32(1) &<< Int32(truncatingIfNeeded: k))
+            meta[Int(truncatingIfNeeded: half)] = PageMeta(next: Self.none, prev: Self.none, state: Int32(truncatingIfNeeded: k &+ 1))
+            heads[k] = half
+            bump(k, 1)
         }
-        // One fewer block of the order found, one more of each order split
-        // off: a single store when the counts are packed.
-        recount(from: found, lower: order, sign: 1)
+        bump(found, -1)
         return index
     }
 
@@ -141,12 +131,12 @@ struct BuddyLists: @unchecked Sendable {
             let buddy = index ^ (Int32(1) &<< Int32(truncatingIfNeeded: k))
             guard meta[Int(truncatingIfNeeded: buddy)].state == Int32(truncatingIfNeeded: k &+ 1) else { break }
             unlink(buddy, order: k)
+            bump(k, -1)
             index = index & buddy
             k &+= 1
         }
         link(index, order: k)
-        // One more block of the order reached, one fewer of each merged away.
-        recount(from: k, lower: order, sign: -1)
+        bump(k, 1)
     }
 
     /// Whether the page at `index` heads a free block, and of what order.

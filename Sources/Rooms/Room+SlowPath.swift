@@ -22,6 +22,27 @@ extension Room {
         return allocateHard(order: order, flags: flags, mode: mode, timeout: timeout)
     }
 
+    /// Orders 1...4 without `.wait`: a block straight from the buddy when the
+    /// room is above its `min` watermark with the block taken; everything
+    /// else (the reserve, pressure, reclaim, failure) through
+    /// ``allocateSlow(order:flags:timeout:)``.
+    @usableFromInline @inline(never)
+    func allocateBuddy(order: Int, flags: GFP) -> Page? {
+        let c = core
+        let free = counters.load(.freePages)
+        let left = free &- (1 &<< order)
+        if _fastPath(UInt(bitPattern: order) <= UInt(Room.maxOrder) && !c.pointee.underPressure
+                     && left >= c.pointee.low),
+           let index = c.pointee.buddy.take(order: order) {
+            counters.store(.freePages, left)
+            counters.add(.allocSlow, 1)
+            let inUse = c.pointee.pageCount &- left
+            if _slowPath(inUse > counters.load(.inUseHighWater)) { counters.store(.inUseHighWater, inUse) }
+            return Page(address: address(ofPage: Int(index)), core: c, order: order)
+        }
+        return allocateSlow(order: order, flags: flags, timeout: .zero)
+    }
+
     /// One attempt: the watermark check, then a block. Does not reclaim
     /// remote frees except through an empty order-0 cache.
     @inlinable @inline(__always)

@@ -110,6 +110,9 @@ public struct Room: @unchecked Sendable {
                 return Page(address: address, core: c, order: 0)
             }
         }
+        if order != 0 && !flags.contains(.wait) {
+            return allocateBuddy(order: order, flags: flags)
+        }
         return allocateSlow(order: order, flags: flags, timeout: timeout)
     }
 
