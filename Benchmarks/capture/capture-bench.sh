@@ -12,6 +12,7 @@
 #   pcap-bare       libpcap's bare live loop (pcap_dispatch, counting)
 #   labyrinthd-pcap labyrinthd capture --backend pcap --workers 1 (decode, flows)
 #   uring-bare      a bare io_uring multishot recvmsg loop, provided buffers
+#   uring-bare-recv the same with multishot recv (not in the default set)
 #   labyrinthd-uring labyrinthd capture --backend uring --workers 1
 # Per run: frames received, drop % ((sent - received) / sent), the sender's
 # rate (the offered load), and the consumer's CPU time per received frame
@@ -72,6 +73,7 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
         tcpdump) ip netns exec "$ns" taskset -c 1 tcpdump -i vb -w /dev/null -B 32768 >"$work/out" 2>"$work/err" & ;;
         pcap-bare) ip netns exec "$ns" taskset -c 1 "$work/pcap-live-bare" vb >"$work/out" 2>"$work/err" & ;;
         uring-bare) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb >"$work/out" 2>"$work/err" & ;;
+        uring-bare-recv) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb recv >"$work/out" 2>"$work/err" & ;;
         labyrinthd-pcap) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --json >"$work/out" 2>"$work/err" & ;;
         labyrinthd-uring) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --json >"$work/out" 2>"$work/err" & ;;
     esac
@@ -86,7 +88,7 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
 received_of() { # name -> frames the consumer says it received
     case $1 in
         tcpdump) awk '/packets captured/ {print $1}' "$work/err" ;;
-        pcap-bare|uring-bare) awk '{print $2}' "$work/out" ;;
+        pcap-bare|uring-bare|uring-bare-recv) awk '{print $2}' "$work/out" ;;
         labyrinthd-*) python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' "$work/out" ;;
     esac
 }

@@ -4,8 +4,10 @@
  * buffer ring of 4 KiB buffers (from malloc), counting frames and bytes and
  * recycling each buffer at once. No decode, no flows. Runs until SIGINT or
  * SIGTERM, then prints: received, bytes, kernel packets and drops, enobufs.
+ * With "recv", a multishot recv instead of recvmsg (no address, no
+ * truncation length beyond what MSG_TRUNC gives recv).
  *
- *   uring-bare IFACE
+ *   uring-bare IFACE [recv]
  *
  * Build: cc -O2 -o uring-bare uring-bare.c -luring
  */
@@ -31,7 +33,8 @@ static volatile sig_atomic_t stop;
 static void on_signal(int s) { (void)s; stop = 1; }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: uring-bare IFACE\n"); return 64; }
+    if (argc < 2) { fprintf(stderr, "usage: uring-bare IFACE [recv]\n"); return 64; }
+    int plain = argc > 2 && strcmp(argv[2], "recv") == 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
@@ -60,7 +63,10 @@ int main(int argc, char **argv) {
     while (!stop) {
         if (!armed) {
             struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-            io_uring_prep_recvmsg_multishot(sqe, fd, &msg, MSG_TRUNC);
+            if (plain)
+                io_uring_prep_recv_multishot(sqe, fd, NULL, 0, MSG_TRUNC);
+            else
+                io_uring_prep_recvmsg_multishot(sqe, fd, &msg, MSG_TRUNC);
             sqe->flags |= IOSQE_BUFFER_SELECT;
             sqe->buf_group = 0;
             armed = 1;
@@ -76,8 +82,11 @@ int main(int argc, char **argv) {
                 continue;
             }
             int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-            struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buffers + bid * BUF, cqe->res, &msg);
-            if (o) {
+            struct io_uring_recvmsg_out *o;
+            if (plain) {
+                received++;
+                bytes += cqe->res;
+            } else if ((o = io_uring_recvmsg_validate(buffers + bid * BUF, cqe->res, &msg)) != NULL) {
                 received++;
                 bytes += io_uring_recvmsg_payload_length(o, cqe->res, &msg);
             }
