@@ -235,7 +235,7 @@ struct LiveWorkerLoop: ~Copyable {
         var stopping = false
         while true {
             if _slowPath(stallAt != nil) && Int64(lab_monotonic_ns()) > stallAt! {
-                stall()
+                shared.stallUntilStopped()
                 break
             }
             c.add(WorkerCounter.heartbeat.rawValue, 1)
@@ -322,7 +322,7 @@ struct LiveWorkerLoop: ~Copyable {
                 publishKernelCounts(pcap: pcap, pcapCount: pcapCount, sockets: sockets, socketCount: socketCount)
                 processor.pointee.publishFlowGauges()
             }
-            answerFlowRequest()
+            shared.answerFlowRequest(from: processor.pointee)
             if _slowPath(shared.filterGeneration.load(ordering: .relaxed) != shared.filterApplied.load(ordering: .relaxed)) {
                 applyFilters(pcap: pcap, pcapCount: pcapCount, sockets: sockets, socketCount: socketCount)
             }
@@ -358,7 +358,7 @@ struct LiveWorkerLoop: ~Copyable {
         // Frames already in pages when the stop came are still processed.
         drainAfterStop(uring: uring, sockets: sockets, socketCount: socketCount)
         publishKernelCounts(pcap: pcap, pcapCount: pcapCount, sockets: sockets, socketCount: socketCount)
-        answerFlowRequest()
+        shared.answerFlowRequest(from: processor.pointee)
         return processor.pointee.flowRecords()
     }
 
@@ -474,23 +474,5 @@ struct LiveWorkerLoop: ~Copyable {
             }
         }
         shared.filterApplied.store(generation, ordering: .releasing)
-    }
-
-    /// Serves a pending top-flows request from the worker's own table.
-    func answerFlowRequest() {
-        let request = shared.flowRequest.load(ordering: .acquiring)
-        guard request != shared.flowAnswered.load(ordering: .relaxed) else { return }
-        let n = processor.pointee.topFlows(
-            shared.flowRequestTop.load(ordering: .relaxed), byPackets: shared.flowRequestByPackets.load(ordering: .relaxed),
-            into: shared.flowReply)
-        shared.flowReplyCount.store(n, ordering: .relaxed)
-        shared.flowAnswered.store(request, ordering: .releasing)
-    }
-
-    func stall() {
-        while !shared.stopFlag.load(ordering: .acquiring) {
-            var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
-            nanosleep(&ts, nil)
-        }
     }
 }

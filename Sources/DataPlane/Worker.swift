@@ -124,6 +124,27 @@ public final class WorkerShared: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: flowReply, count: n))
     }
 
+    /// Worker side: serves a pending top-flows request from the worker's
+    /// own table.
+    func answerFlowRequest(from processor: borrowing PacketProcessor) {
+        let request = flowRequest.load(ordering: .acquiring)
+        guard request != flowAnswered.load(ordering: .relaxed) else { return }
+        let n = processor.topFlows(
+            flowRequestTop.load(ordering: .relaxed), byPackets: flowRequestByPackets.load(ordering: .relaxed),
+            into: flowReply)
+        flowReplyCount.store(n, ordering: .relaxed)
+        flowAnswered.store(request, ordering: .releasing)
+    }
+
+    /// Worker side, the stall test hook: stop polling (the heartbeat stops
+    /// too), as a worker stuck in a bug would, until the daemon stops it.
+    func stallUntilStopped() {
+        while !stopFlag.load(ordering: .acquiring) {
+            var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            nanosleep(&ts, nil)
+        }
+    }
+
     /// The worker's heartbeat (moves on every loop of its poll).
     public var heartbeat: Int { counter(.heartbeat) }
 
@@ -166,7 +187,7 @@ struct ReplayWorkerLoop: ~Copyable {
         let stallAt = options.stallWorker == shared.index ? Int64(lab_monotonic_ns()) &+ options.stallAfter : nil
         while true {
             if _slowPath(stallAt != nil) && Int64(lab_monotonic_ns()) > stallAt! {
-                stall()
+                shared.stallUntilStopped()
                 break
             }
             var n = 0
@@ -182,7 +203,7 @@ struct ReplayWorkerLoop: ~Copyable {
             AtomicContext.exit()
             if n > 0 { c.add(WorkerCounter.replayFrames.rawValue, n) }
             c.add(WorkerCounter.heartbeat.rawValue, 1)
-            answerFlowRequest()
+            shared.answerFlowRequest(from: processor)
             if n > 0 {
                 c.add(WorkerCounter.polls.rawValue, 1)
                 // A reader waiting for room sleeps until half the queue is free.
@@ -215,34 +236,12 @@ struct ReplayWorkerLoop: ~Copyable {
                     || shared.flowRequest.load(ordering: .relaxed) != shared.flowAnswered.load(ordering: .relaxed)
             }
         }
-        answerFlowRequest()
+        shared.answerFlowRequest(from: processor)
         processor.releaseHeld()
         processor.publishFlowGauges()
         let flows = processor.flowRecords()
         room.unclaim()
         shared.exitedFlag.store(true, ordering: .releasing)
         return flows
-    }
-}
-
-extension ReplayWorkerLoop {
-    /// Serves a pending top-flows request from the worker's own table.
-    mutating func answerFlowRequest() {
-        let request = shared.flowRequest.load(ordering: .acquiring)
-        guard request != shared.flowAnswered.load(ordering: .relaxed) else { return }
-        let n = processor.topFlows(
-            shared.flowRequestTop.load(ordering: .relaxed), byPackets: shared.flowRequestByPackets.load(ordering: .relaxed),
-            into: shared.flowReply)
-        shared.flowReplyCount.store(n, ordering: .relaxed)
-        shared.flowAnswered.store(request, ordering: .releasing)
-    }
-
-    /// The stall test hook: the worker stops polling and its heartbeat stops,
-    /// as a worker stuck in a bug would, until the daemon stops it.
-    func stall() {
-        while !shared.stopFlag.load(ordering: .acquiring) {
-            var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
-            nanosleep(&ts, nil)
-        }
     }
 }

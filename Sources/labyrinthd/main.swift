@@ -71,6 +71,37 @@ struct ArenaOptions: ParsableArguments {
     var lockPolicy: LockPolicy { noLock ? .off : lock }
 }
 
+/// Options shared by the commands that start workers.
+struct WorkerPlacement: ParsableArguments {
+    @Option(help: "Workers, one per room (default: one per CPU the process may use).")
+    var workers: Int?
+
+    @Option(help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order; none: unpinned).")
+    var cpus: String?
+
+    @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
+    var priority: Int?
+
+    func validate() throws {
+        if let w = workers, w < 1 { throw ValidationError("--workers must be at least 1") }
+        _ = try cpuList()
+    }
+
+    /// How many workers: as asked, or one per CPU the process may use.
+    var count: Int { Swift.max(1, workers ?? PinnedThread.currentAffinity.count) }
+
+    /// The CPUs asked for: nil for the default, empty for "none".
+    func cpuList() throws -> [Int]? {
+        guard let cpus else { return nil }
+        if cpus == "none" { return [] }
+        let list = cpus.split(separator: ",").map { Int($0.trimmingCharacters()) }
+        guard list.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw ValidationError("--cpus takes comma-separated CPU numbers, not '\(cpus)'")
+        }
+        return list.map { $0! }
+    }
+}
+
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay pcap/pcapng files through the pinned workers and print a report.",
@@ -86,14 +117,7 @@ struct Replay: ParsableCommand {
     @Argument(help: "Capture files (pcap or pcapng).")
     var files: [String]
 
-    @Option(help: "Workers, one per room (default: one per CPU the process may use).")
-    var workers: Int?
-
-    @Option(help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order; none: unpinned).")
-    var cpus: String?
-
-    @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
-    var priority: Int?
+    @OptionGroup var placement: WorkerPlacement
 
     @Option(help: "max (default) or original: the capture's own timing.")
     var speed: String = "max"
@@ -140,22 +164,12 @@ struct Replay: ParsableCommand {
         if let m = multiplier, !(m > 0) { throw ValidationError("--multiplier must be above 0") }
         if let p = pps, !(p > 0) { throw ValidationError("--pps must be above 0") }
         if let m = mbps, !(m > 0) { throw ValidationError("--mbps must be above 0") }
-        if let w = workers, w < 1 { throw ValidationError("--workers must be at least 1") }
     }
 
     func run() throws {
-        let count = workers ?? PinnedThread.currentAffinity.count
-        var c = ReplayConfiguration(workers: Swift.max(1, count))
-        if cpus == "none" {
-            c.cpus = []
-        } else if let cpus {
-            let list = cpus.split(separator: ",").map { Int($0.trimmingCharacters()) }
-            guard list.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-                throw ValidationError("--cpus takes comma-separated CPU numbers, not '\(cpus)'")
-            }
-            c.cpus = list.map { $0! }
-        }
-        c.fifoPriority = priority
+        var c = ReplayConfiguration(workers: placement.count)
+        c.cpus = try placement.cpuList()
+        c.fifoPriority = placement.priority
         c.pagesPerRoom = arena.pagesPerRoom
         c.lock = arena.lockPolicy
         if let pps { c.pacing = .packetsPerSecond(pps) }
@@ -249,12 +263,7 @@ struct CaptureCommand: ParsableCommand {
     var interface: String
     @Option(help: "pcap or uring.")
     var backend: CaptureBackend = .pcap
-    @Option(help: "Workers, one per room (default: one per CPU the process may use).")
-    var workers: Int?
-    @Option(help: "Comma-separated CPUs to pin workers to, in order (none: unpinned).")
-    var cpus: String?
-    @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
-    var priority: Int?
+    @OptionGroup var placement: WorkerPlacement
     @Flag(help: "mlockall(MCL_CURRENT | MCL_FUTURE) the whole process.")
     var mlockall = false
     @Option(name: .shortAndLong, help: "A BPF filter in tcpdump syntax, run in the kernel.")
@@ -298,7 +307,6 @@ struct CaptureCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let w = workers, w < 1 { throw ValidationError("--workers must be at least 1") }
         if let c = count, c < 1 { throw ValidationError("--count must be at least 1") }
         if let d = duration, !(d > 0) { throw ValidationError("--duration must be above 0") }
         if budget < 1 { throw ValidationError("--budget must be at least 1") }
@@ -320,17 +328,9 @@ struct CaptureCommand: ParsableCommand {
         source.immediate = immediate
         source.timeoutMilliseconds = timeoutMs
         source.kernelTimestamps = kernelTimestamps
-        var c = CaptureConfiguration(sources: [source], workers: Swift.max(1, workers ?? PinnedThread.currentAffinity.count))
-        if cpus == "none" {
-            c.cpus = []
-        } else if let cpus {
-            let list = cpus.split(separator: ",").map { Int($0.trimmingCharacters()) }
-            guard list.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-                throw ValidationError("--cpus takes comma-separated CPU numbers, not '\(cpus)'")
-            }
-            c.cpus = list.map { $0! }
-        }
-        c.fifoPriority = priority
+        var c = CaptureConfiguration(sources: [source], workers: placement.count)
+        c.cpus = try placement.cpuList()
+        c.fifoPriority = placement.priority
         c.mlockall = mlockall
         c.pagesPerRoom = arena.pagesPerRoom
         c.lock = arena.lockPolicy
