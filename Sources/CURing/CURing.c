@@ -150,7 +150,10 @@ int curing_cancel_fd(struct io_uring *ring, int fd) {
 
 int curing_submit_and_wait(struct io_uring *ring, unsigned wait, int64_t timeout_ns) {
     if (wait == 0 || timeout_ns == 0) {
-        int r = io_uring_submit(ring);
+        /* With DEFER_TASKRUN completions are posted only inside an enter
+         * with GETEVENTS: a plain submit with nothing queued would not even
+         * enter, and a busy-polling worker would never see a frame. */
+        int r = io_uring_submit_and_get_events(ring);
         if (r < 0) return r;
         return (int)io_uring_cq_ready(ring);
     }

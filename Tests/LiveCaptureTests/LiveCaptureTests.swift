@@ -119,6 +119,40 @@ struct LiveCaptureTests {
         }
     }
 
+    /// The other fanout modes and worker settings: whichever worker a frame
+    /// lands on, each is counted exactly once.
+    static let settings: [(String, [String])] = [
+        ("pcap", ["--workers", "2", "--fanout", "lb"]),
+        ("uring", ["--workers", "2", "--fanout", "lb"]),
+        ("uring", ["--workers", "2", "--fanout", "cpu"]),
+        ("pcap", ["--workers", "2", "--fanout", "qm"]),
+        ("pcap", ["--workers", "1", "--priority", "10", "--mlockall"]),
+        ("uring", ["--workers", "1", "--busy-poll"]),
+        ("pcap", ["--workers", "1", "--busy-poll"]),
+    ]
+
+    @Test("fanout lb, cpu and qm, SCHED_FIFO with mlockall, busy polling: every frame counted once", arguments: settings)
+    func variants(backend: String, arguments: [String]) throws {
+        let network = try TestNetwork()
+        let frames = 800, flows = 16
+        try withCapture("udp.pcap", udpCapture(count: frames, flows: flows)) { file in
+            let report = try capture(
+                network, backend: backend, arguments: arguments + ["--count", String(frames), "--duration", "40"],
+                files: [(file, 2000)])
+            #expect(report["received"]?.intValue == frames)
+            #expect(report["processed"]?.intValue == frames)
+            #expect(report["kernel"]?["drops"]?.intValue == 0)
+            let workers = report["workers"]?.arrayValue ?? []
+            #expect(workers.compactMap { $0["received"]?.intValue }.reduce(0, +) == frames)
+            if arguments.contains("lb") {
+                // Round robin: both workers take frames, so flows split.
+                #expect(workers.allSatisfy { ($0["received"]?.intValue ?? 0) > 0 }, "lb left a worker idle")
+            } else {
+                #expect(report["flows"]?["total"]?.intValue == flows)
+            }
+        }
+    }
+
     @Test("a room that runs dry: exact accounting, the worker never blocks, capture recovers when pages come home", arguments: backends)
     func pressure(backend: String) throws {
         let network = try TestNetwork()
