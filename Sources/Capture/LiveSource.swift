@@ -43,6 +43,11 @@ public struct LiveSourceOptions: Sendable, Equatable {
     public var fanout: FanoutMode = .hash
     /// The PACKET_FANOUT group (nil: derived from the process and interface).
     public var fanoutGroup: UInt16? = nil
+    /// Whether handles join the fanout group. A single handle with no
+    /// group named has nothing to share frames with, and the kernel's
+    /// fanout demux (a flow hash, defragmentation for `hash`) would cost
+    /// every frame for nothing.
+    public var joinsFanout: Bool = true
     public var snaplen: Int = 262_144
     /// A tcpdump expression, compiled by libpcap and run in the kernel.
     public var filter: String? = nil
@@ -208,7 +213,8 @@ public struct PcapHandle: ~Copyable {
             pcap_close(p)
             throw LiveCaptureError(interface: name, "no selectable file descriptor")
         }
-        let r = curing_packet_fanout(fd, options.resolvedFanoutGroup(interfaceIndex: index), options.fanout.kernelValue)
+        let r = options.joinsFanout
+            ? curing_packet_fanout(fd, options.resolvedFanoutGroup(interfaceIndex: index), options.fanout.kernelValue) : 0
         if r != 0 {
             pcap_close(p)
             throw LiveCaptureError(interface: name, "PACKET_FANOUT (\(options.fanout.rawValue), group \(options.resolvedFanoutGroup(interfaceIndex: index))): \(String(cString: strerror(-r)))")
@@ -284,7 +290,7 @@ public struct PacketSocket: ~Copyable {
             if r != 0 { throw fail("promiscuous mode", r) }
         }
         let group = options.resolvedFanoutGroup(interfaceIndex: index)
-        r = curing_packet_fanout(fd, group, options.fanout.kernelValue)
+        r = options.joinsFanout ? curing_packet_fanout(fd, group, options.fanout.kernelValue) : 0
         if r != 0 { throw fail("PACKET_FANOUT (\(options.fanout.rawValue), group \(group))", r) }
         self.fd = fd
         interface = name

@@ -77,7 +77,9 @@ public struct CaptureReport: Sendable {
             ("sources", .array(sources.map { src in
                 .object([
                     ("interface", .string(src.interface)), ("backend", .string(src.backend.rawValue)),
-                    ("fanout", .string(src.fanout.rawValue)), ("filter", src.filter.map { .string($0) } ?? .null),
+                    // null: one worker and no group named, so no fanout group joined.
+                    ("fanout", workers.count > 1 || src.fanoutGroup != nil ? .string(src.fanout.rawValue) : .null),
+                    ("filter", src.filter.map { .string($0) } ?? .null),
                     ("snaplen", .int(src.snaplen)),
                 ])
             })),
@@ -126,7 +128,8 @@ public struct CaptureReport: Sendable {
         var out: [String] = []
         let s = seconds
         for src in sources {
-            out.append("Source: \(src.interface) (\(src.backend.rawValue), fanout \(src.fanout.rawValue)\(src.filter.map { ", filter \"\($0)\"" } ?? ""))")
+            let fanout = workers.count > 1 || src.fanoutGroup != nil ? "fanout \(src.fanout.rawValue)" : "one worker, no fanout"
+            out.append("Source: \(src.interface) (\(src.backend.rawValue), \(fanout)\(src.filter.map { ", filter \"\($0)\"" } ?? ""))")
         }
         out.append("Captured: \(received) packets (\(total(.bytes)) bytes) in \(fixed(s, 3)) seconds, stopped by \(stoppedBy)")
         if s > 0 {

@@ -44,6 +44,12 @@ public final class ReplayWorkerPool: @unchecked Sendable {
         var shared: [WorkerShared] = []
         var results: [FlowsBox] = []
         let live = !sources.isEmpty
+        // One worker and no group named: nothing to fan out to.
+        let sources = sources.map {
+            var s = $0
+            s.joinsFanout = rooms.count > 1 || s.fanoutGroup != nil
+            return s
+        }
         let inboxes = ReplayInboxes(count: rooms.count, capacity: ringCapacity, eventFDs: live)
         for (i, _) in rooms.enumerated() {
             shared.append(WorkerShared(index: i, cpu: cpus.map { $0[i % $0.count] }))
