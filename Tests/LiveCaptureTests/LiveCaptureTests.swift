@@ -147,7 +147,10 @@ struct LiveCaptureTests {
             if arguments.contains("lb") {
                 // Round robin: both workers take frames, so flows split.
                 #expect(workers.allSatisfy { ($0["received"]?.intValue ?? 0) > 0 }, "lb left a worker idle")
-            } else {
+            }
+            if workers.count == 1 {
+                // cpu and qm follow the receiving CPU or queue, not the
+                // flow, so only a lone worker is sure to see each flow once.
                 #expect(report["flows"]?["total"]?.intValue == flows)
             }
         }
