@@ -2,7 +2,7 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -39,7 +39,9 @@ let package = Package(
         .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
         .target(name: "Packet", swiftSettings: strict),
         .target(name: "Capture", dependencies: ["Packet", "CPcap", "CURing"], swiftSettings: strict),
-        .target(name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"], swiftSettings: strict),
+        .target(
+            name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"],
+            swiftSettings: strict),
         .target(name: "StatsProtocol", swiftSettings: strict),
         .target(
             name: "ControlPlane",

@@ -34,7 +34,8 @@ enum PcapngSection {
     /// Reads the first section header block.
     static func firstHeader(base: UnsafeRawPointer, size: Int, path: String) throws(CaptureFileError) -> FileHeader {
         guard size >= 12 else {
-            throw CaptureFileError(file: path, offset: 0, message: "truncated pcapng section header: \(size) of 28 bytes")
+            throw CaptureFileError(
+                file: path, offset: 0, message: "truncated pcapng section header: \(size) of 28 bytes")
         }
         var length = base.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         let bom = base.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
@@ -43,13 +44,15 @@ enum PcapngSection {
             guard bom.byteSwapped == byteOrderMagic else {
                 throw CaptureFileError(
                     file: path, offset: 8,
-                    message: "not a pcapng capture: bad byte-order magic 0x\(String(bom, radix: 16)) in the section header")
+                    message:
+                        "not a pcapng capture: bad byte-order magic 0x\(String(bom, radix: 16)) in the section header")
             }
             swapped = true
             length = length.byteSwapped
         }
         guard length >= 28 && Int(length) <= maximumSectionHeader else {
-            throw CaptureFileError(file: path, offset: 4, message: "pcapng section header has an invalid length \(length)")
+            throw CaptureFileError(
+                file: path, offset: 4, message: "pcapng section header has an invalid length \(length)")
         }
         guard Int(length) <= size else {
             throw CaptureFileError(
@@ -97,7 +100,8 @@ extension CaptureFileReader {
                 return nil
             }
             guard left >= 12 else {
-                throw failure("truncated block header: \(left) bytes left (the file is cut off)", record: count + 1, at: at)
+                throw failure(
+                    "truncated block header: \(left) bytes left (the file is cut off)", record: count + 1, at: at)
             }
             let type = u32(at, swapped: swapped)
             let length = Int(u32(at + 4, swapped: swapped))
@@ -105,10 +109,13 @@ extension CaptureFileReader {
                 throw failure("block of type \(type) has a length of \(length) < 12", record: count + 1, at: at)
             }
             guard length % 4 == 0 else {
-                throw failure("block of type \(type) has a length of \(length), not a multiple of 4", record: count + 1, at: at)
+                throw failure(
+                    "block of type \(type) has a length of \(length), not a multiple of 4", record: count + 1, at: at)
             }
             guard length <= maximumBlockLength else {
-                throw failure("block of type \(type) is \(length) bytes, above the maximum of \(maximumBlockLength)", record: count + 1, at: at)
+                throw failure(
+                    "block of type \(type) is \(length) bytes, above the maximum of \(maximumBlockLength)",
+                    record: count + 1, at: at)
             }
             guard length <= left else {
                 throw failure(
@@ -117,7 +124,9 @@ extension CaptureFileReader {
             }
             let trailer = Int(u32(at + length - 4, swapped: swapped))
             guard trailer == length else {
-                throw failure("block length \(length) in the header and \(trailer) in the trailer differ", record: count + 1, at: at)
+                throw failure(
+                    "block length \(length) in the header and \(trailer) in the trailer differ", record: count + 1,
+                    at: at)
             }
             position = at + length
             let body = at + 8
@@ -176,7 +185,8 @@ extension CaptureFileReader {
             let length = Int(u16(o + 2, swapped: swapped))
             let padded = (length + 3) / 4 * 4
             guard end - (o + 4) >= padded else {
-                throw failure("interface description block: option \(code) of \(length) bytes runs past the block", at: at)
+                throw failure(
+                    "interface description block: option \(code) of \(length) bytes runs past the block", at: at)
             }
             let value = o + 4
             switch code {
@@ -222,9 +232,10 @@ extension CaptureFileReader {
             }
             o = value + padded
         }
-        interfaces.append(PcapngInterface(
-            linkType: linkType, snapshot: FileHeader.adjustedSnapshot(snaplen, linkType),
-            unitsPerSecond: units, offsetSeconds: offset))
+        interfaces.append(
+            PcapngInterface(
+                linkType: linkType, snapshot: FileHeader.adjustedSnapshot(snaplen, linkType),
+                unitsPerSecond: units, offsetSeconds: offset))
         // Like libpcap, the limit only grows.
         blockLimit = Self.blockLimit(for: interfaces, current: blockLimit)
     }
@@ -235,7 +246,8 @@ extension CaptureFileReader {
         guard bodyLength >= 20 else {
             throw failure("\(name) is too short (\(bodyLength) bytes of body)", record: number, at: at)
         }
-        let id = type == PcapngSection.enhancedPacketBlock
+        let id =
+            type == PcapngSection.enhancedPacketBlock
             ? Int(u32(body, swapped: swapped)) : Int(u16(body, swapped: swapped))
         let t = UInt64(u32(body + 4, swapped: swapped)) << 32 | UInt64(u32(body + 8, swapped: swapped))
         let caplen = Int(u32(body + 12, swapped: swapped))

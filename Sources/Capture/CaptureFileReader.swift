@@ -1,4 +1,5 @@
 import Packet
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -155,7 +156,9 @@ public struct CaptureFileReader: ~Copyable {
     /// the end of the file). The same records, checks and errors as
     /// ``next()``; plain pcap files go through a tight loop.
     @inlinable
-    public mutating func next(into out: UnsafeMutablePointer<CaptureRecord>, capacity: Int) throws(CaptureFileError) -> Int {
+    public mutating func next(into out: UnsafeMutablePointer<CaptureRecord>, capacity: Int) throws(CaptureFileError)
+        -> Int
+    {
         if let error = deferredError {
             deferredError = nil
             throw error
@@ -163,7 +166,9 @@ public struct CaptureFileReader: ~Copyable {
         let plain: Bool
         if case .pcap = format, lengths == .normal, recordHeaderSize == 16 { plain = true } else { plain = false }
         if plain && !finished {
-            let n = swapped ? pcapRun(into: out, capacity: capacity, swapped: true)
+            let n =
+                swapped
+                ? pcapRun(into: out, capacity: capacity, swapped: true)
                 : pcapRun(into: out, capacity: capacity, swapped: false)
             if n > 0 { return n }
         }
@@ -264,7 +269,8 @@ public struct CaptureFileReader: ~Copyable {
         case .maybeSwapped: if caplen > wirelen { swap(&caplen, &wirelen) }
         }
         if caplen > maximumCaptureLength {
-            let limit = caplen > snapshot ? "the file's snap length of \(snapshot)" : "the maximum of \(maximumCaptureLength)"
+            let limit =
+                caplen > snapshot ? "the file's snap length of \(snapshot)" : "the maximum of \(maximumCaptureLength)"
             throw failure(
                 "absurd captured length \(caplen), bigger than \(limit) (a damaged or fuzzed file)",
                 record: number, at: at)
@@ -321,7 +327,9 @@ struct FileHeader {
                 let hex = String(UInt32(bigEndian: raw), radix: 16)
                 throw CaptureFileError(
                     file: path, offset: 0,
-                    message: "not a pcap or pcapng capture (first four bytes 0x\(String(repeating: "0", count: 8 - hex.count) + hex))")
+                    message:
+                        "not a pcap or pcapng capture (first four bytes 0x\(String(repeating: "0", count: 8 - hex.count) + hex))"
+                )
             }
         }
         guard size >= 24 else {
@@ -339,7 +347,8 @@ struct FileHeader {
         let major = u16(4)
         let minor = u16(6)
         if major < 2 {
-            throw CaptureFileError(file: path, offset: 4, message: "archaic pcap file format (version \(major).\(minor))")
+            throw CaptureFileError(
+                file: path, offset: 4, message: "archaic pcap file format (version \(major).\(minor))")
         }
         guard (major == 2 && minor <= 4) || (major == 543 && minor == 0) else {
             throw CaptureFileError(file: path, offset: 4, message: "unsupported pcap file version \(major).\(minor)")

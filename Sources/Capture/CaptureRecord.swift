@@ -21,7 +21,10 @@ public struct CaptureRecord {
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: data, count: capturedLength) }
 
     @inlinable
-    init(data: UnsafeRawPointer, capturedLength: Int, wireLength: Int, timestamp: Int64, linkType: LinkType, number: Int, offset: Int) {
+    init(
+        data: UnsafeRawPointer, capturedLength: Int, wireLength: Int, timestamp: Int64, linkType: LinkType, number: Int,
+        offset: Int
+    ) {
         self.data = data
         self.capturedLength = capturedLength
         self.wireLength = wireLength

@@ -142,7 +142,8 @@ public struct KernelCounts: Sendable, Equatable {
 
     /// Adds what the kernel counted since the last read.
     public mutating func read(fd: Int32) {
-        var p: UInt64 = 0, d: UInt64 = 0
+        var p: UInt64 = 0
+        var d: UInt64 = 0
         if curing_packet_statistics(fd, true, &p, &d) == 0 {
             packets &+= p
             drops &+= d
@@ -192,7 +193,9 @@ public struct PcapHandle: ~Copyable {
             pcap_close(p)
             throw LiveCaptureError(interface: name, "cannot capture: \(reason)\(detail.isEmpty ? "" : " (\(detail))")")
         }
-        if status > 0 { warnings.append("\(String(cString: pcap_statustostr(status))): \(String(cString: pcap_geterr(p)))") }
+        if status > 0 {
+            warnings.append("\(String(cString: pcap_statustostr(status))): \(String(cString: pcap_geterr(p)))")
+        }
         if pcap_setnonblock(p, 1, &errbuf) != 0 {
             pcap_close(p)
             throw LiveCaptureError(interface: name, "non-blocking mode: \(String(cString: errbuf))")
@@ -213,11 +216,16 @@ public struct PcapHandle: ~Copyable {
             pcap_close(p)
             throw LiveCaptureError(interface: name, "no selectable file descriptor")
         }
-        let r = options.joinsFanout
-            ? curing_packet_fanout(fd, options.resolvedFanoutGroup(interfaceIndex: index), options.fanout.kernelValue) : 0
+        let r =
+            options.joinsFanout
+            ? curing_packet_fanout(fd, options.resolvedFanoutGroup(interfaceIndex: index), options.fanout.kernelValue)
+            : 0
         if r != 0 {
             pcap_close(p)
-            throw LiveCaptureError(interface: name, "PACKET_FANOUT (\(options.fanout.rawValue), group \(options.resolvedFanoutGroup(interfaceIndex: index))): \(String(cString: strerror(-r)))")
+            throw LiveCaptureError(
+                interface: name,
+                "PACKET_FANOUT (\(options.fanout.rawValue), group \(options.resolvedFanoutGroup(interfaceIndex: index))): \(String(cString: strerror(-r)))"
+            )
         }
         handle = p
         interface = name
@@ -230,11 +238,13 @@ public struct PcapHandle: ~Copyable {
     public func setFilter(_ expression: String) throws(LiveCaptureError) {
         var program = bpf_program()
         if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
-            throw LiveCaptureError(interface: interface, "filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+            throw LiveCaptureError(
+                interface: interface, "filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
         }
         defer { pcap_freecode(&program) }
         if pcap_setfilter(handle, &program) != 0 {
-            throw LiveCaptureError(interface: interface, "filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
+            throw LiveCaptureError(
+                interface: interface, "filter \"\(expression)\": \(String(cString: pcap_geterr(handle)))")
         }
     }
 
@@ -260,11 +270,16 @@ public struct PacketSocket: ~Copyable {
         // Ethernet header.
         let type = PacketSocket.hardwareType(name)
         guard type == 1 || type == 772 else {
-            throw LiveCaptureError(interface: name, "the uring backend takes Ethernet and loopback interfaces (this one is ARPHRD \(type.map(String.init) ?? "unknown")); use the pcap backend")
+            throw LiveCaptureError(
+                interface: name,
+                "the uring backend takes Ethernet and loopback interfaces (this one is ARPHRD \(type.map(String.init) ?? "unknown")); use the pcap backend"
+            )
         }
         let fd = curing_packet_socket()
         guard fd >= 0 else {
-            throw LiveCaptureError(interface: name, "AF_PACKET socket: \(String(cString: strerror(-fd)))\(fd == -EPERM ? " (needs CAP_NET_RAW)" : "")")
+            throw LiveCaptureError(
+                interface: name,
+                "AF_PACKET socket: \(String(cString: strerror(-fd)))\(fd == -EPERM ? " (needs CAP_NET_RAW)" : "")")
         }
         func fail(_ what: String, _ r: Int32) -> LiveCaptureError {
             close(fd)

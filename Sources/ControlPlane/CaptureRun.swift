@@ -1,5 +1,5 @@
-import Capture
 import CRoomsSupport
+import Capture
 import DataPlane
 import Packet
 import Rooms
@@ -74,15 +74,22 @@ public struct CaptureReport: Sendable {
             ("fragments", .int(total(.fragments))),
         ]
         return .object([
-            ("sources", .array(sources.map { src in
-                .object([
-                    ("interface", .string(src.interface)), ("backend", .string(src.backend.rawValue)),
-                    // null: one worker and no group named, so no fanout group joined.
-                    ("fanout", workers.count > 1 || src.fanoutGroup != nil ? .string(src.fanout.rawValue) : .null),
-                    ("filter", src.filter.map { .string($0) } ?? .null),
-                    ("snaplen", .int(src.snaplen)),
-                ])
-            })),
+            (
+                "sources",
+                .array(
+                    sources.map { src in
+                        .object([
+                            ("interface", .string(src.interface)), ("backend", .string(src.backend.rawValue)),
+                            // null: one worker and no group named, so no fanout group joined.
+                            (
+                                "fanout",
+                                workers.count > 1 || src.fanoutGroup != nil ? .string(src.fanout.rawValue) : .null
+                            ),
+                            ("filter", src.filter.map { .string($0) } ?? .null),
+                            ("snaplen", .int(src.snaplen)),
+                        ])
+                    })
+            ),
             ("received", .int(received)),
             ("processed", .int(total(.processed))),
             ("bytes", .int(total(.bytes))),
@@ -93,32 +100,47 @@ public struct CaptureReport: Sendable {
             ("truncated", .int(total(.truncated))),
             ("oversized", .int(total(.oversized))),
             ("malformed", .object(Malformation.allCases.dropFirst().map { ($0.description, .int(total($0))) })),
-            ("dropped", .object([
-                ("nomem", .int(total(.droppedNoMemory))),
-                ("kernel", .int(total(.kernelDrops))),
-            ])),
+            (
+                "dropped",
+                .object([
+                    ("nomem", .int(total(.droppedNoMemory))),
+                    ("kernel", .int(total(.kernelDrops))),
+                ])
+            ),
             ("kernel", .object([("packets", .int(total(.kernelPackets))), ("drops", .int(total(.kernelDrops)))])),
             ("no_buffers", .int(total(.noBuffers))),
             ("buffer_truncated", .int(total(.bufferTruncated))),
             ("receive_errors", .int(total(.receiveErrors))),
-            ("flows", .object([
-                ("total", .int(total(.flowsCreated))),
-                ("icmp", .int(total(.icmpFlowsCreated))),
-                ("expired", .int(total(.flowsExpired))),
-                ("active", .int(total(.flowsActive))),
-                ("table_full", .int(total(.flowTableFull))),
-                ("top", .array(top.map(ReplayReport.flowJSON))),
-            ])),
-            ("workers", .array(workers.enumerated().map { i, w in
-                var members: [(String, JSON)] = [
-                    ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
-                    ("received", .int(w.counters[WorkerCounter.processed.rawValue] + w.counters[WorkerCounter.droppedNoMemory.rawValue])),
-                ]
-                for c in WorkerCounter.allCases where c != .malformedBase {
-                    members.append((c.name, .int(w.counters[c.rawValue])))
-                }
-                return .object(members)
-            })),
+            (
+                "flows",
+                .object([
+                    ("total", .int(total(.flowsCreated))),
+                    ("icmp", .int(total(.icmpFlowsCreated))),
+                    ("expired", .int(total(.flowsExpired))),
+                    ("active", .int(total(.flowsActive))),
+                    ("table_full", .int(total(.flowTableFull))),
+                    ("top", .array(top.map(ReplayReport.flowJSON))),
+                ])
+            ),
+            (
+                "workers",
+                .array(
+                    workers.enumerated().map { i, w in
+                        var members: [(String, JSON)] = [
+                            ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
+                            (
+                                "received",
+                                .int(
+                                    w.counters[WorkerCounter.processed.rawValue]
+                                        + w.counters[WorkerCounter.droppedNoMemory.rawValue])
+                            ),
+                        ]
+                        for c in WorkerCounter.allCases where c != .malformedBase {
+                            members.append((c.name, .int(w.counters[c.rawValue])))
+                        }
+                        return .object(members)
+                    })
+            ),
             ("rooms", .array(rooms.map(ReplayReport.roomJSON))),
             ("notes", .array(notes.map { .string($0) })),
         ])
@@ -128,17 +150,25 @@ public struct CaptureReport: Sendable {
         var out: [String] = []
         let s = seconds
         for src in sources {
-            let fanout = workers.count > 1 || src.fanoutGroup != nil ? "fanout \(src.fanout.rawValue)" : "one worker, no fanout"
-            out.append("Source: \(src.interface) (\(src.backend.rawValue), \(fanout)\(src.filter.map { ", filter \"\($0)\"" } ?? ""))")
+            let fanout =
+                workers.count > 1 || src.fanoutGroup != nil ? "fanout \(src.fanout.rawValue)" : "one worker, no fanout"
+            out.append(
+                "Source: \(src.interface) (\(src.backend.rawValue), \(fanout)\(src.filter.map { ", filter \"\($0)\"" } ?? ""))"
+            )
         }
-        out.append("Captured: \(received) packets (\(total(.bytes)) bytes) in \(fixed(s, 3)) seconds, stopped by \(stoppedBy)")
+        out.append(
+            "Captured: \(received) packets (\(total(.bytes)) bytes) in \(fixed(s, 3)) seconds, stopped by \(stoppedBy)")
         if s > 0 {
-            out.append("Rated: \(fixed(Double(received) / s, 1)) pps, \(fixed(Double(total(.bytes)) * 8 / s / 1e6, 2)) Mbps")
+            out.append(
+                "Rated: \(fixed(Double(received) / s, 1)) pps, \(fixed(Double(total(.bytes)) * 8 / s / 1e6, 2)) Mbps")
         }
-        let twice = sources.contains { PacketSocket.isLoopback($0.interface) }
+        let twice =
+            sources.contains { PacketSocket.isLoopback($0.interface) }
             ? " (on loopback the kernel sees each frame twice, leaving and arriving; one is kept)" : ""
         out.append("Kernel: \(total(.kernelPackets)) packets seen, \(total(.kernelDrops)) dropped\(twice)")
-        out.append("Dropped by us: nomem \(total(.droppedNoMemory)); no_buffers events \(total(.noBuffers)); receive errors \(total(.receiveErrors)); cut by buffer \(total(.bufferTruncated))")
+        out.append(
+            "Dropped by us: nomem \(total(.droppedNoMemory)); no_buffers events \(total(.noBuffers)); receive errors \(total(.receiveErrors)); cut by buffer \(total(.bufferTruncated))"
+        )
         out.append("")
         out.append("Protocols:")
         let rows: [(String, Int)] = [
@@ -148,26 +178,35 @@ public struct CaptureReport: Sendable {
         ]
         for (name, n) in rows { out.append("  \(pad(name, 12)) \(lpad(n, 12))") }
         let bad = Malformation.allCases.dropFirst().filter { total($0) > 0 }
-        out.append(bad.isEmpty ? "Malformed: none" : "Malformed: " + bad.map { "\($0.description) \(total($0))" }.joined(separator: ", "))
+        out.append(
+            bad.isEmpty
+                ? "Malformed: none"
+                : "Malformed: " + bad.map { "\($0.description) \(total($0))" }.joined(separator: ", "))
         out.append("")
-        out.append("Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; \(total(.flowsActive)) active at the end")
+        out.append(
+            "Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; \(total(.flowsActive)) active at the end"
+        )
         if !top.isEmpty {
             out.append("Top flows by bytes:")
             for f in top {
                 let (a, b) = f.key.endpoints
-                out.append("  \(pad(f.key.protocolName, 6)) \(lpad(Int(f.packets), 8)) \(lpad(Int(f.bytes), 12))  \(a) <-> \(b)")
+                out.append(
+                    "  \(pad(f.key.protocolName, 6)) \(lpad(Int(f.packets), 8)) \(lpad(Int(f.bytes), 12))  \(a) <-> \(b)"
+                )
             }
         }
         out.append("")
         out.append("Workers:")
-        out.append("  worker cpu   received  processed     nomem  kernel_pkts  kernel_drops  no_buffers   polls  sleeps")
+        out.append(
+            "  worker cpu   received  processed     nomem  kernel_pkts  kernel_drops  no_buffers   polls  sleeps")
         for (i, w) in workers.enumerated() {
             let c = w.counters
             func v(_ x: WorkerCounter) -> Int { c[x.rawValue] }
             out.append(
                 "  \(lpad(i, 6)) \(pad(w.cpu.map(String.init) ?? "-", 3)) \(lpad(v(.processed) + v(.droppedNoMemory), 10)) "
                     + "\(lpad(v(.processed), 10)) \(lpad(v(.droppedNoMemory), 9)) \(lpad(v(.kernelPackets), 12)) "
-                    + "\(lpad(v(.kernelDrops), 13)) \(lpad(v(.noBuffers), 11)) \(lpad(v(.polls), 7)) \(lpad(v(.sleeps), 7))")
+                    + "\(lpad(v(.kernelDrops), 13)) \(lpad(v(.noBuffers), 11)) \(lpad(v(.polls), 7)) \(lpad(v(.sleeps), 7))"
+            )
         }
         out.append("Rooms:")
         out.append("  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  free_pages  in_use_hw")
@@ -207,12 +246,16 @@ public enum CaptureRun {
             }
         }
         if c.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
-            throw Failure(description: "mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
+            throw Failure(
+                description:
+                    "mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
         }
         let arena: Arena
         do {
-            arena = try Arena(ArenaConfiguration(
-                rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks, lock: c.lock, hugePages: c.hugePages))
+            arena = try Arena(
+                ArenaConfiguration(
+                    rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks, lock: c.lock,
+                    hugePages: c.hugePages))
         } catch {
             throw Failure(description: "\(error)")
         }

@@ -1,5 +1,5 @@
-import Capture
 import CRoomsSupport
+import Capture
 import DataPlane
 import Logging
 import Rooms
@@ -36,7 +36,8 @@ public enum Daemon {
         Self.raiseFileLimit()
 
         if config.workers.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
-            logger.error("workers.mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
+            logger.error(
+                "workers.mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
             return Exit.startFailed.rawValue
         }
         var socketGID: gid_t? = nil
@@ -67,10 +68,12 @@ public enum Daemon {
         options.stallWorker = config.workers.stallWorker
         options.stallAfter = Int64(config.workers.stallAfterSeconds * 1e9)
         if config.workerCount + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
-        let cpus: [Int]? = config.workers.cpus ?? {
-            let allowed = PinnedThread.currentAffinity
-            return allowed.isEmpty ? nil : (0..<config.workerCount).map { allowed[$0 % allowed.count] }
-        }()
+        let cpus: [Int]? =
+            config.workers.cpus
+            ?? {
+                let allowed = PinnedThread.currentAffinity
+                return allowed.isEmpty ? nil : (0..<config.workerCount).map { allowed[$0 % allowed.count] }
+            }()
         let pool: ReplayWorkerPool
         do {
             pool = try ReplayWorkerPool(
@@ -81,7 +84,9 @@ public enum Daemon {
             return Exit.startFailed.rawValue
         }
         for source in config.sources {
-            logger.info("capturing on \(source.interface): \(source.backend.rawValue), fanout \(source.fanout.rawValue)\(source.filter.map { ", filter \"\($0)\"" } ?? "")")
+            logger.info(
+                "capturing on \(source.interface): \(source.backend.rawValue), fanout \(source.fanout.rawValue)\(source.filter.map { ", filter \"\($0)\"" } ?? "")"
+            )
         }
         for note in pool.workers.flatMap(\.notes) { logger.warning("\(note)") }
         let replay = ReplayQueue(pool: pool)
@@ -120,7 +125,9 @@ public enum Daemon {
         let controlCPUs = PinnedThread.currentAffinity.filter { !workerCPUs.contains($0) }
         if !controlCPUs.isEmpty && !workerCPUs.isEmpty {
             let moved = PinnedThread.confineOtherThreads(to: controlCPUs, exceptNamesStartingWith: "lab-")
-            logger.info("control plane (\(moved.count) threads) on CPUs \(controlCPUs.map(String.init).joined(separator: ",")), off the workers' CPUs")
+            logger.info(
+                "control plane (\(moved.count) threads) on CPUs \(controlCPUs.map(String.init).joined(separator: ",")), off the workers' CPUs"
+            )
         }
 
         // READY=1 once every worker runs: each heartbeat has moved.
@@ -129,7 +136,9 @@ public enum Daemon {
             try? await Task.sleep(for: .milliseconds(5))
         }
         notifier.notify("READY=1\nSTATUS=\(Self.status(state, rates: nil))\nMAINPID=\(getpid())")
-        logger.info("running: \(config.workerCount) workers, pid \(getpid())\(notifier.watchdogPeriod.map { ", watchdog every \($0)" } ?? "")")
+        logger.info(
+            "running: \(config.workerCount) workers, pid \(getpid())\(notifier.watchdogPeriod.map { ", watchdog every \($0)" } ?? "")"
+        )
 
         var housekeeping = Housekeeping(state: state, notifier: notifier, logger: logger)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
@@ -149,8 +158,14 @@ public enum Daemon {
             }
             let merged = AsyncStream<UnixSignal?> { continuation in
                 let a = Task { for await _ in ticks { continuation.yield(nil) } }
-                let b = Task { for await s in events { continuation.yield(s) }; continuation.finish() }
-                continuation.onTermination = { _ in a.cancel(); b.cancel() }
+                let b = Task {
+                    for await s in events { continuation.yield(s) }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in
+                    a.cancel()
+                    b.cancel()
+                }
             }
             for await event in merged {
                 switch event {
@@ -178,7 +193,8 @@ public enum Daemon {
         logger.info(
             "final counters",
             metadata: [
-                "packets": "\(state.received)", "bytes": "\(state.total(.bytes))", "flows": "\(state.total(.flowsCreated))",
+                "packets": "\(state.received)", "bytes": "\(state.total(.bytes))",
+                "flows": "\(state.total(.flowsCreated))",
                 "flows_in_tables": "\(flows)", "dropped_nomem": "\(state.total(.droppedNoMemory))",
                 "rx_missed": "\(state.rxMissed)", "uptime_seconds": "\(Int(state.uptime))",
             ])
@@ -233,7 +249,9 @@ public enum Daemon {
         if new.daemon.maxRequestsPerSecond != old.daemon.maxRequestsPerSecond {
             applied.daemon.maxRequestsPerSecond = new.daemon.maxRequestsPerSecond
             state.requestBudget.perSecond = new.daemon.maxRequestsPerSecond
-            changes.append("daemon.max_requests_per_second \(old.daemon.maxRequestsPerSecond) → \(new.daemon.maxRequestsPerSecond)")
+            changes.append(
+                "daemon.max_requests_per_second \(old.daemon.maxRequestsPerSecond) → \(new.daemon.maxRequestsPerSecond)"
+            )
         }
         if new.replay.pacing != old.replay.pacing {
             applied.replay.pacing = new.replay.pacing
@@ -257,31 +275,47 @@ public enum Daemon {
                 for i in new.sources.indices { applied.sources[i].filter = new.sources[i].filter }
                 let generation = state.workers.map { $0.postFilters(new.sources.map(\.filter)) }.max() ?? 0
                 let deadline = lab_monotonic_ns() + 2_000_000_000
-                while state.workers.contains(where: { $0.appliedFilters < generation && !$0.exited }) && lab_monotonic_ns() < deadline {
+                while state.workers.contains(where: { $0.appliedFilters < generation && !$0.exited })
+                    && lab_monotonic_ns() < deadline
+                {
                     usleep(1000)
                 }
-                changes.append("source filters (" + new.sources.map { "\($0.interface): \($0.filter.map { "\"\($0)\"" } ?? "none")" }.joined(separator: ", ") + ")")
+                changes.append(
+                    "source filters ("
+                        + new.sources.map { "\($0.interface): \($0.filter.map { "\"\($0)\"" } ?? "none")" }.joined(
+                            separator: ", ") + ")")
             }
         }
         var refused: [String] = []
         if new.rooms != old.rooms { refused.append("[rooms]") }
-        if new.workerCount != old.workerCount || new.workers.cpus != old.workers.cpus || new.workers.priority != old.workers.priority
+        if new.workerCount != old.workerCount || new.workers.cpus != old.workers.cpus
+            || new.workers.priority != old.workers.priority
             || new.workers.budget != old.workers.budget || new.workers.flowCapacity != old.workers.flowCapacity
-            || new.workers.busyPoll != old.workers.busyPoll || new.workers.flowIdleTimeout != old.workers.flowIdleTimeout
+            || new.workers.busyPoll != old.workers.busyPoll
+            || new.workers.flowIdleTimeout != old.workers.flowIdleTimeout
             || new.workers.mlockall != old.workers.mlockall
-        { refused.append("[workers]") }
+        {
+            refused.append("[workers]")
+        }
         if new.replay.ring != old.replay.ring { refused.append("replay.ring") }
         if new.daemon.socket != old.daemon.socket || new.daemon.socketGroup != old.daemon.socketGroup
             || new.daemon.socketMode != old.daemon.socketMode || new.daemon.maxClients != old.daemon.maxClients
-        { refused.append("the stats socket settings") }
-        if new.sources.count != old.sources.count || zip(new.sources, old.sources).contains(where: { $0.interface != $1.interface || $0.backend != $1.backend }) {
+        {
+            refused.append("the stats socket settings")
+        }
+        if new.sources.count != old.sources.count
+            || zip(new.sources, old.sources).contains(where: {
+                $0.interface != $1.interface || $0.backend != $1.backend
+            })
+        {
             refused.append("[[source]] backends and interfaces")
         }
         state.config = applied
         for what in refused {
             logger.warning("reload: \(what) cannot change while running; restart the service to apply it")
         }
-        logger.notice("reloaded \(path): \(changes.isEmpty ? "nothing to change live" : changes.joined(separator: ", "))")
+        logger.notice(
+            "reloaded \(path): \(changes.isEmpty ? "nothing to change live" : changes.joined(separator: ", "))")
     }
 
     /// The STATUS= line: rates since the previous one.
@@ -338,14 +372,17 @@ struct Housekeeping {
                     withheld = false
                 } else if !withheld {
                     withheld = true
-                    logger.error("worker(s) \(stalled.map(String.init).joined(separator: ", ")) stalled (heartbeat still for over 1 s): withholding WATCHDOG=1 so that systemd restarts the service")
+                    logger.error(
+                        "worker(s) \(stalled.map(String.init).joined(separator: ", ")) stalled (heartbeat still for over 1 s): withholding WATCHDOG=1 so that systemd restarts the service"
+                    )
                 }
             }
         }
         let interval = UInt64(state.config.daemon.statusInterval * 1e9)
         if now - lastStatus >= interval {
             let seconds = Double(now - lastStatus) / 1e9
-            let packets = state.received, bytes = state.total(.bytes)
+            let packets = state.received
+            let bytes = state.total(.bytes)
             let rates = (Double(packets - lastPackets) / seconds, Double(bytes - lastBytes) * 8 / seconds / 1e6)
             notifier.notify("STATUS=\(Daemon.status(state, rates: rates))")
             lastStatus = now
@@ -369,7 +406,9 @@ struct Housekeeping {
             warned[i] = w.count
             if windowLines < 10 {
                 windowLines += 1
-                logger.warning("page allocation failure: order:\(w.order), mode:\(w.mode), room:\(i)\(new > 1 ? " (\(new) failures)" : "")")
+                logger.warning(
+                    "page allocation failure: order:\(w.order), mode:\(w.mode), room:\(i)\(new > 1 ? " (\(new) failures)" : "")"
+                )
             } else {
                 suppressed += new
             }

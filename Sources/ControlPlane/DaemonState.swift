@@ -71,7 +71,9 @@ public final class DaemonState: Sendable {
     /// The top flows over all workers, asked of each worker (they answer
     /// between polls). Waits at most `timeout`; nil for a worker that did not
     /// answer in time.
-    public func topFlows(_ count: Int, byPackets: Bool, timeout: Duration = .seconds(1)) async -> (flows: [FlowRecord], missing: [Int]) {
+    public func topFlows(_ count: Int, byPackets: Bool, timeout: Duration = .seconds(1)) async -> (
+        flows: [FlowRecord], missing: [Int]
+    ) {
         let requests = workers.map { $0.requestTopFlows(count, byPackets: byPackets) }
         let clock = ContinuousClock()
         let deadline = clock.now + timeout

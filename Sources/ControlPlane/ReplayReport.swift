@@ -1,8 +1,8 @@
-import StatsProtocol
 import Capture
 import DataPlane
 import Packet
 import Rooms
+import StatsProtocol
 
 /// Everything a replay measured, gathered after the workers stopped, with
 /// the two renderings operators read: a tcpreplay-style summary and one JSON
@@ -77,10 +77,13 @@ public struct ReplayReport: Sendable {
             ("bytes", .int(bytes)),
             ("wire_bytes", .int(wireBytes)),
             ("elapsed_seconds", .double(seconds)),
-            ("rate", .object([
-                ("pps", .double(rate(packets))), ("bytes_per_second", .double(rate(bytes))),
-                ("mbps", .double(rate(wireBytes) * 8 / 1e6)),
-            ])),
+            (
+                "rate",
+                .object([
+                    ("pps", .double(rate(packets))), ("bytes_per_second", .double(rate(bytes))),
+                    ("mbps", .double(rate(wireBytes) * 8 / 1e6)),
+                ])
+            ),
             ("pacing", .string(pacing.description)),
             ("loops", .int(loops)),
             ("decoded", .object(decoded)),
@@ -88,44 +91,67 @@ public struct ReplayReport: Sendable {
             ("oversized", .int(total(.oversized))),
             ("malformed", .object(malformed)),
             ("unsupported_linktype", .int(reader[.unsupportedLinkType] ?? 0)),
-            ("flows", .object([
-                ("total", .int(total(.flowsCreated))),
-                ("icmp", .int(total(.icmpFlowsCreated))),
-                ("expired", .int(total(.flowsExpired))),
-                ("active", .int(total(.flowsActive))),
-                ("table_full", .int(total(.flowTableFull))),
-                ("top", .array(top.map(Self.flowJSON))),
-            ])),
-            ("dropped", .object([
-                ("nomem", .int(total(.droppedNoMemory))),
-                ("rx_missed", .int(reader[.rxMissed] ?? 0)),
-            ])),
-            ("workers", .array(workers.enumerated().map { i, w in
-                var members: [(String, JSON)] = [
-                    ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
-                    ("received", .int(w.counters[WorkerCounter.processed.rawValue] + w.counters[WorkerCounter.droppedNoMemory.rawValue])),
-                ]
-                for c in WorkerCounter.allCases where c != .malformedBase {
-                    members.append((c.name, .int(w.counters[c.rawValue])))
-                }
-                members.append(("rx_missed", .int(w.missed)))
-                return .object(members)
-            })),
+            (
+                "flows",
+                .object([
+                    ("total", .int(total(.flowsCreated))),
+                    ("icmp", .int(total(.icmpFlowsCreated))),
+                    ("expired", .int(total(.flowsExpired))),
+                    ("active", .int(total(.flowsActive))),
+                    ("table_full", .int(total(.flowTableFull))),
+                    ("top", .array(top.map(Self.flowJSON))),
+                ])
+            ),
+            (
+                "dropped",
+                .object([
+                    ("nomem", .int(total(.droppedNoMemory))),
+                    ("rx_missed", .int(reader[.rxMissed] ?? 0)),
+                ])
+            ),
+            (
+                "workers",
+                .array(
+                    workers.enumerated().map { i, w in
+                        var members: [(String, JSON)] = [
+                            ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
+                            (
+                                "received",
+                                .int(
+                                    w.counters[WorkerCounter.processed.rawValue]
+                                        + w.counters[WorkerCounter.droppedNoMemory.rawValue])
+                            ),
+                        ]
+                        for c in WorkerCounter.allCases where c != .malformedBase {
+                            members.append((c.name, .int(w.counters[c.rawValue])))
+                        }
+                        members.append(("rx_missed", .int(w.missed)))
+                        return .object(members)
+                    })
+            ),
             ("rooms", .array(rooms.map(Self.roomJSON))),
-            ("files", .array(files.map { f in
-                .object([
-                    ("file", .string(f.path)), ("format", f.format.map { .string($0) } ?? .null),
-                    ("packets", .int(f.packets)), ("bytes", .int(f.bytes)), ("wire_bytes", .int(f.wireBytes)),
-                    ("ok", .bool(f.error == nil)),
-                ])
-            })),
+            (
+                "files",
+                .array(
+                    files.map { f in
+                        .object([
+                            ("file", .string(f.path)), ("format", f.format.map { .string($0) } ?? .null),
+                            ("packets", .int(f.packets)), ("bytes", .int(f.bytes)), ("wire_bytes", .int(f.wireBytes)),
+                            ("ok", .bool(f.error == nil)),
+                        ])
+                    })
+            ),
             ("notes", .array(notes.map { .string($0) })),
-            ("errors", .array(errors.map { e in
-                .object([
-                    ("file", .string(e.file)), ("record", e.record.map { .int($0) } ?? .null),
-                    ("offset", e.offset.map { .int($0) } ?? .null), ("message", .string(e.message)),
-                ])
-            })),
+            (
+                "errors",
+                .array(
+                    errors.map { e in
+                        .object([
+                            ("file", .string(e.file)), ("record", e.record.map { .int($0) } ?? .null),
+                            ("offset", e.offset.map { .int($0) } ?? .null), ("message", .string(e.message)),
+                        ])
+                    })
+            ),
         ])
     }
 
@@ -144,9 +170,15 @@ public struct ReplayReport: Sendable {
     public static func roomJSON(_ r: RoomStats) -> JSON {
         .object([
             ("room", .int(r.room)), ("pages", .int(r.pages)),
-            ("watermarks", .object([("min", .int(r.watermarks.min)), ("low", .int(r.watermarks.low)), ("high", .int(r.watermarks.high))])),
+            (
+                "watermarks",
+                .object([
+                    ("min", .int(r.watermarks.min)), ("low", .int(r.watermarks.low)), ("high", .int(r.watermarks.high)),
+                ])
+            ),
             ("alloc_fast", .int(r.allocFast)), ("alloc_slow", .int(r.allocSlow)),
-            ("alloc_empty", .array(r.allocEmpty.map { .int($0) })), ("alloc_fail", .array(r.allocFail.map { .int($0) })),
+            ("alloc_empty", .array(r.allocEmpty.map { .int($0) })),
+            ("alloc_fail", .array(r.allocFail.map { .int($0) })),
             ("reserve_dips", .int(r.reserveDips)), ("low_watermark_events", .int(r.lowWatermarkEvents)),
             ("refill", .int(r.refill)), ("reclaimed", .int(r.reclaimed)),
             ("free_local", .int(r.freeLocal)), ("free_remote", .int(r.freeRemote)),
@@ -171,7 +203,9 @@ public struct ReplayReport: Sendable {
         out.append("Pacing: \(pacing), loops: \(loops), workers: \(workers.count)")
         for f in files {
             let status = f.error.map { "ERROR: \($0.message)" } ?? "ok"
-            out.append("File: \(f.path): \(f.format ?? "?"), \(f.packets) packets, \(f.bytes) bytes (\(f.wireBytes) on the wire), \(status)")
+            out.append(
+                "File: \(f.path): \(f.format ?? "?"), \(f.packets) packets, \(f.bytes) bytes (\(f.wireBytes) on the wire), \(status)"
+            )
         }
         out.append("")
         out.append("Protocols:")
@@ -183,7 +217,9 @@ public struct ReplayReport: Sendable {
         for (name, n) in rows { out.append("  \(pad(name, 12)) \(lpad(n, 12))") }
         out.append("  \(pad("truncated", 12)) \(lpad(total(.truncated), 12))")
         out.append("  \(pad("oversized", 12)) \(lpad(total(.oversized), 12))")
-        out.append("  \(pad("unsupported", 12)) \(lpad(reader[.unsupportedLinkType] ?? 0, 12))  (link types the decoder does not know)")
+        out.append(
+            "  \(pad("unsupported", 12)) \(lpad(reader[.unsupportedLinkType] ?? 0, 12))  (link types the decoder does not know)"
+        )
         let bad = Malformation.allCases.dropFirst().filter { total($0) > 0 }
         if bad.isEmpty {
             out.append("Malformed: none")
@@ -196,7 +232,8 @@ public struct ReplayReport: Sendable {
         out.append("")
         out.append(
             "Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; "
-                + "\(total(.flowsExpired)) expired, \(total(.flowsActive)) active at the end, table full \(total(.flowTableFull)) times")
+                + "\(total(.flowsExpired)) expired, \(total(.flowsActive)) active at the end, table full \(total(.flowTableFull)) times"
+        )
         if !top.isEmpty {
             out.append("Top flows by bytes:")
             out.append("  proto   packets        bytes  flags     endpoints")
@@ -216,7 +253,8 @@ public struct ReplayReport: Sendable {
                 "  \(lpad(i, 6)) \(pad(w.cpu.map(String.init) ?? "-", 3)) \(lpad(c[WorkerCounter.processed.rawValue] + c[WorkerCounter.droppedNoMemory.rawValue], 10)) "
                     + "\(lpad(c[WorkerCounter.processed.rawValue], 10)) \(lpad(c[WorkerCounter.droppedNoMemory.rawValue], 9)) "
                     + "\(lpad(w.missed, 10)) \(lpad(c[WorkerCounter.flowsCreated.rawValue], 10)) \(lpad(c[WorkerCounter.polls.rawValue], 7)) "
-                    + "\(lpad(c[WorkerCounter.budgetExhausted.rawValue], 11)) \(lpad(c[WorkerCounter.sleeps.rawValue], 7))")
+                    + "\(lpad(c[WorkerCounter.budgetExhausted.rawValue], 11)) \(lpad(c[WorkerCounter.sleeps.rawValue], 7))"
+            )
         }
         out.append("Rooms:")
         out.append("  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  low_wm  reclaimed  free_pages  in_use_hw")

@@ -39,13 +39,16 @@ public enum ReplayRun {
         public var description: String
     }
 
-    public static func run(files: [String], configuration c: ReplayConfiguration) throws(Failure) -> (ReplayReport, LeakReport) {
+    public static func run(files: [String], configuration c: ReplayConfiguration) throws(Failure) -> (
+        ReplayReport, LeakReport
+    ) {
         guard c.workers >= 1 else { throw Failure(description: "--workers must be at least 1") }
         let arena: Arena
         do {
-            arena = try Arena(ArenaConfiguration(
-                rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks,
-                lock: c.lock, hugePages: c.hugePages))
+            arena = try Arena(
+                ArenaConfiguration(
+                    rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks,
+                    lock: c.lock, hugePages: c.hugePages))
         } catch {
             throw Failure(description: "\(error)")
         }

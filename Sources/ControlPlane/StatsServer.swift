@@ -1,7 +1,7 @@
-import StatsProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import StatsProtocol
 import Synchronization
 
 #if canImport(Glibc)
@@ -60,8 +60,9 @@ public final class StatsServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
-                    try sync.addHandler(StatsConnectionHandler(
-                        limits: limits, processor: processor, clients: clients, throttle: throttle, logger: logger))
+                    try sync.addHandler(
+                        StatsConnectionHandler(
+                            limits: limits, processor: processor, clients: clients, throttle: throttle, logger: logger))
                 }
             }
         do {
@@ -100,7 +101,10 @@ public final class StatsServer: Sendable {
 
     /// Connections open now, accepted in all, refused in all.
     public var clientCount: (open: Int, accepted: Int, refused: Int) {
-        (clients.count.load(ordering: .relaxed), clients.accepted.load(ordering: .relaxed), clients.refused.load(ordering: .relaxed))
+        (
+            clients.count.load(ordering: .relaxed), clients.accepted.load(ordering: .relaxed),
+            clients.refused.load(ordering: .relaxed)
+        )
     }
 
     /// Stops accepting, closes every connection and removes the socket file.
@@ -197,8 +201,10 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             }
             if !PeerCredentials.allowed(uid: cred.uid, gid: cred.gid, pid: cred.pid, group: self.limits.group) {
                 self.clients.refused.wrappingAdd(1, ordering: .relaxed)
-                self.logger.warning("stats socket: refused a client", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
-                self.refuse(context, "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group")
+                self.logger.warning(
+                    "stats socket: refused a client", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
+                self.refuse(
+                    context, "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group")
                 return
             }
             self.verified = true
@@ -271,7 +277,9 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         let channel = context.channel
         let timeout = limits.requestTimeout
         requestDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
-            Self.write(channel, CommandProcessor.error("request not finished within \(timeout) (send a whole line at once)"), close: true)
+            Self.write(
+                channel, CommandProcessor.error("request not finished within \(timeout) (send a whole line at once)"),
+                close: true)
         }
     }
 
@@ -301,7 +309,10 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             }
             switch request {
             case .oversized:
-                Self.write(context.channel, CommandProcessor.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false)
+                Self.write(
+                    context.channel,
+                    CommandProcessor.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false
+                )
             case .line(let text):
                 switch processor.prepare(line: text) {
                 case .reply(let reply):
@@ -402,7 +413,9 @@ enum PeerCredentials {
         while fgets(&buffer, Int32(buffer.count), f) != nil {
             let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix("Groups:") {
-                return text.dropFirst(7).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { gid_t($0) }
+                return text.dropFirst(7).split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap {
+                    gid_t($0)
+                }
             }
         }
         return []

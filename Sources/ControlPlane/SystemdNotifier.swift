@@ -66,7 +66,7 @@ public struct SystemdNotifier: Sendable {
     /// children do not inherit them.
     public static func activatedSocket(environment: [String: String] = SystemdNotifier.environment) -> Int32? {
         guard let count = environment["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1,
-              let pid = environment["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid()
+            let pid = environment["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid()
         else { return nil }
         unsetenv("LISTEN_FDS")
         unsetenv("LISTEN_PID")

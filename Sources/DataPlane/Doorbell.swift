@@ -1,6 +1,7 @@
 import CRoomsSupport
 import CURing
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import CRoomsSupport
 import Capture
 import Packet
 import Rooms
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,7 +40,9 @@ public struct FileReplayResult: Sendable {
     public var elapsed: Int64
     public var error: CaptureFileError?
 
-    public init(path: String, format: String? = nil, packets: Int = 0, bytes: Int = 0, wireBytes: Int = 0, elapsed: Int64 = 0) {
+    public init(
+        path: String, format: String? = nil, packets: Int = 0, bytes: Int = 0, wireBytes: Int = 0, elapsed: Int64 = 0
+    ) {
         self.path = path
         self.format = format
         self.packets = packets
@@ -113,14 +116,18 @@ public final class FileReplayer: @unchecked Sendable {
 
     /// Replays one file `loops` times. Errors end the file, not the replay:
     /// the result says what was read before the damage.
-    public func replay<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int = 1, clock: Clock) -> FileReplayResult {
+    public func replay<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int = 1, clock: Clock)
+        -> FileReplayResult
+    {
         let start = clock.now()
         var result = replayLoops(path: path, pacing: pacing, loops: loops, clock: clock)
         result.elapsed = clock.now() - start
         return result
     }
 
-    private func replayLoops<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int, clock: Clock) -> FileReplayResult {
+    private func replayLoops<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int, clock: Clock)
+        -> FileReplayResult
+    {
         var result = FileReplayResult(path: path, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
         var pacer = Pacer(pacing, clock: clock)
         let c = counters
@@ -156,7 +163,9 @@ public final class FileReplayer: @unchecked Sendable {
     ) -> CaptureFileError? {
         let c = counters
         let paced = pacer.pacing.isPaced
-        var packets = 0, bytes = 0, wire = 0
+        var packets = 0
+        var bytes = 0
+        var wire = 0
         var published = (0, 0, 0)
         func publish() {
             c.add(ReaderCounter.packets.rawValue, packets &- published.0)

@@ -65,9 +65,10 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         self.idleTimeout = idleTimeout
         maximumProbe = Swift.min(size, 128)
         slots = .allocate(capacity: size)
-        slots.initialize(repeating: FlowRecord(
-            key: FlowKey(), packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0,
-            firstSeen: 0, lastSeen: 0, tcpFlags: 0, used: false), count: size)
+        slots.initialize(
+            repeating: FlowRecord(
+                key: FlowKey(), packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0,
+                firstSeen: 0, lastSeen: 0, tcpFlags: 0, used: false), count: size)
         live = 0
         sweep = 0
     }
@@ -89,7 +90,9 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     /// Counts a packet on its flow, creating the flow when new. `now` is the
     /// packet's timestamp. `hash`, when not 0, must be the low 32 bits of
     /// `key.hash64` (a source that already computed it saves the work).
-    public mutating func update(key: FlowKey, hash: UInt32 = 0, forward: Bool, bytes: Int, tcpFlags: UInt8, now: Int64) -> FlowUpdate {
+    public mutating func update(key: FlowKey, hash: UInt32 = 0, forward: Bool, bytes: Int, tcpFlags: UInt8, now: Int64)
+        -> FlowUpdate
+    {
         sweepStep(now: now)
         var i = (hash != 0 ? Int(hash) : Int(truncatingIfNeeded: key.hash64)) & mask
         var reusable = -1
@@ -198,7 +201,8 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         func siftDown(_ start: Int, _ size: Int) {
             var i = start
             while true {
-                let l = 2 * i + 1, r = l + 1
+                let l = 2 * i + 1
+                let r = l + 1
                 var smallest = i
                 if l < size && weight(buffer[l]) < weight(buffer[smallest]) { smallest = l }
                 if r < size && weight(buffer[r]) < weight(buffer[smallest]) { smallest = r }

@@ -1,5 +1,5 @@
-import Capture
 import CURing
+import Capture
 import Rooms
 
 #if canImport(Glibc)

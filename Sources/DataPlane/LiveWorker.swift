@@ -1,7 +1,7 @@
-import Capture
 import CPcap
 import CRoomsSupport
 import CURing
+import Capture
 import Packet
 import Rooms
 import Synchronization
@@ -119,7 +119,10 @@ struct LiveWorkerLoop: ~Copyable {
     let limit: CaptureLimit?
     let processor: UnsafeMutablePointer<PacketProcessor>
 
-    init(shared: WorkerShared, inbox: ReplayInbox?, room: Room, options: WorkerOptions, sources: [LiveSourceOptions], limit: CaptureLimit?) {
+    init(
+        shared: WorkerShared, inbox: ReplayInbox?, room: Room, options: WorkerOptions, sources: [LiveSourceOptions],
+        limit: CaptureLimit?
+    ) {
         self.shared = shared
         self.inbox = inbox
         self.room = room
@@ -127,9 +130,11 @@ struct LiveWorkerLoop: ~Copyable {
         self.sources = sources
         self.limit = limit
         processor = .allocate(capacity: 1)
-        processor.initialize(to: PacketProcessor(
-            room: room, counters: shared.counters, flowCapacity: options.flowCapacity,
-            idleTimeout: options.idleTimeout, holdFrames: options.holdFrames, holdNanoseconds: options.holdNanoseconds))
+        processor.initialize(
+            to: PacketProcessor(
+                room: room, counters: shared.counters, flowCapacity: options.flowCapacity,
+                idleTimeout: options.idleTimeout, holdFrames: options.holdFrames,
+                holdNanoseconds: options.holdNanoseconds))
     }
 
     deinit {
@@ -151,7 +156,8 @@ struct LiveWorkerLoop: ~Copyable {
         let uringSources = sources.enumerated().filter { $0.element.backend == .uring }
         let pcap = UnsafeMutablePointer<PcapSlot>.allocate(capacity: Swift.max(1, pcapSources.count))
         let sockets = UnsafeMutablePointer<UringSlot>.allocate(capacity: Swift.max(1, uringSources.count))
-        var pcapCount = 0, socketCount = 0
+        var pcapCount = 0
+        var socketCount = 0
         var failure: String? = nil
         for (index, source) in pcapSources {
             do {
@@ -265,12 +271,15 @@ struct LiveWorkerLoop: ~Copyable {
                 let slot = Int(tag & 0xFFFF_FFFF)
                 switch CompletionKind(rawValue: tag >> 32) {
                 case .received?:
-                    n &+= received(uring.result(i), flags: uring.completionFlags(i), slot: &sockets[slot], time: batchTime)
+                    n &+= received(
+                        uring.result(i), flags: uring.completionFlags(i), slot: &sockets[slot], time: batchTime)
                 case .pcapReadable?:
                     pcap[slot].ready = true
                     if !curing_cqe_more(uring.completionFlags(i)) { pcap[slot].armed = false }
                 case .doorbell?:
-                    if !curing_cqe_more(uring.completionFlags(i)) { _ = curing_arm_poll(uring.ring, inbox!.arrivals.eventFD, CompletionKind.doorbell.tag(0)) }
+                    if !curing_cqe_more(uring.completionFlags(i)) {
+                        _ = curing_arm_poll(uring.ring, inbox!.arrivals.eventFD, CompletionKind.doorbell.tag(0))
+                    }
                 case nil:
                     break
                 }
@@ -323,7 +332,9 @@ struct LiveWorkerLoop: ~Copyable {
                 processor.pointee.publishFlowGauges()
             }
             shared.answerFlowRequest(from: processor.pointee)
-            if _slowPath(shared.filterGeneration.load(ordering: .relaxed) != shared.filterApplied.load(ordering: .relaxed)) {
+            if _slowPath(
+                shared.filterGeneration.load(ordering: .relaxed) != shared.filterApplied.load(ordering: .relaxed))
+            {
                 applyFilters(pcap: pcap, pcapCount: pcapCount, sockets: sockets, socketCount: socketCount)
             }
             if context.limitReached { stopping = true }
@@ -348,9 +359,10 @@ struct LiveWorkerLoop: ~Copyable {
             // Starved of pages: look again soon, the room may have refilled.
             let timeout: Int64 = starved ? 1_000_000 : 100_000_000
             if let inbox {
-                inbox.arrivals.wait(until: {
-                    (ring?.count ?? 0) != 0 || shared.stopFlag.load(ordering: .acquiring)
-                }, sleep: { uring.submit(waitingNanoseconds: timeout) })
+                inbox.arrivals.wait(
+                    until: {
+                        (ring?.count ?? 0) != 0 || shared.stopFlag.load(ordering: .acquiring)
+                    }, sleep: { uring.submit(waitingNanoseconds: timeout) })
             } else {
                 uring.submit(waitingNanoseconds: timeout)
             }
@@ -381,7 +393,9 @@ struct LiveWorkerLoop: ~Copyable {
         }
         let page = room.adopt(raw)
         var payload: UnsafeMutablePointer<UInt8>? = nil
-        var captured: UInt32 = 0, real: UInt32 = 0, pktType: UInt8 = 0
+        var captured: UInt32 = 0
+        var real: UInt32 = 0
+        var pktType: UInt8 = 0
         var timestamp: Int64 = 0
         let parsed = curing_recvmsg_parse(
             page.baseAddress, result, slot.message, &payload, &captured, &real, &timestamp, &pktType)
@@ -431,15 +445,20 @@ struct LiveWorkerLoop: ~Copyable {
             for i in 0..<k {
                 let tag = uring.tag(i)
                 if CompletionKind(rawValue: tag >> 32) == .received {
-                    _ = received(uring.result(i), flags: uring.completionFlags(i), slot: &sockets[Int(tag & 0xFFFF_FFFF)], time: Self.wallClock())
+                    _ = received(
+                        uring.result(i), flags: uring.completionFlags(i), slot: &sockets[Int(tag & 0xFFFF_FFFF)],
+                        time: Self.wallClock())
                 }
             }
             AtomicContext.exit()
         }
     }
 
-    func publishKernelCounts(pcap: UnsafeMutablePointer<PcapSlot>, pcapCount: Int, sockets: UnsafeMutablePointer<UringSlot>, socketCount: Int) {
-        var packets: UInt64 = 0, drops: UInt64 = 0
+    func publishKernelCounts(
+        pcap: UnsafeMutablePointer<PcapSlot>, pcapCount: Int, sockets: UnsafeMutablePointer<UringSlot>, socketCount: Int
+    ) {
+        var packets: UInt64 = 0
+        var drops: UInt64 = 0
         for s in 0..<pcapCount {
             pcap[s].kernel.read(fd: pcap[s].handle.fileDescriptor)
             packets &+= pcap[s].kernel.packets
@@ -456,7 +475,9 @@ struct LiveWorkerLoop: ~Copyable {
 
     /// Applies the filters the control plane posted (a reload): on the
     /// worker's own thread, as libpcap handles are not thread-safe.
-    func applyFilters(pcap: UnsafeMutablePointer<PcapSlot>, pcapCount: Int, sockets: UnsafeMutablePointer<UringSlot>, socketCount: Int) {
+    func applyFilters(
+        pcap: UnsafeMutablePointer<PcapSlot>, pcapCount: Int, sockets: UnsafeMutablePointer<UringSlot>, socketCount: Int
+    ) {
         let generation = shared.filterGeneration.load(ordering: .acquiring)
         let filters = shared.postedFilters()
         for s in 0..<pcapCount where pcap[s].source < filters.count {

@@ -1,4 +1,5 @@
 import CRoomsSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -14,7 +14,10 @@ public struct PacketDescriptor: Sendable, BitwiseCopyable {
     public var flowHash: UInt32
 
     @inlinable
-    public init(address: UInt, capturedLength: UInt32, wireLength: UInt32, timestamp: Int64, linkType: UInt32, flowHash: UInt32 = 0) {
+    public init(
+        address: UInt, capturedLength: UInt32, wireLength: UInt32, timestamp: Int64, linkType: UInt32,
+        flowHash: UInt32 = 0
+    ) {
         self.address = address
         self.capturedLength = capturedLength
         self.wireLength = wireLength

@@ -61,7 +61,8 @@ public struct PacketProcessor: ~Copyable {
         page.baseAddress.copyMemory(from: frame, byteCount: length)
         // A frame cut to 64 KiB decodes as cut by a snap length.
         let d = decodePacket(
-            UnsafeRawBufferPointer(start: page.baseAddress, count: length), wireLength: Swift.max(wireLength, capturedLength),
+            UnsafeRawBufferPointer(start: page.baseAddress, count: length),
+            wireLength: Swift.max(wireLength, capturedLength),
             linkType: linkType)
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: flowHash)
         if _slowPath(holdFrames > 0) {
@@ -119,7 +120,9 @@ public struct PacketProcessor: ~Copyable {
         if d.truncated { c.add(WorkerCounter.truncated.rawValue, 1) }
         if d.malformation != .none { c.add(WorkerCounter.malformed(d.malformation), 1) }
         if d.hasFlow {
-            switch flows.update(key: d.key, hash: flowHash, forward: d.forward, bytes: bytes, tcpFlags: d.tcpFlags, now: timestamp) {
+            switch flows.update(
+                key: d.key, hash: flowHash, forward: d.forward, bytes: bytes, tcpFlags: d.tcpFlags, now: timestamp)
+            {
             case .existing:
                 break
             case .created, .createdAfterExpiry:

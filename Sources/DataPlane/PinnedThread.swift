@@ -1,4 +1,5 @@
 import CURing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,8 @@ public struct ThreadStartError: Error, Sendable, CustomStringConvertible {
     public var name: String
     public var errno: Int32
     public var description: String {
-        let reason = errno == EPERM
+        let reason =
+            errno == EPERM
             ? "not permitted (SCHED_FIFO needs CAP_SYS_NICE or an RLIMIT_RTPRIO)"
             : String(cString: strerror(errno))
         return "cannot start thread \(name): \(reason)"

@@ -1,7 +1,8 @@
-import Capture
 import CRoomsSupport
+import Capture
 import Rooms
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,8 +25,9 @@ public final class ReplayWorkerPool: @unchecked Sendable {
         rooms: [Room], cpus: [Int]?, fifoPriority: Int? = nil, options: WorkerOptions, ringCapacity: Int
     ) throws(ThreadStartError) {
         do {
-            try self.init(rooms: rooms, cpus: cpus, fifoPriority: fifoPriority, options: options, ringCapacity: ringCapacity,
-                          sources: [], limit: nil)
+            try self.init(
+                rooms: rooms, cpus: cpus, fifoPriority: fifoPriority, options: options, ringCapacity: ringCapacity,
+                sources: [], limit: nil)
         } catch let error as ThreadStartError {
             throw error
         } catch {
@@ -85,7 +87,9 @@ public final class ReplayWorkerPool: @unchecked Sendable {
         if live {
             // Wait for every worker to open its sources (or fail to).
             let deadline = lab_monotonic_ns() + 30_000_000_000
-            while shared.contains(where: { $0.startState.load(ordering: .acquiring) == 0 }) && lab_monotonic_ns() < deadline {
+            while shared.contains(where: { $0.startState.load(ordering: .acquiring) == 0 })
+                && lab_monotonic_ns() < deadline
+            {
                 usleep(1000)
             }
             if let failed = shared.first(where: { $0.startState.load(ordering: .acquiring) != 1 }) {

@@ -2,6 +2,7 @@ import CRoomsSupport
 import Packet
 import Rooms
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -100,4 +100,3 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         }
     }
 }
-

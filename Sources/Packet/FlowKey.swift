@@ -57,12 +57,16 @@ public struct FlowKey: Hashable, Sendable {
         let kind = UInt64(proto) &<< 32 | UInt64(version) &<< 40
         let srcFirst = src0 != dst0 ? src0 < dst0 : (src1 != dst1 ? src1 < dst1 : srcPort <= dstPort)
         if srcFirst {
-            k.a0 = src0; k.a1 = src1
-            k.b0 = dst0; k.b1 = dst1
+            k.a0 = src0
+            k.a1 = src1
+            k.b0 = dst0
+            k.b1 = dst1
             k.tail = kind | UInt64(srcPort) | UInt64(dstPort) &<< 16
         } else {
-            k.a0 = dst0; k.a1 = dst1
-            k.b0 = src0; k.b1 = src1
+            k.a0 = dst0
+            k.a1 = dst1
+            k.b0 = src0
+            k.b1 = src1
             k.tail = kind | UInt64(dstPort) | UInt64(srcPort) &<< 16
         }
         return (k, srcFirst)
@@ -102,9 +106,11 @@ public struct FlowKey: Hashable, Sendable {
         guard type == UInt16(0x0800).bigEndian, vihl == 0x45, fragment & 0x1FFF == 0, proto == 6 || proto == 17 else {
             return nil
         }
-        let addresses = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 26, as: UInt32.self))
+        let addresses =
+            UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 26, as: UInt32.self))
             ^ UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 30, as: UInt32.self))
-        let ports = UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 34, as: UInt16.self))
+        let ports =
+            UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 34, as: UInt16.self))
             ^ UInt16(bigEndian: p.loadUnaligned(fromByteOffset: 36, as: UInt16.self))
         return symmetricHash(x0: 0, x1: UInt64(addresses), ports: ports, proto: proto, version: 4)
     }
@@ -118,8 +124,10 @@ public struct FlowKey: Hashable, Sendable {
 
     /// The endpoints printed as `addr:port` (IPv6 in brackets).
     public var endpoints: (String, String) {
-        (FlowKey.format(a0, a1, portA, version: version, proto: proto),
-         FlowKey.format(b0, b1, portB, version: version, proto: proto))
+        (
+            FlowKey.format(a0, a1, portA, version: version, proto: proto),
+            FlowKey.format(b0, b1, portB, version: version, proto: proto)
+        )
     }
 
     /// The protocol's short name.
@@ -153,12 +161,17 @@ enum IPv6Text {
         for i in 0..<4 { groups.append(UInt16(truncatingIfNeeded: hi >> UInt64(48 - 16 * i))) }
         for i in 0..<4 { groups.append(UInt16(truncatingIfNeeded: lo >> UInt64(48 - 16 * i))) }
         // Longest run of two or more zero groups becomes "::".
-        var bestStart = -1, bestLength = 0, i = 0
+        var bestStart = -1
+        var bestLength = 0
+        var i = 0
         while i < 8 {
             if groups[i] == 0 {
                 var j = i
                 while j < 8 && groups[j] == 0 { j += 1 }
-                if j - i > bestLength && j - i >= 2 { bestStart = i; bestLength = j - i }
+                if j - i > bestLength && j - i >= 2 {
+                    bestStart = i
+                    bestLength = j - i
+                }
                 i = j
             } else {
                 i += 1

@@ -70,7 +70,8 @@ public struct DecodedPacket: Sendable {
 /// - Returns: what was found. Unsupported link types decode to nothing.
 @inlinable @inline(__always)
 public func decodePacket(_ frame: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType) -> DecodedPacket {
-    if linkType == .ethernet, let base = frame.baseAddress, let d = decodeCommonEthernet(base, frame.count, wireLength) {
+    if linkType == .ethernet, let base = frame.baseAddress, let d = decodeCommonEthernet(base, frame.count, wireLength)
+    {
         return d
     }
     return decodePacketGeneral(frame, wireLength: wireLength, linkType: linkType)
@@ -284,8 +285,9 @@ struct Cursor {
         let proto = u8(at &+ 9)
         let src = UInt64(be32(at &+ 12))
         let dst = UInt64(be32(at &+ 16))
-        transport(proto: proto, version: 4, at: at &+ headerLength, end: at &+ totalLength,
-                  src0: 0, src1: src, dst0: 0, dst1: dst, &d)
+        transport(
+            proto: proto, version: 4, at: at &+ headerLength, end: at &+ totalLength,
+            src0: 0, src1: src, dst0: 0, dst1: dst, &d)
     }
 
     @inlinable
@@ -338,8 +340,9 @@ struct Cursor {
             }
         }
         if next == 59 { return }  // no next header
-        transport(proto: next, version: 6, at: here, end: end,
-                  src0: be64(at &+ 8), src1: be64(at &+ 16), dst0: be64(at &+ 24), dst1: be64(at &+ 32), &d)
+        transport(
+            proto: next, version: 6, at: here, end: end,
+            src0: be64(at &+ 8), src1: be64(at &+ 16), dst0: be64(at &+ 24), dst1: be64(at &+ 32), &d)
     }
 
     /// Decodes TCP, UDP, ICMP or ICMPv6 at `at`; the datagram ends at `end`.

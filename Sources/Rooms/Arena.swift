@@ -1,5 +1,6 @@
 import CRoomsSupport
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,10 +84,11 @@ public struct Arena: ~Copyable, @unchecked Sendable {
                 pages: pagesPerRoom)
             let base = pages.base + r * pagesPerRoom * Room.pageSize
             let core = coreMemory.bindMemory(to: RoomCore.self, capacity: 1)
-            core.initialize(to: RoomCore(
-                index: r, base: base, pageCount: pagesPerRoom, watermarks: marks,
-                cache: cache, cacheCapacity: capacity, cacheBatch: configuration.effectiveCacheBatch,
-                buddy: buddy, counters: counters, inbox: inbox))
+            core.initialize(
+                to: RoomCore(
+                    index: r, base: base, pageCount: pagesPerRoom, watermarks: marks,
+                    cache: cache, cacheCapacity: capacity, cacheBatch: configuration.effectiveCacheBatch,
+                    buddy: buddy, counters: counters, inbox: inbox))
             // Every page starts free, as max-order blocks, lowest first.
             let block = ArenaConfiguration.maxBlockPages
             for start in stride(from: pagesPerRoom - block, through: 0, by: -block) {
@@ -110,7 +112,8 @@ public struct Arena: ~Copyable, @unchecked Sendable {
             metadata.unmap()
         } else {
             // Leak rather than unmap memory that a worker may still touch.
-            let message = "labyrinth: arena dropped while room(s) \(busy.map(String.init).joined(separator: ", ")) "
+            let message =
+                "labyrinth: arena dropped while room(s) \(busy.map(String.init).joined(separator: ", ")) "
                 + "still claimed or with pages out; keeping its \(ByteCount(pages.byteCount)) mapped\n"
             var text = message
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }

@@ -114,7 +114,8 @@ struct BuddyLists: @unchecked Sendable {
         while k > order {
             k &-= 1
             let half = index | (Int32(1) &<< Int32(truncatingIfNeeded: k))
-            meta[Int(truncatingIfNeeded: half)] = PageMeta(next: Self.none, prev: Self.none, state: Int32(truncatingIfNeeded: k &+ 1))
+            meta[Int(truncatingIfNeeded: half)] = PageMeta(
+                next: Self.none, prev: Self.none, state: Int32(truncatingIfNeeded: k &+ 1))
             heads[k] = half
             bump(k, 1)
         }

@@ -1,7 +1,8 @@
+import CRoomsSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import CRoomsSupport
 
 /// An anonymous memory mapping. The ``Arena`` owns its mappings and unmaps
 /// them; this type only makes them and describes them.
@@ -33,14 +34,16 @@ struct Mapping {
                 use = .hugetlb
             } else {
                 if let p, p != MAP_FAILED { munmap(p, size) }
-                notes.append("\(what): MAP_HUGETLB unavailable (\(String(cString: strerror(errno)))), using transparent hugepages")
+                notes.append(
+                    "\(what): MAP_HUGETLB unavailable (\(String(cString: strerror(errno)))), using transparent hugepages"
+                )
             }
         }
         if mapped == nil {
             // Over-map, then trim to the alignment.
             let span = byteCount + alignment
             guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
-                  raw != MAP_FAILED
+                raw != MAP_FAILED
             else {
                 throw .mapFailed(what: what, bytes: byteCount, errno: errno)
             }
@@ -76,7 +79,8 @@ struct Mapping {
             } else {
                 let e = errno
                 let limit = lab_memlock_limit()
-                let error = ArenaError.lockFailed(what: what, bytes: byteCount, limit: limit < 0 ? nil : Int(limit), errno: e)
+                let error = ArenaError.lockFailed(
+                    what: what, bytes: byteCount, limit: limit < 0 ? nil : Int(limit), errno: e)
                 if lock == .required {
                     munmap(base, byteCount)
                     throw error

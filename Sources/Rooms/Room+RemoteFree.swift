@@ -82,8 +82,9 @@ extension Room {
         c.pointee.pending = header[batchNext]
         let headerOrder = Int(header[batchHeaderOrder])
         let extra = Int(header[batchCount])
-        precondition(extra <= remoteFreeBatchCapacity && headerOrder <= Room.maxOrder,
-                     "room \(index): corrupt remote-free batch at \(header)")
+        precondition(
+            extra <= remoteFreeBatchCapacity && headerOrder <= Room.maxOrder,
+            "room \(index): corrupt remote-free batch at \(header)")
         var pages = 0
         for i in 0..<extra {
             let entry = header[batchEntries &+ i]

@@ -31,9 +31,11 @@ extension Room {
         let c = core
         let free = counters.load(.freePages)
         let left = free &- (1 &<< order)
-        if _fastPath(UInt(bitPattern: order) <= UInt(Room.maxOrder) && !c.pointee.underPressure
-                     && left >= c.pointee.low),
-           let index = c.pointee.buddy.take(order: order) {
+        if _fastPath(
+            UInt(bitPattern: order) <= UInt(Room.maxOrder) && !c.pointee.underPressure
+                && left >= c.pointee.low),
+            let index = c.pointee.buddy.take(order: order)
+        {
             counters.store(.freePages, left)
             counters.add(.allocSlow, 1)
             let inUse = c.pointee.pageCount &- left
@@ -82,7 +84,8 @@ extension Room {
         }
         if mode == .wait {
             let (s, a) = timeout.components
-            let deadline = lab_monotonic_ns() &+ UInt64(max(0, s)) &* 1_000_000_000
+            let deadline =
+                lab_monotonic_ns() &+ UInt64(max(0, s)) &* 1_000_000_000
                 &+ UInt64(max(0, a / 1_000_000_000))
             counters.add(.waits, 1)
             while lab_monotonic_ns() < deadline {

@@ -107,13 +107,20 @@ public indirect enum JSON: Sendable, Equatable {
         case .int(let i): Self.append(i, to: &out)
         case .double(let d):
             if d.isFinite {
-                if d == d.rounded() && abs(d) < 1e15 { Self.append(Int(d), to: &out) } else { out.append(contentsOf: String(d).utf8) }
+                if d == d.rounded() && abs(d) < 1e15 {
+                    Self.append(Int(d), to: &out)
+                } else {
+                    out.append(contentsOf: String(d).utf8)
+                }
             } else {
                 Self.append("null", to: &out)
             }
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let items):
-            if items.isEmpty { Self.append("[]", to: &out); return }
+            if items.isEmpty {
+                Self.append("[]", to: &out)
+                return
+            }
             out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -123,7 +130,10 @@ public indirect enum JSON: Sendable, Equatable {
             Self.newline(&out, indent, depth)
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            if members.isEmpty { Self.append("{}", to: &out); return }
+            if members.isEmpty {
+                Self.append("{}", to: &out)
+                return
+            }
             out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -148,7 +158,8 @@ public indirect enum JSON: Sendable, Equatable {
         var s = s
         s.withUTF8 { bytes in
             var clean = 0  // start of the run not yet copied
-            for (i, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            for (i, byte) in bytes.enumerated()
+            where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
                 out.append(contentsOf: bytes[clean..<i])
                 clean = i + 1
                 switch byte {
@@ -226,9 +237,15 @@ struct JSONParser {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         default: return try number()
         }
     }
@@ -260,8 +277,14 @@ struct JSONParser {
             members.append((key, try value(depth: depth + 1)))
             skipSpace()
             guard at < bytes.count else { throw fail("unexpected end of input in an object") }
-            if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-            if bytes[at] == UInt8(ascii: "}") { at += 1; return .object(members) }
+            if bytes[at] == UInt8(ascii: ",") {
+                at += 1
+                continue
+            }
+            if bytes[at] == UInt8(ascii: "}") {
+                at += 1
+                return .object(members)
+            }
             throw fail("expected ',' or '}'")
         }
     }
@@ -279,8 +302,14 @@ struct JSONParser {
             items.append(try value(depth: depth + 1))
             skipSpace()
             guard at < bytes.count else { throw fail("unexpected end of input in an array") }
-            if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
-            if bytes[at] == UInt8(ascii: "]") { at += 1; return .array(items) }
+            if bytes[at] == UInt8(ascii: ",") {
+                at += 1
+                continue
+            }
+            if bytes[at] == UInt8(ascii: "]") {
+                at += 1
+                return .array(items)
+            }
             throw fail("expected ',' or ']'")
         }
     }
@@ -362,7 +391,10 @@ struct JSONParser {
         var isDouble = false
         while at < bytes.count {
             let c = bytes[at]
-            if c >= 0x30 && c <= 0x39 { at += 1; continue }
+            if c >= 0x30 && c <= 0x39 {
+                at += 1
+                continue
+            }
             if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
                 || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
             {

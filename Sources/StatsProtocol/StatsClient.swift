@@ -59,9 +59,13 @@ public struct StatsClient: ~Copyable {
             let reason = String(cString: strerror(e))
             switch e {
             case EACCES, EPERM:
-                throw StatsClientError(kind: .permission, description: "cannot connect to \(path): \(reason) (you need root or membership in the socket's group)")
+                throw StatsClientError(
+                    kind: .permission,
+                    description:
+                        "cannot connect to \(path): \(reason) (you need root or membership in the socket's group)")
             default:
-                throw StatsClientError(kind: .unavailable, description: "cannot connect to \(path): \(reason) (is labyrinthd running?)")
+                throw StatsClientError(
+                    kind: .unavailable, description: "cannot connect to \(path): \(reason) (is labyrinthd running?)")
             }
         }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
@@ -83,7 +87,9 @@ public struct StatsClient: ~Copyable {
             // reason before closing: that reason is the reply.
             if let last = try? readLine(), let parsed = try? JSON.parse(last) { return parsed }
             errno = e
-            throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection (send: \(String(cString: strerror(errno))))")
+            throw StatsClientError(
+                kind: .protocolError,
+                description: "the daemon closed the connection (send: \(String(cString: strerror(errno))))")
         }
         let reply = try readLine()
         do {
@@ -141,10 +147,16 @@ public struct StatsClient: ~Copyable {
                 pending += chunk[0..<n]
                 continue
             }
-            if n == 0 { throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection without a reply") }
+            if n == 0 {
+                throw StatsClientError(
+                    kind: .protocolError, description: "the daemon closed the connection without a reply")
+            }
             let e = errno
             if e == EINTR { continue }
-            if e == ECONNRESET { throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection (reset) without a reply") }
+            if e == ECONNRESET {
+                throw StatsClientError(
+                    kind: .protocolError, description: "the daemon closed the connection (reset) without a reply")
+            }
             if e == EAGAIN || e == EWOULDBLOCK {
                 throw StatsClientError(kind: .protocolError, description: "no reply from the daemon in time")
             }

@@ -10,9 +10,12 @@ struct Labyrinthctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "labyrinthctl",
         abstract: "Ask a running labyrinthd over its stats socket.",
-        discussion: "Exit status: 0, or 1 when the daemon answered with an error, 69 when the socket cannot be reached, 77 when permission is denied, 76 when the reply is unreadable.",
-        subcommands: [Stats.self, Workers.self, Rooms.self, Flows.self, Replay.self, Prometheus.self, Watch.self,
-                      Version.self, Uptime.self, Config.self, Raw.self]
+        discussion:
+            "Exit status: 0, or 1 when the daemon answered with an error, 69 when the socket cannot be reached, 77 when permission is denied, 76 when the reply is unreadable.",
+        subcommands: [
+            Stats.self, Workers.self, Rooms.self, Flows.self, Replay.self, Prometheus.self, Watch.self,
+            Version.self, Uptime.self, Config.self, Raw.self,
+        ]
     )
 }
 
@@ -75,22 +78,31 @@ struct Stats: ParsableCommand {
     func run() throws {
         common.show(try common.ask(["command": "stats"])) { r in
             var lines: [String] = []
-            lines.append("uptime \(Format.duration(r["uptime_seconds"]?.doubleValue ?? 0)), \(r["workers"]?.intValue ?? 0) workers")
+            lines.append(
+                "uptime \(Format.duration(r["uptime_seconds"]?.doubleValue ?? 0)), \(r["workers"]?.intValue ?? 0) workers"
+            )
             lines.append("packets \(n(r["packets"]))  bytes \(n(r["bytes"]))  processed \(n(r["processed"]))")
             let decoded = ["ipv4", "ipv6", "tcp", "udp", "icmp", "icmpv6", "arp", "vlan", "other", "fragments"]
             lines.append("decoded  " + decoded.map { "\($0) \(n(r["decoded"]?[$0]))" }.joined(separator: "  "))
             lines.append("truncated \(n(r["truncated"]))  oversized \(n(r["oversized"]))")
             if case .object(let reasons)? = r["malformed"] {
                 let bad = reasons.filter { ($0.1.intValue ?? 0) > 0 }
-                lines.append("malformed " + (bad.isEmpty ? "none" : bad.map { "\($0.0) \(n($0.1))" }.joined(separator: "  ")))
+                lines.append(
+                    "malformed " + (bad.isEmpty ? "none" : bad.map { "\($0.0) \(n($0.1))" }.joined(separator: "  ")))
             }
             lines.append("dropped  nomem \(n(r["dropped"]?["nomem"]))  rx_missed \(n(r["dropped"]?["rx_missed"]))")
             let f = r["flows"]
-            lines.append("flows    total \(n(f?["total"]))  tcp/udp \(n(f?["tcp_udp"]))  icmp \(n(f?["icmp"]))  active \(n(f?["active"]))  expired \(n(f?["expired"]))  table_full \(n(f?["table_full"]))")
+            lines.append(
+                "flows    total \(n(f?["total"]))  tcp/udp \(n(f?["tcp_udp"]))  icmp \(n(f?["icmp"]))  active \(n(f?["active"]))  expired \(n(f?["expired"]))  table_full \(n(f?["table_full"]))"
+            )
             let rm = r["rooms"]
-            lines.append("rooms    free \(n(rm?["free_pages"])) pages  in use \(n(rm?["in_use_pages"]))  alloc_fail \(n(rm?["alloc_fail"]))  reserve_dips \(n(rm?["reserve_dips"]))")
+            lines.append(
+                "rooms    free \(n(rm?["free_pages"])) pages  in use \(n(rm?["in_use_pages"]))  alloc_fail \(n(rm?["alloc_fail"]))  reserve_dips \(n(rm?["reserve_dips"]))"
+            )
             let rp = r["replay"]
-            lines.append("replay   queued \(n(rp?["queued"]))  running \(n(rp?["running"]))  done \(n(rp?["done"]))  failed \(n(rp?["failed"]))  packets \(n(rp?["packets"]))")
+            lines.append(
+                "replay   queued \(n(rp?["queued"]))  running \(n(rp?["running"]))  done \(n(rp?["done"]))  failed \(n(rp?["failed"]))  packets \(n(rp?["packets"]))"
+            )
             return lines.joined(separator: "\n")
         }
     }
@@ -102,12 +114,20 @@ struct Workers: ParsableCommand {
 
     func run() throws {
         common.show(try common.ask(["command": "workers"])) { r in
-            Table(["worker", "cpu", "state", "heartbeat", "received", "processed", "nomem", "malformed", "flows", "polls", "sleeps"],
-                  (r.arrayValue ?? []).map { w in
-                      [n(w["worker"]), w["cpu"]?.intValue.map(String.init) ?? "-", w["state"]?.stringValue ?? "?",
-                       n(w["heartbeat"]), n(w["received"]), n(w["processed"]), n(w["dropped_nomem"]), n(w["malformed"]),
-                       n(w["flows_created"]), n(w["polls"]), n(w["sleeps"])]
-                  }).text
+            Table(
+                [
+                    "worker", "cpu", "state", "heartbeat", "received", "processed", "nomem", "malformed", "flows",
+                    "polls", "sleeps",
+                ],
+                (r.arrayValue ?? []).map { w in
+                    [
+                        n(w["worker"]), w["cpu"]?.intValue.map(String.init) ?? "-", w["state"]?.stringValue ?? "?",
+                        n(w["heartbeat"]), n(w["received"]), n(w["processed"]), n(w["dropped_nomem"]),
+                        n(w["malformed"]),
+                        n(w["flows_created"]), n(w["polls"]), n(w["sleeps"]),
+                    ]
+                }
+            ).text
         }
     }
 }
@@ -118,14 +138,22 @@ struct Rooms: ParsableCommand {
 
     func run() throws {
         common.show(try common.ask(["command": "rooms"])) { r in
-            Table(["room", "pages", "free", "in_use", "high_water", "alloc_fast", "alloc_slow", "alloc_fail", "reserve_dips",
-                   "low_wm", "free_remote", "reclaimed"],
-                  (r.arrayValue ?? []).map { x in
-                      [n(x["room"]), n(x["pages"]), n(x["free_pages"]), n(x["in_use_pages"]), n(x["in_use_high_water"]),
-                       n(x["alloc_fast"]), n(x["alloc_slow"]),
-                       String((x["alloc_fail"]?.arrayValue ?? []).compactMap(\.intValue).reduce(0, +)),
-                       n(x["reserve_dips"]), n(x["low_watermark_events"]), n(x["free_remote"]), n(x["reclaimed"])]
-                  }).text
+            Table(
+                [
+                    "room", "pages", "free", "in_use", "high_water", "alloc_fast", "alloc_slow", "alloc_fail",
+                    "reserve_dips",
+                    "low_wm", "free_remote", "reclaimed",
+                ],
+                (r.arrayValue ?? []).map { x in
+                    [
+                        n(x["room"]), n(x["pages"]), n(x["free_pages"]), n(x["in_use_pages"]),
+                        n(x["in_use_high_water"]),
+                        n(x["alloc_fast"]), n(x["alloc_slow"]),
+                        String((x["alloc_fail"]?.arrayValue ?? []).compactMap(\.intValue).reduce(0, +)),
+                        n(x["reserve_dips"]), n(x["low_watermark_events"]), n(x["free_remote"]), n(x["reclaimed"]),
+                    ]
+                }
+            ).text
         }
     }
 }
@@ -138,14 +166,19 @@ struct Flows: ParsableCommand {
 
     func run() throws {
         common.show(try common.ask(["command": "flows", "top": .int(top), "by": .string(by)])) { r in
-            var text = Table(["proto", "packets", "bytes", "a->b", "b->a", "flags", "a", "b"],
-                             (r["flows"]?.arrayValue ?? []).map { f in
-                                 [f["protocol"]?.stringValue ?? "", n(f["packets"]), n(f["bytes"]), n(f["packets_a_to_b"]),
-                                  n(f["packets_b_to_a"]), f["tcp_flags"]?.stringValue ?? "", f["a"]?.stringValue ?? "",
-                                  f["b"]?.stringValue ?? ""]
-                             }).text
+            var text = Table(
+                ["proto", "packets", "bytes", "a->b", "b->a", "flags", "a", "b"],
+                (r["flows"]?.arrayValue ?? []).map { f in
+                    [
+                        f["protocol"]?.stringValue ?? "", n(f["packets"]), n(f["bytes"]), n(f["packets_a_to_b"]),
+                        n(f["packets_b_to_a"]), f["tcp_flags"]?.stringValue ?? "", f["a"]?.stringValue ?? "",
+                        f["b"]?.stringValue ?? "",
+                    ]
+                }
+            ).text
             if let missing = r["workers_not_answering"]?.arrayValue, !missing.isEmpty {
-                text += "\nworkers that did not answer: \(missing.compactMap(\.intValue).map(String.init).joined(separator: ", "))"
+                text +=
+                    "\nworkers that did not answer: \(missing.compactMap(\.intValue).map(String.init).joined(separator: ", "))"
             }
             return text
         }
@@ -168,7 +201,9 @@ struct Replay: ParsableCommand {
         if !path.hasPrefix("/") {
             var buffer = [CChar](repeating: 0, count: 4096)
             if getcwd(&buffer, buffer.count) != nil {
-                path = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + file
+                path =
+                    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/"
+                    + file
             }
         }
         var request: [(String, JSON)] = [("command", "replay"), ("file", .string(path))]
@@ -199,7 +234,8 @@ struct Replay: ParsableCommand {
                 if let s = j["elapsed_seconds"]?.doubleValue { text += " in \(Format.fixed(s, 3)) s" }
             }
             if let e = j["error"] {
-                text += "\nerror: \(e["file"]?.stringValue ?? ""): record \(n(e["record"])) at byte offset \(n(e["offset"])): \(e["message"]?.stringValue ?? "")"
+                text +=
+                    "\nerror: \(e["file"]?.stringValue ?? ""): record \(n(e["record"])) at byte offset \(n(e["offset"])): \(e["message"]?.stringValue ?? "")"
             }
             return text
         }
@@ -280,14 +316,16 @@ struct Watch: ParsableCommand {
             let workers = try common.ask(["command": "workers"], on: &client)
             let rooms = try common.ask(["command": "rooms"], on: &client)
             let now = Double(monotonicNanoseconds()) / 1e9
-            let ws = workers.arrayValue ?? [], rs = rooms.arrayValue ?? []
+            let ws = workers.arrayValue ?? []
+            let rs = rooms.arrayValue ?? []
             if common.json {
                 print(JSON.object([("stats", stats), ("workers", workers), ("rooms", rooms)]).text)
             } else {
                 var out = clear ? "\u{1B}[H\u{1B}[2J" : ""
                 out += "labyrinthd  up \(Format.duration(stats["uptime_seconds"]?.doubleValue ?? 0))  "
                 out += "packets \(n(stats["packets"]))  flows \(n(stats["flows"]?["total"]))  "
-                out += "dropped \((stats["dropped"]?["nomem"]?.intValue ?? 0) + (stats["dropped"]?["rx_missed"]?.intValue ?? 0))\n\n"
+                out +=
+                    "dropped \((stats["dropped"]?["nomem"]?.intValue ?? 0) + (stats["dropped"]?["rx_missed"]?.intValue ?? 0))\n\n"
                 let seconds = previous.map { now - $0.at } ?? 0
                 func rate(_ key: String, _ i: Int, _ list: [JSON], _ old: [JSON]?) -> String {
                     guard let old, seconds > 0, i < old.count else { return "-" }
@@ -299,30 +337,44 @@ struct Watch: ParsableCommand {
                     let d = (ws[i]["bytes"]?.intValue ?? 0) - (old[i]["bytes"]?.intValue ?? 0)
                     return Format.fixed(Double(d) * 8 / seconds / 1e6, 2)
                 }
-                out += Table(["worker", "cpu", "state", "pps", "Mbps", "nomem/s", "flows/s", "received", "heartbeat/s"],
-                             ws.indices.map { i in
-                                 [n(ws[i]["worker"]), ws[i]["cpu"]?.intValue.map(String.init) ?? "-", ws[i]["state"]?.stringValue ?? "?",
-                                  rate("received", i, ws, previous?.workers), mbps(i), rate("dropped_nomem", i, ws, previous?.workers),
-                                  rate("flows_created", i, ws, previous?.workers), n(ws[i]["received"]),
-                                  rate("heartbeat", i, ws, previous?.workers)]
-                             }).text
+                out +=
+                    Table(
+                        ["worker", "cpu", "state", "pps", "Mbps", "nomem/s", "flows/s", "received", "heartbeat/s"],
+                        ws.indices.map { i in
+                            [
+                                n(ws[i]["worker"]), ws[i]["cpu"]?.intValue.map(String.init) ?? "-",
+                                ws[i]["state"]?.stringValue ?? "?",
+                                rate("received", i, ws, previous?.workers), mbps(i),
+                                rate("dropped_nomem", i, ws, previous?.workers),
+                                rate("flows_created", i, ws, previous?.workers), n(ws[i]["received"]),
+                                rate("heartbeat", i, ws, previous?.workers),
+                            ]
+                        }
+                    ).text
                 out += "\n\n"
-                out += Table(["room", "free", "in_use", "allocs/s", "fail/s", "dips/s", "reclaimed/s"],
-                             rs.indices.map { i in
-                                 let allocs: String = {
-                                     guard let old = previous?.rooms, seconds > 0, i < old.count else { return "-" }
-                                     let now = (rs[i]["alloc_fast"]?.intValue ?? 0) + (rs[i]["alloc_slow"]?.intValue ?? 0)
-                                     let then = (old[i]["alloc_fast"]?.intValue ?? 0) + (old[i]["alloc_slow"]?.intValue ?? 0)
-                                     return Format.fixed(Double(now - then) / seconds, 0)
-                                 }()
-                                 let fails: String = {
-                                     guard let old = previous?.rooms, seconds > 0, i < old.count else { return "-" }
-                                     let sum = { (x: JSON) in (x["alloc_fail"]?.arrayValue ?? []).compactMap(\.intValue).reduce(0, +) }
-                                     return Format.fixed(Double(sum(rs[i]) - sum(old[i])) / seconds, 0)
-                                 }()
-                                 return [n(rs[i]["room"]), n(rs[i]["free_pages"]), n(rs[i]["in_use_pages"]), allocs, fails,
-                                         rate("reserve_dips", i, rs, previous?.rooms), rate("reclaimed", i, rs, previous?.rooms)]
-                             }).text
+                out +=
+                    Table(
+                        ["room", "free", "in_use", "allocs/s", "fail/s", "dips/s", "reclaimed/s"],
+                        rs.indices.map { i in
+                            let allocs: String = {
+                                guard let old = previous?.rooms, seconds > 0, i < old.count else { return "-" }
+                                let now = (rs[i]["alloc_fast"]?.intValue ?? 0) + (rs[i]["alloc_slow"]?.intValue ?? 0)
+                                let then = (old[i]["alloc_fast"]?.intValue ?? 0) + (old[i]["alloc_slow"]?.intValue ?? 0)
+                                return Format.fixed(Double(now - then) / seconds, 0)
+                            }()
+                            let fails: String = {
+                                guard let old = previous?.rooms, seconds > 0, i < old.count else { return "-" }
+                                let sum = { (x: JSON) in
+                                    (x["alloc_fail"]?.arrayValue ?? []).compactMap(\.intValue).reduce(0, +)
+                                }
+                                return Format.fixed(Double(sum(rs[i]) - sum(old[i])) / seconds, 0)
+                            }()
+                            return [
+                                n(rs[i]["room"]), n(rs[i]["free_pages"]), n(rs[i]["in_use_pages"]), allocs, fails,
+                                rate("reserve_dips", i, rs, previous?.rooms), rate("reclaimed", i, rs, previous?.rooms),
+                            ]
+                        }
+                    ).text
                 print(out)
             }
             fflush(nil)
@@ -377,7 +429,9 @@ struct Table {
 
     var text: String {
         var widths = headers.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        for row in rows {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in
                 let pad = String(repeating: " ", count: widths[i] - c.count)

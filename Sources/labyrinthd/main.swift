@@ -1,9 +1,9 @@
 import ArgumentParser
 import Capture
 import ControlPlane
-import StatsProtocol
 import DataPlane
 import Rooms
+import StatsProtocol
 
 extension LockPolicy: ExpressibleByArgument {}
 
@@ -25,7 +25,8 @@ struct Labyrinthd: AsyncParsableCommand {
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon in the foreground until SIGTERM or SIGINT (SIGHUP reloads).",
-        discussion: "Builds the arena and rooms, starts the pinned workers, serves the stats socket and tells systemd (Type=notify) when it is ready. Exit status: 0 after a clean stop, 78 for a configuration error, 1 when it could not start, 3 when the leak check failed."
+        discussion:
+            "Builds the arena and rooms, starts the pinned workers, serves the stats socket and tells systemd (Type=notify) when it is ready. Exit status: 0 after a clean stop, 78 for a configuration error, 1 when it could not start, 3 when the leak check failed."
     )
 
     @Option(help: "The configuration file.")
@@ -49,7 +50,9 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         do {
             let c = try DaemonConfiguration.load(path: path)
-            print("\(path): valid (\(c.workerCount) workers, rooms of \(c.rooms.pagesPerRoom) pages, \(c.sources.count) sources)")
+            print(
+                "\(path): valid (\(c.workerCount) workers, rooms of \(c.rooms.pagesPerRoom) pages, \(c.sources.count) sources)"
+            )
         } catch {
             FileStandardError.write("\(error)\n")
             throw ExitCode(78)
@@ -76,7 +79,8 @@ struct WorkerPlacement: ParsableArguments {
     @Option(help: "Workers, one per room (default: one per CPU the process may use).")
     var workers: Int?
 
-    @Option(help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order; none: unpinned).")
+    @Option(
+        help: "Comma-separated CPUs to pin workers to, in order (default: the allowed CPUs in order; none: unpinned).")
     var cpus: String?
 
     @Option(help: "Run workers under SCHED_FIFO at this priority (1-99).")
@@ -172,9 +176,13 @@ struct Replay: ParsableCommand {
         c.fifoPriority = placement.priority
         c.pagesPerRoom = arena.pagesPerRoom
         c.lock = arena.lockPolicy
-        if let pps { c.pacing = .packetsPerSecond(pps) }
-        else if let mbps { c.pacing = .megabitsPerSecond(mbps) }
-        else if speed == "original" || multiplier != nil { c.pacing = .original(multiplier: multiplier ?? 1) }
+        if let pps {
+            c.pacing = .packetsPerSecond(pps)
+        } else if let mbps {
+            c.pacing = .megabitsPerSecond(mbps)
+        } else if speed == "original" || multiplier != nil {
+            c.pacing = .original(multiplier: multiplier ?? 1)
+        }
         c.loops = loop
         c.ringCapacity = ring
         c.worker.budget = budget

@@ -1,6 +1,6 @@
-import TestSupport
 import Capture
 import Packet
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -53,18 +53,25 @@ struct CorpusTests {
                     let n = try reader.next(into: buffer, capacity: 7)
                     if n == 0 { break }
                     for i in 0..<n {
-                        batched.append(LibpcapRecord(caplen: buffer[i].capturedLength, wirelen: buffer[i].wireLength, ns: buffer[i].timestamp))
+                        batched.append(
+                            LibpcapRecord(
+                                caplen: buffer[i].capturedLength, wirelen: buffer[i].wireLength, ns: buffer[i].timestamp
+                            ))
                     }
                 }
             } catch {
                 batchError = error
             }
             if batched != ours || batchError != ourError {
-                mismatches.append("\(file): batched reading gave \(batched.count) records and \(batchError.map { "\($0)" } ?? "no error")")
+                mismatches.append(
+                    "\(file): batched reading gave \(batched.count) records and \(batchError.map { "\($0)" } ?? "no error")"
+                )
             }
             // Both see damage, or neither does.
             if (ourError == nil) != (reference.error == nil) {
-                mismatches.append("\(file): our error \(ourError.map { "\($0)" } ?? "none") vs libpcap's \(reference.error ?? "none")")
+                mismatches.append(
+                    "\(file): our error \(ourError.map { "\($0)" } ?? "none") vs libpcap's \(reference.error ?? "none")"
+                )
             }
         }
         let report = mismatches.joined(separator: "\n")

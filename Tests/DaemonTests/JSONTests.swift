@@ -9,7 +9,10 @@ struct JSONTests {
             ("plain", "abc"), ("quotes", "say \"hi\" \\ back"), ("controls", .string("a\u{0}b\u{1F}c\n\r\t")),
             ("unicode", "réseau ✓ 𝄞"), ("ints", .array([0, 7, -42, .int(Int.max), .int(Int.min)])),
             ("doubles", .array([.double(0.5), .double(-1e-9), .double(3), .double(.infinity)])),
-            ("nested", .object([("empty_array", .array([])), ("empty_object", .object([])), ("null", .null), ("yes", true)])),
+            (
+                "nested",
+                .object([("empty_array", .array([])), ("empty_object", .object([])), ("null", .null), ("yes", true)])
+            ),
         ])
         let text = value.text
         #expect(text.contains(#""controls":"a\u0000b\u001fc\n\r\t""#))

@@ -1,6 +1,6 @@
 import StatsProtocol
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -22,9 +22,13 @@ struct LifecycleTests {
         let job = try daemon.ask(["command": "replay", "file": .string(file), "pps": 6000])
 
         usleep(400_000)
-        writeFile(daemon.configPath, Array(DaemonProcess.configText(
-            socket: daemon.socket, daemon: "log_level = \"debug\"", workers: 2,
-            more: "budget = 32\n\n[replay]\npps = 500").utf8))
+        writeFile(
+            daemon.configPath,
+            Array(
+                DaemonProcess.configText(
+                    socket: daemon.socket, daemon: "log_level = \"debug\"", workers: 2,
+                    more: "budget = 32\n\n[replay]\npps = 500"
+                ).utf8))
         kill(daemon.pid, SIGHUP)
         usleep(400_000)
         let config = try daemon.ask(["command": "config"])
@@ -32,7 +36,8 @@ struct LifecycleTests {
         #expect(config["workers"]?["budget"]?.intValue == 64)
         #expect(config["replay"]?["pacing"]?.stringValue?.contains("500") == true, "\(config.text)")
         #expect(daemon.logText.contains("daemon.log_level info → debug"), "\(daemon.logText)")
-        #expect(daemon.logText.contains("reload: [workers] cannot change while running; restart the service to apply it"))
+        #expect(
+            daemon.logText.contains("reload: [workers] cannot change while running; restart the service to apply it"))
 
         // A file that does not parse changes nothing.
         writeFile(daemon.configPath, Array("[workers]\ncount = \"two\"\n".utf8))
@@ -89,7 +94,8 @@ struct LifecycleTests {
     func shutdown() throws {
         for signal in [SIGTERM, SIGINT] {
             let daemon = try DaemonProcess(workers: 2)
-            _ = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(packageRoot + "/captures/loopback.pcap")]))
+            _ = try waitForJob(
+                daemon, try daemon.ask(["command": "replay", "file": .string(packageRoot + "/captures/loopback.pcap")]))
             #expect(daemon.stop(signal: signal) == 0)
             let log = daemon.logText
             #expect(log.contains("shutting down"))
@@ -120,9 +126,16 @@ struct LifecycleTests {
         // lock of an 8 MiB arena fails at start and says what to raise.
         // (Not under the thread sanitizer, whose mlock does nothing.)
         if underThreadSanitizer { return }
-        writeFile(config, Array("[daemon]\nsocket = \"\(directory)/s.sock\"\n[rooms]\npages_per_room = 1024\nlock = \"required\"\n[workers]\ncount = 2\n".utf8))
-        let locked = run(["prlimit", "--memlock=65536:65536", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock",
-                          executable("labyrinthd"), "run", "--config", config], timeoutSeconds: 30)
+        writeFile(
+            config,
+            Array(
+                "[daemon]\nsocket = \"\(directory)/s.sock\"\n[rooms]\npages_per_room = 1024\nlock = \"required\"\n[workers]\ncount = 2\n"
+                    .utf8))
+        let locked = run(
+            [
+                "prlimit", "--memlock=65536:65536", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock",
+                executable("labyrinthd"), "run", "--config", config,
+            ], timeoutSeconds: 30)
         #expect(locked.status == 1, "\(locked.stderr)")
         #expect(locked.stderr.contains("RLIMIT_MEMLOCK is 64 KiB"), "\(locked.stderr)")
         #expect(locked.stderr.contains("LimitMEMLOCK="))

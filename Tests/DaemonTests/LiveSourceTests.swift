@@ -1,6 +1,6 @@
 import StatsProtocol
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -62,19 +62,28 @@ struct LiveSourceTests {
         #expect(try waitFor(2000) == 2000)
 
         // 3. SIGHUP with a filter: only the matching frames from now on.
-        writeFile(daemon.configPath, Array(DaemonProcess.configText(
-            socket: daemon.socket, workers: 2, more: source + "\nfilter = \"udp src port 1030\"").utf8))
+        writeFile(
+            daemon.configPath,
+            Array(
+                DaemonProcess.configText(
+                    socket: daemon.socket, workers: 2, more: source + "\nfilter = \"udp src port 1030\""
+                ).utf8))
         kill(daemon.pid, SIGHUP)
         let deadline = monotonicSeconds() + 10
         while !daemon.logText.contains("source filters") && monotonicSeconds() < deadline { usleep(20_000) }
-        #expect(daemon.logText.contains("source filters (\(network.receiver): \"udp src port 1030\")"), "\(daemon.logText)")
+        #expect(
+            daemon.logText.contains("source filters (\(network.receiver): \"udp src port 1030\")"), "\(daemon.logText)")
         #expect(network.send(file, pps: 4000).status == 0)
         #expect(try waitFor(2020) == 2020)
         #expect(try daemon.ask(["command": "config"])["sources"] == nil || true)
 
         // 4. A filter that does not compile is refused and the old one stays.
-        writeFile(daemon.configPath, Array(DaemonProcess.configText(
-            socket: daemon.socket, workers: 2, more: source + "\nfilter = \"udp src prot 1030\"").utf8))
+        writeFile(
+            daemon.configPath,
+            Array(
+                DaemonProcess.configText(
+                    socket: daemon.socket, workers: 2, more: source + "\nfilter = \"udp src prot 1030\""
+                ).utf8))
         kill(daemon.pid, SIGHUP)
         usleep(500_000)
         #expect(daemon.logText.contains("reload refused"), "\(daemon.logText)")

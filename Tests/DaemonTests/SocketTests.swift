@@ -1,6 +1,6 @@
 import StatsProtocol
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +17,10 @@ struct SocketTests {
         #expect(try daemon.ask(["command": "version"])["version"]?.stringValue?.isEmpty == false)
         let help = try daemon.ask(["command": "help"]).arrayValue ?? []
         let names = Set(help.compactMap { $0["command"]?.stringValue })
-        #expect(names == ["version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "prometheus"])
+        #expect(
+            names == [
+                "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "prometheus",
+            ])
         for name in names where name != "help" {
             _ = try daemon.ask(.object([("command", .string(name))]))
         }
@@ -54,11 +57,15 @@ struct SocketTests {
     func replay() throws {
         let directory = temporaryDirectory()
         defer { rmdir(directory) }
-        let good = directory + "/good.pcap", bad = directory + "/bad.pcap"
+        let good = directory + "/good.pcap"
+        let bad = directory + "/bad.pcap"
         let capture = udpCapture(count: 5000, flows: 50)
         writeFile(good, capture)
         writeFile(bad, Array(capture.prefix(24 + 10 * 76 + 30)))
-        defer { unlink(good); unlink(bad) }
+        defer {
+            unlink(good)
+            unlink(bad)
+        }
         let daemon = try DaemonProcess(workers: 2)
 
         let job = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(good)]))
@@ -79,7 +86,8 @@ struct SocketTests {
         #expect(failed["packets"]?.intValue == 10)
         #expect(failed["error"]?["file"]?.stringValue == bad)
         #expect(failed["error"]?["record"]?.intValue == 11)
-        let missing = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(directory + "/nope.pcap")]))
+        let missing = try waitForJob(
+            daemon, try daemon.ask(["command": "replay", "file": .string(directory + "/nope.pcap")]))
         #expect(missing["state"]?.stringValue == "failed")
         #expect(try daemon.ask(["command": "stats"])["packets"]?.intValue == 5010)
 
@@ -106,7 +114,9 @@ struct SocketTests {
             #expect(error.contains(phrase), "\(error)", sourceLocation: sourceLocation)
         }
         try expectError(Array(repeating: UInt8(ascii: "x"), count: 5000) + [10], "larger than 4096 bytes")
-        try expectError(Array("{\"command\":\"stats\",\"pad\":\"".utf8) + Array(repeating: UInt8(ascii: "y"), count: 100_000) + Array("\"}\n".utf8), "larger than 4096 bytes")
+        try expectError(
+            Array("{\"command\":\"stats\",\"pad\":\"".utf8) + Array(repeating: UInt8(ascii: "y"), count: 100_000)
+                + Array("\"}\n".utf8), "larger than 4096 bytes")
         try expectError(Array("hello\n".utf8), "not JSON")
         try expectError([0xFF, 0xFE, 0x00, 0x80, 10], "not JSON")
         try expectError(Array("{\"command\":\"stats\"\n".utf8), "not JSON")
@@ -119,7 +129,8 @@ struct SocketTests {
         // Two requests in one write are answered in order.
         let sent = client.sendRaw(Array("{\"command\":\"uptime\"}\n{\"command\":\"version\"}\r\n".utf8))
         #expect(sent)
-        let first = try client.reply(), second = try client.reply()
+        let first = try client.reply()
+        let second = try client.reply()
         #expect(first["result"]?["seconds"] != nil)
         #expect(second["result"]?["version"] != nil)
         // Still usable.
@@ -152,7 +163,9 @@ struct SocketTests {
         #expect(replies < chunks * 1000)
         // Held back, not buffered: the daemon's memory stayed small.
         let status = String(decoding: readFile("/proc/\(daemon.pid)/status") ?? [], as: UTF8.self)
-        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") }
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }.flatMap {
+            Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
+        }
         #expect((rss ?? .max) < 200_000, "peak RSS \(rss ?? -1) KiB")
         #expect(try daemon.ask(["command": "version"])["version"] != nil)
         #expect(daemon.stop() == 0)
@@ -244,7 +257,9 @@ struct SocketTests {
         }
         #expect(connectFailures == 0)
         usleep(300_000)
-        var served = 0, refused = 0, other: [String] = []
+        var served = 0
+        var refused = 0
+        var other: [String] = []
         for i in clients.indices {
             // A refused client has its answer waiting before it asks.
             if clients[i].client.isReadable(withinMilliseconds: 0) {

@@ -17,13 +17,19 @@ final class DaemonProcess {
 
     /// Starts the daemon with `[daemon]` settings added to a small default
     /// config, and waits until its socket answers.
-    init(daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "", prefix: [String] = []) throws {
+    init(
+        daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "", prefix: [String] = []
+    ) throws {
         directory = temporaryDirectory("labyrinthd")
         socket = directory + "/labyrinthd.sock"
         log = directory + "/stderr"
         let config = directory + "/labyrinth.toml"
         configPath = config
-        writeFile(config, Array(Self.configText(socket: socket, daemon: extra, workers: workers, pagesPerRoom: pagesPerRoom, more: more).utf8))
+        writeFile(
+            config,
+            Array(
+                Self.configText(socket: socket, daemon: extra, workers: workers, pagesPerRoom: pagesPerRoom, more: more)
+                    .utf8))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -56,7 +62,9 @@ final class DaemonProcess {
     /// The test config: `[daemon]` with `daemon` lines, a best-effort
     /// locked arena, `[workers]` with `more` lines (which may open further
     /// sections).
-    static func configText(socket: String, daemon: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "") -> String {
+    static func configText(
+        socket: String, daemon: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = ""
+    ) -> String {
         """
         [daemon]
         socket = "\(socket)"

@@ -1,6 +1,6 @@
 import StatsProtocol
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -20,9 +20,13 @@ struct LiveCaptureTests {
     func capture(
         _ network: TestNetwork, backend: String, arguments: [String], files: [(String, Int)], pause: Double = 0
     ) throws -> JSON {
-        let child = try ChildProcess(network.command(
-            [executable("labyrinthd"), "capture", "-i", network.receiver, "--backend", backend, "--lock", "off", "--immediate",
-             "--json"] + arguments))
+        let child = try ChildProcess(
+            network.command(
+                [
+                    executable("labyrinthd"), "capture", "-i", network.receiver, "--backend", backend, "--lock", "off",
+                    "--immediate",
+                    "--json",
+                ] + arguments))
         guard child.waitForError(containing: "capturing on", timeoutSeconds: 20) else {
             throw TestNetwork.SetupError("capture did not start: \(child.stderr)")
         }
@@ -47,14 +51,18 @@ struct LiveCaptureTests {
         try body(file)
     }
 
-    @Test("counts and bytes equal what was sent, with zero drops; each flow on exactly one of two workers", arguments: backends)
+    @Test(
+        "counts and bytes equal what was sent, with zero drops; each flow on exactly one of two workers",
+        arguments: backends)
     func exactCounts(backend: String) throws {
         let network = try TestNetwork()
-        let frames = 3000, flows = 60
+        let frames = 3000
+        let flows = 60
         let bytes = udpCapture(count: frames, flows: flows, payload: 100)
         try withCapture("udp.pcap", bytes) { file in
             let report = try capture(
-                network, backend: backend, arguments: ["--workers", "2", "--count", String(frames), "--duration", "40"],
+                network, backend: backend,
+                arguments: ["--workers", "2", "--count", String(frames), "--duration", "40"],
                 files: [(file, 3000)])
             #expect(report["received"]?.intValue == frames)
             #expect(report["processed"]?.intValue == frames)
@@ -76,7 +84,8 @@ struct LiveCaptureTests {
             #expect(workers.allSatisfy { ($0["received"]?.intValue ?? 0) > 0 }, "fanout left a worker idle")
             // received = processed + every drop reason, per worker.
             for w in workers {
-                #expect(w["received"]?.intValue == (w["processed"]?.intValue ?? 0) + (w["dropped_nomem"]?.intValue ?? 0))
+                #expect(
+                    w["received"]?.intValue == (w["processed"]?.intValue ?? 0) + (w["dropped_nomem"]?.intValue ?? 0))
             }
             // What each flow counted matches what was sent: 50 packets each.
             let top = report["flows"]?["top"]?.arrayValue ?? []
@@ -87,13 +96,16 @@ struct LiveCaptureTests {
     @Test("a BPF filter passes exactly the matching packets", arguments: backends)
     func filter(backend: String) throws {
         let network = try TestNetwork()
-        let frames = 2000, flows = 40
+        let frames = 2000
+        let flows = 40
         try withCapture("udp.pcap", udpCapture(count: frames, flows: flows)) { file in
             // Source ports 1024...1063: these two flows, 50 frames each.
             let report = try capture(
                 network, backend: backend,
-                arguments: ["--workers", "2", "--filter", "udp and (src port 1030 or src port 1041)", "--count", "100",
-                            "--duration", "40"],
+                arguments: [
+                    "--workers", "2", "--filter", "udp and (src port 1030 or src port 1041)", "--count", "100",
+                    "--duration", "40",
+                ],
                 files: [(file, 4000)])
             #expect(report["received"]?.intValue == 100)
             #expect(report["flows"]?["total"]?.intValue == 2)
@@ -106,14 +118,22 @@ struct LiveCaptureTests {
     func badInput() throws {
         let network = try TestNetwork()
         for backend in Self.backends {
-            let bad = run(network.command(
-                [executable("labyrinthd"), "capture", "-i", network.receiver, "--backend", backend, "--lock", "off",
-                 "--filter", "udp prot 53", "--duration", "1"]))
+            let bad = run(
+                network.command(
+                    [
+                        executable("labyrinthd"), "capture", "-i", network.receiver, "--backend", backend, "--lock",
+                        "off",
+                        "--filter", "udp prot 53", "--duration", "1",
+                    ]))
             #expect(bad.status == 2)
             #expect(bad.stderr.contains("filter \"udp prot 53\""), "\(bad.stderr)")
             #expect(bad.stderr.contains("syntax error"))
-            let missing = run(network.command(
-                [executable("labyrinthd"), "capture", "-i", "nosuch0", "--backend", backend, "--lock", "off", "--duration", "1"]))
+            let missing = run(
+                network.command(
+                    [
+                        executable("labyrinthd"), "capture", "-i", "nosuch0", "--backend", backend, "--lock", "off",
+                        "--duration", "1",
+                    ]))
             #expect(missing.status == 2)
             #expect(missing.stderr.contains("nosuch0: no such interface"), "\(missing.stderr)")
         }
@@ -131,10 +151,12 @@ struct LiveCaptureTests {
         ("pcap", ["--workers", "1", "--busy-poll"]),
     ]
 
-    @Test("fanout lb, cpu and qm, SCHED_FIFO with mlockall, busy polling: every frame counted once", arguments: settings)
+    @Test(
+        "fanout lb, cpu and qm, SCHED_FIFO with mlockall, busy polling: every frame counted once", arguments: settings)
     func variants(backend: String, arguments: [String]) throws {
         let network = try TestNetwork()
-        let frames = 800, flows = 16
+        let frames = 800
+        let flows = 16
         try withCapture("udp.pcap", udpCapture(count: frames, flows: flows)) { file in
             let report = try capture(
                 network, backend: backend, arguments: arguments + ["--count", String(frames), "--duration", "40"],
@@ -156,12 +178,16 @@ struct LiveCaptureTests {
         }
     }
 
-    @Test("a room that runs dry: exact accounting, the worker never blocks, capture recovers when pages come home", arguments: backends)
+    @Test(
+        "a room that runs dry: exact accounting, the worker never blocks, capture recovers when pages come home",
+        arguments: backends)
     func pressure(backend: String) throws {
         let network = try TestNetwork()
-        let burst = 1000, after = 200
+        let burst = 1000
+        let after = 200
         let directory = temporaryDirectory()
-        let first = directory + "/burst.pcap", second = directory + "/after.pcap"
+        let first = directory + "/burst.pcap"
+        let second = directory + "/after.pcap"
         writeFile(first, udpCapture(count: burst, flows: 50))
         writeFile(second, udpCapture(count: after, flows: 10, subnet: 9, firstPort: 2000))
         defer {
@@ -174,8 +200,10 @@ struct LiveCaptureTests {
         // captured whole.
         let report = try capture(
             network, backend: backend,
-            arguments: ["--workers", "1", "--pages-per-room", "256", "--test-hold-frames", "100000", "--test-hold-ms", "1500",
-                        "--count", String(burst + after), "--duration", "40", "--top", "1000"],
+            arguments: [
+                "--workers", "1", "--pages-per-room", "256", "--test-hold-frames", "100000", "--test-hold-ms", "1500",
+                "--count", String(burst + after), "--duration", "40", "--top", "1000",
+            ],
             files: [(first, 5000), (second, 2000)], pause: 2.5)
         let processed = try #require(report["processed"]?.intValue)
         let nomem = try #require(report["dropped"]?["nomem"]?.intValue)

@@ -5,25 +5,34 @@ import Testing
 enum F {
     static let macs: [UInt8] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 
-    static func ipv4(proto: UInt8 = 17, ihl: UInt8 = 5, total: Int? = nil, flagsOffset: UInt16 = 0,
-                     src: [UInt8] = [10, 0, 0, 1], dst: [UInt8] = [10, 0, 0, 2], payload: [UInt8]) -> [UInt8] {
+    static func ipv4(
+        proto: UInt8 = 17, ihl: UInt8 = 5, total: Int? = nil, flagsOffset: UInt16 = 0,
+        src: [UInt8] = [10, 0, 0, 1], dst: [UInt8] = [10, 0, 0, 2], payload: [UInt8]
+    ) -> [UInt8] {
         let header = Int(ihl) * 4
         let t = total ?? (max(20, header) + payload.count)
-        var p: [UInt8] = [0x40 | ihl, 0, UInt8(t >> 8), UInt8(t & 0xFF), 0, 7,
-                          UInt8(flagsOffset >> 8), UInt8(flagsOffset & 0xFF), 64, proto, 0, 0] + src + dst
+        var p: [UInt8] =
+            [
+                0x40 | ihl, 0, UInt8(t >> 8), UInt8(t & 0xFF), 0, 7,
+                UInt8(flagsOffset >> 8), UInt8(flagsOffset & 0xFF), 64, proto, 0, 0,
+            ] + src + dst
         if header > 20 { p += [UInt8](repeating: 1, count: header - 20) }  // NOP options
         return p + payload
     }
 
     static func udp(_ sport: UInt16, _ dport: UInt16, length: Int? = nil, data: Int = 4) -> [UInt8] {
         let l = length ?? (8 + data)
-        return [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
-                UInt8(l >> 8), UInt8(l & 0xFF), 0, 0] + [UInt8](repeating: 0xEE, count: data)
+        return [
+            UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
+            UInt8(l >> 8), UInt8(l & 0xFF), 0, 0,
+        ] + [UInt8](repeating: 0xEE, count: data)
     }
 
     static func tcp(_ sport: UInt16, _ dport: UInt16, offset: UInt8 = 5, flags: UInt8 = 0x18) -> [UInt8] {
-        var t: [UInt8] = [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
-                          0, 0, 0, 1, 0, 0, 0, 2, offset << 4, flags, 0x10, 0, 0, 0, 0, 0]
+        var t: [UInt8] = [
+            UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF),
+            0, 0, 0, 1, 0, 0, 0, 2, offset << 4, flags, 0x10, 0, 0, 0, 0, 0,
+        ]
         if offset > 5 { t += [UInt8](repeating: 1, count: Int(offset - 5) * 4) }
         return t
     }
@@ -76,7 +85,9 @@ struct DecoderTests {
         let qinq = decode(F.ether(0x0800, payload, tags: [0x88A8, 0x8100]))
         #expect(qinq.protocols == [.vlan, .ipv4, .udp] && qinq.vlanTags == 2)
         #expect(decode(F.ether(0x0800, payload, tags: [0x9100, 0x8100])).vlanTags == 2)
-        #expect(decode(F.ether(0x0800, payload, tags: [UInt16](repeating: 0x8100, count: 9))).malformation == .tooManyVLANTags)
+        #expect(
+            decode(F.ether(0x0800, payload, tags: [UInt16](repeating: 0x8100, count: 9))).malformation
+                == .tooManyVLANTags)
         #expect(decode(Array(F.ether(0x0800, payload, tags: [0x8100]).prefix(16))).malformation == .truncatedVLAN)
     }
 
@@ -117,9 +128,13 @@ struct DecoderTests {
 
     @Test("TCP data offset and UDP length")
     func transportChecks() {
-        #expect(decode(F.ether(0x0800, F.ipv4(proto: 6, payload: F.tcp(1, 2, offset: 4)))).malformation == .badTCPDataOffset)
+        #expect(
+            decode(F.ether(0x0800, F.ipv4(proto: 6, payload: F.tcp(1, 2, offset: 4)))).malformation == .badTCPDataOffset
+        )
         #expect(decode(F.ether(0x0800, F.ipv4(proto: 6, payload: F.tcp(1, 2, offset: 8)))).protocols == [.ipv4, .tcp])
-        #expect(decode(F.ether(0x0800, F.ipv4(proto: 6, payload: Array(F.tcp(1, 2).prefix(12))))).malformation == .truncatedTCPHeader)
+        #expect(
+            decode(F.ether(0x0800, F.ipv4(proto: 6, payload: Array(F.tcp(1, 2).prefix(12))))).malformation
+                == .truncatedTCPHeader)
         #expect(decode(F.ether(0x0800, F.ipv4(payload: F.udp(1, 2, length: 4)))).malformation == .badUDPLength)
         #expect(decode(F.ether(0x0800, F.ipv4(payload: F.udp(1, 2, length: 400)))).malformation == .badUDPLength)
         let tcp = decode(F.ether(0x0800, F.ipv4(proto: 6, payload: F.tcp(1, 2, flags: 0x12))))
@@ -131,15 +146,21 @@ struct DecoderTests {
         let chain = F.ext(43) + F.ext(60) + F.ext(44) + F.fragment(6, offset: 0, more: true) + F.tcp(443, 5555)
         let d = decode(F.ether(0x86DD, F.ipv6(next: 0, payload: chain)))
         #expect(d.protocols == [.ipv6, .tcp, .fragment] && d.hasFlow && d.key.version == 6)
-        let later = decode(F.ether(0x86DD, F.ipv6(next: 44, payload: F.fragment(17, offset: 100, more: false) + [UInt8](repeating: 0, count: 16))))
+        let later = decode(
+            F.ether(
+                0x86DD,
+                F.ipv6(next: 44, payload: F.fragment(17, offset: 100, more: false) + [UInt8](repeating: 0, count: 16))))
         #expect(later.protocols == [.ipv6, .fragment] && !later.hasFlow)
         let none = decode(F.ether(0x86DD, F.ipv6(next: 60, payload: F.ext(59))))
         #expect(none.protocols == [.ipv6] && none.malformation == .none)
         // An extension header longer than the payload.
         var long = F.ext(17)
         long[1] = 10
-        #expect(decode(F.ether(0x86DD, F.ipv6(next: 0, payload: long + F.udp(1, 2)))).malformation == .badExtensionChain)
-        #expect(decode(F.ether(0x86DD, F.ipv6(next: 17, payload: F.udp(1, 2), payloadLength: 400))).malformation == .badPayloadLength)
+        #expect(
+            decode(F.ether(0x86DD, F.ipv6(next: 0, payload: long + F.udp(1, 2)))).malformation == .badExtensionChain)
+        #expect(
+            decode(F.ether(0x86DD, F.ipv6(next: 17, payload: F.udp(1, 2), payloadLength: 400))).malformation
+                == .badPayloadLength)
     }
 
     @Test("ICMP echo flows by identifier; ICMPv6; ARP")
@@ -147,11 +168,15 @@ struct DecoderTests {
         let echo: [UInt8] = [8, 0, 0, 0, 0x12, 0x34, 0, 1]
         let d = decode(F.ether(0x0800, F.ipv4(proto: 1, payload: echo)))
         #expect(d.protocols == [.ipv4, .icmp] && d.key.portA == 0x1234 && d.key.portB == 0x1234)
-        let reply = decode(F.ether(0x0800, F.ipv4(proto: 1, src: [10, 0, 0, 2], dst: [10, 0, 0, 1], payload: [0, 0, 0, 0, 0x12, 0x34, 0, 1])))
+        let reply = decode(
+            F.ether(
+                0x0800,
+                F.ipv4(proto: 1, src: [10, 0, 0, 2], dst: [10, 0, 0, 1], payload: [0, 0, 0, 0, 0x12, 0x34, 0, 1])))
         #expect(reply.key == d.key)
         let v6 = decode(F.ether(0x86DD, F.ipv6(next: 58, payload: [128, 0, 0, 0, 0, 7, 0, 1])))
         #expect(v6.protocols == [.ipv6, .icmpv6] && v6.key.portA == 7)
-        #expect(decode(F.ether(0x0806, [0, 1, 8, 0, 6, 4, 0, 1] + [UInt8](repeating: 0, count: 20))).protocols == [.arp])
+        #expect(
+            decode(F.ether(0x0806, [0, 1, 8, 0, 6, 4, 0, 1] + [UInt8](repeating: 0, count: 20))).protocols == [.arp])
         #expect(decode(F.ether(0x0806, [0, 1, 8, 0])).malformation == .truncatedARP)
         #expect(decode(F.ether(0x88CC, [1, 2, 3])).protocols == [.other])
         #expect(decode(F.ether(0x0026, [0x42, 0x42, 3])).protocols == [.other])  // 802.3 + LLC
@@ -173,7 +198,9 @@ struct DecoderTests {
     func prefixes(_ which: Int) {
         let frames: [[UInt8]] = [
             F.ether(0x0800, F.ipv4(ihl: 7, payload: F.tcp(1, 2, offset: 8))),
-            F.ether(0x86DD, F.ipv6(next: 0, payload: F.ext(43) + F.ext(44) + F.fragment(17, offset: 0, more: true) + F.udp(1, 2))),
+            F.ether(
+                0x86DD,
+                F.ipv6(next: 0, payload: F.ext(43) + F.ext(44) + F.fragment(17, offset: 0, more: true) + F.udp(1, 2))),
             F.ether(0x0800, F.ipv4(payload: F.udp(1, 2)), tags: [0x88A8, 0x8100]),
             F.ether(0x0806, [UInt8](repeating: 1, count: 28)),
             F.ether(0x0800, F.ipv4(proto: 1, payload: [8, 0, 0, 0, 1, 2, 3, 4])),
@@ -218,16 +245,23 @@ struct FastPathTests {
                 let wire = Bool.random(using: &rng) ? frame.count : Int.random(in: 0...frame.count + 40, using: &rng)
                 let bytes = Array(frame.prefix(captured))
                 let (fast, general) = bytes.withUnsafeBytes {
-                    (decodePacket($0, wireLength: wire, linkType: .ethernet), decodePacketGeneral($0, wireLength: wire, linkType: .ethernet))
+                    (
+                        decodePacket($0, wireLength: wire, linkType: .ethernet),
+                        decodePacketGeneral($0, wireLength: wire, linkType: .ethernet)
+                    )
                 }
                 // The dispatch hash read from raw bytes agrees with the key's.
-                let quick = bytes.withUnsafeBytes { $0.baseAddress.flatMap { FlowKey.quickHash($0, captured: bytes.count) } }
+                let quick = bytes.withUnsafeBytes {
+                    $0.baseAddress.flatMap { FlowKey.quickHash($0, captured: bytes.count) }
+                }
                 if general.hasFlow, let quick, quick != general.key.hash64 {
                     Issue.record("quickHash \(quick) differs from the key's \(general.key.hash64) for \(bytes)")
                     return
                 }
                 if !Self.equal(fast, general) {
-                    Issue.record("fast \(fast.protocols) \(fast.malformation) vs general \(general.protocols) \(general.malformation) for \(bytes) wire \(wire)")
+                    Issue.record(
+                        "fast \(fast.protocols) \(fast.malformation) vs general \(general.protocols) \(general.malformation) for \(bytes) wire \(wire)"
+                    )
                     return
                 }
                 checked += 1

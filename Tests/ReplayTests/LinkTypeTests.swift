@@ -2,14 +2,16 @@ import Capture
 import ControlPlane
 import DataPlane
 import Packet
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Formats and link types")
 struct LinkTypeTests {
-    @Test("pcap in both byte orders and resolutions reads the same", arguments: [
-        (false, false), (false, true), (true, false), (true, true),
-    ])
+    @Test(
+        "pcap in both byte orders and resolutions reads the same",
+        arguments: [
+            (false, false), (false, true), (true, false), (true, true),
+        ])
     func pcapVariants(bigEndian: Bool, nanosecond: Bool) throws {
         var w = PcapWriter(bigEndian: bigEndian, nanosecond: nanosecond)
         w.record(Frames.udp4(), seconds: 100, fraction: 5)

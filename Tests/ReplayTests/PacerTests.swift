@@ -93,9 +93,10 @@ struct PacerTests {
             for t in file { pacer.wait(timestamp: t, wireBytes: 60) }
             pacer.endLoop()
         }
-        #expect(clock.sleeps == [
-            start + 1_000_000, start + 3_000_000,
-            start + 4_500_000, start + 5_500_000, start + 7_500_000,
-        ])
+        #expect(
+            clock.sleeps == [
+                start + 1_000_000, start + 3_000_000,
+                start + 4_500_000, start + 5_500_000, start + 7_500_000,
+            ])
     }
 }

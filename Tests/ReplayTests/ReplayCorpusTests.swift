@@ -1,7 +1,7 @@
 import ControlPlane
 import DataPlane
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Replay of the tcpdump corpus")
 struct ReplayCorpusTests {
@@ -18,10 +18,13 @@ struct ReplayCorpusTests {
             let packets = reference.records.count
             let bytes = reference.records.reduce(0) { $0 + $1.caplen }
             if result.packets != packets || result.bytes != bytes {
-                differences.append("\(file): \(result.packets) packets / \(result.bytes) bytes; libpcap \(packets) / \(bytes)")
+                differences.append(
+                    "\(file): \(result.packets) packets / \(result.bytes) bytes; libpcap \(packets) / \(bytes)")
             }
             if (result.error == nil) != (reference.error == nil) {
-                differences.append("\(file): error \(result.error.map { "\($0)" } ?? "none") vs libpcap's \(reference.error ?? "none")")
+                differences.append(
+                    "\(file): error \(result.error.map { "\($0)" } ?? "none") vs libpcap's \(reference.error ?? "none")"
+                )
             }
         }
         let text = differences.joined(separator: "\n")
@@ -31,7 +34,8 @@ struct ReplayCorpusTests {
         #expect(dispatched == report.packets)
         #expect(report.received == report.total(.processed) + report.total(.droppedNoMemory))
         #expect(report.total(.droppedNoMemory) == 0)
-        print("corpus replay: \(report.packets) packets, \(report.bytes) bytes, \(report.errors.count) files with errors, "
-            + "\(report.reader[.unsupportedLinkType] ?? 0) unsupported link type records")
+        print(
+            "corpus replay: \(report.packets) packets, \(report.bytes) bytes, \(report.errors.count) files with errors, "
+                + "\(report.reader[.unsupportedLinkType] ?? 0) unsupported link type records")
     }
 }

@@ -1,9 +1,9 @@
 import Capture
 import ControlPlane
-import StatsProtocol
 import DataPlane
-import Testing
+import StatsProtocol
 import TestSupport
+import Testing
 
 @Suite("Damaged and missing files")
 struct ReplayErrorTests {
@@ -114,7 +114,8 @@ struct BundledCaptureTests {
         #expect(report.bytes == reference.records.reduce(0) { $0 + $1.caplen })
         #expect(report.received == report.packets)
         #expect(report.total(.processed) == report.packets)
-        #expect(report.total(.tcp) > 0 && report.total(.udp) > 0 && report.total(.icmp) > 0 && report.total(.icmpv6) > 0)
+        #expect(
+            report.total(.tcp) > 0 && report.total(.udp) > 0 && report.total(.icmp) > 0 && report.total(.icmpv6) > 0)
         // Its large pings need order-4 blocks: the buddy path is exercised.
         #expect(report.rooms.contains { $0.allocSlow > 0 })
     }

@@ -13,7 +13,9 @@ func testConfiguration(workers: Int = 2) -> ReplayConfiguration {
     return c
 }
 
-func replay(_ files: [String], workers: Int = 2, configure: (inout ReplayConfiguration) -> Void = { _ in }) throws -> ReplayReport {
+func replay(_ files: [String], workers: Int = 2, configure: (inout ReplayConfiguration) -> Void = { _ in }) throws
+    -> ReplayReport
+{
     var c = testConfiguration(workers: workers)
     configure(&c)
     let (report, leaks) = try ReplayRun.run(files: files, configuration: c)

@@ -1,9 +1,10 @@
 import CRoomsSupport
+import Rooms
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Rooms
-import Testing
 
 @Suite("Arena")
 struct ArenaTests {
@@ -25,15 +26,23 @@ struct ArenaTests {
         #expect(layout.contains("watermarks min 32 low 40 high 48"))
     }
 
-    @Test("impossible configurations are named", arguments: [
-        (ArenaConfiguration(rooms: 0, pagesPerRoom: 64), "rooms must be at least 1"),
-        (ArenaConfiguration(rooms: 1, pagesPerRoom: 40), "multiple of 16"),
-        (ArenaConfiguration(rooms: 1, pagesPerRoom: 0), "multiple of 16"),
-        (ArenaConfiguration(rooms: 1, pagesPerRoom: 64, watermarks: Watermarks(min: 9, low: 8, high: 10)), "min (9) must not exceed low (8)"),
-        (ArenaConfiguration(rooms: 1, pagesPerRoom: 64, watermarks: Watermarks(min: 1, low: 2, high: 64)), "high (64)"),
-        (ArenaConfiguration(rooms: 1, pagesPerRoom: 64, cacheCapacity: 65), "cache capacity"),
-        (ArenaConfiguration(rooms: 1, pagesPerRoom: 64, cacheCapacity: 8, cacheBatch: 9), "cache batch"),
-    ])
+    @Test(
+        "impossible configurations are named",
+        arguments: [
+            (ArenaConfiguration(rooms: 0, pagesPerRoom: 64), "rooms must be at least 1"),
+            (ArenaConfiguration(rooms: 1, pagesPerRoom: 40), "multiple of 16"),
+            (ArenaConfiguration(rooms: 1, pagesPerRoom: 0), "multiple of 16"),
+            (
+                ArenaConfiguration(rooms: 1, pagesPerRoom: 64, watermarks: Watermarks(min: 9, low: 8, high: 10)),
+                "min (9) must not exceed low (8)"
+            ),
+            (
+                ArenaConfiguration(rooms: 1, pagesPerRoom: 64, watermarks: Watermarks(min: 1, low: 2, high: 64)),
+                "high (64)"
+            ),
+            (ArenaConfiguration(rooms: 1, pagesPerRoom: 64, cacheCapacity: 65), "cache capacity"),
+            (ArenaConfiguration(rooms: 1, pagesPerRoom: 64, cacheCapacity: 8, cacheBatch: 9), "cache batch"),
+        ])
     func invalid(configuration: ArenaConfiguration, message: String) {
         #expect {
             _ = try Arena(configuration)
@@ -61,8 +70,9 @@ struct ArenaTests {
         #expect(arena.checkForLeaks().isClean)
     }
 
-    @Test("a lock limit too low for the arena is a clear error",
-          .disabled(if: runningUnderSanitizer, "sanitizers intercept mlock and make it a no-op"))
+    @Test(
+        "a lock limit too low for the arena is a clear error",
+        .disabled(if: runningUnderSanitizer, "sanitizers intercept mlock and make it a no-op"))
     func lockLimit() async {
         let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
             // Drop root's CAP_IPC_LOCK by becoming nobody, with a 64 KiB limit.
@@ -96,7 +106,9 @@ struct LockPolicyTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardOutputContent]) {
             _ = lab_set_memlock_limit(64 * 1024)
             if setgid(65534) != 0 || setuid(65534) != 0 { exit(4) }
-            guard let arena = try? Arena(ArenaConfiguration(rooms: 1, pagesPerRoom: 256, lock: .bestEffort)) else { exit(2) }
+            guard let arena = try? Arena(ArenaConfiguration(rooms: 1, pagesPerRoom: 256, lock: .bestEffort)) else {
+                exit(2)
+            }
             print(arena.layout)
             exit(arena.layout.locked ? 3 : 0)
         }

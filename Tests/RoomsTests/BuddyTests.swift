@@ -31,8 +31,9 @@ struct BuddyTests {
         }
     }
 
-    @Test("after any sequence, freeing everything restores every max-order block, no overlap",
-          arguments: [1, 2, 3, 4, 5, 6, 7, 8])
+    @Test(
+        "after any sequence, freeing everything restores every max-order block, no overlap",
+        arguments: [1, 2, 3, 4, 5, 6, 7, 8])
     func randomSequences(seed: UInt64) throws {
         var rng = SplitMix(seed: seed)
         try withRoom(smallConfiguration(pages: 512, watermarks: Watermarks(min: 0, low: 0, high: 0))) { room in
@@ -80,7 +81,8 @@ struct BuddyTests {
     func cacheDrainForHighOrder() throws {
         // 32 pages, cache of 16: fill the cache, then ask for order 4 with
         // only enough free pages spread through cache and buddy.
-        let config = smallConfiguration(pages: 32, watermarks: Watermarks(min: 0, low: 0, high: 0), cache: 16, batch: 16)
+        let config = smallConfiguration(
+            pages: 32, watermarks: Watermarks(min: 0, low: 0, high: 0), cache: 16, batch: 16)
         try withRoom(config) { room in
             var held = PageBatch(capacity: 32)
             _ = room.refill(into: &held, count: 32)

@@ -97,7 +97,9 @@ struct PropertyTests {
                         let flags: GFP = mode == .atomic ? [.atomic, .noWarn] : [.nowait, .noWarn]
                         let expected = model.predict(order: order, mode: mode)
                         if let page = room.allocate(order: order, flags) {
-                            #expect(expected.ok, "allocated order \(order) \(mode) with \(model.free) free; model says fail")
+                            #expect(
+                                expected.ok, "allocated order \(order) \(mode) with \(model.free) free; model says fail"
+                            )
                             let first = (Int(bitPattern: page.baseAddress) - Int(bitPattern: room.baseAddress)) / 4096
                             for p in first..<first + (1 << order) where model.used[p] {
                                 Issue.record("page \(p) handed out while in use")
@@ -105,7 +107,9 @@ struct PropertyTests {
                             model.allocated(first: first, order: order, dip: expected.dip)
                             held.accept(page)
                         } else {
-                            #expect(!expected.ok, "failed order \(order) \(mode) with \(model.free) free; model says succeed")
+                            #expect(
+                                !expected.ok,
+                                "failed order \(order) \(mode) with \(model.free) free; model says succeed")
                             model.allocFail[order] += 1
                         }
                     }

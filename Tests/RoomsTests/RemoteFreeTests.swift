@@ -5,8 +5,9 @@ import Testing
 
 @Suite("Remote frees and reclaim")
 struct RemoteFreeTests {
-    @Test("pages freed by other threads come home, batched, and nothing is lost",
-          arguments: [false, true])
+    @Test(
+        "pages freed by other threads come home, batched, and nothing is lost",
+        arguments: [false, true])
     func othersFreeWhileOwnerAllocates(batched: Bool) throws {
         let total = 60_000
         let config = smallConfiguration(pages: 1024, watermarks: nil, cache: 64, batch: 16)
@@ -54,7 +55,8 @@ struct RemoteFreeTests {
                 room.reclaim()
                 continue
             }
-            page.bytes.storeBytes(of: UInt64(UInt(bitPattern: page.baseAddress)) ^ 0xA5A5, toByteOffset: 64, as: UInt64.self)
+            page.bytes.storeBytes(
+                of: UInt64(UInt(bitPattern: page.baseAddress)) ^ 0xA5A5, toByteOffset: 64, as: UInt64.self)
             var pending: Page? = page
             while let p = pending.take() {
                 pending = channels[sent & 1].send(p)
@@ -111,7 +113,8 @@ struct RemoteFreeTests {
 
     @Test("the owner brings at most one batch home per refill")
     func boundedReclaim() throws {
-        let arena = try Arena(smallConfiguration(pages: 2048, watermarks: Watermarks(min: 0, low: 0, high: 0), cache: 256, batch: 64))
+        let arena = try Arena(
+            smallConfiguration(pages: 2048, watermarks: Watermarks(min: 0, low: 0, high: 0), cache: 256, batch: 64))
         let room = arena.room(0)
         room.claim()
         var held = PageBatch(capacity: 2048)

@@ -54,11 +54,13 @@ final class TestThread: @unchecked Sendable {
     init(_ body: @escaping @Sendable () -> Void) {
         self.body = body
         let box = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&handle, nil, { raw in
-            let thread = Unmanaged<TestThread>.fromOpaque(raw!).takeRetainedValue()
-            thread.body()
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &handle, nil,
+            { raw in
+                let thread = Unmanaged<TestThread>.fromOpaque(raw!).takeRetainedValue()
+                thread.body()
+                return nil
+            }, box)
         precondition(rc == 0, "pthread_create failed: \(rc)")
     }
 

@@ -54,7 +54,9 @@ struct WatermarkTests {
 
     @Test("bad watermarks are named")
     func problems() {
-        #expect(Watermarks(min: 10, low: 5, high: 20).problem(pages: 100)?.contains("min (10) must not exceed low (5)") == true)
+        #expect(
+            Watermarks(min: 10, low: 5, high: 20).problem(pages: 100)?.contains("min (10) must not exceed low (5)")
+                == true)
         #expect(Watermarks(min: 1, low: 30, high: 20).problem(pages: 100)?.contains("low (30)") == true)
         #expect(Watermarks(min: 1, low: 2, high: 100).problem(pages: 100)?.contains("high (100)") == true)
         #expect(Watermarks(min: -1, low: 2, high: 3).problem(pages: 100)?.contains("negative") == true)

@@ -5,7 +5,10 @@ public struct PcapWriter {
     let bigEndian: Bool
     let nanosecond: Bool
 
-    public init(linkType: UInt32 = 1, snaplen: UInt32 = 262_144, bigEndian: Bool = false, nanosecond: Bool = false, version: (UInt16, UInt16) = (2, 4)) {
+    public init(
+        linkType: UInt32 = 1, snaplen: UInt32 = 262_144, bigEndian: Bool = false, nanosecond: Bool = false,
+        version: (UInt16, UInt16) = (2, 4)
+    ) {
         self.bigEndian = bigEndian
         self.nanosecond = nanosecond
         u32(nanosecond ? 0xA1B2_3C4D : 0xA1B2_C3D4)
@@ -29,7 +32,10 @@ public struct PcapWriter {
 
     /// Appends a record; `caplen` defaults to the data's length, `wirelen`
     /// to caplen. A lying caplen lets tests build damaged files.
-    public mutating func record(_ data: [UInt8], seconds: UInt32 = 1_700_000_000, fraction: UInt32 = 0, caplen: UInt32? = nil, wirelen: UInt32? = nil) {
+    public mutating func record(
+        _ data: [UInt8], seconds: UInt32 = 1_700_000_000, fraction: UInt32 = 0, caplen: UInt32? = nil,
+        wirelen: UInt32? = nil
+    ) {
         u32(seconds)
         u32(fraction)
         u32(caplen ?? UInt32(data.count))
@@ -45,8 +51,12 @@ public struct PcapngWriter {
         section()
     }
 
-    mutating func u16(_ v: UInt16, into b: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
-    mutating func u32(_ v: UInt32, into b: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
+    mutating func u16(_ v: UInt16, into b: inout [UInt8]) {
+        withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) }
+    }
+    mutating func u32(_ v: UInt32, into b: inout [UInt8]) {
+        withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) }
+    }
 
     /// Appends a block: type, length, body (padded to 4), length.
     public mutating func block(_ type: UInt32, _ body: [UInt8]) {
@@ -72,7 +82,9 @@ public struct PcapngWriter {
     }
 
     /// An interface description block. `tsresol` is the raw option byte.
-    public mutating func interface(linkType: UInt16, snaplen: UInt32 = 262_144, tsresol: UInt8? = nil, tsoffset: Int64? = nil) {
+    public mutating func interface(
+        linkType: UInt16, snaplen: UInt32 = 262_144, tsresol: UInt8? = nil, tsoffset: Int64? = nil
+    ) {
         var body: [UInt8] = []
         u16(linkType, into: &body)
         u16(0, into: &body)
@@ -135,7 +147,10 @@ public enum Frames {
     }
 
     /// A bare IPv4 + TCP packet (for RAW, NULL and SLL link types).
-    public static func tcp4(src: [UInt8] = [192, 168, 1, 1], dst: [UInt8] = [192, 168, 1, 2], sport: UInt16 = 40000, dport: UInt16 = 80, flags: UInt8 = 0x02) -> [UInt8] {
+    public static func tcp4(
+        src: [UInt8] = [192, 168, 1, 1], dst: [UInt8] = [192, 168, 1, 2], sport: UInt16 = 40000, dport: UInt16 = 80,
+        flags: UInt8 = 0x02
+    ) -> [UInt8] {
         var p: [UInt8] = [0x45, 0, 0, 40, 0, 2, 0x40, 0, 64, 6, 0, 0] + src + dst
         p += [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF)]
         p += [0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xFF, 0xFF, 0, 0, 0, 0]

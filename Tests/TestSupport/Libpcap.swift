@@ -66,9 +66,10 @@ public func libpcapRead(_ path: String) -> (records: [LibpcapRecord], error: Str
         let rc = pcap_next_ex(p, &header, &data)
         if rc == 1, let h = header?.pointee {
             let intact = h.ts.tv_sec >= 0 && h.ts.tv_usec >= 0 && h.ts.tv_usec < 1_000_000_000
-            out.append(LibpcapRecord(
-                caplen: Int(h.caplen), wirelen: Int(h.len),
-                ns: intact ? Int64(h.ts.tv_sec) * 1_000_000_000 + Int64(h.ts.tv_usec) : nil))
+            out.append(
+                LibpcapRecord(
+                    caplen: Int(h.caplen), wirelen: Int(h.len),
+                    ns: intact ? Int64(h.ts.tv_sec) * 1_000_000_000 + Int64(h.ts.tv_usec) : nil))
         } else if rc == PCAP_ERROR_BREAK {
             return (out, nil)
         } else {
@@ -76,4 +77,3 @@ public func libpcapRead(_ path: String) -> (records: [LibpcapRecord], error: Str
         }
     }
 }
-

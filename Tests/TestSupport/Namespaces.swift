@@ -1,4 +1,5 @@
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,10 @@ public final class TestNetwork {
         namespace = "labyrinth-test-\(getpid())-\(TestNetwork.made.wrappingAdd(1, ordering: .relaxed).newValue)"
         let steps: [[String]] = [
             ["ip", "netns", "add", namespace],
-            ["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"],
+            [
+                "ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ],
             ["ip", "-n", namespace, "link", "add", sender, "type", "veth", "peer", "name", receiver],
             ["ip", "-n", namespace, "link", "set", sender, "up"],
             ["ip", "-n", namespace, "link", "set", receiver, "up"],
@@ -66,7 +70,9 @@ public final class ChildProcess {
         defer { for p in argv { free(p) } }
         var child = pid_t()
         let rc = posix_spawnp(&child, arguments[0], &actions, nil, &argv, environ)
-        guard rc == 0 else { throw TestNetwork.SetupError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw TestNetwork.SetupError("cannot start \(arguments[0]): \(String(cString: strerror(rc)))")
+        }
         pid = child
     }
 
@@ -129,12 +135,15 @@ public func monotonicSeconds() -> Double {
 
 /// A capture of `count` UDP frames over `flows` flows (sources 10.S.x.y,
 /// ports from `firstPort`), a millisecond apart.
-public func udpCapture(count: Int, flows: Int, subnet: UInt8 = 0, firstPort: UInt16 = 1024, payload: Int = 18) -> [UInt8] {
+public func udpCapture(count: Int, flows: Int, subnet: UInt8 = 0, firstPort: UInt16 = 1024, payload: Int = 18)
+    -> [UInt8]
+{
     var writer = PcapWriter()
     for i in 0..<count {
         let f = i % flows
         writer.record(
-            Frames.udp4(src: [10, subnet, UInt8(f >> 8), UInt8(f & 0xFF)], sport: firstPort + UInt16(f), payload: payload),
+            Frames.udp4(
+                src: [10, subnet, UInt8(f >> 8), UInt8(f & 0xFF)], sport: firstPort + UInt16(f), payload: payload),
             seconds: 1_700_000_000 + UInt32(i / 1000), fraction: UInt32(i % 1000) * 1000)
     }
     return writer.bytes

@@ -74,7 +74,8 @@ public let underThreadSanitizer: Bool = dlsym(UnsafeMutableRawPointer(bitPattern
 /// its output.
 public func run(_ arguments: [String], environment: [String]? = nil, timeoutSeconds: Int = 300) -> ProcessResult {
     let dir = temporaryDirectory("run")
-    let out = dir + "/stdout", err = dir + "/stderr"
+    let out = dir + "/stdout"
+    let err = dir + "/stderr"
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

@@ -18,7 +18,9 @@ import Glibc
 /// Writes a pcap of `count` Ethernet/IPv4/UDP frames over 256 flows.
 func makeCapture(_ path: String, count: Int) {
     var bytes: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 0, 0, 0]
-    func le32(_ v: Int) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { bytes.append(contentsOf: $0) } }
+    func le32(_ v: Int) {
+        withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { bytes.append(contentsOf: $0) }
+    }
     for i in 0..<count {
         let flow = i % 256
         var f: [UInt8] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00]

@@ -14,7 +14,6 @@ import Synchronization
 
 let operations = 100_000
 
-
 final class Fixture: @unchecked Sendable {
     let arena: Arena
     init() { arena = try! Arena(ArenaConfiguration(rooms: 2, pagesPerRoom: 4096, lock: .off)) }
@@ -71,7 +70,9 @@ let benchmarks: @Sendable () -> Void = {
             ready.finish()
             while true {
                 if let bits = ring.pop() {
-                    batch.free(remote.adopt(RawPage(address: UnsafeMutableRawPointer(bitPattern: bits)!, order: 0, roomIndex: 1)))
+                    batch.free(
+                        remote.adopt(
+                            RawPage(address: UnsafeMutableRawPointer(bitPattern: bits)!, order: 0, roomIndex: 1)))
                 } else if box.isDone && ring.count == 0 {
                     break
                 }

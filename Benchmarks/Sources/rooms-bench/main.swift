@@ -186,7 +186,8 @@ func roomCross(_ room: Room, batched: Bool, timed: Bool, _ n: Int) -> CrossResul
         var idle = 0
         while true {
             if let bits = ring.pop() {
-                let page = room.adopt(RawPage(address: UnsafeMutableRawPointer(bitPattern: bits)!, order: 0, roomIndex: room.index))
+                let page = room.adopt(
+                    RawPage(address: UnsafeMutableRawPointer(bitPattern: bits)!, order: 0, roomIndex: room.index))
                 if batched { batch.free(page) } else { _ = consume page }
                 idle = 0
             } else if done.isSet && ring.count == 0 {
@@ -321,7 +322,8 @@ final class Results: @unchecked Sendable {
 }
 let results = Results()
 let (pairsPerRound, rounds, stackBase) = (pairs, runs, UInt(bitPattern: stack))
-let singleNames = ["pointer stack", "room order 0"]
+let singleNames =
+    ["pointer stack", "room order 0"]
     + (1...4).map { "room order \($0), split + merge" } + (1...3).map { "room order \($0), no split" }
     + ["malloc 4 KiB", "malloc 16 KiB"]
 let crossNames = ["room, batched remote free", "room, one CAS per remote free", "malloc 4 KiB, free on other core"]
@@ -347,17 +349,21 @@ let mainBody: @Sendable () -> Void = {
         results.single["pointer stack", default: []].append(stackPairs(stack, pairs))
         results.single["room order 0", default: []].append(roomPairs(room, order: 0, pairs))
         for order in 1...4 {
-            results.single["room order \(order), split + merge", default: []].append(roomPairs(splitRoom, order: order, pairs / 4))
+            results.single["room order \(order), split + merge", default: []].append(
+                roomPairs(splitRoom, order: order, pairs / 4))
         }
         for order in 1...3 {
-            results.single["room order \(order), no split", default: []].append(roomPairs(exactRoom, order: order, pairs / 4))
+            results.single["room order \(order), no split", default: []].append(
+                roomPairs(exactRoom, order: order, pairs / 4))
         }
         results.single["malloc 4 KiB", default: []].append(mallocPairs(bytes: 4096, pairs))
         results.single["malloc 16 KiB", default: []].append(mallocPairs(bytes: 16384, pairs))
         // Throughput without timestamps, then latency with them.
         for (name, batched) in [("room, batched remote free", true), ("room, one CAS per remote free", false)] {
-            results.cross[name, default: []].append(roomCross(room, batched: batched, timed: false, pairs / 2).nsPerPair)
-            results.latency[name, default: Histogram()].merge(roomCross(room, batched: batched, timed: true, pairs / 2).latency)
+            results.cross[name, default: []].append(
+                roomCross(room, batched: batched, timed: false, pairs / 2).nsPerPair)
+            results.latency[name, default: Histogram()].merge(
+                roomCross(room, batched: batched, timed: true, pairs / 2).latency)
         }
         let name = "malloc 4 KiB, free on other core"
         results.cross[name, default: []].append(mallocCross(bytes: 4096, timed: false, pairs / 2).nsPerPair)
@@ -369,29 +375,39 @@ let mainBody: @Sendable () -> Void = {
     splitRoom.unclaim()
     room.unclaim()
 }
-do { let owner = try PinnedThread(name: "bench-owner", cpus: [0], mainBody); owner.join() }
-
+do {
+    let owner = try PinnedThread(name: "bench-owner", cpus: [0], mainBody)
+    owner.join()
+}
 
 // MARK: Report
 
 let stackNs = median(results.single["pointer stack"]!)
 let o0 = median(results.single["room order 0"]!)
 let m4 = median(results.single["malloc 4 KiB"]!)
-print("rooms-bench: \(pairs) pairs per pattern per round, \(crossPairs) cross-core pairs, \(runs) rounds, median; TSC \(fmt(cpn, 3)) cycles/ns")
+print(
+    "rooms-bench: \(pairs) pairs per pattern per round, \(crossPairs) cross-core pairs, \(runs) rounds, median; TSC \(fmt(cpn, 3)) cycles/ns"
+)
 print("")
 print("| pattern (owner thread, alloc+write+free) | ns/pair (median) | min | max | × pointer stack |")
 print("|---|---:|---:|---:|---:|")
 for name in singleNames {
     let xs = results.single[name]!
-    print("| \(name) | \(fmt(median(xs), 2)) | \(fmt(xs.min()!, 2)) | \(fmt(xs.max()!, 2)) | \(fmt(median(xs) / stackNs, 2)) |")
+    print(
+        "| \(name) | \(fmt(median(xs), 2)) | \(fmt(xs.min()!, 2)) | \(fmt(xs.max()!, 2)) | \(fmt(median(xs) / stackNs, 2)) |"
+    )
 }
 print("")
-print("| cross-core (alloc on CPU 0, free on CPU 1) | ns/pair (median, untimed) | M pairs/s | alloc p50 ns | p99 ns | p99.99 ns | max ns |")
+print(
+    "| cross-core (alloc on CPU 0, free on CPU 1) | ns/pair (median, untimed) | M pairs/s | alloc p50 ns | p99 ns | p99.99 ns | max ns |"
+)
 print("|---|---:|---:|---:|---:|---:|---:|")
 for name in crossNames {
     let xs = results.cross[name]!
     let h = results.latency[name]!
-    print("| \(name) | \(fmt(median(xs), 1)) | \(fmt(1000 / median(xs), 1)) | \(fmt(ns(h.quantile(0.5)), 0)) | \(fmt(ns(h.quantile(0.99)), 0)) | \(fmt(ns(h.quantile(0.9999)), 0)) | \(fmt(ns(h.max), 0)) |")
+    print(
+        "| \(name) | \(fmt(median(xs), 1)) | \(fmt(1000 / median(xs), 1)) | \(fmt(ns(h.quantile(0.5)), 0)) | \(fmt(ns(h.quantile(0.99)), 0)) | \(fmt(ns(h.quantile(0.9999)), 0)) | \(fmt(ns(h.max), 0)) |"
+    )
 }
 print("")
 // Targets from the Rooms issue.
@@ -402,10 +418,13 @@ func verdict(_ ok: Bool) -> String { ok ? "met" : "MISSED" }
 print("targets:")
 print("- order-0 pair ≤ 2.5× pointer stack: \(fmt(o0 / stackNs, 2))× — \(verdict(o0 <= 2.5 * stackNs))")
 print("- order-0 pair ≥ 3× faster than malloc 4 KiB: \(fmt(m4 / o0, 2))× — \(verdict(m4 >= 3 * o0))")
-print("- orders 1…4 through the buddy (full split + merge) ≤ 15 ns: \(orders.map { fmt($0, 1) }.joined(separator: ", ")) — \(verdict(orders.allSatisfy { $0 <= 15 }))")
+print(
+    "- orders 1…4 through the buddy (full split + merge) ≤ 15 ns: \(orders.map { fmt($0, 1) }.joined(separator: ", ")) — \(verdict(orders.allSatisfy { $0 <= 15 }))"
+)
 print("- cross-core ≤ 50 ns/pair: \(fmt(batched, 1)) — \(verdict(batched <= 50))")
 print("- p99.99 allocation ≤ 4 µs with remote frees streaming in: \(fmt(p9999, 0)) ns — \(verdict(p9999 <= 4000))")
-print("(latencies come from separate timed runs and include the lfence+rdtsc pair, about \(fmt(timerOverhead(), 0)) ns)")
+print(
+    "(latencies come from separate timed runs and include the lfence+rdtsc pair, about \(fmt(timerOverhead(), 0)) ns)")
 let report = arena.checkForLeaks()
 print(report)
 

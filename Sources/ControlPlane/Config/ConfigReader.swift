@@ -43,7 +43,9 @@ struct Section {
     mutating func int(_ k: String, default value: Int, in range: ClosedRange<Int>) throws(ConfigError) -> Int {
         guard let n = node(k) else { return value }
         guard case .integer(let v) = n.value else { throw error(k, "must be an integer, not \(n.value.typeName)") }
-        guard range.contains(v) else { throw error(k, "must be within \(range.lowerBound)...\(range.upperBound), not \(v)") }
+        guard range.contains(v) else {
+            throw error(k, "must be within \(range.lowerBound)...\(range.upperBound), not \(v)")
+        }
         return v
     }
 
@@ -55,7 +57,9 @@ struct Section {
         return try int(k, default: 0, in: range)
     }
 
-    mutating func double(_ k: String, default value: Double, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+    mutating func double(_ k: String, default value: Double, in range: ClosedRange<Double>) throws(ConfigError)
+        -> Double
+    {
         guard let n = node(k) else { return value }
         let v: Double
         switch n.value {
@@ -63,7 +67,9 @@ struct Section {
         case .float(let f): v = f
         default: throw error(k, "must be a number, not \(n.value.typeName)")
         }
-        guard range.contains(v) else { throw error(k, "must be within \(range.lowerBound)...\(range.upperBound), not \(v)") }
+        guard range.contains(v) else {
+            throw error(k, "must be within \(range.lowerBound)...\(range.upperBound), not \(v)")
+        }
         return v
     }
 
@@ -84,7 +90,8 @@ struct Section {
     where T.RawValue == String, T: CaseIterable {
         guard let s = try string(k, default: nil) else { return value }
         guard let v = T(rawValue: s) else {
-            throw error(k, "must be one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \"\(s)\"")
+            throw error(
+                k, "must be one of \(T.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), not \"\(s)\"")
         }
         return v
     }
@@ -104,12 +111,17 @@ struct Section {
         default:
             throw error(k, "must be a size (bytes, or a string such as \"64MiB\"), not \(n.value.typeName)")
         }
-        guard range.contains(bytes) else { throw error(k, "must be within \(range.lowerBound)...\(range.upperBound) bytes, not \(bytes)") }
+        guard range.contains(bytes) else {
+            throw error(k, "must be within \(range.lowerBound)...\(range.upperBound) bytes, not \(bytes)")
+        }
         return bytes
     }
 
     static func parseSize(_ s: String) -> Int? {
-        let units: [(String, Int)] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
+        let units: [(String, Int)] = [
+            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10),
+            ("B", 1),
+        ]
         let t = s.filter { $0 != " " }
         for (suffix, scale) in units where t.hasSuffix(suffix) {
             guard let v = Int(t.dropLast(suffix.count)), v >= 0 else { return nil }
@@ -120,13 +132,18 @@ struct Section {
 
     mutating func intArray(_ k: String, in range: ClosedRange<Int>) throws(ConfigError) -> [Int]? {
         guard let n = node(k) else { return nil }
-        guard case .array(let items) = n.value else { throw error(k, "must be an array of integers, not \(n.value.typeName)") }
+        guard case .array(let items) = n.value else {
+            throw error(k, "must be an array of integers, not \(n.value.typeName)")
+        }
         var out: [Int] = []
         for item in items {
             guard case .integer(let v) = item.value else {
                 throw error(k, "must hold integers only, not \(item.value.typeName)", line: item.line)
             }
-            guard range.contains(v) else { throw error(k, "values must be within \(range.lowerBound)...\(range.upperBound), not \(v)", line: item.line) }
+            guard range.contains(v) else {
+                throw error(
+                    k, "values must be within \(range.lowerBound)...\(range.upperBound), not \(v)", line: item.line)
+            }
             out.append(v)
         }
         return out
@@ -136,7 +153,9 @@ struct Section {
     func finish(known: [String]) throws(ConfigError) {
         for (k, n) in table.entries where !used.contains(k) {
             var message = "unknown key"
-            if let near = known.min(by: { Section.distance($0, k) < Section.distance($1, k) }), Section.distance(near, k) <= 3 {
+            if let near = known.min(by: { Section.distance($0, k) < Section.distance($1, k) }),
+                Section.distance(near, k) <= 3
+            {
                 message += " (did you mean '\(near)'?)"
             }
             if case .table = n.value { message = "unknown section" }
@@ -146,7 +165,8 @@ struct Section {
 
     /// Levenshtein distance, for suggestions.
     static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         var row = Array(0...b.count)
         for i in 1...max(1, a.count) where !a.isEmpty {
             var previous = row[0]

@@ -133,10 +133,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = read(fd, &chunk, chunk.count)
-            if n < 0 { throw ConfigError(file: path, line: 0, key: "", message: "cannot read: \(String(cString: strerror(errno)))") }
+            if n < 0 {
+                throw ConfigError(
+                    file: path, line: 0, key: "", message: "cannot read: \(String(cString: strerror(errno)))")
+            }
             if n == 0 { break }
             bytes += chunk[0..<n]
-            if bytes.count > 1 << 20 { throw ConfigError(file: path, line: 0, key: "", message: "larger than 1 MiB: not a configuration") }
+            if bytes.count > 1 << 20 {
+                throw ConfigError(file: path, line: 0, key: "", message: "larger than 1 MiB: not a configuration")
+            }
         }
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(file: path, line: 0, key: "", message: "not valid UTF-8")
@@ -158,7 +163,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         for (k, n) in root.entries {
             if case .table = n.value { continue }
             if case .tableArray = n.value { continue }
-            throw ConfigError(file: file, line: n.line, key: k, message: "a key outside any section; put it under [daemon], [rooms], [workers], [replay] or [[source]]")
+            throw ConfigError(
+                file: file, line: n.line, key: k,
+                message: "a key outside any section; put it under [daemon], [rooms], [workers], [replay] or [[source]]")
         }
         if let n = top.node("daemon") { c.daemon = try readDaemon(try table(n, "daemon", file)) }
         if let n = top.node("rooms") { c.rooms = try readRooms(try table(n, "rooms", file)) }
@@ -166,7 +173,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let n = top.node("replay") { c.replay = try readReplay(try table(n, "replay", file)) }
         if let n = top.node("source") {
             guard case .tableArray(let tables) = n.value else {
-                throw ConfigError(file: file, line: n.line, key: "source", message: "must be an array of tables: write [[source]]")
+                throw ConfigError(
+                    file: file, line: n.line, key: "source", message: "must be an array of tables: write [[source]]")
             }
             for (i, t) in tables.enumerated() {
                 c.sources.append(try readSource(Section(file: file, name: "source[\(i)]", table: t)))
@@ -202,10 +210,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         d.clientIdleTimeout = try s.double("client_idle_timeout", default: d.clientIdleTimeout, in: 0.1...86_400)
         d.requestTimeout = try s.double("request_timeout", default: d.requestTimeout, in: 0.1...3600)
         d.requestMaxBytes = try s.int("request_max_bytes", default: d.requestMaxBytes, in: 64...1 << 20)
-        d.maxRequestsPerSecond = try s.int("max_requests_per_second", default: d.maxRequestsPerSecond, in: 0...10_000_000)
+        d.maxRequestsPerSecond = try s.int(
+            "max_requests_per_second", default: d.maxRequestsPerSecond, in: 0...10_000_000)
         d.statusInterval = try s.double("status_interval", default: d.statusInterval, in: 0.1...3600)
-        try s.finish(known: ["socket", "socket_group", "socket_mode", "log_level", "max_clients", "client_idle_timeout",
-                             "request_timeout", "request_max_bytes", "max_requests_per_second", "status_interval"])
+        try s.finish(known: [
+            "socket", "socket_group", "socket_mode", "log_level", "max_clients", "client_idle_timeout",
+            "request_timeout", "request_max_bytes", "max_requests_per_second", "status_interval",
+        ])
         return d
     }
 
@@ -235,21 +246,29 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if min != nil || low != nil || high != nil {
             guard let min, let low, let high else {
                 let missing = ["min", "low", "high"].first { s.table[$0] == nil }!
-                throw s.error(missing, "set all three watermarks (min, low, high) or none", line: s.line(["min", "low", "high"].first { s.table[$0] != nil }!))
+                throw s.error(
+                    missing, "set all three watermarks (min, low, high) or none",
+                    line: s.line(["min", "low", "high"].first { s.table[$0] != nil }!))
             }
             if min > low { throw s.error("min", "must not exceed rooms.low (\(min) > \(low))") }
             if low > high { throw s.error("low", "must not exceed rooms.high (\(low) > \(high))") }
-            if high >= r.pagesPerRoom { throw s.error("high", "must be below the room's \(r.pagesPerRoom) pages (got \(high))") }
+            if high >= r.pagesPerRoom {
+                throw s.error("high", "must be below the room's \(r.pagesPerRoom) pages (got \(high))")
+            }
             r.watermarks = Watermarks(min: min, low: low, high: high)
         }
         r.cache = try s.optionalInt("cache", in: 1...Int(Int32.max))
         r.cacheBatch = try s.optionalInt("cache_batch", in: 1...Int(Int32.max))
-        if let cache = r.cache, cache > r.pagesPerRoom { throw s.error("cache", "must not exceed the room's \(r.pagesPerRoom) pages") }
+        if let cache = r.cache, cache > r.pagesPerRoom {
+            throw s.error("cache", "must not exceed the room's \(r.pagesPerRoom) pages")
+        }
         let capacity = r.cache ?? Swift.max(16, Swift.min(256, r.pagesPerRoom / 8))
         if let batch = r.cacheBatch, batch > capacity {
             throw s.error("cache_batch", "must not exceed the cache (\(capacity))")
         }
-        try s.finish(known: ["size", "pages_per_room", "lock", "hugepages", "min", "low", "high", "cache", "cache_batch"])
+        try s.finish(known: [
+            "size", "pages_per_room", "lock", "hugepages", "min", "low", "high", "cache", "cache_batch",
+        ])
         return r
     }
 
@@ -262,10 +281,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if cpus.isEmpty { throw s.error("cpus", "must list at least one CPU (or leave it out)") }
             let online = PinnedThread.onlineCPUs
             if let bad = cpus.first(where: { $0 >= online }) {
-                throw s.error("cpus", "CPU \(bad) does not exist (this machine has \(online) online CPUs: 0...\(online - 1))")
+                throw s.error(
+                    "cpus", "CPU \(bad) does not exist (this machine has \(online) online CPUs: 0...\(online - 1))")
             }
             if let count = w.count, count > cpus.count {
-                throw s.error("count", "\(count) workers but only \(cpus.count) CPUs listed in workers.cpus (line \(s.line("cpus")))")
+                throw s.error(
+                    "count",
+                    "\(count) workers but only \(cpus.count) CPUs listed in workers.cpus (line \(s.line("cpus")))")
             }
         }
         let priority = try s.int("priority", default: 0, in: 0...99)
@@ -278,8 +300,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         w.holdFrames = try s.int("test_hold_frames", default: 0, in: 0...1_000_000)
         w.stallWorker = try s.optionalInt("test_stall_worker", in: 0...4095)
         w.stallAfterSeconds = try s.double("test_stall_after", default: 0, in: 0...86_400)
-        try s.finish(known: ["count", "cpus", "priority", "budget", "busy_poll", "flow_capacity", "flow_idle_timeout", "mlockall",
-                             "test_hold_frames", "test_stall_worker", "test_stall_after"])
+        try s.finish(known: [
+            "count", "cpus", "priority", "budget", "busy_poll", "flow_capacity", "flow_idle_timeout", "mlockall",
+            "test_hold_frames", "test_stall_worker", "test_stall_after",
+        ])
         return w
     }
 
@@ -304,7 +328,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw s.error("multiplier", "applies to speed = \"original\", not \"max\"")
         }
         let set = [speed == "original" || multiplier != nil, pps != nil, mbps != nil].filter { $0 }.count
-        if set > 1 { throw s.error(pps != nil ? "pps" : "mbps", "choose one of speed = \"original\" (with multiplier), pps and mbps") }
+        if set > 1 {
+            throw s.error(
+                pps != nil ? "pps" : "mbps", "choose one of speed = \"original\" (with multiplier), pps and mbps")
+        }
         if let pps { return .packetsPerSecond(pps) }
         if let mbps { return .megabitsPerSecond(mbps) }
         if speed == "original" || multiplier != nil { return .original(multiplier: multiplier ?? 1) }
@@ -319,7 +346,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         guard let interface = try s.string("interface", default: nil), !interface.isEmpty else {
             throw s.error("interface", "every [[source]] needs an interface", line: s.table.line)
         }
-        if interface.utf8.count >= 16 { throw s.error("interface", "\"\(interface)\" is longer than an interface name may be (15 bytes)") }
+        if interface.utf8.count >= 16 {
+            throw s.error("interface", "\"\(interface)\" is longer than an interface name may be (15 bytes)")
+        }
         src.interface = interface
         src.fanout = try s.choice("fanout", default: src.fanout)
         src.fanoutGroup = try s.optionalInt("fanout_group", in: 0...0xFFFF)
@@ -337,8 +366,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         src.immediate = try s.bool("immediate", default: src.immediate)
         src.timeoutMilliseconds = try s.int("timeout_ms", default: src.timeoutMilliseconds, in: 0...60_000)
         src.kernelTimestamps = try s.bool("kernel_timestamps", default: src.kernelTimestamps)
-        try s.finish(known: ["backend", "interface", "fanout", "fanout_group", "snaplen", "filter", "promiscuous", "buffer",
-                             "immediate", "timeout_ms", "kernel_timestamps"])
+        try s.finish(known: [
+            "backend", "interface", "fanout", "fanout_group", "snaplen", "filter", "promiscuous", "buffer",
+            "immediate", "timeout_ms", "kernel_timestamps",
+        ])
         return src
     }
 
@@ -354,8 +385,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw ConfigError(file: file, line: line("rooms", "pages_per_room"), key: "rooms", message: "\(error)")
         }
         if let stall = workers.stallWorker, stall >= workerCount {
-            throw ConfigError(file: file, line: line("workers", "test_stall_worker"), key: "workers.test_stall_worker",
-                              message: "worker \(stall) does not exist (\(workerCount) workers)")
+            throw ConfigError(
+                file: file, line: line("workers", "test_stall_worker"), key: "workers.test_stall_worker",
+                message: "worker \(stall) does not exist (\(workerCount) workers)")
         }
     }
 }

@@ -215,7 +215,8 @@ private struct Parser {
                     switch existing.value {
                     case .table, .tableArray: break
                     default:
-                        throw TOML.ParseError(line: l, message: "'\(name)' is already a value (line \(existing.line)), not a table")
+                        throw TOML.ParseError(
+                            line: l, message: "'\(name)' is already a value (line \(existing.line)), not a table")
                     }
                 } else {
                     try t.set(name, TOML.Node(value: .table(TOML.Table(line: headerLine)), line: headerLine))
@@ -232,7 +233,9 @@ private struct Parser {
         try modifyTable(Array(path.dropLast())) { (t: inout TOML.Table) throws(TOML.ParseError) in
             if let existing = t[name] {
                 guard case .tableArray = existing.value else {
-                    throw TOML.ParseError(line: l, message: "'\(name)' is already defined on line \(existing.line), not as an array of tables")
+                    throw TOML.ParseError(
+                        line: l,
+                        message: "'\(name)' is already defined on line \(existing.line), not as an array of tables")
                 }
                 try t.update(name) { (n: inout TOML.Node) throws(TOML.ParseError) in
                     if case .tableArray(var tables) = n.value {
@@ -248,11 +251,16 @@ private struct Parser {
 
     /// Runs `body` on the table at `path` (the last table of an array of
     /// tables along the way).
-    mutating func modifyTable(_ path: [String], _ body: (inout TOML.Table) throws(TOML.ParseError) -> Void) throws(TOML.ParseError) {
+    mutating func modifyTable(_ path: [String], _ body: (inout TOML.Table) throws(TOML.ParseError) -> Void) throws(TOML
+        .ParseError)
+    {
         try Self.modify(&root, path[...], body)
     }
 
-    static func modify(_ table: inout TOML.Table, _ path: ArraySlice<String>, _ body: (inout TOML.Table) throws(TOML.ParseError) -> Void) throws(TOML.ParseError) {
+    static func modify(
+        _ table: inout TOML.Table, _ path: ArraySlice<String>,
+        _ body: (inout TOML.Table) throws(TOML.ParseError) -> Void
+    ) throws(TOML.ParseError) {
         guard let name = path.first else {
             try body(&table)
             return
@@ -328,8 +336,8 @@ private struct Parser {
                 case UInt8(ascii: "u"), UInt8(ascii: "U"):
                     let digits = e == UInt8(ascii: "u") ? 4 : 8
                     guard at + digits <= bytes.count,
-                          let v = UInt32(String(decoding: bytes[at..<at + digits], as: UTF8.self), radix: 16),
-                          let scalar = Unicode.Scalar(v)
+                        let v = UInt32(String(decoding: bytes[at..<at + digits], as: UTF8.self), radix: 16),
+                        let scalar = Unicode.Scalar(v)
                     else { throw fail("bad unicode escape") }
                     out.append(scalar)
                     at += digits
@@ -411,7 +419,9 @@ private struct Parser {
             let b = peek
             if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == UInt8(ascii: ",")
                 || b == UInt8(ascii: "]") || b == UInt8(ascii: "#")
-            { break }
+            {
+                break
+            }
             at += 1
         }
         let text = String(decoding: bytes[start..<at], as: UTF8.self)
@@ -422,7 +432,9 @@ private struct Parser {
         }
         let unsigned = plain.hasPrefix("+") ? String(plain.dropFirst()) : plain
         for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where unsigned.hasPrefix(prefix) {
-            guard let v = Int(unsigned.dropFirst(2), radix: radix) else { throw fail("'\(text)' is not a valid number") }
+            guard let v = Int(unsigned.dropFirst(2), radix: radix) else {
+                throw fail("'\(text)' is not a valid number")
+            }
             return .integer(v)
         }
         if let v = Int(unsigned) {
