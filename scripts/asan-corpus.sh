@@ -2,10 +2,13 @@
 # Replays every capture of the corpus, one process per file, through a
 # labyrinthd built with AddressSanitizer. Any ASan report, crash or leak-check
 # failure fails the run; file errors (exit 1) are expected for damaged files.
-#   scripts/asan-corpus.sh [CORPUS_DIR]
+#   scripts/asan-corpus.sh [EXTRA_CORPUS_DIR]
+# The corpus is Tests/Corpus, plus EXTRA_CORPUS_DIR (or $LABYRINTH_CORPUS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-corpus=${1:-${LABYRINTH_CORPUS:-../shared/corpus}}
+extra=${1:-${LABYRINTH_CORPUS:-}}
+corpus=(Tests/Corpus)
+[ -n "$extra" ] && corpus+=("$extra")
 swift build --sanitize=address --scratch-path .build-asan --product labyrinthd
 bin=.build-asan/debug/labyrinthd
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1
@@ -24,6 +27,6 @@ while IFS= read -r -d '' f; do
     if grep -q "AddressSanitizer" <<<"$out"; then
         bad=$((bad + 1)); echo "ASAN: $f"; echo "$out" | head -40
     fi
-done < <(find "$corpus" -type f -print0 | sort -z)
+done < <(find "${corpus[@]}" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) -print0 | sort -z)
 echo "asan corpus: $files files, $damaged reported damage (exit 1), $bad failures"
 [ "$files" -gt 0 ] && [ "$bad" -eq 0 ]

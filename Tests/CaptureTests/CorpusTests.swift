@@ -12,7 +12,7 @@ struct CorpusTests {
     @Test("every corpus file reads record for record as libpcap reads it")
     func corpusMatchesLibpcap() throws {
         let files = corpusFiles()
-        try #require(!files.isEmpty, "no corpus found: set LABYRINTH_CORPUS")
+        try #require(!files.isEmpty, "no corpus found under Tests/Corpus")
         var mismatches: [String] = []
         var differentInterfaces = 0
         for file in files {

@@ -8,7 +8,7 @@ struct ReplayCorpusTests {
     @Test("every file: packets and bytes equal what libpcap reads, nothing crashes, nothing leaks")
     func corpus() throws {
         let files = corpusFiles()
-        try #require(!files.isEmpty, "no corpus: set LABYRINTH_CORPUS")
+        try #require(!files.isEmpty, "no corpus found under Tests/Corpus")
         // All files in one replay through two workers.
         let report = try replay(files, workers: 2)
         #expect(report.files.count == files.count)

@@ -6,14 +6,17 @@ import Glibc
 
 /// The capture corpus: `LABYRINTH_CORPUS` (CI sets it to ../shared/corpus),
 /// else ../shared/corpus next to the package when it exists.
+/// The capture corpus: every file under `Tests/Corpus` (tcpdump's test
+/// captures, in the repository), plus those under `LABYRINTH_CORPUS` when it
+/// is set. A file of the same name and size as one already listed is listed
+/// once.
 public func corpusFiles() -> [String] {
-    let root: String
-    if let env = getenv("LABYRINTH_CORPUS") {
-        root = String(cString: env)
-    } else {
-        root = packageRoot + "/../shared/corpus"
+    var roots = [packageRoot + "/Tests/Corpus"]
+    if let env = getenv("LABYRINTH_CORPUS"), env.pointee != 0 {
+        roots.append(String(decoding: UnsafeRawBufferPointer(start: env, count: strlen(env)), as: UTF8.self))
     }
     var files: [String] = []
+    var seen = Set<String>()
     func walk(_ dir: String) {
         guard let d = opendir(dir) else { return }
         defer { closedir(d) }
@@ -25,10 +28,14 @@ public func corpusFiles() -> [String] {
             let path = dir + "/" + name
             var st = stat()
             guard stat(path, &st) == 0 else { continue }
-            if st.st_mode & S_IFMT == S_IFDIR { walk(path) } else { files.append(path) }
+            if st.st_mode & S_IFMT == S_IFDIR {
+                walk(path)
+            } else if name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") || name.hasSuffix(".cap") {
+                if seen.insert("\(name)/\(st.st_size)").inserted { files.append(path) }
+            }
         }
     }
-    walk(root)
+    for root in roots { walk(root) }
     return files.sorted()
 }
 
