@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .library(name: "StatsProtocol", targets: ["StatsProtocol"]),
+        .library(name: "Runs", targets: ["Runs"]),
         .executable(name: "labyrinthctl", targets: ["labyrinthctl"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // C: one module per system library, plus the allocator's support.
@@ -35,21 +38,42 @@ let package = Package(
         ),
         .target(name: "CRoomsSupport", cSettings: [.define("_GNU_SOURCE")]),
 
-        // Swift: one module per layer.
-        .target(name: "Rooms", dependencies: ["CRoomsSupport"], swiftSettings: strict),
-        .target(name: "Packet", swiftSettings: strict),
-        .target(name: "Capture", dependencies: ["Packet", "CPcap", "CURing"], swiftSettings: strict),
+        // The kernel boundary: Errno-typed results, EINTR retried in one place.
         .target(
-            name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"],
+            name: "Syscalls",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+
+        // Swift: one module per layer.
+        .target(name: "Rooms", dependencies: ["CRoomsSupport", "Syscalls"], swiftSettings: strict),
+        .target(name: "Packet", swiftSettings: strict),
+        .target(name: "Capture", dependencies: ["Packet", "CPcap", "CURing", "Syscalls"], swiftSettings: strict),
+        .target(
+            name: "DataPlane",
+            dependencies: [
+                "Rooms", "Packet", "Capture", "CURing", "CRoomsSupport", "Syscalls", "StatsProtocol",
+                .product(name: "BasicContainers", package: "swift-collections"),
+            ],
             swiftSettings: strict),
-        .target(name: "StatsProtocol", swiftSettings: strict),
+        .target(name: "StatsProtocol", dependencies: ["Syscalls"], swiftSettings: strict),
+        // The command line's own engines and reports (labyrinthd replay/capture).
+        .target(
+            name: "Runs",
+            dependencies: [
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "ControlPlane",
             dependencies: [
-                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol",
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -60,8 +84,10 @@ let package = Package(
                 "Rooms",
                 "DataPlane",
                 "ControlPlane",
+                "Runs",
                 "Capture",
                 "Packet",
+                "StatsProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -85,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["DataPlane", "ControlPlane", "StatsProtocol", "Capture", "Packet", "Rooms", "TestSupport"],
+            dependencies: ["DataPlane", "Runs", "StatsProtocol", "Capture", "Packet", "Rooms", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -96,6 +122,11 @@ let package = Package(
         .testTarget(
             name: "LiveCaptureTests",
             dependencies: ["StatsProtocol", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "DataPlaneTests",
+            dependencies: ["DataPlane", "Rooms", "Packet", "Syscalls", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

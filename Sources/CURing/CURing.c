@@ -198,8 +198,11 @@ struct io_uring_buf_ring *curing_buf_ring_setup(struct io_uring *ring, unsigned 
     return br;
 }
 
-void curing_buf_ring_free(struct io_uring *ring, struct io_uring_buf_ring *br, unsigned entries, uint16_t bgid) {
-    io_uring_unregister_buf_ring(ring, bgid);
+int curing_buf_ring_unregister(struct io_uring *ring, uint16_t bgid) {
+    return io_uring_unregister_buf_ring(ring, bgid);
+}
+
+void curing_buf_ring_unmap(struct io_uring_buf_ring *br, unsigned entries) {
     munmap(br, entries * sizeof(struct io_uring_buf));
 }
 

@@ -1,4 +1,5 @@
 import Packet
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -51,14 +52,15 @@ public struct CaptureFileReader: ~Copyable {
 
     /// Opens and maps `path` and reads the file header.
     public init(path: String) throws(CaptureFileError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            throw CaptureFileError(file: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        let fd: Int32
+        switch Syscall.valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(let e): throw CaptureFileError(file: path, message: "cannot open: \(e)")
         }
         defer { close(fd) }
         var st = stat()
-        if fstat(fd, &st) != 0 {
-            throw CaptureFileError(file: path, message: "cannot stat: \(String(cString: strerror(errno)))")
+        if case .failure(let e) = Syscall.nothingOrErrno({ fstat(fd, &st) }) {
+            throw CaptureFileError(file: path, message: "cannot stat: \(e)")
         }
         if st.st_mode & S_IFMT == S_IFDIR {
             throw CaptureFileError(file: path, message: "is a directory, not a capture file")
@@ -71,35 +73,16 @@ public struct CaptureFileReader: ~Copyable {
             throw CaptureFileError(file: path, offset: 0, message: "empty file (0 bytes): not a capture")
         }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw CaptureFileError(file: path, message: "cannot map \(size) bytes: \(String(cString: strerror(errno)))")
+            throw CaptureFileError(file: path, message: "cannot map \(size) bytes: \(Errno.current)")
         }
         _ = madvise(mapped, size, MADV_SEQUENTIAL)
         _ = madvise(mapped, size, MADV_WILLNEED)
-        let base = UnsafeRawPointer(mapped)
-        let header: FileHeader
         do {
-            header = try FileHeader.parse(base: base, size: size, path: path)
+            try self.init(base: UnsafeRawPointer(mapped), byteCount: size, name: path, ownsMapping: true)
         } catch {
             munmap(mapped, size)
             throw error
         }
-        self.path = path
-        self.byteCount = size
-        self.base = base
-        self.format = header.format
-        self.position = header.firstRecord
-        self.count = 0
-        self.finished = false
-        self.swapped = header.swapped
-        self.nanosecond = header.nanosecond
-        self.recordHeaderSize = header.recordHeaderSize
-        self.lengths = header.lengths
-        self.linkType = header.linkType
-        self.snapshot = header.snapshot
-        self.maximumCaptureLength = header.maximumCaptureLength
-        self.interfaces = []
-        self.blockLimit = 16 * 1024 * 1024
-        self.ownsMapping = true
     }
 
     /// Reads a capture held in memory (for fuzzing and tests). The buffer
@@ -108,9 +91,15 @@ public struct CaptureFileReader: ~Copyable {
         guard let base = buffer.baseAddress, buffer.count > 0 else {
             throw CaptureFileError(file: name, offset: 0, message: "empty file (0 bytes): not a capture")
         }
-        let header = try FileHeader.parse(base: base, size: buffer.count, path: name)
+        try self.init(base: base, byteCount: buffer.count, name: name, ownsMapping: false)
+    }
+
+    /// Reads the file header of the `byteCount` bytes at `base`; the one
+    /// place the reader's state is set up.
+    private init(base: UnsafeRawPointer, byteCount: Int, name: String, ownsMapping: Bool) throws(CaptureFileError) {
+        let header = try FileHeader.parse(base: base, size: byteCount, path: name)
         self.path = name
-        self.byteCount = buffer.count
+        self.byteCount = byteCount
         self.base = base
         self.format = header.format
         self.position = header.firstRecord
@@ -125,7 +114,7 @@ public struct CaptureFileReader: ~Copyable {
         self.maximumCaptureLength = header.maximumCaptureLength
         self.interfaces = []
         self.blockLimit = 16 * 1024 * 1024
-        self.ownsMapping = false
+        self.ownsMapping = ownsMapping
     }
 
     deinit {

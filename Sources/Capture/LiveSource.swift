@@ -1,5 +1,6 @@
 import CPcap
 import CURing
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -74,26 +75,34 @@ public struct LiveSourceOptions: Sendable, Equatable {
     }
 }
 
-/// Why a live source could not be opened or configured.
+/// Why a live source could not be opened or configured: the interface, what
+/// was being done, and the kernel's error when there was one.
 public struct LiveCaptureError: Error, Sendable, CustomStringConvertible {
     public var interface: String
     public var message: String
+    public var errno: Errno?
 
-    public init(interface: String, _ message: String) {
+    public init(interface: String, _ message: String, errno: Errno? = nil) {
         self.interface = interface
         self.message = message
+        self.errno = errno
     }
 
-    public var description: String { "\(interface): \(message)" }
+    public var description: String {
+        guard let errno else { return "\(interface): \(message)" }
+        let hint =
+            errno == .notPermitted || errno == .permissionDenied ? " (needs CAP_NET_RAW and CAP_NET_ADMIN)" : ""
+        return "\(interface): \(message): \(errno)\(hint)"
+    }
 }
 
 /// The index of an interface, or a clear error.
 public func interfaceIndex(_ name: String) throws(LiveCaptureError) -> Int32 {
     let index = if_nametoindex(name)
     guard index != 0 else {
-        throw LiveCaptureError(interface: name, "no such interface (\(String(cString: strerror(errno))))")
+        throw LiveCaptureError(interface: name, "no such interface", errno: .current)
     }
-    return Int32(index)
+    return Int32(bitPattern: index)
 }
 
 /// A compiled tcpdump expression.
@@ -119,10 +128,16 @@ public struct BPFProgram: ~Copyable {
 
     /// Attaches it to a socket in the kernel (SO_ATTACH_FILTER).
     public func attach(to fd: Int32, interface: String) throws(LiveCaptureError) {
-        let r = program.bf_insns.withMemoryRebound(to: sock_filter.self, capacity: Int(program.bf_len)) {
-            curing_attach_filter(fd, $0, UInt16(program.bf_len))
+        let length = program.bf_len
+        guard let instructions = program.bf_insns, length <= UInt32(UInt16.max) else {
+            throw LiveCaptureError(interface: interface, "SO_ATTACH_FILTER: a program of \(length) instructions")
         }
-        if r != 0 { throw LiveCaptureError(interface: interface, "SO_ATTACH_FILTER: \(String(cString: strerror(-r)))") }
+        let r = Syscall.negatedErrno {
+            instructions.withMemoryRebound(to: sock_filter.self, capacity: Int(length)) {
+                curing_attach_filter(fd, $0, UInt16(length))
+            }
+        }
+        if case .failure(let e) = r { throw LiveCaptureError(interface: interface, "SO_ATTACH_FILTER", errno: e) }
     }
 
     deinit {
@@ -140,14 +155,17 @@ public struct KernelCounts: Sendable, Equatable {
 
     public init() {}
 
-    /// Adds what the kernel counted since the last read.
-    public mutating func read(fd: Int32) {
+    /// Adds what the kernel counted since the last read. A failure (the
+    /// socket is gone, say) is returned, and the totals stay as they were.
+    /// The corresponding C call is `getsockopt(PACKET_STATISTICS)`.
+    public mutating func read(fd: Int32) -> Result<Void, Errno> {
         var p: UInt64 = 0
         var d: UInt64 = 0
-        if curing_packet_statistics(fd, true, &p, &d) == 0 {
-            packets &+= p
-            drops &+= d
-        }
+        let r = Syscall.negatedErrno { curing_packet_statistics(fd, true, &p, &d) }
+        if case .failure(let e) = r { return .failure(e) }
+        packets &+= p
+        drops &+= d
+        return .success(())
     }
 }
 
@@ -167,7 +185,7 @@ public struct PcapHandle: ~Copyable {
         let index = try interfaceIndex(name)
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let p = pcap_create(name, &errbuf) else {
-            throw LiveCaptureError(interface: name, String(cString: errbuf))
+            throw LiveCaptureError(interface: name, String(nulTerminated: errbuf))
         }
         func fail(_ what: String) -> LiveCaptureError {
             let e = LiveCaptureError(interface: name, "\(what): \(String(cString: pcap_geterr(p)))")
@@ -198,7 +216,7 @@ public struct PcapHandle: ~Copyable {
         }
         if pcap_setnonblock(p, 1, &errbuf) != 0 {
             pcap_close(p)
-            throw LiveCaptureError(interface: name, "non-blocking mode: \(String(cString: errbuf))")
+            throw LiveCaptureError(interface: name, "non-blocking mode: \(String(nulTerminated: errbuf))")
         }
         let linkType = pcap_datalink(p)
         if let expression = options.filter {
@@ -216,16 +234,14 @@ public struct PcapHandle: ~Copyable {
             pcap_close(p)
             throw LiveCaptureError(interface: name, "no selectable file descriptor")
         }
-        let r =
-            options.joinsFanout
-            ? curing_packet_fanout(fd, options.resolvedFanoutGroup(interfaceIndex: index), options.fanout.kernelValue)
-            : 0
-        if r != 0 {
-            pcap_close(p)
-            throw LiveCaptureError(
-                interface: name,
-                "PACKET_FANOUT (\(options.fanout.rawValue), group \(options.resolvedFanoutGroup(interfaceIndex: index))): \(String(cString: strerror(-r)))"
-            )
+        if options.joinsFanout {
+            let group = options.resolvedFanoutGroup(interfaceIndex: index)
+            let r = Syscall.negatedErrno { curing_packet_fanout(fd, group, options.fanout.kernelValue) }
+            if case .failure(let e) = r {
+                pcap_close(p)
+                throw LiveCaptureError(
+                    interface: name, "PACKET_FANOUT (\(options.fanout.rawValue), group \(group))", errno: e)
+            }
         }
         handle = p
         interface = name
@@ -275,15 +291,16 @@ public struct PacketSocket: ~Copyable {
                 "the uring backend takes Ethernet and loopback interfaces (this one is ARPHRD \(type.map(String.init) ?? "unknown")); use the pcap backend"
             )
         }
-        let fd = curing_packet_socket()
-        guard fd >= 0 else {
-            throw LiveCaptureError(
-                interface: name,
-                "AF_PACKET socket: \(String(cString: strerror(-fd)))\(fd == -EPERM ? " (needs CAP_NET_RAW)" : "")")
+        let fd: Int32
+        switch Syscall.negatedErrno({ curing_packet_socket() }) {
+        case .success(let s): fd = s
+        case .failure(let e): throw LiveCaptureError(interface: name, "AF_PACKET socket", errno: e)
         }
-        func fail(_ what: String, _ r: Int32) -> LiveCaptureError {
-            close(fd)
-            return LiveCaptureError(interface: name, "\(what): \(String(cString: strerror(-r)))")
+        func step(_ what: String, _ call: () -> Int32) throws(LiveCaptureError) {
+            if case .failure(let e) = Syscall.negatedErrno(call) {
+                close(fd)
+                throw LiveCaptureError(interface: name, what, errno: e)
+            }
         }
         if let expression = options.filter {
             do {
@@ -294,19 +311,16 @@ public struct PacketSocket: ~Copyable {
                 throw error
             }
         }
-        var r = curing_receive_buffer(fd, Int32(clamping: options.bufferBytes))
-        if r != 0 { throw fail("receive buffer", r) }
-        r = options.kernelTimestamps ? curing_timestamps(fd) : 0
-        if r != 0 { throw fail("SO_TIMESTAMPNS", r) }
-        r = curing_packet_bind(fd, index)
-        if r != 0 { throw fail("bind", r) }
-        if options.promiscuous {
-            r = curing_packet_promiscuous(fd, index)
-            if r != 0 { throw fail("promiscuous mode", r) }
-        }
+        try step("receive buffer") { curing_receive_buffer(fd, Int32(clamping: options.bufferBytes)) }
+        if options.kernelTimestamps { try step("SO_TIMESTAMPNS") { curing_timestamps(fd) } }
+        try step("bind") { curing_packet_bind(fd, index) }
+        if options.promiscuous { try step("promiscuous mode") { curing_packet_promiscuous(fd, index) } }
         let group = options.resolvedFanoutGroup(interfaceIndex: index)
-        r = options.joinsFanout ? curing_packet_fanout(fd, group, options.fanout.kernelValue) : 0
-        if r != 0 { throw fail("PACKET_FANOUT (\(options.fanout.rawValue), group \(group))", r) }
+        if options.joinsFanout {
+            try step("PACKET_FANOUT (\(options.fanout.rawValue), group \(group))") {
+                curing_packet_fanout(fd, group, options.fanout.kernelValue)
+            }
+        }
         self.fd = fd
         interface = name
         interfaceIndex = index

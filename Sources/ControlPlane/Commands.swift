@@ -4,9 +4,10 @@ import Packet
 import Rooms
 import StatsProtocol
 
-/// The stats socket's commands: one JSON request in, one JSON reply out.
-/// `{"command":"stats"}` → `{"ok":true,"result":{…}}`; any error →
-/// `{"ok":false,"error":"…"}`.
+/// The stats socket's commands: one JSON request in, one JSON reply out,
+/// through the typed schema of `StatsProtocol` (``Command``, the request
+/// types and their replies). `{"command":"stats"}` →
+/// `{"ok":true,"result":{…}}`; any error → `{"ok":false,"error":"…"}`.
 public struct CommandProcessor: Sendable {
     public let state: DaemonState
 
@@ -14,30 +15,11 @@ public struct CommandProcessor: Sendable {
         self.state = state
     }
 
-    public static let commands: [(String, String)] = [
-        ("version", "the daemon's version"),
-        ("help", "this list"),
-        ("stats", "totals over all workers: packets, decoded protocols, malformations, drops, flows, rooms"),
-        ("workers", "per worker: CPU, heartbeat, state and counters"),
-        ("rooms", "per room: the page allocator's counters and watermarks"),
-        ("flows", "the top flows; \"top\": N (default 10), \"by\": \"bytes\" or \"packets\""),
-        ("config", "the running configuration"),
-        ("uptime", "seconds since start"),
-        (
-            "replay",
-            "\"file\": PATH queues a capture through the workers (optional \"speed\", \"multiplier\", \"pps\", \"mbps\"); \"job\": N shows one job; nothing lists them"
-        ),
-        ("prometheus", "the counters in Prometheus text exposition format"),
-    ]
-
-    static func error(_ message: String) -> JSON { .object([("ok", false), ("error", .string(message))]) }
-    static func ok(_ result: JSON) -> JSON { .object([("ok", true), ("result", result)]) }
-
     /// What a request line needs: an answer now, or an asynchronous one.
     public enum Prepared: Sendable {
         case reply(JSON)
         /// Needs the workers (top flows): `await finish(_:)`.
-        case deferred(JSON)
+        case deferred(FlowsRequest)
     }
 
     /// Answers one request line.
@@ -48,270 +30,145 @@ public struct CommandProcessor: Sendable {
         }
     }
 
-    /// Parses a request and answers it at once where it can: every command
-    /// but `flows` reads counters without waiting on anybody, so the server
-    /// answers those on its event loop without a task hop.
+    /// Parses, checks and answers a request at once where it can: every
+    /// command but `flows` reads counters without waiting on anybody, so the
+    /// server answers those on its event loop without a task hop.
     public func prepare(line: String) -> Prepared {
         let request: JSON
         do {
             request = try JSON.parse(line)
         } catch {
-            return .reply(Self.error("not JSON: \(error). Send one object per line, e.g. {\"command\":\"stats\"}"))
+            return .reply(
+                ReplyEnvelope.error(
+                    "not JSON: \(error). Send one object per line, e.g. {\"command\":\"stats\"}"))
         }
         guard case .object = request else {
-            return .reply(Self.error("the request must be a JSON object with a \"command\""))
+            return .reply(ReplyEnvelope.error("the request must be a JSON object with a \"command\""))
         }
-        guard let command = request["command"]?.stringValue else {
-            return .reply(Self.error("missing \"command\" (a string); try {\"command\":\"help\"}"))
+        guard let name = request["command"]?.stringValue else {
+            return .reply(ReplyEnvelope.error("missing \"command\" (a string); try {\"command\":\"help\"}"))
         }
+        guard let command = Command(rawValue: name) else {
+            let known = Command.allCases.map(\.rawValue).joined(separator: ", ")
+            return .reply(ReplyEnvelope.error("unknown command \(RequestField.shown(.string(name))); known: \(known)"))
+        }
+        do throws(RequestError) {
+            return try answer(command, request)
+        } catch {
+            return .reply(ReplyEnvelope.error(error.message))
+        }
+    }
+
+    /// Decodes the request for `command` through its field table and
+    /// answers it.
+    func answer(_ command: Command, _ request: JSON) throws(RequestError) -> Prepared {
         switch command {
-        case "version":
-            return .reply(Self.ok(.object([("version", .string(DaemonState.version)), ("name", "labyrinthd")])))
-        case "help":
-            return .reply(
-                Self.ok(
-                    .array(Self.commands.map { .object([("command", .string($0.0)), ("description", .string($0.1))]) }))
-            )
-        case "stats": return .reply(Self.ok(stats()))
-        case "workers": return .reply(Self.ok(workers()))
-        case "rooms": return .reply(Self.ok(.array(state.rooms.map { ReplayReport.roomJSON($0.stats) })))
-        case "flows": return .deferred(request)
-        case "config": return .reply(Self.ok(configJSON(state.config)))
-        case "uptime": return .reply(Self.ok(.object([("seconds", .double(state.uptime))])))
-        case "replay": return .reply(replay(request))
-        case "prometheus": return .reply(Self.ok(.string(prometheus())))
-        default:
-            return .reply(
-                Self.error("unknown command \"\(command)\"; known: \(Self.commands.map(\.0).joined(separator: ", "))"))
+        case .version:
+            _ = try VersionRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(VersionInfo(version: DaemonState.version)))
+        case .help:
+            _ = try HelpRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(Command.allCases.map(CommandHelp.init)))
+        case .stats:
+            _ = try StatsCommandRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(stats()))
+        case .workers:
+            _ = try WorkersRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(workers()))
+        case .rooms:
+            _ = try RoomsRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(state.rooms.map { RoomReport($0.stats) }))
+        case .flows:
+            return .deferred(try FlowsRequest.decode(request))
+        case .config:
+            _ = try ConfigRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(ConfigReport(state.config)))
+        case .uptime:
+            _ = try UptimeRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(Uptime(seconds: state.uptime)))
+        case .replay:
+            return .reply(ReplyEnvelope.ok(try replay(ReplayRequest.decode(request))))
+        case .prometheus:
+            _ = try PrometheusRequest.decode(request)
+            return .reply(ReplyEnvelope.ok(prometheus()))
         }
     }
 
     /// The asynchronous part of a deferred request.
-    public func finish(_ request: JSON) async -> JSON {
-        await flows(request)
+    public func finish(_ request: FlowsRequest) async -> JSON {
+        let (flows, missing) = await state.topFlows(request.count, byPackets: request.order == .packets)
+        return ReplyEnvelope.ok(
+            TopFlows(by: request.order, flows: flows.map(FlowEntry.init), workersNotAnswering: missing))
     }
 
     // MARK: Results
 
-    public func stats() -> JSON {
+    /// The counters every report shares, over all workers.
+    public var traffic: TrafficTotals {
+        TrafficTotals(
+            total: state.total, malformed: state.total,
+            unsupported: (
+                state.replay.replayer.counter(.unsupportedLinkType), state.replay.replayer.counter(.unsupportedBytes)
+            ),
+            missed: (state.replay.replayer.counter(.rxMissed), state.replay.replayer.counter(.rxMissedBytes)))
+    }
+
+    public func stats() -> Stats {
         let rooms = state.rooms.map(\.stats)
         let jobs = state.replay.jobs
-        return .object([
-            ("uptime_seconds", .double(state.uptime)),
-            ("workers", .int(state.workers.count)),
-            ("packets", .int(state.received)),
-            ("bytes", .int(state.total(.bytes))),
-            ("processed", .int(state.total(.processed))),
-            (
-                "decoded",
-                .object([
-                    ("ipv4", .int(state.total(.ipv4))), ("ipv6", .int(state.total(.ipv6))),
-                    ("tcp", .int(state.total(.tcp))),
-                    ("udp", .int(state.total(.udp))), ("icmp", .int(state.total(.icmp))),
-                    ("icmpv6", .int(state.total(.icmpv6))),
-                    ("arp", .int(state.total(.arp))), ("vlan", .int(state.total(.vlan))),
-                    ("other", .int(state.total(.other))),
-                    ("fragments", .int(state.total(.fragments))),
-                ])
-            ),
-            ("truncated", .int(state.total(.truncated))),
-            ("oversized", .int(state.total(.oversized))),
-            ("malformed", .object(Malformation.allCases.dropFirst().map { ($0.description, .int(state.total($0))) })),
-            (
-                "dropped",
-                .object([
-                    ("nomem", .int(state.total(.droppedNoMemory))), ("rx_missed", .int(state.rxMissed)),
-                    ("kernel", .int(state.total(.kernelDrops))),
-                ])
-            ),
-            (
-                "kernel",
-                .object([("packets", .int(state.total(.kernelPackets))), ("drops", .int(state.total(.kernelDrops)))])
-            ),
-            ("no_buffers", .int(state.total(.noBuffers))),
-            (
-                "sources",
-                .array(
-                    state.config.sources.map { s in
-                        .object([
-                            ("interface", .string(s.interface)), ("backend", .string(s.backend.rawValue)),
-                            ("fanout", .string(s.fanout.rawValue)), ("filter", s.filter.map { .string($0) } ?? .null),
-                        ])
-                    })
-            ),
-            (
-                "flows",
-                .object([
-                    ("total", .int(state.total(.flowsCreated) + state.total(.icmpFlowsCreated))),
-                    ("tcp_udp", .int(state.total(.flowsCreated))), ("icmp", .int(state.total(.icmpFlowsCreated))),
-                    ("expired", .int(state.total(.flowsExpired))), ("active", .int(state.total(.flowsActive))),
-                    ("table_full", .int(state.total(.flowTableFull))),
-                ])
-            ),
-            (
-                "rooms",
-                .object([
-                    ("free_pages", .int(rooms.reduce(0) { $0 + $1.freePages })),
-                    ("in_use_pages", .int(rooms.reduce(0) { $0 + $1.inUsePages })),
-                    ("alloc_fail", .int(rooms.reduce(0) { $0 + $1.failures })),
-                    ("reserve_dips", .int(rooms.reduce(0) { $0 + $1.reserveDips })),
-                ])
-            ),
-            (
-                "replay",
-                .object([
-                    ("queued", .int(jobs.filter { $0.state == .queued }.count)),
-                    ("running", .int(jobs.filter { $0.state == .running }.count)),
-                    ("done", .int(jobs.filter { $0.state == .done }.count)),
-                    ("failed", .int(jobs.filter { $0.state == .failed }.count)),
-                    ("packets", .int(state.replay.replayer.counter(.packets))),
-                ])
-            ),
-        ])
+        var kernel = KernelTotals()
+        kernel.packets = state.total(.kernelPackets)
+        kernel.drops = state.total(.kernelDrops)
+        var roomTotals = RoomTotals()
+        roomTotals.freePages = rooms.reduce(0) { $0 + $1.freePages }
+        roomTotals.inUsePages = rooms.reduce(0) { $0 + $1.inUsePages }
+        roomTotals.allocFail = rooms.reduce(0) { $0 + $1.failures }
+        roomTotals.reserveDips = rooms.reduce(0) { $0 + $1.reserveDips }
+        var counts = JobCounts()
+        counts.queued = jobs.filter { $0.state == .queued }.count
+        counts.running = jobs.filter { $0.state == .running }.count
+        counts.done = jobs.filter { $0.state == .done }.count
+        counts.failed = jobs.filter { $0.state == .failed }.count
+        counts.packets = state.replay.replayer.counter(.packets)
+        let single = state.workers.count == 1
+        return Stats(
+            uptimeSeconds: state.uptime, workers: state.workers.count, traffic: traffic, kernel: kernel,
+            noBuffers: state.total(.noBuffers),
+            sources: state.config.sources.map { s in
+                SourceSummary(
+                    interface: s.interface, backend: s.backend.rawValue,
+                    fanout: single && s.fanoutGroup == nil ? nil : s.fanout.rawValue, filter: s.filter,
+                    snaplen: s.snaplen)
+            },
+            rooms: roomTotals, replay: counts)
     }
 
-    public func workers() -> JSON {
+    public func workers() -> [WorkerReport] {
         _ = state.stalledWorkers(after: 1)
-        return .array(
-            state.workers.enumerated().map { i, w in
-                var members: [(String, JSON)] = [
-                    ("worker", .int(i)), ("name", .string("lab-irq/\(i)")), ("cpu", w.cpu.map { .int($0) } ?? .null),
-                    ("state", .string(w.exited ? "exited" : state.silence(i) > 1 ? "stalled" : "running")),
-                    ("heartbeat", .int(w.heartbeat)), ("received", .int(w.received)),
-                ]
-                for c in WorkerCounter.allCases where c != .malformedBase && c != .heartbeat {
-                    members.append((c.name, .int(w.counter(c))))
-                }
-                members.append(
-                    ("malformed", .int(Malformation.allCases.dropFirst().reduce(0) { $0 + w.malformed($1) })))
-                return .object(members)
-            })
+        return state.workers.enumerated().map { i, w in
+            w.report(
+                state: w.exited ? "exited" : state.silence(i) > 1 ? "stalled" : "running",
+                rxMissed: state.replay.replayer.missed.load(i))
+        }
     }
 
-    func flows(_ request: JSON) async -> JSON {
-        let top = request["top"]?.intValue ?? 10
-        guard top >= 1 && top <= WorkerShared.maximumTopFlows else {
-            return Self.error("\"top\" must be within 1...\(WorkerShared.maximumTopFlows)")
+    func replay(_ request: ReplayRequest) throws(RequestError) -> ReplayReply {
+        if let id = request.job {
+            guard let job = state.replay.job(id) else { throw RequestError("no replay job \(id)") }
+            return .job(job.report)
         }
-        let by = request["by"]?.stringValue ?? "bytes"
-        guard by == "bytes" || by == "packets" else { return Self.error("\"by\" must be \"bytes\" or \"packets\"") }
-        let (flows, missing) = await state.topFlows(top, byPackets: by == "packets")
-        return Self.ok(
-            .object([
-                ("by", .string(by)),
-                ("flows", .array(flows.map(ReplayReport.flowJSON))),
-                ("workers_not_answering", .array(missing.map { .int($0) })),
-            ]))
-    }
-
-    func replay(_ request: JSON) -> JSON {
-        if let id = request["job"]?.intValue {
-            guard let job = state.replay.job(id) else { return Self.error("no replay job \(id)") }
-            return Self.ok(jobJSON(job))
-        }
-        guard let file = request["file"]?.stringValue else {
-            return Self.ok(.array(state.replay.jobs.map(jobJSON)))
-        }
-        guard file.hasPrefix("/") else {
-            return Self.error("\"file\" must be an absolute path (the daemon does not share your working directory)")
-        }
+        guard let file = request.file else { return .jobs(state.replay.jobs.map(\.report)) }
         var pacing = state.config.replay.pacing
-        if let pps = request["pps"]?.doubleValue {
-            guard pps > 0 else { return Self.error("\"pps\" must be above 0") }
+        if let pps = request.pps {
             pacing = .packetsPerSecond(pps)
-        } else if let mbps = request["mbps"]?.doubleValue {
-            guard mbps > 0 else { return Self.error("\"mbps\" must be above 0") }
+        } else if let mbps = request.mbps {
             pacing = .megabitsPerSecond(mbps)
-        } else if let speed = request["speed"]?.stringValue {
-            switch speed {
-            case "max": pacing = .maximum
-            case "original": pacing = .original(multiplier: request["multiplier"]?.doubleValue ?? 1)
-            default: return Self.error("\"speed\" must be \"max\" or \"original\"")
-            }
+        } else if let speed = request.speed {
+            pacing = speed == .max ? .maximum : .original(multiplier: request.multiplier ?? 1)
+        } else if let multiplier = request.multiplier {
+            pacing = .original(multiplier: multiplier)
         }
-        return Self.ok(jobJSON(state.replay.submit(file: file, pacing: pacing)))
-    }
-
-    func jobJSON(_ job: ReplayQueue.Job) -> JSON {
-        var members: [(String, JSON)] = [
-            ("job", .int(job.id)), ("file", .string(job.file)), ("state", .string(job.state.rawValue)),
-            ("pacing", .string(job.pacing.description)),
-        ]
-        if let r = job.result {
-            members.append(("packets", .int(r.packets)))
-            members.append(("bytes", .int(r.bytes)))
-            if job.state == .done || job.state == .failed {
-                members.append(("wire_bytes", .int(r.wireBytes)))
-                members.append(("elapsed_seconds", .double(Double(r.elapsed) / 1e9)))
-                members.append(("format", r.format.map { .string($0) } ?? .null))
-            }
-            if let e = r.error {
-                members.append(
-                    (
-                        "error",
-                        .object([
-                            ("file", .string(e.file)), ("record", e.record.map { .int($0) } ?? .null),
-                            ("offset", e.offset.map { .int($0) } ?? .null), ("message", .string(e.message)),
-                        ])
-                    ))
-            }
-        }
-        return .object(members)
-    }
-
-    func configJSON(_ c: DaemonConfiguration) -> JSON {
-        .object([
-            (
-                "daemon",
-                .object([
-                    ("socket", .string(c.daemon.socket)),
-                    ("socket_group", c.daemon.socketGroup.map { .string($0) } ?? .null),
-                    ("socket_mode", .string("0" + String(c.daemon.socketMode, radix: 8))),
-                    ("log_level", .string(c.daemon.logLevel.rawValue)),
-                    ("max_clients", .int(c.daemon.maxClients)),
-                    ("client_idle_timeout", .double(c.daemon.clientIdleTimeout)),
-                    ("request_timeout", .double(c.daemon.requestTimeout)),
-                    ("request_max_bytes", .int(c.daemon.requestMaxBytes)),
-                    ("max_requests_per_second", .int(c.daemon.maxRequestsPerSecond)),
-                    ("status_interval", .double(c.daemon.statusInterval)),
-                ])
-            ),
-            (
-                "rooms",
-                .object([
-                    ("pages_per_room", .int(c.rooms.pagesPerRoom)), ("lock", .string(c.rooms.lock.rawValue)),
-                    ("hugepages", .string(c.rooms.hugePages.rawValue)),
-                    (
-                        "watermarks",
-                        c.rooms.watermarks.map {
-                            .object([("min", .int($0.min)), ("low", .int($0.low)), ("high", .int($0.high))])
-                        } ?? .null
-                    ),
-                ])
-            ),
-            (
-                "workers",
-                .object([
-                    ("count", .int(c.workerCount)),
-                    ("cpus", c.workers.cpus.map { .array($0.map { .int($0) }) } ?? .null),
-                    ("priority", c.workers.priority.map { .int($0) } ?? .null), ("budget", .int(c.workers.budget)),
-                    ("busy_poll", .bool(c.workers.busyPoll)), ("flow_capacity", .int(c.workers.flowCapacity)),
-                    ("flow_idle_timeout", .double(c.workers.flowIdleTimeout)), ("mlockall", .bool(c.workers.mlockall)),
-                ])
-            ),
-            ("replay", .object([("ring", .int(c.replay.ring)), ("pacing", .string(c.replay.pacing.description))])),
-            (
-                "sources",
-                .array(
-                    c.sources.map { s in
-                        .object([
-                            ("backend", .string(s.backend.rawValue)), ("interface", .string(s.interface)),
-                            ("fanout", .string(s.fanout.rawValue)), ("snaplen", .int(s.snaplen)),
-                            ("filter", s.filter.map { .string($0) } ?? .null), ("promiscuous", .bool(s.promiscuous)),
-                        ])
-                    })
-            ),
-        ])
+        return .job(state.replay.submit(file: file, pacing: pacing).report)
     }
 
     // MARK: Prometheus
@@ -349,8 +206,8 @@ public struct CommandProcessor: Sendable {
         family(
             "labyrinth_malformed_total", "counter", "Malformed frames by reason.",
             ws.flatMap { w in
-                Malformation.allCases.dropFirst().map {
-                    ("worker=\"\(w.offset)\",reason=\"\($0)\"", w.element.malformed($0))
+                MalformedCounts(w.element.malformed).reasons.map {
+                    ("worker=\"\(w.offset)\",reason=\"\($0.name)\"", $0.count)
                 }
             })
         family(
@@ -371,7 +228,13 @@ public struct CommandProcessor: Sendable {
             "labyrinth_buffer_truncated_total", "counter", "uring: frames longer than their receive buffer.",
             perWorker(.bufferTruncated))
         family("labyrinth_receive_errors_total", "counter", "Failed receive completions.", perWorker(.receiveErrors))
+        family(
+            "labyrinth_uring_errors_total", "counter", "Requests the workers' io_uring refused.",
+            perWorker(.uringErrors))
         family("labyrinth_flows_created_total", "counter", "TCP and UDP flows started.", perWorker(.flowsCreated))
+        family(
+            "labyrinth_icmp_flows_created_total", "counter", "ICMP and ICMPv6 flows started.",
+            perWorker(.icmpFlowsCreated))
         family("labyrinth_flows_expired_total", "counter", "Flows that idled out.", perWorker(.flowsExpired))
         family("labyrinth_flows_active", "gauge", "Flows in the tables.", perWorker(.flowsActive))
         family(
@@ -403,7 +266,8 @@ public struct CommandProcessor: Sendable {
             "labyrinth_room_alloc_fail_total", "counter", "Failed allocations, by order.",
             rooms.flatMap { r in
                 r.allocFail.enumerated().map { ("room=\"\(r.room)\",order=\"\($0.offset)\"", $0.element) }
-            })
+            }
+        )
         family(
             "labyrinth_room_reserve_dips_total", "counter", "Atomic allocations served from the emergency reserve.",
             perRoom(\.reserveDips))
@@ -417,5 +281,53 @@ public struct CommandProcessor: Sendable {
             [("", state.replay.replayer.counter(.packets))])
         family("labyrinth_uptime_seconds", "gauge", "Seconds since the daemon started.", [("", Int(state.uptime))])
         return out
+    }
+}
+
+extension ConfigReport {
+    /// The running configuration as `config` shows it.
+    init(_ c: DaemonConfiguration) {
+        self.init(
+            daemon: Daemon(
+                socket: c.daemon.socket, socketGroup: c.daemon.socketGroup,
+                socketMode: "0" + String(c.daemon.socketMode, radix: 8), logLevel: c.daemon.logLevel.rawValue,
+                maxClients: c.daemon.maxClients, clientIdleTimeout: c.daemon.clientIdleTimeout,
+                requestTimeout: c.daemon.requestTimeout, requestMaxBytes: c.daemon.requestMaxBytes,
+                maxRequestsPerSecond: c.daemon.maxRequestsPerSecond, statusInterval: c.daemon.statusInterval),
+            rooms: Rooms(
+                pagesPerRoom: c.rooms.pagesPerRoom, lock: c.rooms.lock.rawValue, hugepages: c.rooms.hugePages.rawValue,
+                watermarks: c.rooms.watermarks.map { RoomReport.Watermarks(min: $0.min, low: $0.low, high: $0.high) }),
+            workers: Workers(
+                count: c.workerCount, cpus: c.workers.cpus, priority: c.workers.priority, budget: c.workers.budget,
+                busyPoll: c.workers.busyPoll, flowCapacity: c.workers.flowCapacity,
+                flowIdleTimeout: c.workers.flowIdleTimeout, mlockall: c.workers.mlockall),
+            replay: Replay(ring: c.replay.ring, pacing: c.replay.pacing.description),
+            sources: c.sources.map { s in
+                Source(
+                    backend: s.backend.rawValue, interface: s.interface, fanout: s.fanout.rawValue,
+                    snaplen: s.snaplen, filter: s.filter, promiscuous: s.promiscuous)
+            })
+    }
+}
+
+extension ReplayQueue.Job {
+    /// The job as `replay` shows it.
+    var report: JobReport {
+        var r = JobReport(
+            job: id, file: file, state: JobReport.State(rawValue: state.rawValue) ?? .failed, pacing: pacing.description
+        )
+        if let result {
+            r.packets = result.packets
+            r.bytes = result.bytes
+            if state == .done || state == .failed {
+                r.wireBytes = result.wireBytes
+                r.elapsedSeconds = Double(result.elapsed) / 1e9
+                r.format = result.format
+            }
+            r.error = result.error.map {
+                FileErrorReport(file: $0.file, record: $0.record, offset: $0.offset, message: $0.message)
+            }
+        }
+        return r
     }
 }

@@ -3,6 +3,10 @@ import Capture
 import DataPlane
 import Logging
 import Rooms
+import ServiceLifecycle
+import StatsProtocol
+import Synchronization
+import Syscalls
 import UnixSignals
 
 #if canImport(Glibc)
@@ -12,14 +16,17 @@ import Glibc
 /// `labyrinthd run`: the foreground daemon under systemd or a terminal.
 public enum Daemon {
     /// Exit codes, for systemd and scripts.
-    public enum Exit: Int32 {
+    public enum Exit: Int32, Error {
         case ok = 0
         case startFailed = 1
         case config = 78  // EX_CONFIG
         case leaked = 3
     }
 
-    /// Runs until SIGTERM or SIGINT; returns the exit code.
+    /// Runs until SIGTERM or SIGINT; returns the exit code. The steps:
+    /// configuration, process settings, the arena, the workers and the
+    /// replay reader, the stats socket, READY=1, then a ``ServiceGroup``
+    /// whose graceful shutdown (SIGTERM, SIGINT) leads to an orderly stop.
     public static func run(configPath: String) async -> Int32 {
         LoggingSystem.bootstrap(JournalLogHandler.init)
         var logger = Logger(label: "labyrinthd")
@@ -32,23 +39,11 @@ public enum Daemon {
         }
         JournalLogHandler.setLevel(config.daemon.logLevel.loggerLevel)
         logger.logLevel = config.daemon.logLevel.loggerLevel
-        let notifier = SystemdNotifier()
-        Self.raiseFileLimit()
-
-        if config.workers.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
-            logger.error(
-                "workers.mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
-            return Exit.startFailed.rawValue
+        let socketGID: gid_t?
+        switch prepareProcess(config, logger: logger) {
+        case .success(let gid): socketGID = gid
+        case .failure(let exit): return exit.rawValue
         }
-        var socketGID: gid_t? = nil
-        if let name = config.daemon.socketGroup {
-            guard let gid = Self.groupID(name) else {
-                logger.error("daemon.socket_group: no group named \"\(name)\" on this system")
-                return Exit.config.rawValue
-            }
-            socketGID = gid
-        }
-
         let arena: ArenaOwner
         do {
             arena = try ArenaOwner(config.arena)
@@ -59,26 +54,13 @@ public enum Daemon {
         logger.info("\(arena.arena.layout.description.split(separator: "\n").prefix(2).joined(separator: "; "))")
         for note in arena.arena.layout.notes { logger.warning("\(note)") }
 
-        var options = WorkerOptions()
-        options.budget = config.workers.budget
-        options.busyPoll = config.workers.busyPoll
-        options.flowCapacity = config.workers.flowCapacity
-        options.idleTimeout = Int64(config.workers.flowIdleTimeout * 1e9)
-        options.holdFrames = config.workers.holdFrames
-        options.stallWorker = config.workers.stallWorker
-        options.stallAfter = Int64(config.workers.stallAfterSeconds * 1e9)
-        if config.workerCount + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
-        let cpus: [Int]? =
-            config.workers.cpus
-            ?? {
-                let allowed = PinnedThread.currentAffinity
-                return allowed.isEmpty ? nil : (0..<config.workerCount).map { allowed[$0 % allowed.count] }
-            }()
-        let pool: ReplayWorkerPool
+        let cpus = workerCPUs(config)
+        let pool: WorkerPool
         do {
-            pool = try ReplayWorkerPool(
-                rooms: arena.arena.rooms, cpus: cpus, fifoPriority: config.workers.priority, options: options,
-                ringCapacity: config.replay.ring, sources: config.sources.map(\.liveOptions), limit: nil)
+            pool = try WorkerPool(
+                rooms: arena.arena.rooms, cpus: cpus, fifoPriority: config.workers.priority,
+                options: workerOptions(config), ringCapacity: config.replay.ring,
+                sources: config.sources.map(\.liveOptions))
         } catch {
             logger.error("\(error)")
             return Exit.startFailed.rawValue
@@ -99,18 +81,9 @@ public enum Daemon {
             return Exit.startFailed.rawValue
         }
         let state = DaemonState(workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config)
-        let processor = CommandProcessor(state: state)
-
-        let activated = SystemdNotifier.activatedSocket()
         let server: StatsServer
         do {
-            server = try await StatsServer(
-                path: config.daemon.socket, listeningSocket: activated, mode: config.daemon.socketMode, gid: socketGID,
-                limits: StatsServerLimits(
-                    maxClients: config.daemon.maxClients, requestMaxBytes: config.daemon.requestMaxBytes,
-                    idleTimeout: .milliseconds(Int(config.daemon.clientIdleTimeout * 1000)),
-                    requestTimeout: .milliseconds(Int(config.daemon.requestTimeout * 1000)), group: socketGID),
-                processor: processor, logger: logger)
+            server = try await startStatsServer(config, gid: socketGID, state: state, logger: logger)
         } catch {
             logger.error("stats socket \(config.daemon.socket): \(error)")
             replay.stop()
@@ -118,72 +91,112 @@ public enum Daemon {
             _ = pool.finish()
             return Exit.startFailed.rawValue
         }
-        logger.info("stats socket \(activated != nil ? "handed over by systemd (fd 3)" : config.daemon.socket)")
-        // The control plane (this thread, the socket's event loop, the task
-        // pool) stays off the workers' CPUs when any CPU is left over.
-        let workerCPUs = Set(cpus ?? [])
-        let controlCPUs = PinnedThread.currentAffinity.filter { !workerCPUs.contains($0) }
-        if !controlCPUs.isEmpty && !workerCPUs.isEmpty {
-            let moved = PinnedThread.confineOtherThreads(to: controlCPUs, exceptNamesStartingWith: "lab-")
-            logger.info(
-                "control plane (\(moved.count) threads) on CPUs \(controlCPUs.map(String.init).joined(separator: ",")), off the workers' CPUs"
-            )
-        }
-
-        // READY=1 once every worker runs: each heartbeat has moved.
-        let readyBy = lab_monotonic_ns() + 5_000_000_000
-        while pool.workers.contains(where: { $0.heartbeat == 0 }) && lab_monotonic_ns() < readyBy {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
+        confineControlPlane(workerCPUs: cpus, logger: logger)
+        let notifier = SystemdNotifier()
+        await waitUntilWorkersRun(state)
         notifier.notify("READY=1\nSTATUS=\(Self.status(state, rates: nil))\nMAINPID=\(getpid())")
         logger.info(
             "running: \(config.workerCount) workers, pid \(getpid())\(notifier.watchdogPeriod.map { ", watchdog every \($0)" } ?? "")"
         )
 
-        var housekeeping = Housekeeping(state: state, notifier: notifier, logger: logger)
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
-        await withTaskGroup(of: Void.self) { group in
-            let (ticks, tickContinuation) = AsyncStream<Void>.makeStream()
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(250))
-                    tickContinuation.yield()
-                }
-                tickContinuation.finish()
-            }
-            let (events, eventContinuation) = AsyncStream<UnixSignal>.makeStream()
-            group.addTask {
-                for await signal in signals { eventContinuation.yield(signal) }
-                eventContinuation.finish()
-            }
-            let merged = AsyncStream<UnixSignal?> { continuation in
-                let a = Task { for await _ in ticks { continuation.yield(nil) } }
-                let b = Task {
-                    for await s in events { continuation.yield(s) }
-                    continuation.finish()
-                }
-                continuation.onTermination = { _ in
-                    a.cancel()
-                    b.cancel()
-                }
-            }
-            for await event in merged {
-                switch event {
-                case nil:
-                    housekeeping.tick()
-                case .sighup?:
-                    notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(lab_monotonic_ns() / 1000)")
-                    Self.reload(path: configPath, state: state, logger: &logger)
-                    notifier.notify("READY=1\nSTATUS=\(Self.status(state, rates: nil))")
-                case let signal?:
-                    logger.notice("\(signal): shutting down")
-                    group.cancelAll()
-                }
-                if Task.isCancelled { break }
-            }
+        let control = ControlService(configPath: configPath, state: state, notifier: notifier, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [control], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("control plane: \(error)")
         }
+        logger.notice("shutting down")
+        return await shutdown(
+            state: state, server: server, replay: replay, replayThread: replayThread, pool: pool, arena: arena,
+            notifier: notifier, logger: logger
+        ).rawValue
+    }
 
-        // Shutdown: sources first, then the workers drain, then the leak check.
+    /// Process-wide settings before anything starts: mlockall, the open
+    /// file limit, the socket group's id.
+    static func prepareProcess(_ config: DaemonConfiguration, logger: Logger) -> Result<gid_t?, Exit> {
+        raiseFileLimit()
+        if config.workers.mlockall,
+            case .failure(let e) = Syscall.nothingOrErrno({ mlockall(MCL_CURRENT | MCL_FUTURE) })
+        {
+            logger.error("workers.mlockall: \(e) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
+            return .failure(.startFailed)
+        }
+        guard let name = config.daemon.socketGroup else { return .success(nil) }
+        guard let gid = groupID(name) else {
+            logger.error("daemon.socket_group: no group named \"\(name)\" on this system")
+            return .failure(.config)
+        }
+        return .success(gid)
+    }
+
+    /// How the configuration's workers run.
+    static func workerOptions(_ config: DaemonConfiguration) -> WorkerOptions {
+        var options = WorkerOptions()
+        options.budget = config.workers.budget
+        options.busyPoll = config.workers.busyPoll
+        options.flowCapacity = config.workers.flowCapacity
+        options.idleTimeout = Int64(config.workers.flowIdleTimeout * 1e9)
+        #if DEBUG
+        options.hooks = config.workers.hooks
+        #endif
+        if config.workerCount + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
+        return options
+    }
+
+    /// The CPU of each worker: as configured, or the allowed CPUs in order.
+    static func workerCPUs(_ config: DaemonConfiguration) -> [Int]? {
+        if let cpus = config.workers.cpus { return cpus }
+        let allowed = PinnedThread.currentAffinity
+        return allowed.isEmpty ? nil : (0..<config.workerCount).map { allowed[$0 % allowed.count] }
+    }
+
+    /// The stats socket: handed over by systemd, or bound at the configured path.
+    static func startStatsServer(
+        _ config: DaemonConfiguration, gid: gid_t?, state: DaemonState, logger: Logger
+    ) async throws -> StatsServer {
+        let activated = SystemdNotifier.activatedSocket()
+        let server = try await StatsServer(
+            path: config.daemon.socket, listeningSocket: activated, mode: config.daemon.socketMode, gid: gid,
+            limits: StatsServerLimits(
+                maxClients: config.daemon.maxClients, requestMaxBytes: config.daemon.requestMaxBytes,
+                idleTimeout: .milliseconds(Int(config.daemon.clientIdleTimeout * 1000)),
+                requestTimeout: .milliseconds(Int(config.daemon.requestTimeout * 1000)), group: gid),
+            processor: CommandProcessor(state: state), logger: logger)
+        logger.info("stats socket \(activated != nil ? "handed over by systemd (fd 3)" : config.daemon.socket)")
+        return server
+    }
+
+    /// Moves the control plane (this thread, the socket's event loop, the
+    /// task pool) off the workers' CPUs when any CPU is left over.
+    static func confineControlPlane(workerCPUs cpus: [Int]?, logger: Logger) {
+        let workerCPUs = Set(cpus ?? [])
+        let controlCPUs = PinnedThread.currentAffinity.filter { !workerCPUs.contains($0) }
+        guard !controlCPUs.isEmpty && !workerCPUs.isEmpty else { return }
+        let moved = PinnedThread.confineOtherThreads(to: controlCPUs, exceptNamesStartingWith: "lab-")
+        logger.info(
+            "control plane (\(moved.count) threads) on CPUs \(controlCPUs.map(String.init).joined(separator: ",")), off the workers' CPUs"
+        )
+    }
+
+    /// Waits (at most 5 s) until every worker's heartbeat has moved.
+    static func waitUntilWorkersRun(_ state: DaemonState) async {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(5)
+        while state.workers.contains(where: { $0.heartbeat == 0 }) && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Shutdown: the socket and the sources first, then the workers drain,
+    /// then the leak check.
+    static func shutdown(
+        state: DaemonState, server: StatsServer, replay: ReplayQueue, replayThread: consuming PinnedThread,
+        pool: WorkerPool, arena: ArenaOwner, notifier: SystemdNotifier, logger: Logger
+    ) async -> Exit {
         notifier.notify("STOPPING=1\nSTATUS=stopping")
         await server.close()
         replay.stop()
@@ -194,16 +207,16 @@ public enum Daemon {
             "final counters",
             metadata: [
                 "packets": "\(state.received)", "bytes": "\(state.total(.bytes))",
-                "flows": "\(state.total(.flowsCreated))",
+                "flows": "\(state.total(.flowsCreated) + state.total(.icmpFlowsCreated))",
                 "flows_in_tables": "\(flows)", "dropped_nomem": "\(state.total(.droppedNoMemory))",
                 "rx_missed": "\(state.rxMissed)", "uptime_seconds": "\(Int(state.uptime))",
             ])
         if !leaks.isClean {
             logger.error("\(leaks)")
-            return Exit.leaked.rawValue
+            return .leaked
         }
         logger.info("\(leaks)")
-        return Exit.ok.rawValue
+        return .ok
     }
 
     /// Lifts the soft limit on open files to the hard one (as systemd's
@@ -229,7 +242,7 @@ public enum Daemon {
     /// SIGHUP: re-reads the file and applies what can change live; refuses
     /// (with a log line) what cannot. A file that does not parse changes
     /// nothing.
-    static func reload(path: String, state: DaemonState, logger: inout Logger) {
+    static func reload(path: String, state: DaemonState, logger: inout Logger) async {
         let old = state.config
         let new: DaemonConfiguration
         do {
@@ -273,12 +286,13 @@ public enum Daemon {
                 logger.error("reload: \(bad); keeping the running filters")
             } else {
                 for i in new.sources.indices { applied.sources[i].filter = new.sources[i].filter }
-                let generation = state.workers.map { $0.postFilters(new.sources.map(\.filter)) }.max() ?? 0
-                let deadline = lab_monotonic_ns() + 2_000_000_000
-                while state.workers.contains(where: { $0.appliedFilters < generation && !$0.exited })
-                    && lab_monotonic_ns() < deadline
+                let generations = state.workers.map { $0.postFilters(new.sources.map(\.filter)) }
+                let clock = ContinuousClock()
+                let deadline = clock.now + .seconds(2)
+                while zip(state.workers, generations).contains(where: { $0.appliedFilters < $1 && !$0.exited })
+                    && clock.now < deadline
                 {
-                    usleep(1000)
+                    try? await Task.sleep(for: .milliseconds(1))
                 }
                 changes.append(
                     "source filters ("
@@ -324,12 +338,53 @@ public enum Daemon {
         let free = rooms.reduce(0) { $0 + $1.freePages }
         let pages = rooms.reduce(0) { $0 + $1.pages }
         var s = "\(state.workers.count) workers; \(state.received) packets"
-        if let rates { s += " (\(Int(rates.pps)) pps, \(fixed(rates.mbps, 1)) Mbps)" }
-        s += "; \(state.total(.flowsCreated)) flows; rooms \(pages > 0 ? free * 100 / pages : 0)% free"
+        if let rates { s += " (\(TextFormat.fixed(rates.pps, 0)) pps, \(TextFormat.fixed(rates.mbps, 1)) Mbps)" }
+        s +=
+            "; \(state.total(.flowsCreated) + state.total(.icmpFlowsCreated)) flows; rooms \(pages > 0 ? free * 100 / pages : 0)% free"
         let drops = state.total(.droppedNoMemory) + state.rxMissed
         if drops > 0 { s += "; \(drops) dropped" }
         return s
     }
+}
+
+/// The daemon's control loop as a service of the group: every 250 ms the
+/// housekeeping (watchdog, STATUS=, allocation-failure lines), and a reload
+/// whenever SIGHUP came; it returns on graceful shutdown.
+struct ControlService: Service {
+    let configPath: String
+    let state: DaemonState
+    let notifier: SystemdNotifier
+    let logger: Logger
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloads = ReloadRequests()
+        var logger = self.logger
+        var housekeeping = Housekeeping(state: state, notifier: notifier, logger: logger)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups.cancelOnGracefulShutdown() { reloads.count.add(1, ordering: .releasing) }
+            }
+            var handled = 0
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let asked = reloads.count.load(ordering: .acquiring)
+                if asked != handled {
+                    handled = asked
+                    notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(lab_monotonic_ns() / 1000)")
+                    await Daemon.reload(path: configPath, state: state, logger: &logger)
+                    notifier.notify("READY=1\nSTATUS=\(Daemon.status(state, rates: nil))")
+                }
+                housekeeping.tick()
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// SIGHUPs received, counted by the signal task, read by the control loop.
+final class ReloadRequests: Sendable {
+    let count = Atomic<Int>(0)
 }
 
 /// The daemon's periodic work: the watchdog, STATUS= lines and the deferred

@@ -35,12 +35,8 @@ public final class ReplayQueue: Sendable {
     /// Finished jobs kept for status queries.
     public static let history = 64
 
-    public init(pool: ReplayWorkerPool) {
+    public init(pool: WorkerPool) {
         replayer = FileReplayer(pool: pool)
-    }
-
-    deinit {
-        wakeup.deallocate()
     }
 
     /// Queues a file; returns its job.

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import StatsProtocol
 import Synchronization
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -72,11 +73,11 @@ public final class StatsServer: Sendable {
             } else {
                 try StatsServer.prepare(path: path)
                 channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-                if chmod(path, mode_t(mode)) != 0 {
-                    throw StatsServerError("chmod \(path): \(String(cString: strerror(errno)))")
+                if case .failure(let e) = Syscall.nothingOrErrno({ chmod(path, mode_t(mode)) }) {
+                    throw StatsServerError("chmod \(path): \(e)")
                 }
-                if let gid, chown(path, uid_t.max, gid) != 0 {
-                    throw StatsServerError("chown \(path) to group \(gid): \(String(cString: strerror(errno)))")
+                if let gid, case .failure(let e) = Syscall.nothingOrErrno({ chown(path, uid_t.max, gid) }) {
+                    throw StatsServerError("chown \(path) to group \(gid): \(e)")
                 }
                 self.path = path
             }
@@ -94,8 +95,8 @@ public final class StatsServer: Sendable {
         guard !dir.isEmpty else { return }
         var st = stat()
         if stat(dir, &st) == 0 { return }
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-            throw StatsServerError("cannot create \(dir) for the stats socket: \(String(cString: strerror(errno)))")
+        if case .failure(let e) = Syscall.nothingOrErrno({ mkdir(dir, 0o755) }), e != .fileExists {
+            throw StatsServerError("cannot create \(dir) for the stats socket: \(e)")
         }
     }
 
@@ -214,7 +215,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func refuse(_ context: ChannelHandlerContext, _ message: String) {
         closing = true
-        Self.write(context.channel, CommandProcessor.error(message), close: true)
+        Self.write(context.channel, ReplyEnvelope.error(message), close: true)
     }
 
     /// Writes one reply line. With `close`, stops reading and closes once
@@ -278,7 +279,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         let timeout = limits.requestTimeout
         requestDeadline = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
             Self.write(
-                channel, CommandProcessor.error("request not finished within \(timeout) (send a whole line at once)"),
+                channel, ReplyEnvelope.error("request not finished within \(timeout) (send a whole line at once)"),
                 close: true)
         }
     }
@@ -311,7 +312,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             case .oversized:
                 Self.write(
                     context.channel,
-                    CommandProcessor.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false
+                    ReplyEnvelope.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false
                 )
             case .line(let text):
                 switch processor.prepare(line: text) {

@@ -1,6 +1,7 @@
 import CRoomsSupport
 import CURing
 import Synchronization
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -13,26 +14,38 @@ import Glibc
 /// For sources that have no file descriptor to poll. One sleeper at a time.
 /// A sleeper that waits in io_uring instead (a live-capture worker) gets an
 /// eventfd doorbell: the ring writes it, and the worker's ring polls it.
-public struct Doorbell: @unchecked Sendable {
+///
+/// The doorbell owns its memory and its eventfd and cannot be copied: the
+/// owner lends it by borrowing, and closes it when it goes.
+public struct Doorbell: ~Copyable, @unchecked Sendable {
     private let word: UnsafeMutablePointer<Atomic<UInt32>>
     /// 1 while the sleeper is (about to be) asleep and nobody woke it yet.
     private let sleeping: UnsafeMutablePointer<Atomic<UInt32>>
     /// The eventfd rung instead of the futex (-1: none).
     public let eventFD: Int32
 
-    /// Allocates the doorbell's two words on a cache line of their own;
-    /// with `eventFD`, an eventfd too.
-    public init(eventFD wantsEventFD: Bool = false) {
+    /// A futex doorbell: its two words on a cache line of their own.
+    public init() {
+        self.init(eventFD: -1)
+    }
+
+    /// A doorbell rung through a new eventfd (non-blocking, close-on-exec),
+    /// for a sleeper that waits in io_uring.
+    /// The corresponding C function is `eventfd`.
+    public static func withEventFD() throws(Errno) -> Doorbell {
+        Doorbell(eventFD: try Syscall.negatedErrno { curing_eventfd() }.get())
+    }
+
+    private init(eventFD: Int32) {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
         word = raw.bindMemory(to: Atomic<UInt32>.self, capacity: 2)
         word.initialize(to: Atomic(0))
         sleeping = word + 1
         sleeping.initialize(to: Atomic(0))
-        eventFD = wantsEventFD ? curing_eventfd() : -1
+        self.eventFD = eventFD
     }
 
-    /// Frees the doorbell. Nobody may use any copy of it afterwards.
-    public func deallocate() {
+    deinit {
         if eventFD >= 0 { close(eventFD) }
         UnsafeMutableRawPointer(word).deallocate()
     }

@@ -2,6 +2,7 @@ import CRoomsSupport
 import Capture
 import Packet
 import Rooms
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,8 +18,12 @@ public enum ReaderCounter: Int, CaseIterable, Sendable {
     case wireBytes
     /// Records of link types the decoder does not know: counted, not dispatched.
     case unsupportedLinkType
+    /// Their captured bytes.
+    case unsupportedBytes
     /// Paced frames dropped because their worker's queue was full.
     case rxMissed
+    /// Their captured bytes.
+    case rxMissedBytes
     /// Times the reader waited for queue space at maximum speed.
     case readerWaits
     /// Files that ended in an error.
@@ -56,11 +61,13 @@ public struct FileReplayResult: Sendable {
 /// symmetric flow hash, so that both directions of a flow meet on one
 /// worker, pacing them as asked.
 public final class FileReplayer: @unchecked Sendable {
-    public let pool: ReplayWorkerPool
+    public let pool: WorkerPool
     public let counters: SingleWriterCounters
     /// Per worker: paced frames dropped on a full queue.
     public let missed: SingleWriterCounters
     private var roundRobin = 0
+    /// Set by ``cancel()``: the reader stops at its next batch.
+    private let cancelled = Atomic<Bool>(false)
     /// Per worker: frames handed over (reader-private).
     private let dispatched: UnsafeMutablePointer<Int>
     /// Per worker: frames pushed since the doorbell was last rung.
@@ -74,11 +81,11 @@ public final class FileReplayer: @unchecked Sendable {
     /// ring: a woken worker has a burst to chew on, so wake-ups stay rare
     /// even when workers share CPUs with the reader.
     private let coalesce: Int
-    /// The workers' inboxes, as plain handles (the pool owns them).
-    private let inboxes: UnsafeMutablePointer<ReplayInbox>
+    /// The workers' inboxes (the pool's).
+    private let inboxes: ReplayInboxes
     private let workerCount: Int
 
-    public init(pool: ReplayWorkerPool) {
+    public init(pool: WorkerPool) {
         self.pool = pool
         counters = .allocate(count: ReaderCounter.allCases.count)
         missed = .allocate(count: pool.workers.count)
@@ -87,9 +94,9 @@ public final class FileReplayer: @unchecked Sendable {
         unannounced = .allocate(capacity: pool.workers.count)
         unannounced.initialize(repeating: 0, count: pool.workers.count)
         batch = .allocate(capacity: FileReplayer.batchSize)
-        inboxes = pool.inboxes.base
+        inboxes = pool.inboxes
         workerCount = pool.inboxes.count
-        coalesce = Swift.max(1, pool.inboxes.count > 0 ? pool.inboxes[0].ring.capacity / 4 : 1)
+        coalesce = Swift.max(1, pool.inboxes.count > 0 ? pool.inboxes.storage[0].ring.capacity / 4 : 1)
     }
 
     deinit {
@@ -105,7 +112,7 @@ public final class FileReplayer: @unchecked Sendable {
         for (i, w) in pool.workers.enumerated() {
             while w.counter(.replayFrames) < dispatched[i] {
                 if w.exited { break }
-                inboxes[i].arrivals.ring()
+                inboxes.storage[i].arrivals.ring()
                 var ts = timespec(tv_sec: 0, tv_nsec: 20_000)
                 nanosleep(&ts, nil)
             }
@@ -113,6 +120,13 @@ public final class FileReplayer: @unchecked Sendable {
     }
 
     public func counter(_ c: ReaderCounter) -> Int { counters.load(c.rawValue) }
+
+    /// Stops the replay at the reader's next batch (any thread): the file
+    /// in progress ends there, without an error, and no other file starts.
+    public func cancel() { cancelled.store(true, ordering: .releasing) }
+
+    /// Whether ``cancel()`` was called.
+    public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 
     /// Replays one file `loops` times. Errors end the file, not the replay:
     /// the result says what was read before the damage.
@@ -131,7 +145,7 @@ public final class FileReplayer: @unchecked Sendable {
         var result = FileReplayResult(path: path, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
         var pacer = Pacer(pacing, clock: clock)
         let c = counters
-        for _ in 0..<Swift.max(1, loops) {
+        for _ in 0..<Swift.max(1, loops) where !isCancelled {
             var reader: CaptureFileReader
             do {
                 reader = try CaptureFileReader(path: path)
@@ -179,7 +193,7 @@ public final class FileReplayer: @unchecked Sendable {
             result.bytes &+= bytes
             result.wireBytes &+= wire
         }
-        while true {
+        while !cancelled.load(ordering: .relaxed) {
             let n: Int
             do {
                 n = try reader.next(into: batch, capacity: FileReplayer.batchSize)
@@ -198,12 +212,14 @@ public final class FileReplayer: @unchecked Sendable {
             packets &+= n
             if packets & ~255 != published.0 & ~255 { publish() }
         }
+        return nil
     }
 
     @inline(__always)
     private func dispatch<Clock: ReplayClock>(_ record: CaptureRecord, paced: Bool, pacer: inout Pacer<Clock>) {
         guard record.linkType.isSupported else {
             counters.add(ReaderCounter.unsupportedLinkType.rawValue, 1)
+            counters.add(ReaderCounter.unsupportedBytes.rawValue, record.capturedLength)
             return
         }
         let workers = workerCount
@@ -215,12 +231,12 @@ public final class FileReplayer: @unchecked Sendable {
         // common frame is hashed straight from its bytes; others are decoded.
         if record.linkType == .ethernet, let quick = FlowKey.quickHash(record.data, captured: record.capturedLength) {
             hash = quick
-            worker = ReplayWorkerPool.worker(for: hash, count: workers)
+            worker = WorkerPool.worker(for: hash, count: workers)
         } else {
             let decoded = decodePacket(record.bytes, wireLength: record.wireLength, linkType: record.linkType)
             if decoded.hasFlow {
                 hash = decoded.key.hash64
-                worker = ReplayWorkerPool.worker(for: hash, count: workers)
+                worker = WorkerPool.worker(for: hash, count: workers)
             } else if workers > 1 {
                 // No flow to keep together (ARP, fragments, other): spread them.
                 roundRobin = roundRobin == workers - 1 ? 0 : roundRobin + 1
@@ -231,7 +247,16 @@ public final class FileReplayer: @unchecked Sendable {
             address: UInt(bitPattern: record.data), capturedLength: UInt32(record.capturedLength),
             wireLength: UInt32(truncatingIfNeeded: record.wireLength), timestamp: record.timestamp,
             linkType: record.linkType.rawValue, flowHash: UInt32(truncatingIfNeeded: hash))
-        let inbox = inboxes[worker]
+        hand(descriptor, to: worker, inbox: inboxes.storage[worker], paced: paced, pacer: &pacer, record: record)
+    }
+
+    /// Puts a frame in `worker`'s queue: paced, or dropped and counted when
+    /// the queue is full; at maximum speed, waiting for room (lossless).
+    @inline(__always)
+    private func hand<Clock: ReplayClock>(
+        _ descriptor: PacketDescriptor, to worker: Int, inbox: borrowing ReplayInbox, paced: Bool,
+        pacer: inout Pacer<Clock>, record: CaptureRecord
+    ) {
         if paced {
             pacer.wait(timestamp: record.timestamp, wireBytes: record.wireLength)
             if inbox.ring.push(descriptor) {
@@ -239,6 +264,7 @@ public final class FileReplayer: @unchecked Sendable {
                 inbox.arrivals.ring()
             } else {
                 counters.add(ReaderCounter.rxMissed.rawValue, 1)
+                counters.add(ReaderCounter.rxMissedBytes.rawValue, Int(descriptor.capturedLength))
                 missed.add(worker, 1)
             }
             return
@@ -275,7 +301,7 @@ public final class FileReplayer: @unchecked Sendable {
     private func announceAll() {
         for i in 0..<workerCount where unannounced[i] > 0 {
             unannounced[i] = 0
-            inboxes[i].arrivals.ring()
+            inboxes.storage[i].arrivals.ring()
         }
     }
 }

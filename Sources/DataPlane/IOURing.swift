@@ -1,14 +1,20 @@
 import CURing
 import Capture
 import Rooms
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A worker's io_uring: its "interrupt controller". Created on the worker's
-/// own thread (SINGLE_ISSUER binds it there; DEFER_TASKRUN runs completion
-/// work only when the worker enters the ring), owned by the worker alone.
+/// A worker's io_uring: its "interrupt controller", and the data plane's one
+/// door to io_uring. Created on the worker's own thread (SINGLE_ISSUER binds
+/// it there; DEFER_TASKRUN runs completion work only when the worker enters
+/// the ring), owned by the worker alone; dropping it tears the ring down.
+///
+/// Requests are queued with the typed `arm`/`cancel` operations and go to
+/// the kernel with the next ``submit(waitingNanoseconds:)``; completions are
+/// copied out in batches by ``reap(max:)``.
 public struct IOURing: ~Copyable {
     @usableFromInline let ring: UnsafeMutablePointer<io_uring>
     /// Completions copied out per reap.
@@ -19,15 +25,20 @@ public struct IOURing: ~Copyable {
     /// True when the kernel refused SINGLE_ISSUER/DEFER_TASKRUN (before 6.1).
     public let downgraded: Bool
 
-    public init(entries: Int, reapCapacity: Int) throws(LiveCaptureError) {
-        ring = .allocate(capacity: 1)
+    /// Sets up a ring of `entries` submission slots.
+    /// The corresponding C function is `io_uring_queue_init_params`.
+    public init(entries: Int, reapCapacity: Int) throws(Errno) {
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         var downgraded = false
         let setup = curing_setup_single_issuer() | curing_setup_defer_taskrun()
-        let r = curing_ring_init(ring, UInt32(entries), setup, &downgraded)
-        guard r == 0 else {
-            ring.deallocate()
-            throw LiveCaptureError(interface: "io_uring", "io_uring_queue_init: \(String(cString: strerror(-r)))")
+        let r = Syscall.negatedErrno {
+            curing_ring_init(ring, UInt32(clamping: entries), setup, &downgraded)
         }
+        if case .failure(let e) = r {
+            ring.deallocate()
+            throw e
+        }
+        self.ring = ring
         self.downgraded = downgraded
         self.reapCapacity = reapCapacity
         userData = .allocate(capacity: reapCapacity)
@@ -43,13 +54,54 @@ public struct IOURing: ~Copyable {
         flags.deallocate()
     }
 
-    /// Submits queued requests; with `timeoutNanoseconds` > 0 sleeps until a
-    /// completion arrives or the time is up. Returns completions ready.
-    @discardableResult
-    public func submit(waitingNanoseconds timeoutNanoseconds: Int64) -> Int {
-        let r = curing_submit_and_wait(ring, timeoutNanoseconds > 0 ? 1 : 0, timeoutNanoseconds)
-        return r < 0 ? 0 : Int(r)
+    // MARK: Requests
+
+    /// Queues a multishot POLLIN on `fd`, completing with `tag` each time it
+    /// turns readable. The corresponding C function is `io_uring_prep_poll_multishot`.
+    public func armPoll(fd: Int32, tag: UInt64) throws(Errno) {
+        _ = try Syscall.negatedErrno(retryOnInterrupt: false) { curing_arm_poll(ring, fd, tag) }.get()
     }
+
+    /// Queues a multishot recvmsg on `fd` into the buffers of `group`, with
+    /// MSG_TRUNC so that a frame longer than its buffer reports its real
+    /// length. `header` says how much name and control space each buffer
+    /// starts with; it must outlive the request.
+    /// The corresponding C function is `io_uring_prep_recvmsg_multishot`.
+    public func armReceiveMessages(
+        fd: Int32, header: borrowing ReceiveHeader, group: UInt16, tag: UInt64
+    ) throws(Errno) {
+        _ = try Syscall.negatedErrno(retryOnInterrupt: false) {
+            curing_arm_recvmsg(ring, fd, header.message, group, tag)
+        }.get()
+    }
+
+    /// Queues the cancellation of every request on `fd`; their last
+    /// completions arrive with -ECANCELED.
+    /// The corresponding C function is `io_uring_prep_cancel_fd`.
+    public func cancel(fd: Int32) throws(Errno) {
+        _ = try Syscall.negatedErrno(retryOnInterrupt: false) { curing_cancel_fd(ring, fd) }.get()
+    }
+
+    /// Requests queued and not yet submitted.
+    @inlinable public var pendingSubmissions: Int { Int(curing_sq_pending(ring)) }
+
+    /// Submits what is queued; with `waitingNanoseconds` > 0 sleeps until a
+    /// completion arrives or the time is up (a signal ends the sleep early,
+    /// as a timeout does). Returns the completions ready. With DEFER_TASKRUN
+    /// completions are posted only here, so a worker enters even with
+    /// nothing to submit.
+    /// The corresponding C function is `io_uring_submit_and_wait_timeout`.
+    @discardableResult
+    public func submit(waitingNanoseconds timeoutNanoseconds: Int64) throws(Errno) -> Int {
+        let r = curing_submit_and_wait(ring, timeoutNanoseconds > 0 ? 1 : 0, timeoutNanoseconds)
+        if r >= 0 { return Int(r) }
+        let e = Errno(rawValue: -r)
+        // Woken by a signal: no error, the caller looks at what is ready.
+        if e == .interrupted { return Int(curing_cq_ready(ring)) }
+        throw e
+    }
+
+    // MARK: Completions
 
     /// Copies out up to `max` completions; read them with the accessors.
     @inlinable
@@ -60,14 +112,58 @@ public struct IOURing: ~Copyable {
     @inlinable public func tag(_ i: Int) -> UInt64 { userData[i] }
     @inlinable public func result(_ i: Int) -> Int32 { results[i] }
     @inlinable public func completionFlags(_ i: Int) -> UInt32 { flags[i] }
+
+    /// Whether a multishot request stays armed after completion `i`.
+    @inlinable public func isStillArmed(_ i: Int) -> Bool { curing_cqe_more(flags[i]) }
+
+    /// The provided buffer completion `i` filled, if it used one.
+    @inlinable public func bufferID(_ i: Int) -> UInt16? {
+        curing_cqe_has_buffer(flags[i]) ? curing_cqe_buffer_id(flags[i]) : nil
+    }
+
+    // MARK: Provided-buffer rings (for ProvidedBuffers)
+
+    func registerBufferRing(entries: Int, group: UInt16) throws(Errno) -> UnsafeMutablePointer<io_uring_buf_ring> {
+        guard let ring = curing_buf_ring_setup(ring, UInt32(clamping: entries), group) else { throw Errno.current }
+        return ring
+    }
+
+    func unregisterBufferRing(group: UInt16) {
+        _ = curing_buf_ring_unregister(ring, group)
+    }
+}
+
+/// The name and control space a multishot recvmsg leaves at the start of
+/// each buffer, and where the completion's layout is read back: an owner of
+/// the `msghdr` the kernel reads when the request is armed.
+public struct ReceiveHeader: ~Copyable {
+    @usableFromInline let message: UnsafeMutablePointer<msghdr>
+
+    /// - Parameters:
+    ///   - nameBytes: room for the peer address (a `sockaddr_ll`).
+    ///   - controlBytes: room for control messages (a timestamp, auxdata).
+    public init(nameBytes: Int, controlBytes: Int) {
+        message = .allocate(capacity: 1)
+        message.initialize(to: msghdr())
+        message.pointee.msg_namelen = socklen_t(nameBytes)
+        message.pointee.msg_controllen = controlBytes
+    }
+
+    deinit {
+        message.deallocate()
+    }
 }
 
 /// A provided-buffer ring whose buffers are pages of the worker's room: the
 /// kernel writes each received frame into one, the worker decodes it there
 /// and frees the page; `Room.refill(into:)` tops the ring up. A page is out
 /// of the ring from the moment its frame arrives until it is freed.
+///
+/// It keeps no pointer to the io_uring it is registered with: every call
+/// that needs the ring borrows it, so the ring cannot go first by accident.
+/// Close it with ``close(on:returningPagesTo:)`` before the ring goes;
+/// dropping it unregistered frees only its own memory.
 public struct ProvidedBuffers: ~Copyable, PageRefillTarget {
-    let ring: UnsafeMutablePointer<io_uring>
     let bufferRing: UnsafeMutablePointer<io_uring_buf_ring>
     public let entries: Int
     public let group: UInt16
@@ -81,13 +177,12 @@ public struct ProvidedBuffers: ~Copyable, PageRefillTarget {
     /// Added since the last publish.
     var pending = 0
 
-    /// `entries` must be a power of two (at most 32768).
-    public init(on uring: borrowing IOURing, entries: Int, group: UInt16, roomIndex: Int) throws(LiveCaptureError) {
-        guard let br = curing_buf_ring_setup(uring.ring, UInt32(entries), group) else {
-            throw LiveCaptureError(interface: "io_uring", "provided buffer ring: \(String(cString: strerror(errno)))")
-        }
-        ring = uring.ring
-        bufferRing = br
+    /// Registers a ring of `entries` buffers (a power of two, at most 32768)
+    /// as buffer group `group` of `uring`.
+    /// The corresponding C function is `io_uring_register_buf_ring`.
+    public init(on uring: borrowing IOURing, entries: Int, group: UInt16, roomIndex: Int) throws(Errno) {
+        guard entries > 0, entries <= 32768, entries & (entries - 1) == 0 else { throw Errno.invalidArgument }
+        bufferRing = try uring.registerBufferRing(entries: entries, group: group)
         self.entries = entries
         self.group = group
         self.roomIndex = roomIndex
@@ -95,7 +190,7 @@ public struct ProvidedBuffers: ~Copyable, PageRefillTarget {
         pages = .allocate(capacity: entries)
         pages.initialize(repeating: nil, count: entries)
         freeIDs = .allocate(capacity: entries)
-        for i in 0..<entries { freeIDs[i] = UInt16(entries - 1 - i) }
+        for i in 0..<entries { freeIDs[i] = UInt16(truncatingIfNeeded: entries - 1 - i) }
         freeCount = entries
     }
 
@@ -129,24 +224,23 @@ public struct ProvidedBuffers: ~Copyable, PageRefillTarget {
         return RawPage(address: address, order: 0, roomIndex: roomIndex)
     }
 
-    /// Unregisters the ring and gives every page still in it back to `room`
-    /// (on the owner's thread, before the io_uring goes).
-    public consuming func returnPages(to room: Room) {
-        curing_buf_ring_free(ring, bufferRing, UInt32(entries), group)
+    /// Unregisters the ring from `uring` and gives every page still in it
+    /// back to `room` (on the owner's thread, before the io_uring goes).
+    public consuming func close(on uring: borrowing IOURing, returningPagesTo room: Room) {
+        uring.unregisterBufferRing(group: group)
         for i in 0..<entries {
             if let address = pages[i] {
+                pages[i] = nil
                 room.free(room.adopt(RawPage(address: address, order: 0, roomIndex: roomIndex)))
             }
         }
-        pages.deallocate()
-        freeIDs.deallocate()
-        discard self
     }
 
     deinit {
-        // Only reached if returnPages was not called (an error path before
-        // any page was added).
-        curing_buf_ring_free(ring, bufferRing, UInt32(entries), group)
+        // The kernel pinned the ring's pages when it was registered, so
+        // unmapping our view is safe even if it is still registered (an
+        // error path); the registration goes with the io_uring.
+        curing_buf_ring_unmap(bufferRing, UInt32(entries))
         pages.deallocate()
         freeIDs.deallocate()
     }

@@ -10,6 +10,7 @@ public struct PacketProcessor: ~Copyable {
     @usableFromInline let room: Room
     @usableFromInline let counters: SingleWriterCounters
     @usableFromInline var flows: FlowTable
+    #if DEBUG
     /// Test hook: when set, pages are kept (up to this many frames) before
     /// being freed: packets that hold their pages.
     @usableFromInline var holdFrames: Int
@@ -17,18 +18,32 @@ public struct PacketProcessor: ~Copyable {
     /// newer frames push it out).
     let holdNanoseconds: Int64
     var held: HeldPages
+    #endif
 
+    public init(room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64) {
+        self.room = room
+        self.counters = counters
+        self.flows = FlowTable(capacity: flowCapacity, idleTimeout: idleTimeout)
+        #if DEBUG
+        holdFrames = 0
+        holdNanoseconds = 0
+        held = HeldPages(capacity: 1)
+        #endif
+    }
+
+    #if DEBUG
+    /// With the test hook that keeps pages (debug builds only).
     public init(
-        room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, holdFrames: Int = 0,
-        holdNanoseconds: Int64 = 0
+        room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, hooks: WorkerTestHooks
     ) {
         self.room = room
         self.counters = counters
         self.flows = FlowTable(capacity: flowCapacity, idleTimeout: idleTimeout)
-        self.holdFrames = holdFrames
-        self.holdNanoseconds = holdNanoseconds
-        self.held = HeldPages(capacity: Swift.max(1, holdFrames))
+        holdFrames = hooks.holdFrames
+        holdNanoseconds = hooks.holdNanoseconds
+        held = HeldPages(capacity: Swift.max(1, hooks.holdFrames))
     }
+    #endif
 
     /// The largest frame a page can hold.
     @inlinable static var largestBlock: Int { Room.pageSize << Room.maxOrder }
@@ -65,11 +80,7 @@ public struct PacketProcessor: ~Copyable {
             wireLength: Swift.max(wireLength, capturedLength),
             linkType: linkType)
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: flowHash)
-        if _slowPath(holdFrames > 0) {
-            hold(page)
-        } else {
-            room.free(page)
-        }
+        finish(page)
         c.add(WorkerCounter.processed.rawValue, 1)
     }
 
@@ -86,27 +97,42 @@ public struct PacketProcessor: ~Copyable {
             UnsafeRawBufferPointer(start: page.baseAddress + offset, count: capturedLength),
             wireLength: Swift.max(wireLength, capturedLength), linkType: linkType)
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: 0)
-        if _slowPath(holdFrames > 0) {
-            hold(page)
-        } else {
-            room.free(page)
-        }
+        finish(page)
         c.add(WorkerCounter.processed.rawValue, 1)
     }
 
+    /// The frame is done with: its page goes home (or, in a debug build
+    /// with the hold hook set, is kept a while).
+    @inlinable @inline(__always)
+    mutating func finish(_ page: consuming Page) {
+        #if DEBUG
+        if _slowPath(holdFrames > 0) {
+            hold(page)
+            return
+        }
+        #endif
+        room.free(page)
+    }
+
+    #if DEBUG
     @usableFromInline
     mutating func hold(_ page: consuming Page) {
         if held.count == holdFrames { room.free(room.adopt(held.removeOldest(room: room.index))) }
         held.append(page.intoRaw(), at: Int64(lab_monotonic_ns()))
     }
+    #endif
 
-    /// Frees the held pages whose time is up (the hook's pages come home).
+    /// Frees the held pages whose time is up (the hook's pages come home);
+    /// nothing in a release build.
+    @inline(__always)
     public mutating func releaseExpiredHeld() {
+        #if DEBUG
         guard holdFrames > 0, holdNanoseconds > 0, held.count > 0 else { return }
         let now = Int64(lab_monotonic_ns())
         while held.count > 0 && now &- held.oldestTime >= holdNanoseconds {
             room.free(room.adopt(held.removeOldest(room: room.index)))
         }
+        #endif
     }
 
     @inlinable @inline(__always)
@@ -148,9 +174,11 @@ public struct PacketProcessor: ~Copyable {
         if d.flowHash != 0 { flows.prefetch(hash: d.flowHash) }
     }
 
-    /// Frees pages the hold hook kept.
+    /// Frees pages the hold hook kept (nothing in a release build).
     public mutating func releaseHeld() {
+        #if DEBUG
         while held.count > 0 { room.free(room.adopt(held.removeOldest(room: room.index))) }
+        #endif
     }
 
     /// The flows in the table (after the worker stopped, or on its thread).
@@ -163,6 +191,7 @@ public struct PacketProcessor: ~Copyable {
     }
 }
 
+#if DEBUG
 /// The hold hook's pages, oldest first: a fixed ring of raw pages and the
 /// times they were held.
 struct HeldPages: ~Copyable {
@@ -194,3 +223,4 @@ struct HeldPages: ~Copyable {
         return RawPage(address: e.address, order: e.order, roomIndex: room)
     }
 }
+#endif

@@ -1,4 +1,5 @@
 import CURing
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -7,13 +8,10 @@ import Glibc
 /// Why a data-plane thread could not start.
 public struct ThreadStartError: Error, Sendable, CustomStringConvertible {
     public var name: String
-    public var errno: Int32
+    public var errno: Errno
     public var description: String {
-        let reason =
-            errno == EPERM
-            ? "not permitted (SCHED_FIFO needs CAP_SYS_NICE or an RLIMIT_RTPRIO)"
-            : String(cString: strerror(errno))
-        return "cannot start thread \(name): \(reason)"
+        let hint = errno == .notPermitted ? " (SCHED_FIFO needs CAP_SYS_NICE or an RLIMIT_RTPRIO)" : ""
+        return "cannot start thread \(name): \(errno)\(hint)"
     }
 }
 
@@ -24,11 +22,6 @@ public struct PinnedThread: ~Copyable {
     private let handle: pthread_t
     private var joined = false
 
-    private final class Box {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
-    }
-
     /// Starts `body` on a new thread.
     /// - Parameters:
     ///   - name: the thread's name (15 bytes are kept), as `ps -L` shows it.
@@ -38,23 +31,48 @@ public struct PinnedThread: ~Copyable {
         name: String, cpus: [Int]? = nil, fifoPriority: Int? = nil,
         _ body: @escaping @Sendable () -> Void
     ) throws(ThreadStartError) {
+        handle = try PinnedThread.spawn(name: name, cpus: cpus, fifoPriority: fifoPriority, body)
+    }
+
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    /// The one place a data-plane thread starts: pinned from its first
+    /// instruction, optionally SCHED_FIFO, named. The body owns a retained
+    /// box until it runs. The corresponding C function is `pthread_create`.
+    static func spawn(
+        name: String, cpus: [Int]?, fifoPriority: Int?, _ body: @escaping @Sendable () -> Void
+    ) throws(ThreadStartError) -> pthread_t {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
-        let list = (cpus ?? []).map { Int32($0) }
-        let rc = list.withUnsafeBufferPointer { cpuBuffer in
-            curing_thread_create(
-                &thread, cpuBuffer.baseAddress, Int32(cpuBuffer.count), Int32(fifoPriority ?? 0), name,
-                { raw in
-                    let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                    box.body()
-                    return nil
-                }, box)
+        let list = (cpus ?? []).map { Int32(truncatingIfNeeded: $0) }
+        let result = Syscall.returnedErrno {
+            list.withUnsafeBufferPointer { cpuBuffer in
+                curing_thread_create(
+                    &thread, cpuBuffer.baseAddress, Int32(cpuBuffer.count),
+                    Int32(truncatingIfNeeded: fifoPriority ?? 0),
+                    name,
+                    { raw in
+                        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                        box.body()
+                        return nil
+                    }, box)
+            }
         }
-        if rc != 0 {
+        if case .failure(let e) = result {
             Unmanaged<Box>.fromOpaque(box).release()
-            throw ThreadStartError(name: name, errno: rc)
+            throw ThreadStartError(name: name, errno: e)
         }
-        handle = thread
+        return thread
+    }
+
+    /// Lets the thread run on its own: it cleans up when it ends, and
+    /// nothing joins it. The corresponding C function is `pthread_detach`.
+    public consuming func detach() {
+        pthread_detach(handle)
+        discard self
     }
 
     /// Waits for the thread to finish.
@@ -126,26 +144,8 @@ public struct ThreadGroup: ~Copyable {
         name: String, cpus: [Int]? = nil, fifoPriority: Int? = nil, _ body: @escaping @Sendable () -> Void
     ) throws(ThreadStartError) {
         precondition(started < capacity, "ThreadGroup is full")
-        final class Box {
-            let body: () -> Void
-            init(_ body: @escaping () -> Void) { self.body = body }
-        }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let list = (cpus ?? []).map { Int32($0) }
-        let slot = handles + started
-        let rc = list.withUnsafeBufferPointer { cpuBuffer in
-            curing_thread_create(
-                slot, cpuBuffer.baseAddress, Int32(cpuBuffer.count), Int32(fifoPriority ?? 0), name,
-                { raw in
-                    let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-                    box.body()
-                    return nil
-                }, box)
-        }
-        if rc != 0 {
-            Unmanaged<Box>.fromOpaque(box).release()
-            throw ThreadStartError(name: name, errno: rc)
-        }
+        (handles + started).initialize(
+            to: try PinnedThread.spawn(name: name, cpus: cpus, fifoPriority: fifoPriority, body))
         started += 1
     }
 

@@ -1,46 +1,45 @@
+import BasicContainers
 import Synchronization
+import Syscalls
 
 /// A worker's queue of frames from a file reader, standing in for a NIC's
 /// receive ring: the reader pushes descriptors and rings the doorbell, the
 /// worker wakes, polls and frees space, ringing back when the reader waits
-/// for room. A plain handle: ``ReplayInboxes`` owns the memory.
-@frozen
-public struct ReplayInbox: Sendable {
+/// for room. Owned by ``ReplayInboxes``; both sides borrow it.
+public struct ReplayInbox: ~Copyable, @unchecked Sendable {
     public let ring: SPSCRing<PacketDescriptor>
     /// Rung by the reader: frames arrived (the worker's "interrupt").
     public let arrivals: Doorbell
     /// Rung by the worker: space freed (for a reader that waits at max speed).
     public let space: Doorbell
 
-    init(capacity: Int, eventFD: Bool) {
+    init(capacity: Int, eventFD: Bool) throws(Errno) {
         ring = SPSCRing(capacity: capacity)
-        arrivals = Doorbell(eventFD: eventFD)
+        arrivals = eventFD ? try Doorbell.withEventFD() : Doorbell()
         space = Doorbell()
-    }
-
-    func deallocate() {
-        ring.deallocate()
-        arrivals.deallocate()
-        space.deallocate()
     }
 }
 
-/// The inboxes of a worker pool, owned together; freed when the pool goes.
-public final class ReplayInboxes: @unchecked Sendable {
-    public let base: UnsafeMutablePointer<ReplayInbox>
-    public let count: Int
+/// The inboxes of a worker pool, one per worker, owned together and freed
+/// when the last of the pool, its workers and the reader lets go.
+public final class ReplayInboxes: Sendable {
+    @usableFromInline let storage: RigidArray<ReplayInbox>
 
-    init(count: Int, capacity: Int, eventFDs: Bool = false) {
-        self.count = count
-        base = .allocate(capacity: count)
-        for i in 0..<count { (base + i).initialize(to: ReplayInbox(capacity: capacity, eventFD: eventFDs)) }
+    /// - Parameters:
+    ///   - capacity: descriptors each queue holds (rounded up to a power of two).
+    ///   - eventFDs: ring the workers through eventfds (workers that sleep in
+    ///     io_uring) instead of futexes.
+    init(count: Int, capacity: Int, eventFDs: Bool) throws(Errno) {
+        var inboxes = RigidArray<ReplayInbox>(capacity: count)
+        for _ in 0..<count { inboxes.append(try ReplayInbox(capacity: capacity, eventFD: eventFDs)) }
+        storage = inboxes
     }
 
-    deinit {
-        for i in 0..<count { base[i].deallocate() }
-        base.deallocate()
-    }
+    public var count: Int { storage.count }
 
+    /// Worker `index`'s inbox, borrowed.
     @inlinable
-    public subscript(index: Int) -> ReplayInbox { base[index] }
+    public subscript(index: Int) -> ReplayInbox {
+        @inline(__always) _read { yield storage[index] }
+    }
 }

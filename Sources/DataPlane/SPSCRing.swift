@@ -5,11 +5,13 @@ import Synchronization
 /// side keeps a cached copy of the other's index, so the shared cache lines
 /// move only when the cache runs out.
 ///
-/// A handle to memory its owner allocated: copying it costs nothing and
-/// takes no reference count, so the hot paths carry it around freely. The
-/// owner calls ``deallocate()`` once both sides are done.
+/// The ring owns its memory and cannot be copied: whoever holds it (the
+/// worker's ``ReplayInbox``) lends it to both sides by borrowing, and it is
+/// freed when its owner goes, after both sides are done. Every operation is
+/// non-mutating (the indices live in the ring's own memory), so a borrowed
+/// ring serves both sides.
 @frozen
-public struct SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
+public struct SPSCRing<Element: BitwiseCopyable>: ~Copyable, @unchecked Sendable {
     @usableFromInline let slots: UnsafeMutablePointer<Element>
     @usableFromInline let mask: Int
     /// Written by the consumer (next slot to read), read by the producer.
@@ -41,8 +43,7 @@ public struct SPSCRing<Element: BitwiseCopyable>: @unchecked Sendable {
         consumer.initialize(repeating: 0, count: 2)  // [cachedTail, head]
     }
 
-    /// Frees the ring. Nobody may use any copy of it afterwards.
-    public func deallocate() {
+    deinit {
         slots.deallocate()
         memory.deallocate()
     }

@@ -50,6 +50,10 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case bufferTruncated
     /// Live capture: failed receive completions other than ENOBUFS.
     case receiveErrors
+    /// Requests the worker's io_uring refused (arming, submitting).
+    case uringErrors
+    /// Failed reads of the kernel's socket statistics (PACKET_STATISTICS).
+    case kernelCountErrors
     /// Frames taken from the replay queue and finished with (the file's
     /// mapping may go once every dispatched frame is counted here).
     case replayFrames
@@ -95,6 +99,8 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .noBuffers: return "no_buffers"
         case .bufferTruncated: return "buffer_truncated"
         case .receiveErrors: return "receive_errors"
+        case .uringErrors: return "uring_errors"
+        case .kernelCountErrors: return "kernel_count_errors"
         case .replayFrames: return "replay_frames"
         case .malformedBase: return "malformed"
         }

@@ -20,6 +20,8 @@ import Glibc
 public struct Arena: ~Copyable, @unchecked Sendable {
     private let pages: Mapping
     private let metadata: Mapping
+    /// What the mappings could not get (hugepages, a best-effort lock).
+    private let mappingNotes: [String]
     private let cores: UnsafeMutablePointer<UnsafeMutablePointer<RoomCore>>
     public let configuration: ArenaConfiguration
 
@@ -45,21 +47,17 @@ public struct Arena: ~Copyable, @unchecked Sendable {
         let perRoom = coreBytes + counterBytes + inboxBytes + cacheBytes + metaBytes + headBytes + countBytes
         let metadataBytes = (rooms * perRoom + 4095) / 4096 * 4096
 
+        var notes: [String] = []
         let pageMapping = try Mapping(
             byteCount: pageBytes, alignment: 2 << 20, hugePages: configuration.hugePages,
-            lock: configuration.lock, what: "arena")
-        let metadataMapping: Mapping
-        do {
-            metadataMapping = try Mapping(
-                byteCount: metadataBytes, alignment: 4096, hugePages: .none,
-                lock: configuration.lock, what: "arena metadata")
-        } catch {
-            pageMapping.unmap()
-            throw error
-        }
+            lock: configuration.lock, what: "arena", notes: &notes)
+        let metadataMapping = try Mapping(
+            byteCount: metadataBytes, alignment: 4096, hugePages: .none,
+            lock: configuration.lock, what: "arena metadata", notes: &notes)
         self.configuration = configuration
         pages = pageMapping
         metadata = metadataMapping
+        mappingNotes = notes
 
         cores = .allocate(capacity: rooms)
         let marks = configuration.effectiveWatermarks
@@ -108,8 +106,7 @@ public struct Arena: ~Copyable, @unchecked Sendable {
         }
         if busy.isEmpty {
             cores.deallocate()
-            pages.unmap()
-            metadata.unmap()
+            // The mappings unmap themselves as the arena's fields go.
         } else {
             // Leak rather than unmap memory that a worker may still touch.
             let message =
@@ -117,6 +114,8 @@ public struct Arena: ~Copyable, @unchecked Sendable {
                 + "still claimed or with pages out; keeping its \(ByteCount(pages.byteCount)) mapped\n"
             var text = message
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            pages.leak()
+            metadata.leak()
         }
     }
 
@@ -137,7 +136,7 @@ public struct Arena: ~Copyable, @unchecked Sendable {
         ArenaLayout(
             configuration: configuration, baseAddress: UInt(bitPattern: pages.base), bytes: pages.byteCount,
             metadataBytes: metadata.byteCount, hugePages: pages.hugePages.rawValue,
-            locked: pages.locked, notes: pages.notes + metadata.notes)
+            locked: pages.locked, notes: mappingNotes)
     }
 
     /// The teardown check: brings every remote free home, returns every

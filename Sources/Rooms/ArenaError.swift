@@ -1,25 +1,23 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Syscalls
 
 /// Why an arena could not be built.
 public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The configuration is impossible; the message names the setting.
     case invalidConfiguration(String)
     /// `mmap` failed.
-    case mapFailed(what: String, bytes: Int, errno: Int32)
+    case mapFailed(what: String, bytes: Int, errno: Errno)
     /// `mlock` failed, almost always because RLIMIT_MEMLOCK is too low.
-    case lockFailed(what: String, bytes: Int, limit: Int?, errno: Int32)
+    case lockFailed(what: String, bytes: Int, limit: Int?, errno: Errno)
 
     public var description: String {
         switch self {
         case .invalidConfiguration(let message):
             return "invalid arena configuration: \(message)"
         case .mapFailed(let what, let bytes, let e):
-            return "cannot map the \(what) (\(ByteCount(bytes))): \(String(cString: strerror(e)))"
+            return "cannot map the \(what) (\(ByteCount(bytes))): \(e)"
         case .lockFailed(let what, let bytes, let limit, let e):
             let limitText = limit.map { "RLIMIT_MEMLOCK is \(ByteCount($0))" } ?? "RLIMIT_MEMLOCK is unlimited"
-            return "cannot lock the \(what) (\(ByteCount(bytes))) in memory: \(String(cString: strerror(e))); "
+            return "cannot lock the \(what) (\(ByteCount(bytes))) in memory: \(e); "
                 + "\(limitText). Raise it (LimitMEMLOCK= in the unit, `ulimit -l`), grant CAP_IPC_LOCK, "
                 + "or set rooms.lock = false"
         }

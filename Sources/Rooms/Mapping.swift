@@ -1,30 +1,32 @@
 import CRoomsSupport
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// An anonymous memory mapping. The ``Arena`` owns its mappings and unmaps
-/// them; this type only makes them and describes them.
+/// An anonymous memory mapping, owned: dropping it unmaps it, and nothing
+/// can use a copy of it afterwards because there is none.
 /// The corresponding C functions are `mmap`, `madvise`, `mlock`, `munmap`.
-struct Mapping {
+struct Mapping: ~Copyable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
-    /// What the mapping could get, for the layout report.
-    var notes: [String] = []
-    var hugePages: HugePageUse = .none
-    var locked = false
+    let hugePages: HugePageUse
+    let locked: Bool
 
     enum HugePageUse: String, Sendable { case none, transparent, hugetlb }
 
     /// Maps `byteCount` bytes aligned to `alignment`, advises transparent
     /// hugepages or uses MAP_HUGETLB as asked, pre-faults every page and, when
-    /// `lock` is set, locks them.
-    init(byteCount: Int, alignment: Int, hugePages: HugePagePolicy, lock: LockPolicy, what: String) throws(ArenaError) {
+    /// `lock` is set, locks them. What it could not get (hugepages, a
+    /// best-effort lock) is appended to `notes` for the layout report.
+    init(
+        byteCount: Int, alignment: Int, hugePages: HugePagePolicy, lock: LockPolicy, what: String,
+        notes: inout [String]
+    ) throws(ArenaError) {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0)
         var mapped: UnsafeMutableRawPointer? = nil
         var use = HugePageUse.none
-        var notes: [String] = []
         let hugeSize = 2 << 20
         if hugePages == .hugetlb {
             let size = (byteCount + hugeSize - 1) / hugeSize * hugeSize
@@ -35,7 +37,7 @@ struct Mapping {
             } else {
                 if let p, p != MAP_FAILED { munmap(p, size) }
                 notes.append(
-                    "\(what): MAP_HUGETLB unavailable (\(String(cString: strerror(errno)))), using transparent hugepages"
+                    "\(what): MAP_HUGETLB unavailable (\(Errno.current)), using transparent hugepages"
                 )
             }
         }
@@ -45,7 +47,7 @@ struct Mapping {
             guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
                 raw != MAP_FAILED
             else {
-                throw .mapFailed(what: what, bytes: byteCount, errno: errno)
+                throw .mapFailed(what: what, bytes: byteCount, errno: .current)
             }
             let start = UInt(bitPattern: raw)
             let aligned = (start + UInt(alignment) - 1) & ~UInt(alignment - 1)
@@ -58,7 +60,7 @@ struct Mapping {
                 if madvise(mapped, byteCount, MADV_HUGEPAGE) == 0 {
                     use = .transparent
                 } else {
-                    notes.append("\(what): MADV_HUGEPAGE refused (\(String(cString: strerror(errno))))")
+                    notes.append("\(what): MADV_HUGEPAGE refused (\(Errno.current))")
                 }
             }
         }
@@ -77,7 +79,7 @@ struct Mapping {
             if mlock(base, byteCount) == 0 {
                 isLocked = true
             } else {
-                let e = errno
+                let e = Errno.current
                 let limit = lab_memlock_limit()
                 let error = ArenaError.lockFailed(
                     what: what, bytes: byteCount, limit: limit < 0 ? nil : Int(limit), errno: e)
@@ -90,14 +92,19 @@ struct Mapping {
         }
         self.base = base
         self.byteCount = byteCount
-        self.notes = notes
         self.hugePages = use
         self.locked = isLocked
     }
 
-    /// Unmaps the region. Nothing may use it afterwards.
-    func unmap() {
+    deinit {
         munmap(base, byteCount)
+    }
+
+    /// Gives up ownership without unmapping: the memory stays mapped for
+    /// the process's life (an arena dropped while a worker may still touch
+    /// its pages).
+    consuming func leak() {
+        discard self
     }
 
     /// Whether transparent hugepages can be advised: the kernel's mode is

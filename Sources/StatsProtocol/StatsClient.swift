@@ -1,3 +1,5 @@
+import Syscalls
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,9 +38,11 @@ public struct StatsClient: ~Copyable {
     /// Connects to the daemon's socket, with a timeout for every reply.
     public init(path: String, timeoutSeconds: Int = 10) throws(StatsClientError) {
         self.path = path
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            throw StatsClientError(kind: .unavailable, description: "socket(): \(String(cString: strerror(errno)))")
+        let fd: Int32
+        switch Syscall.valueOrErrno({ socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
+        {
+        case .success(let s): fd = s
+        case .failure(let e): throw StatsClientError(kind: .unavailable, description: "socket(): \(e)")
         }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -48,17 +52,18 @@ public struct StatsClient: ~Copyable {
             throw StatsClientError(kind: .unavailable, description: "\(path): too long for a Unix socket path")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+        let connected = Syscall.nothingOrErrno {
+            withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
             }
         }
-        if rc != 0 {
-            let e = errno
+        if case .failure(let e) = connected {
             close(fd)
-            let reason = String(cString: strerror(e))
+            let reason = e.description
             switch e {
-            case EACCES, EPERM:
+            case .permissionDenied, .notPermitted:
                 throw StatsClientError(
                     kind: .permission,
                     description:
@@ -80,16 +85,18 @@ public struct StatsClient: ~Copyable {
     /// Sends a request and returns the reply.
     public mutating func request(_ request: JSON) throws(StatsClientError) -> JSON {
         var line = request.text + "\n"
-        let sent = line.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == line.utf8.count else {
-            let e = errno
+        let sent = Syscall.valueOrErrno { line.withUTF8 { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        guard case .success(let count) = sent, count == line.utf8.count else {
             // A daemon that turned us away (too many clients) wrote its
             // reason before closing: that reason is the reply.
             if let last = try? readLine(), let parsed = try? JSON.parse(last) { return parsed }
-            errno = e
+            let reason: String
+            switch sent {
+            case .failure(let e): reason = "\(e)"
+            case .success(let n): reason = "\(n) of \(line.utf8.count) bytes sent"
+            }
             throw StatsClientError(
-                kind: .protocolError,
-                description: "the daemon closed the connection (send: \(String(cString: strerror(errno))))")
+                kind: .protocolError, description: "the daemon closed the connection (send: \(reason))")
         }
         let reply = try readLine()
         do {
@@ -142,25 +149,42 @@ public struct StatsClient: ~Copyable {
                 pending.removeSubrange(...nl)
                 return line
             }
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n > 0 {
+            switch Syscall.valueOrErrno({ recv(fd, &chunk, chunk.count, 0) }) {
+            case .success(let n) where n > 0:
                 pending += chunk[0..<n]
-                continue
-            }
-            if n == 0 {
+            case .success:
                 throw StatsClientError(
                     kind: .protocolError, description: "the daemon closed the connection without a reply")
-            }
-            let e = errno
-            if e == EINTR { continue }
-            if e == ECONNRESET {
+            case .failure(let e) where e == .connectionReset:
                 throw StatsClientError(
                     kind: .protocolError, description: "the daemon closed the connection (reset) without a reply")
-            }
-            if e == EAGAIN || e == EWOULDBLOCK {
+            case .failure(let e) where e == .resourceTemporarilyUnavailable || e == .wouldBlock:
                 throw StatsClientError(kind: .protocolError, description: "no reply from the daemon in time")
+            case .failure(let e):
+                throw StatsClientError(kind: .protocolError, description: "recv: \(e)")
             }
-            throw StatsClientError(kind: .protocolError, description: "recv: \(String(cString: strerror(e)))")
+        }
+    }
+}
+
+extension StatsClient {
+    /// Sends a typed request; returns the daemon's result (its JSON and its
+    /// typed value), or the daemon's error message. A reply that is not the
+    /// request's `Reply` is a protocol error.
+    public mutating func ask<R: StatsRequest>(_ request: R) throws(StatsClientError) -> Result<
+        (json: JSON, value: R.Reply), RequestError
+    > {
+        let reply = try self.request(request.json)
+        switch ReplyEnvelope.result(of: reply) {
+        case .failure(let e):
+            return .failure(e)
+        case .success(let result):
+            do {
+                return .success((result, try JSONCoding.decode(R.Reply.self, from: result)))
+            } catch {
+                throw StatsClientError(
+                    kind: .protocolError, description: "unreadable \(R.command.rawValue) reply: \(error)")
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import Capture
 import ControlPlane
 import DataPlane
 import Rooms
+import Runs
 import StatsProtocol
 
 extension LockPolicy: ExpressibleByArgument {}
@@ -106,7 +107,42 @@ struct WorkerPlacement: ParsableArguments {
     }
 }
 
-struct Replay: ParsableCommand {
+/// Options shared by replay and capture: the NAPI budget, the flow
+/// tables, the report.
+struct ProcessingOptions: ParsableArguments {
+    @Option(help: "Frames a worker polls (per source) before checking in (NAPI budget).")
+    var budget: Int = 64
+
+    @Option(help: "Flow table slots per worker.")
+    var flows: Int = 65_536
+
+    @Option(help: "Seconds of silence (on the capture's clock in replay) after which a flow expires.")
+    var idleTimeout: Double = 120
+
+    @Option(help: "Top flows to list.")
+    var top: Int = 10
+
+    @Flag(help: "Print one JSON object instead of the summary.")
+    var json = false
+
+    func validate() throws {
+        if budget < 1 || budget > 65_536 { throw ValidationError("--budget must be within 1...65536") }
+        if flows < 16 || flows > 1 << 28 { throw ValidationError("--flows must be within 16...268435456") }
+        if !(idleTimeout >= 0.001 && idleTimeout <= 31_536_000) {
+            throw ValidationError("--idle-timeout must be within 0.001...31536000 seconds")
+        }
+        if top < 0 || top > 100_000 { throw ValidationError("--top must be within 0...100000") }
+    }
+
+    /// Applies the options to a worker's.
+    func apply(to worker: inout WorkerOptions) {
+        worker.budget = budget
+        worker.flowCapacity = flows
+        worker.idleTimeout = Int64(idleTimeout * 1e9)
+    }
+}
+
+struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay pcap/pcapng files through the pinned workers and print a report.",
         discussion: """
@@ -141,36 +177,32 @@ struct Replay: ParsableCommand {
     @Option(help: "Frames each worker's queue holds (32 bytes each).")
     var ring: Int = 65_536
 
-    @Option(help: "Frames a worker polls before checking in (NAPI budget).")
-    var budget: Int = 64
-
-    @Option(help: "Flow table slots per worker.")
-    var flows: Int = 65_536
-
-    @Option(help: "Seconds of silence (on the capture's clock) after which a flow expires.")
-    var idleTimeout: Double = 120
-
-    @Option(help: "Top flows to list.")
-    var top: Int = 10
+    @OptionGroup var processing: ProcessingOptions
 
     @OptionGroup var arena: ArenaOptions
 
-    @Flag(help: "Print one JSON object instead of the summary.")
-    var json = false
-
     func validate() throws {
         if files.isEmpty { throw ValidationError("name at least one capture file") }
-        if loop < 1 { throw ValidationError("--loop must be at least 1") }
-        if budget < 1 { throw ValidationError("--budget must be at least 1") }
+        if loop < 1 || loop > 1_000_000 { throw ValidationError("--loop must be within 1...1000000") }
+        if ring < 1 || ring > 1 << 24 { throw ValidationError("--ring must be within 1...16777216") }
         let paced = [pps != nil, mbps != nil, speed != "max" || multiplier != nil].filter { $0 }.count
         if paced > 1 { throw ValidationError("choose one of --speed original/--multiplier, --pps and --mbps") }
         if speed != "max" && speed != "original" { throw ValidationError("--speed is max or original, not '\(speed)'") }
-        if let m = multiplier, !(m > 0) { throw ValidationError("--multiplier must be above 0") }
-        if let p = pps, !(p > 0) { throw ValidationError("--pps must be above 0") }
-        if let m = mbps, !(m > 0) { throw ValidationError("--mbps must be above 0") }
+        // The same fields and ranges as the stats socket's replay request.
+        let checks: [(String, Double?, ClosedRange<Double>)] = [
+            ("--multiplier", multiplier, ReplayRequest.multiplierRange), ("--pps", pps, ReplayRequest.ppsRange),
+            ("--mbps", mbps, ReplayRequest.mbpsRange),
+        ]
+        for (flag, value, range) in checks {
+            if let value, !(value.isFinite && range.contains(value)) {
+                throw ValidationError(
+                    "\(flag) must be within \(TextFormat.fixed(range.lowerBound, 3))...\(TextFormat.fixed(range.upperBound, 0)), not \(value)"
+                )
+            }
+        }
     }
 
-    func run() throws {
+    func run() async throws {
         var c = ReplayConfiguration(workers: placement.count)
         c.cpus = try placement.cpuList()
         c.fifoPriority = placement.priority
@@ -185,20 +217,18 @@ struct Replay: ParsableCommand {
         }
         c.loops = loop
         c.ringCapacity = ring
-        c.worker.budget = budget
-        c.worker.flowCapacity = flows
-        c.worker.idleTimeout = Int64(idleTimeout * 1e9)
-        c.topFlows = top
+        processing.apply(to: &c.worker)
+        c.topFlows = processing.top
 
         let report: ReplayReport
         let leaks: LeakReport
         do {
-            (report, leaks) = try ReplayRun.run(files: files, configuration: c)
+            (report, leaks) = try await ReplayRun.run(files: files, configuration: c)
         } catch {
             FileStandardError.write("labyrinthd: \(error)\n")
             throw ExitCode(2)
         }
-        if json {
+        if processing.json {
             print(report.json.prettyText)
         } else {
             print(report.human)
@@ -210,6 +240,10 @@ struct Replay: ParsableCommand {
             throw ExitCode(3)
         }
         if !report.errors.isEmpty { throw ExitCode(1) }
+        if let signal = report.interruptedBy {
+            FileStandardError.write("labyrinthd: stopped by \(signal)\n")
+            throw ExitCode(130)
+        }
     }
 }
 
@@ -254,7 +288,7 @@ extension Substring {
 extension CaptureBackend: ExpressibleByArgument {}
 extension FanoutMode: ExpressibleByArgument {}
 
-struct CaptureCommand: ParsableCommand {
+struct CaptureCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "capture",
         abstract: "Capture from an interface through the pinned workers and print a report.",
@@ -288,43 +322,38 @@ struct CaptureCommand: ParsableCommand {
     var snaplen: Int = 262_144
     @Flag(help: "Do not put the interface in promiscuous mode.")
     var noPromiscuous = false
-    @Option(help: "Kernel buffer per handle in MiB (pcap's ring, or the socket buffer for uring).")
-    var bufferMib: Int = 32
+    @Option(help: "Kernel buffer per handle in MiB (pcap's ring, or the socket buffer for uring; default 32).")
+    var bufferMib: Int?
     @Flag(help: "pcap: deliver frames at once instead of by filled block.")
     var immediate = false
     @Option(help: "pcap: the block timeout in milliseconds.")
     var timeoutMs: Int = 100
     @Flag(help: "uring: kernel receive timestamps per frame (SO_TIMESTAMPNS) instead of the batch's time.")
     var kernelTimestamps = false
-    @Option(help: "Frames a worker polls per source before checking in (NAPI budget).")
-    var budget: Int = 64
     @Flag(help: "Poll without ever sleeping.")
     var busyPoll = false
     @Option(help: "uring: pages each socket lends the kernel (a power of two).")
     var buffers: Int = 256
-    @Option(help: "Flow table slots per worker.")
-    var flows: Int = 65_536
-    @Option(help: "Top flows to list.")
-    var top: Int = 10
-    @Option(help: "Test hook: keep the pages of this many frames per worker.")
-    var testHoldFrames: Int = 0
-    @Option(help: "Test hook: with --test-hold-frames, give a held page back after this many milliseconds.")
-    var testHoldMs: Int = 0
+    @OptionGroup var processing: ProcessingOptions
+    #if DEBUG
+    @OptionGroup var hooks: CaptureTestHooks
+    #endif
     @OptionGroup var arena: ArenaOptions
-    @Flag(help: "Print one JSON object instead of the summary.")
-    var json = false
 
     func validate() throws {
         if let c = count, c < 1 { throw ValidationError("--count must be at least 1") }
-        if let d = duration, !(d > 0) { throw ValidationError("--duration must be above 0") }
-        if budget < 1 { throw ValidationError("--budget must be at least 1") }
+        if let d = duration, !(d > 0 && d <= 31_536_000) {
+            throw ValidationError("--duration must be within 0...31536000 seconds")
+        }
+        if let b = bufferMib, b < 1 || b > 4096 { throw ValidationError("--buffer-mib must be within 1...4096") }
+        if timeoutMs < 0 || timeoutMs > 60_000 { throw ValidationError("--timeout-ms must be within 0...60000") }
         if buffers < 1 || buffers > 32768 || buffers & (buffers - 1) != 0 {
             throw ValidationError("--buffers must be a power of two up to 32768")
         }
         if snaplen < 64 || snaplen > 262_144 { throw ValidationError("--snaplen must be within 64...262144") }
     }
 
-    func run() throws {
+    func run() async throws {
         var source = LiveSourceOptions(interface: interface)
         source.backend = backend
         source.filter = filter
@@ -332,7 +361,7 @@ struct CaptureCommand: ParsableCommand {
         source.fanoutGroup = fanoutGroup
         source.snaplen = snaplen
         source.promiscuous = !noPromiscuous
-        source.bufferBytes = bufferMib << 20
+        source.bufferBytes = (bufferMib ?? 32) << 20
         source.immediate = immediate
         source.timeoutMilliseconds = timeoutMs
         source.kernelTimestamps = kernelTimestamps
@@ -344,22 +373,23 @@ struct CaptureCommand: ParsableCommand {
         c.lock = arena.lockPolicy
         c.duration = duration
         c.count = count
-        c.topFlows = top
-        c.worker.budget = budget
+        c.topFlows = processing.top
+        processing.apply(to: &c.worker)
         c.worker.busyPoll = busyPoll
         c.worker.providedBuffers = buffers
-        c.worker.flowCapacity = flows
-        c.worker.holdFrames = testHoldFrames
-        c.worker.holdNanoseconds = Int64(testHoldMs) * 1_000_000
+        #if DEBUG
+        c.worker.hooks.holdFrames = hooks.testHoldFrames
+        c.worker.hooks.holdNanoseconds = Int64(hooks.testHoldMs) * 1_000_000
+        #endif
         let report: CaptureReport
         let leaks: LeakReport
         do {
-            (report, leaks) = try CaptureRun.run(configuration: c)
+            (report, leaks) = try await CaptureRun.run(configuration: c)
         } catch {
             FileStandardError.write("labyrinthd: \(error)\n")
             throw ExitCode(2)
         }
-        if json {
+        if processing.json {
             print(report.json.prettyText)
         } else {
             print(report.human)
@@ -368,3 +398,22 @@ struct CaptureCommand: ParsableCommand {
         if !leaks.isClean { throw ExitCode(3) }
     }
 }
+
+#if DEBUG
+/// Test hooks of `labyrinthd capture`, in debug builds only.
+struct CaptureTestHooks: ParsableArguments {
+    @Option(help: "Test hook: keep the pages of this many frames per worker.")
+    var testHoldFrames: Int = 0
+    @Option(help: "Test hook: with --test-hold-frames, give a held page back after this many milliseconds.")
+    var testHoldMs: Int = 0
+
+    func validate() throws {
+        if testHoldFrames < 0 || testHoldFrames > 1_000_000 {
+            throw ValidationError("--test-hold-frames must be within 0...1000000")
+        }
+        if testHoldMs < 0 || testHoldMs > 3_600_000 {
+            throw ValidationError("--test-hold-ms must be within 0...3600000")
+        }
+    }
+}
+#endif

@@ -20,8 +20,12 @@ struct LifecycleTests {
         let daemon = try DaemonProcess(workers: 2)
         // 12000 frames at 6000 pps: two seconds, across three reloads.
         let job = try daemon.ask(["command": "replay", "file": .string(file), "pps": 6000])
-
-        usleep(400_000)
+        let id = try #require(job["job"]?.intValue)
+        // Reload while the replay runs.
+        #expect(
+            try eventually {
+                (try daemon.ask(["command": "replay", "job": .int(id)])["packets"]?.intValue ?? 0) > 0
+            })
         writeFile(
             daemon.configPath,
             Array(
@@ -30,7 +34,7 @@ struct LifecycleTests {
                     more: "budget = 32\n\n[replay]\npps = 500"
                 ).utf8))
         kill(daemon.pid, SIGHUP)
-        usleep(400_000)
+        #expect(eventually { occurrences(of: "reloaded ", in: daemon.logText) == 1 }, "\(daemon.logText)")
         let config = try daemon.ask(["command": "config"])
         #expect(config["daemon"]?["log_level"]?.stringValue == "debug")
         #expect(config["workers"]?["budget"]?.intValue == 64)
@@ -42,12 +46,16 @@ struct LifecycleTests {
         // A file that does not parse changes nothing.
         writeFile(daemon.configPath, Array("[workers]\ncount = \"two\"\n".utf8))
         kill(daemon.pid, SIGHUP)
-        usleep(300_000)
-        #expect(daemon.logText.contains("reload refused, keeping the running configuration"))
+        let refused = "reload refused, keeping the running configuration"
+        #expect(eventually { occurrences(of: refused, in: daemon.logText) == 1 }, "\(daemon.logText)")
         #expect(daemon.logText.contains("workers.count: must be an integer"))
         #expect(try daemon.ask(["command": "config"])["daemon"]?["log_level"]?.stringValue == "debug")
+        // A third reload, of the same bad file: refused again, and the
+        // daemon (and the replay under way) carry on.
         kill(daemon.pid, SIGHUP)
+        #expect(eventually { occurrences(of: refused, in: daemon.logText) == 2 }, "\(daemon.logText)")
         #expect(daemon.isRunning)
+        #expect(try daemon.ask(["command": "config"])["daemon"]?["log_level"]?.stringValue == "debug")
 
         let done = try waitForJob(daemon, job)
         #expect(done["state"]?.stringValue == "done")
@@ -83,8 +91,7 @@ struct LifecycleTests {
         #expect(failures == dropped)
         #expect((room["reserve_dips"]?.intValue ?? 0) > 0)
         // The failure is logged from the control plane, not the worker.
-        usleep(600_000)
-        #expect(daemon.logText.contains("page allocation failure"), "\(daemon.logText)")
+        #expect(eventually { daemon.logText.contains("page allocation failure") }, "\(daemon.logText)")
         #expect(try daemon.ask(["command": "version"])["version"] != nil)
         #expect(daemon.stop() == 0)
         #expect(daemon.logText.contains("leak check passed"))

@@ -1,7 +1,7 @@
 import Capture
-import ControlPlane
 import DataPlane
 import Packet
+import Runs
 import TestSupport
 import Testing
 
@@ -12,7 +12,7 @@ struct LinkTypeTests {
         arguments: [
             (false, false), (false, true), (true, false), (true, true),
         ])
-    func pcapVariants(bigEndian: Bool, nanosecond: Bool) throws {
+    func pcapVariants(bigEndian: Bool, nanosecond: Bool) async throws {
         var w = PcapWriter(bigEndian: bigEndian, nanosecond: nanosecond)
         w.record(Frames.udp4(), seconds: 100, fraction: 5)
         let path = temporaryDirectory("fmt") + "/f.pcap"
@@ -26,7 +26,7 @@ struct LinkTypeTests {
     }
 
     @Test("pcapng with interfaces of different link types and timestamp resolutions")
-    func pcapngInterfaces() throws {
+    func pcapngInterfaces() async throws {
         var w = PcapngWriter()
         w.interface(linkType: 1, tsresol: 9)  // Ethernet, ns
         w.interface(linkType: 101, tsresol: 0x80 | 10, tsoffset: 1_000)  // RAW, 2^-10 s, +1000 s
@@ -51,7 +51,7 @@ struct LinkTypeTests {
         #expect(records[1].timestamp == 1_005_500_000_000)
         #expect(records[2].timestamp == 2_000_000_000)
 
-        let report = try replay([path])
+        let report = try await replay([path])
         #expect(report.packets == 5)
         #expect(report.total(.udp) == 1)
         #expect(report.total(.tcp) == 4)
@@ -60,7 +60,7 @@ struct LinkTypeTests {
     }
 
     @Test("NULL, LOOP, RAW, SLL2 and an unsupported link type")
-    func linkTypes() throws {
+    func linkTypes() async throws {
         let dir = temporaryDirectory("lt")
         var files: [String] = []
         func add(_ linkType: UInt32, _ frame: [UInt8]) {
@@ -76,7 +76,7 @@ struct LinkTypeTests {
         add(101, Frames.udp6())  // RAW v6
         add(276, [0x86, 0xDD, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0] + Frames.udp6())  // SLL2
         add(105, [UInt8](repeating: 0, count: 40))  // 802.11: unsupported
-        let report = try replay(files)
+        let report = try await replay(files)
         #expect(report.packets == 6)
         #expect(report.total(.ipv4) == 2)
         #expect(report.total(.ipv6) == 3)

@@ -1,16 +1,16 @@
-import ControlPlane
 import DataPlane
+import Runs
 import TestSupport
 import Testing
 
 @Suite("Replay of the tcpdump corpus")
 struct ReplayCorpusTests {
     @Test("every file: packets and bytes equal what libpcap reads, nothing crashes, nothing leaks")
-    func corpus() throws {
+    func corpus() async throws {
         let files = corpusFiles()
         try #require(!files.isEmpty, "no corpus found under Tests/Corpus")
         // All files in one replay through two workers.
-        let report = try replay(files, workers: 2)
+        let report = try await replay(files, workers: 2)
         #expect(report.files.count == files.count)
         var differences: [String] = []
         for (file, result) in zip(files, report.files) {

@@ -1,6 +1,6 @@
 import Capture
-import ControlPlane
 import DataPlane
+import Runs
 import StatsProtocol
 import TestSupport
 import Testing
@@ -20,9 +20,9 @@ struct ReplayErrorTests {
     }
 
     @Test("a missing file is named and the other files still play")
-    func missing() throws {
+    func missing() async throws {
         let good = file("good.pcap", Self.good)
-        let report = try replay(["/nonexistent/none.pcap", good])
+        let report = try await replay(["/nonexistent/none.pcap", good])
         #expect(report.errors.count == 1)
         #expect(report.errors[0].file == "/nonexistent/none.pcap")
         #expect(report.errors[0].message.contains("No such file"))
@@ -30,11 +30,11 @@ struct ReplayErrorTests {
     }
 
     @Test("empty, directory, unreadable and wrongly-magicked files")
-    func notCaptures() throws {
+    func notCaptures() async throws {
         let empty = file("empty.pcap", [])
         let text = file("notes.txt", Array("hello, this is not a capture\n".utf8))
         let dir = temporaryDirectory("dir")
-        let report = try replay([empty, text, dir])
+        let report = try await replay([empty, text, dir])
         let messages = report.errors.map(\.message)
         #expect(report.errors.map(\.file) == [empty, text, dir])
         #expect(messages[0].contains("empty file"))
@@ -44,12 +44,12 @@ struct ReplayErrorTests {
     }
 
     @Test("a cut-off file names the record and offset and keeps what came before")
-    func cutOff() throws {
+    func cutOff() async throws {
         // 60-byte frames: record 7 starts at 24 + 6 × (16 + 60) = 480; cut 10
         // bytes into its data.
         #expect(Frames.udp4(sport: 1000).count == 60)
         let cut = file("cut.pcap", Array(Self.good.prefix(480 + 16 + 10)))
-        let report = try replay([cut])
+        let report = try await replay([cut])
         #expect(report.packets == 6)
         #expect(report.total(.processed) == 6)
         let e = try #require(report.errors.first)
@@ -60,20 +60,20 @@ struct ReplayErrorTests {
     }
 
     @Test("a cut-off record header")
-    func cutHeader() throws {
+    func cutHeader() async throws {
         let cut = file("cuthdr.pcap", Array(Self.good.prefix(480 + 5)))
-        let report = try replay([cut])
+        let report = try await replay([cut])
         #expect(report.packets == 6)
         #expect(report.errors.first?.message.contains("truncated record header") == true)
     }
 
     @Test("an absurd captured length beyond any snap length")
-    func absurd() throws {
+    func absurd() async throws {
         var w = PcapWriter()
         w.record(Frames.udp4())
         w.record(Frames.udp4(), caplen: 300_000)
         let path = file("absurd.pcap", w.bytes + Frames.udp4())
-        let report = try replay([path])
+        let report = try await replay([path])
         #expect(report.packets == 1)
         let e = try #require(report.errors.first)
         #expect(e.record == 2)
@@ -81,7 +81,7 @@ struct ReplayErrorTests {
     }
 
     @Test("the command exits non-zero, names the damage and still reports", .enabled(if: hasExecutable("labyrinthd")))
-    func commandExitStatus() throws {
+    func commandExitStatus() async throws {
         let good = file("good.pcap", Self.good)
         let cut = file("cut.pcap", Array(Self.good.prefix(480 + 16 + 10)))
         let r = run([executable("labyrinthd"), "replay", "--workers", "1", "--no-lock", "--json", cut, good])
@@ -104,11 +104,11 @@ func hasExecutable(_ name: String) -> Bool {
 @Suite("The bundled capture")
 struct BundledCaptureTests {
     @Test("captures/loopback.pcap replays cleanly and agrees with libpcap")
-    func bundled() throws {
+    func bundled() async throws {
         let path = packageRoot + "/captures/loopback.pcap"
         let reference = libpcapRead(path)
         #expect(reference.error == nil)
-        let report = try replay([path])
+        let report = try await replay([path])
         #expect(report.errors.isEmpty)
         #expect(report.packets == reference.records.count)
         #expect(report.bytes == reference.records.reduce(0) { $0 + $1.caplen })

@@ -1,6 +1,6 @@
-import ControlPlane
 import DataPlane
 import Rooms
+import Runs
 import TestSupport
 
 /// A replay configuration for tests: unlocked memory, small rooms.
@@ -13,12 +13,12 @@ func testConfiguration(workers: Int = 2) -> ReplayConfiguration {
     return c
 }
 
-func replay(_ files: [String], workers: Int = 2, configure: (inout ReplayConfiguration) -> Void = { _ in }) throws
-    -> ReplayReport
+func replay(_ files: [String], workers: Int = 2, configure: (inout ReplayConfiguration) -> Void = { _ in })
+    async throws -> ReplayReport
 {
     var c = testConfiguration(workers: workers)
     configure(&c)
-    let (report, leaks) = try ReplayRun.run(files: files, configuration: c)
+    let (report, leaks) = try await ReplayRun.run(files: files, configuration: c)
     precondition(leaks.isClean, "\(leaks)")
     return report
 }

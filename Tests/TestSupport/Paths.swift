@@ -83,7 +83,7 @@ public func run(_ arguments: [String], environment: [String]? = nil, timeoutSeco
     defer { posix_spawn_file_actions_destroy(&actions) }
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { for p in argv { free(p) } }
-    var envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
+    let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.map { strdup($0) } + [nil] }
     defer { envp?.forEach { free($0) } }
     var pid = pid_t()
     let rc: Int32
@@ -113,4 +113,34 @@ public func run(_ arguments: [String], environment: [String]? = nil, timeoutSeco
     unlink(err)
     rmdir(dir)
     return result
+}
+
+/// Polls `condition` every 10 ms until it holds or `seconds` have passed;
+/// returns whether it held. The way tests wait for something to happen:
+/// never a fixed sleep followed by an assertion.
+public func eventually(within seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = monotonicSeconds() + seconds
+    while true {
+        if try condition() { return true }
+        if monotonicSeconds() >= deadline { return false }
+        usleep(10_000)
+    }
+}
+
+/// How many times `needle` occurs in `text`.
+public func occurrences(of needle: String, in text: String) -> Int {
+    let n = Array(needle.utf8)
+    let t = Array(text.utf8)
+    guard !n.isEmpty, t.count >= n.count else { return 0 }
+    var count = 0
+    var i = 0
+    while i <= t.count - n.count {
+        if t[i..<i + n.count].elementsEqual(n) {
+            count += 1
+            i += n.count
+        } else {
+            i += 1
+        }
+    }
+    return count
 }

@@ -17,6 +17,10 @@
 #include <linux/filter.h>
 #include <net/if.h>
 #include <time.h>
+// The kernel's io_uring.h, not liburing's copy (both use the guard
+// LINUX_IO_URING_H): swift-system's CSystem includes the kernel's, and a
+// Swift module that imports both must see one definition of each struct.
+#include <linux/io_uring.h>
 
 #include <liburing.h>
 
@@ -82,6 +86,9 @@ int curing_arm_poll(struct io_uring *ring, int fd, uint64_t tag);
 /// MSG_TRUNC so that a frame larger than its buffer reports its real length.
 int curing_arm_recvmsg(struct io_uring *ring, int fd, struct msghdr *msg, uint16_t bgid, uint64_t tag);
 
+/// Completions ready to be reaped.
+static inline unsigned curing_cq_ready(struct io_uring *ring) { return io_uring_cq_ready(ring); }
+
 /// Requests queued but not yet submitted.
 static inline unsigned curing_sq_pending(struct io_uring *ring) { return io_uring_sq_ready(ring); }
 
@@ -100,7 +107,10 @@ unsigned curing_reap(struct io_uring *ring, uint64_t *user_data, int32_t *res, u
 /// A provided-buffer ring of `entries` (a power of two) for group `bgid`,
 /// mapped and registered. NULL on failure (errno set).
 struct io_uring_buf_ring *curing_buf_ring_setup(struct io_uring *ring, unsigned entries, uint16_t bgid);
-void curing_buf_ring_free(struct io_uring *ring, struct io_uring_buf_ring *br, unsigned entries, uint16_t bgid);
+/// Unregisters buffer group `bgid`. 0 or -errno.
+int curing_buf_ring_unregister(struct io_uring *ring, uint16_t bgid);
+/// Unmaps a ring made by curing_buf_ring_setup.
+void curing_buf_ring_unmap(struct io_uring_buf_ring *br, unsigned entries);
 /// Adds buffer `bid` at slot `offset` past the tail (published by advance).
 void curing_buf_ring_add(struct io_uring_buf_ring *br, void *addr, unsigned len, uint16_t bid, unsigned entries, unsigned offset);
 void curing_buf_ring_advance(struct io_uring_buf_ring *br, unsigned count);

@@ -1,6 +1,7 @@
 import Capture
 import DataPlane
 import Rooms
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -58,12 +59,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var flowIdleTimeout = 120.0
         /// Lock every current and future page of the process (mlockall).
         public var mlockall = false
-        /// Test hook: frames whose pages a worker keeps before freeing them.
-        public var holdFrames = 0
-        /// Test hook: a worker index that stops moving its heartbeat after
-        /// `stallAfterSeconds`, to prove the watchdog.
-        public var stallWorker: Int? = nil
-        public var stallAfterSeconds = 0.0
+        #if DEBUG
+        /// Test hooks (debug builds only; a release build's configuration
+        /// cannot name them): frames whose pages a worker keeps, and a
+        /// worker that stops moving its heartbeat after a while, to prove
+        /// the watchdog.
+        public var hooks = WorkerTestHooks()
+        #endif
     }
 
     public struct ReplaySection: Sendable, Equatable {
@@ -124,18 +126,19 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// Reads and checks a configuration file.
     public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            throw ConfigError(file: path, line: 0, key: "", message: "cannot open: \(String(cString: strerror(errno)))")
+        let fd: Int32
+        switch Syscall.valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
+        case .success(let opened): fd = opened
+        case .failure(let e): throw ConfigError(file: path, line: 0, key: "", message: "cannot open: \(e)")
         }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = read(fd, &chunk, chunk.count)
-            if n < 0 {
-                throw ConfigError(
-                    file: path, line: 0, key: "", message: "cannot read: \(String(cString: strerror(errno)))")
+            let n: Int
+            switch Syscall.valueOrErrno({ read(fd, &chunk, chunk.count) }) {
+            case .success(let got): n = got
+            case .failure(let e): throw ConfigError(file: path, line: 0, key: "", message: "cannot read: \(e)")
             }
             if n == 0 { break }
             bytes += chunk[0..<n]
@@ -297,13 +300,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
         w.flowCapacity = try s.int("flow_capacity", default: w.flowCapacity, in: 16...(1 << 28))
         w.flowIdleTimeout = try s.double("flow_idle_timeout", default: w.flowIdleTimeout, in: 0.001...31_536_000)
         w.mlockall = try s.bool("mlockall", default: w.mlockall)
-        w.holdFrames = try s.int("test_hold_frames", default: 0, in: 0...1_000_000)
-        w.stallWorker = try s.optionalInt("test_stall_worker", in: 0...4095)
-        w.stallAfterSeconds = try s.double("test_stall_after", default: 0, in: 0...86_400)
-        try s.finish(known: [
+        var known = [
             "count", "cpus", "priority", "budget", "busy_poll", "flow_capacity", "flow_idle_timeout", "mlockall",
-            "test_hold_frames", "test_stall_worker", "test_stall_after",
-        ])
+        ]
+        #if DEBUG
+        w.hooks.holdFrames = try s.int("test_hold_frames", default: 0, in: 0...1_000_000)
+        w.hooks.stallWorker = try s.optionalInt("test_stall_worker", in: 0...4095)
+        w.hooks.stallAfter = Int64(try s.double("test_stall_after", default: 0, in: 0...86_400) * 1e9)
+        known += ["test_hold_frames", "test_stall_worker", "test_stall_after"]
+        #endif
+        try s.finish(known: known)
         return w
     }
 
@@ -384,10 +390,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         } catch {
             throw ConfigError(file: file, line: line("rooms", "pages_per_room"), key: "rooms", message: "\(error)")
         }
-        if let stall = workers.stallWorker, stall >= workerCount {
+        #if DEBUG
+        if let stall = workers.hooks.stallWorker, stall >= workerCount {
             throw ConfigError(
                 file: file, line: line("workers", "test_stall_worker"), key: "workers.test_stall_worker",
                 message: "worker \(stall) does not exist (\(workerCount) workers)")
         }
+        #endif
     }
 }

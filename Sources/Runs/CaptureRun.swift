@@ -4,7 +4,8 @@ import DataPlane
 import Packet
 import Rooms
 import StatsProtocol
-import Synchronization
+import Syscalls
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -64,87 +65,43 @@ public struct CaptureReport: Sendable {
         Array(flows.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.packets > $1.packets }.prefix(topFlows))
     }
 
-    public var json: JSON {
+    /// The counters every report shares, as the socket's `stats` has them.
+    public var traffic: TrafficTotals {
+        var t = TrafficTotals(total: total, malformed: total, unsupported: (0, 0), missed: (0, 0))
+        t.flows.top = top.map(FlowEntry.init)
+        return t
+    }
+
+    /// `labyrinthd capture --json`.
+    public var document: CaptureReportDocument {
         let s = seconds
         func rate(_ x: Int) -> Double { s > 0 ? Double(x) / s : 0 }
-        let decoded: [(String, JSON)] = [
-            ("ipv4", .int(total(.ipv4))), ("ipv6", .int(total(.ipv6))), ("tcp", .int(total(.tcp))),
-            ("udp", .int(total(.udp))), ("icmp", .int(total(.icmp))), ("icmpv6", .int(total(.icmpv6))),
-            ("arp", .int(total(.arp))), ("vlan", .int(total(.vlan))), ("other", .int(total(.other))),
-            ("fragments", .int(total(.fragments))),
-        ]
-        return .object([
-            (
-                "sources",
-                .array(
-                    sources.map { src in
-                        .object([
-                            ("interface", .string(src.interface)), ("backend", .string(src.backend.rawValue)),
-                            // null: one worker and no group named, so no fanout group joined.
-                            (
-                                "fanout",
-                                workers.count > 1 || src.fanoutGroup != nil ? .string(src.fanout.rawValue) : .null
-                            ),
-                            ("filter", src.filter.map { .string($0) } ?? .null),
-                            ("snaplen", .int(src.snaplen)),
-                        ])
-                    })
-            ),
-            ("received", .int(received)),
-            ("processed", .int(total(.processed))),
-            ("bytes", .int(total(.bytes))),
-            ("elapsed_seconds", .double(s)),
-            ("stopped_by", .string(stoppedBy)),
-            ("rate", .object([("pps", .double(rate(received))), ("mbps", .double(rate(total(.bytes)) * 8 / 1e6))])),
-            ("decoded", .object(decoded)),
-            ("truncated", .int(total(.truncated))),
-            ("oversized", .int(total(.oversized))),
-            ("malformed", .object(Malformation.allCases.dropFirst().map { ($0.description, .int(total($0))) })),
-            (
-                "dropped",
-                .object([
-                    ("nomem", .int(total(.droppedNoMemory))),
-                    ("kernel", .int(total(.kernelDrops))),
-                ])
-            ),
-            ("kernel", .object([("packets", .int(total(.kernelPackets))), ("drops", .int(total(.kernelDrops)))])),
-            ("no_buffers", .int(total(.noBuffers))),
-            ("buffer_truncated", .int(total(.bufferTruncated))),
-            ("receive_errors", .int(total(.receiveErrors))),
-            (
-                "flows",
-                .object([
-                    ("total", .int(total(.flowsCreated))),
-                    ("icmp", .int(total(.icmpFlowsCreated))),
-                    ("expired", .int(total(.flowsExpired))),
-                    ("active", .int(total(.flowsActive))),
-                    ("table_full", .int(total(.flowTableFull))),
-                    ("top", .array(top.map(ReplayReport.flowJSON))),
-                ])
-            ),
-            (
-                "workers",
-                .array(
-                    workers.enumerated().map { i, w in
-                        var members: [(String, JSON)] = [
-                            ("worker", .int(i)), ("cpu", w.cpu.map { .int($0) } ?? .null),
-                            (
-                                "received",
-                                .int(
-                                    w.counters[WorkerCounter.processed.rawValue]
-                                        + w.counters[WorkerCounter.droppedNoMemory.rawValue])
-                            ),
-                        ]
-                        for c in WorkerCounter.allCases where c != .malformedBase {
-                            members.append((c.name, .int(w.counters[c.rawValue])))
-                        }
-                        return .object(members)
-                    })
-            ),
-            ("rooms", .array(rooms.map(ReplayReport.roomJSON))),
-            ("notes", .array(notes.map { .string($0) })),
-        ])
+        var kernel = KernelTotals()
+        kernel.packets = total(.kernelPackets)
+        kernel.drops = total(.kernelDrops)
+        return CaptureReportDocument(
+            sources: sources.map { src in
+                // No fanout: one worker and no group named, so no group joined.
+                SourceSummary(
+                    interface: src.interface, backend: src.backend.rawValue,
+                    fanout: workers.count > 1 || src.fanoutGroup != nil ? src.fanout.rawValue : nil,
+                    filter: src.filter, snaplen: src.snaplen)
+            },
+            traffic: traffic, elapsedSeconds: s, stoppedBy: stoppedBy,
+            rate: Rates(pps: rate(received), bytesPerSecond: rate(total(.bytes)), mbps: rate(total(.bytes)) * 8 / 1e6),
+            kernel: kernel, noBuffers: total(.noBuffers), bufferTruncated: total(.bufferTruncated),
+            receiveErrors: total(.receiveErrors),
+            workers: workers.enumerated().map { i, w in
+                WorkerReport(
+                    worker: i, cpu: w.cpu, state: nil,
+                    received: w.counters[WorkerCounter.processed.rawValue]
+                        + w.counters[WorkerCounter.droppedNoMemory.rawValue],
+                    counters: WorkerCounterSet(snapshot: w.counters), rxMissed: 0)
+            },
+            rooms: rooms.map(RoomReport.init), notes: notes)
     }
+
+    public var json: JSON { JSONCoding.encode(document) }
 
     public var human: String {
         var out: [String] = []
@@ -228,10 +185,7 @@ public enum CaptureRun {
         public var description: String
     }
 
-    /// Set by the SIGINT/SIGTERM handlers.
-    static let signalled = Atomic<Int32>(0)
-
-    public static func run(configuration c: CaptureConfiguration) throws(Failure) -> (CaptureReport, LeakReport) {
+    public static func run(configuration c: CaptureConfiguration) async throws(Failure) -> (CaptureReport, LeakReport) {
         guard c.workers >= 1 else { throw Failure(description: "--workers must be at least 1") }
         // The interface and the filter are checked once, here, before any
         // worker starts.
@@ -245,10 +199,8 @@ public enum CaptureRun {
                 throw Failure(description: "\(error)")
             }
         }
-        if c.mlockall && mlockall(MCL_CURRENT | MCL_FUTURE) != 0 {
-            throw Failure(
-                description:
-                    "mlockall: \(String(cString: strerror(errno))) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
+        if c.mlockall, case .failure(let e) = Syscall.nothingOrErrno({ mlockall(MCL_CURRENT | MCL_FUTURE) }) {
+            throw Failure(description: "mlockall: \(e) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
         }
         let arena: Arena
         do {
@@ -260,54 +212,79 @@ public enum CaptureRun {
             throw Failure(description: "\(error)")
         }
         let limit = c.count.map { CaptureLimit($0) }
-        let pool: ReplayWorkerPool
+        // Trap the signals before any worker exists, so that none of them
+        // is ever the thread a SIGINT kills.
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let pool: WorkerPool
         do {
-            pool = try ReplayWorkerPool(
+            pool = try WorkerPool(
                 rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority, options: c.worker,
                 ringCapacity: 1024, sources: c.sources, limit: limit)
         } catch {
             throw Failure(description: "\(error)")
         }
-        signalled.store(0, ordering: .relaxed)
-        signal(SIGINT) { CaptureRun.signalled.store($0, ordering: .relaxed) }
-        signal(SIGTERM) { CaptureRun.signalled.store($0, ordering: .relaxed) }
-        defer {
-            signal(SIGINT, SIG_DFL)
-            signal(SIGTERM, SIG_DFL)
-        }
         let described = c.sources.map { "\($0.interface) (\($0.backend.rawValue))" }.joined(separator: ", ")
         var line = "labyrinthd: capturing on \(described) with \(c.workers) workers\n"
         line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-        let start = lab_monotonic_ns()
-        let end = c.duration.map { start + UInt64($0 * 1e9) }
-        var stoppedBy = "signal"
-        while true {
-            let caught = signalled.load(ordering: .relaxed)
-            if caught != 0 {
-                stoppedBy = caught == SIGINT ? "SIGINT" : "SIGTERM"
-                break
-            }
-            if let end, lab_monotonic_ns() >= end {
-                stoppedBy = "duration"
-                break
-            }
-            if let limit, limit.isSpent {
-                stoppedBy = "count"
-                break
-            }
-            if pool.workers.contains(where: { $0.exited }) {
-                stoppedBy = "a worker exiting"
-                break
-            }
-            usleep(20_000)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let stoppedBy = await RunEnd.wait(
+            signals: signals, deadline: c.duration.map { start + .nanoseconds(Int64($0 * 1e9)) }
+        ) {
+            if let limit, limit.isSpent { return "count" }
+            if pool.workers.contains(where: { $0.exited }) { return "a worker exiting" }
+            return nil
         }
         let flows = pool.finish()
-        let elapsed = Int64(lab_monotonic_ns() - start)
+        let elapsed = start.duration(to: clock.now)
         let leaks = arena.checkForLeaks()
         var report = CaptureReport(
-            sources: c.sources, elapsed: elapsed, workers: pool.workers.map { ($0.counters.snapshot(), $0.cpu) },
+            sources: c.sources, elapsed: elapsed.nanoseconds,
+            workers: pool.workers.map { ($0.counters.snapshot(), $0.cpu) },
             rooms: arena.rooms.map(\.stats), flows: flows.flatMap { $0 }, topFlows: c.topFlows, stoppedBy: stoppedBy)
         report.notes = arena.layout.notes + pool.workers.flatMap(\.notes)
         return (report, leaks)
+    }
+}
+
+/// Waits for the end of a foreground run: a signal, a deadline, or a
+/// condition polled every 20 ms. Returns why it ended (`SIGINT`,
+/// `SIGTERM`, `duration`, or what the condition said).
+enum RunEnd {
+    static func wait(
+        signals: UnixSignalsSequence, deadline: ContinuousClock.Instant?,
+        condition: @escaping @Sendable () -> String?
+    ) async -> String {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                for await signal in signals { return signal == .sigint ? "SIGINT" : "SIGTERM" }
+                return nil
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let deadline, ContinuousClock.now >= deadline { return "duration" }
+                    if let reason = condition() { return reason }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                return nil
+            }
+            var reason = "cancelled"
+            while let next = await group.next() {
+                if let next {
+                    reason = next
+                    break
+                }
+            }
+            group.cancelAll()
+            return reason
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating).
+    var nanoseconds: Int64 {
+        let (s, a) = components
+        return s.multipliedReportingOverflow(by: 1_000_000_000).partialValue &+ a / 1_000_000_000
     }
 }

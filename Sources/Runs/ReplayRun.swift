@@ -1,5 +1,7 @@
 import DataPlane
 import Rooms
+import Synchronization
+import UnixSignals
 
 /// How to run a replay.
 public struct ReplayConfiguration: Sendable {
@@ -33,13 +35,15 @@ public struct ReplayConfiguration: Sendable {
 }
 
 /// A whole replay: build the arena and rooms, start the workers, push every
-/// file through them, stop, check for leaks and report.
+/// file through them, stop, check for leaks and report. SIGINT or SIGTERM
+/// ends it early: the file in progress stops at the next batch, and the
+/// report covers everything read.
 public enum ReplayRun {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
     }
 
-    public static func run(files: [String], configuration c: ReplayConfiguration) throws(Failure) -> (
+    public static func run(files: [String], configuration c: ReplayConfiguration) async throws(Failure) -> (
         ReplayReport, LeakReport
     ) {
         guard c.workers >= 1 else { throw Failure(description: "--workers must be at least 1") }
@@ -56,21 +60,26 @@ public enum ReplayRun {
         // The reader needs a CPU too: with every CPU taken by a worker,
         // workers sleep at once instead of spinning against it.
         if c.workers + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
-        let pool: ReplayWorkerPool
+        let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let pool: WorkerPool
         do {
-            pool = try ReplayWorkerPool(
+            pool = try WorkerPool(
                 rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority,
                 options: options, ringCapacity: c.ringCapacity)
         } catch {
             throw Failure(description: "\(error)")
         }
-        let notes = arena.layout.notes
         let replayer = FileReplayer(pool: pool)
         let clock = MonotonicClock()
         let start = clock.now()
-        var results: [FileReplayResult] = []
-        for file in files {
-            results.append(replayer.replay(path: file, pacing: c.pacing, loops: c.loops, clock: clock))
+        let results: [FileReplayResult]
+        let interruption: String?
+        do {
+            (results, interruption) = try await ReaderThread.run(replayer: replayer, signals: signals) {
+                files.map { replayer.replay(path: $0, pacing: c.pacing, loops: c.loops, clock: clock) }
+            }
+        } catch {
+            throw Failure(description: "\(error)")
         }
         let flows = pool.finish()
         let elapsed = clock.now() - start
@@ -78,7 +87,40 @@ public enum ReplayRun {
         var report = ReplayReport(
             files: results, pacing: c.pacing, loops: c.loops, elapsed: elapsed, replayer: replayer,
             flows: flows, rooms: arena.rooms.map(\.stats), topFlows: c.topFlows)
-        report.notes = notes
+        report.notes = arena.layout.notes
+        if let interruption {
+            report.interruptedBy = interruption
+            report.notes.append("stopped by \(interruption) after \(report.packets) packets")
+        }
         return (report, leaks)
+    }
+}
+
+/// The replay reader on a thread of its own (`lab-reader`), awaited from
+/// async code; SIGINT or SIGTERM cancels the replay at the reader's next
+/// batch. Returns the body's result and the signal that cut it short.
+enum ReaderThread {
+    static func run<T: Sendable>(
+        replayer: FileReplayer, signals: UnixSignalsSequence, _ body: @escaping @Sendable () -> T
+    ) async throws(ThreadStartError) -> (T, String?) {
+        let interruption = Mutex<String?>(nil)
+        let watcher = Task {
+            for await signal in signals {
+                interruption.withLock { $0 = signal == .sigint ? "SIGINT" : "SIGTERM" }
+                replayer.cancel()
+                return
+            }
+        }
+        defer { watcher.cancel() }
+        let result: Result<T, ThreadStartError> = await withCheckedContinuation { continuation in
+            do throws(ThreadStartError) {
+                // The thread's last act is to resume the continuation; it is
+                // detached, so nothing blocks to join it.
+                try PinnedThread(name: "lab-reader") { continuation.resume(returning: .success(body())) }.detach()
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        return (try result.get(), interruption.withLock { $0 })
     }
 }

@@ -1,0 +1,461 @@
+import BasicContainers
+import CPcap
+import CRoomsSupport
+import CURing
+import Capture
+import Packet
+import Rooms
+import Synchronization
+import Syscalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A worker's libpcap source: the handle and whether its fd is readable.
+struct PcapSlot: ~Copyable {
+    /// Its index among the worker's sources.
+    let source: Int
+    let handle: PcapHandle
+    let linkType: LinkType
+    var armed = false
+    var ready = false
+    var kernel = KernelCounts()
+
+    init(_ handle: consuming PcapHandle, source: Int) {
+        self.source = source
+        linkType = LinkType(rawValue: UInt32(bitPattern: handle.linkType))
+        self.handle = handle
+    }
+}
+
+/// A worker's AF_PACKET source: the socket, its provided buffers and the
+/// recvmsg layout the multishot request uses.
+struct UringSlot: ~Copyable {
+    let source: Int
+    let socket: PacketSocket
+    var buffers: ProvidedBuffers
+    let header: ReceiveHeader
+    let loopback: Bool
+    var armed = false
+    var kernel = KernelCounts()
+
+    init(_ socket: consuming PacketSocket, buffers: consuming ProvidedBuffers, source: Int) {
+        self.source = source
+        loopback = PacketSocket.isLoopback(socket.interface)
+        self.socket = socket
+        self.buffers = buffers
+        // Room for the sockaddr_ll and one SO_TIMESTAMPNS control message.
+        header = ReceiveHeader(nameBytes: MemoryLayout<sockaddr_ll>.size, controlBytes: 32)
+    }
+}
+
+/// What the C callback of `pcap_dispatch` needs: the worker's processor and
+/// the count limit.
+struct PcapDispatchContext {
+    let processor: UnsafeMutablePointer<PacketProcessor>
+    var linkType: LinkType
+    let limit: CaptureLimit?
+    var limitReached = false
+}
+
+/// `--count N` over all workers: a shared countdown, touched only when set.
+public final class CaptureLimit: @unchecked Sendable {
+    let remaining: UnsafeMutablePointer<Atomic<Int>>
+
+    public init(_ count: Int) {
+        remaining = .allocate(capacity: 1)
+        remaining.initialize(to: Atomic(count))
+    }
+
+    deinit {
+        remaining.deallocate()
+    }
+
+    /// Takes one frame from the allowance: false when it is spent.
+    @inline(__always)
+    func take() -> Bool {
+        remaining.pointee.wrappingSubtract(1, ordering: .relaxed).oldValue > 0
+    }
+
+    public var isSpent: Bool { remaining.pointee.load(ordering: .relaxed) <= 0 }
+}
+
+private let pcapCallback: pcap_handler = { user, header, bytes in
+    let context = user!.withMemoryRebound(to: PcapDispatchContext.self, capacity: 1) { $0 }
+    if let limit = context.pointee.limit, !limit.take() {
+        context.pointee.limitReached = true
+        return
+    }
+    let h = header!.pointee
+    let timestamp = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec) &* 1000
+    context.pointee.processor.pointee.process(
+        UnsafeRawPointer(bytes!), capturedLength: Int(h.caplen), wireLength: Int(h.len),
+        linkType: context.pointee.linkType, timestamp: timestamp)
+}
+
+/// Completion tags: the kind in the high half, the slot in the low.
+enum CompletionKind: UInt64 {
+    case pcapReadable = 1
+    case received = 2
+    case doorbell = 3
+
+    func tag(_ slot: Int) -> UInt64 { rawValue << 32 | UInt64(slot) }
+}
+
+/// A live-capture worker's sources on its own io_uring: libpcap handles
+/// (their fds polled for readiness) and AF_PACKET sockets (multishot recvmsg
+/// straight into pages of the room), plus the replay doorbell as an eventfd.
+/// Opened on the worker's own thread (SINGLE_ISSUER binds the ring there).
+struct LiveSources: ~Copyable, WorkerSources {
+    let uring: IOURing
+    var pcap: RigidArray<PcapSlot>
+    var sockets: RigidArray<UringSlot>
+    let doorbellFD: Int32
+    var dispatch: PcapDispatchContext
+
+    /// Opens every source; on failure closes what was opened, gives its
+    /// pages back and throws the reason.
+    init(
+        _ sources: [LiveSourceOptions], doorbellFD: Int32, context: borrowing WorkerContext
+    ) throws(LiveCaptureError) {
+        let options = context.options
+        let uring: IOURing
+        do {
+            uring = try IOURing(entries: 256, reapCapacity: Swift.max(options.budget, 64))
+        } catch {
+            throw LiveCaptureError(interface: "io_uring", "io_uring_queue_init", errno: error)
+        }
+        let pcapSources = sources.enumerated().filter { $0.element.backend == .pcap }
+        let uringSources = sources.enumerated().filter { $0.element.backend == .uring }
+        var pcap = RigidArray<PcapSlot>(capacity: pcapSources.count)
+        var sockets = RigidArray<UringSlot>(capacity: uringSources.count)
+        var failure: LiveCaptureError? = nil
+        for (index, source) in pcapSources {
+            do {
+                pcap.append(PcapSlot(try PcapHandle(source), source: index))
+            } catch {
+                failure = error
+                break
+            }
+        }
+        if failure == nil {
+            for (i, (index, source)) in uringSources.enumerated() {
+                do throws(LiveCaptureError) {
+                    let socket = try PacketSocket(source)
+                    var buffers: ProvidedBuffers
+                    do throws(Errno) {
+                        buffers = try ProvidedBuffers(
+                            on: uring, entries: options.providedBuffers, group: UInt16(truncatingIfNeeded: i),
+                            roomIndex: context.room.index)
+                    } catch {
+                        throw LiveCaptureError(interface: source.interface, "provided buffer ring", errno: error)
+                    }
+                    context.room.refill(into: &buffers)
+                    buffers.publish()
+                    sockets.append(UringSlot(socket, buffers: buffers, source: index))
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+        }
+        if let failure {
+            while let slot = sockets.popLast() { slot.buffers.close(on: uring, returningPagesTo: context.room) }
+            throw failure
+        }
+        for i in 0..<pcap.count {
+            for w in pcap[i].handle.warnings { context.shared.addNote("\(pcap[i].handle.interface): \(w)") }
+        }
+        if uring.downgraded {
+            context.shared.addNote("io_uring: SINGLE_ISSUER/DEFER_TASKRUN not supported by this kernel")
+        }
+        if doorbellFD >= 0 {
+            do throws(Errno) {
+                try uring.armPoll(fd: doorbellFD, tag: CompletionKind.doorbell.tag(0))
+            } catch {
+                while let slot = sockets.popLast() { slot.buffers.close(on: uring, returningPagesTo: context.room) }
+                throw LiveCaptureError(interface: "io_uring", "polling the replay doorbell", errno: error)
+            }
+        }
+        self.uring = uring
+        self.pcap = pcap
+        self.sockets = sockets
+        self.doorbellFD = doorbellFD
+        dispatch = PcapDispatchContext(processor: context.processor, linkType: .ethernet, limit: context.limit)
+    }
+
+    // MARK: Polling
+
+    @inline(__always)
+    mutating func poll(budget: Int, context: borrowing WorkerContext) -> (frames: Int, more: Bool) {
+        var n = 0
+        var more = false
+        // Completions: frames received into pages, readiness.
+        let k = uring.reap(max: budget)
+        let batchTime = k > 0 && sockets.count > 0 ? Self.wallClock() : 0
+        for i in 0..<k {
+            let tag = uring.tag(i)
+            let slot = Int(tag & 0xFFFF_FFFF)
+            switch CompletionKind(rawValue: tag >> 32) {
+            case .received?:
+                n &+= received(completion: i, slot: slot, time: batchTime, context: context)
+            case .pcapReadable?:
+                pcap[slot].ready = true
+                if !uring.isStillArmed(i) { pcap[slot].armed = false }
+            case .doorbell?:
+                if !uring.isStillArmed(i) { rearmDoorbell(context: context) }
+            case nil:
+                break
+            }
+        }
+        if k == uring.reapCapacity { more = true }
+        // libpcap handles that turned readable: dispatch up to budget.
+        for s in 0..<pcap.count where pcap[s].ready {
+            dispatch.linkType = pcap[s].linkType
+            let handle = pcap[s].handle.handle
+            let m = withUnsafeMutablePointer(to: &dispatch) { ctx in
+                ctx.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<PcapDispatchContext>.size) {
+                    pcap_dispatch(handle, Int32(truncatingIfNeeded: budget), pcapCallback, $0)
+                }
+            }
+            // A dispatch ends at a block's end as well as at the budget:
+            // the handle is drained only when one finds nothing.
+            if m > 0 {
+                more = true
+                n &+= Int(m)
+            } else {
+                pcap[s].ready = false
+                if m < 0 && m != -2 { context.counters.add(WorkerCounter.receiveErrors.rawValue, 1) }
+            }
+        }
+        if dispatch.limitReached { more = false }
+        return (n, more)
+    }
+
+    /// One completion of a socket's multishot recvmsg.
+    @inline(__always)
+    mutating func received(completion i: Int, slot s: Int, time: Int64, context: borrowing WorkerContext) -> Int {
+        let c = context.counters
+        let room = context.room
+        if !uring.isStillArmed(i) { sockets[s].armed = false }
+        let result = uring.result(i)
+        guard result >= 0 else {
+            if result == -ENOBUFS {
+                c.add(WorkerCounter.noBuffers.rawValue, 1)
+            } else if result != -ECANCELED {
+                c.add(WorkerCounter.receiveErrors.rawValue, 1)
+            }
+            return 0
+        }
+        guard let id = uring.bufferID(i), let raw = sockets[s].buffers.take(id) else {
+            c.add(WorkerCounter.receiveErrors.rawValue, 1)
+            return 0
+        }
+        let page = room.adopt(raw)
+        var payload: UnsafeMutablePointer<UInt8>? = nil
+        var captured: UInt32 = 0
+        var real: UInt32 = 0
+        var pktType: UInt8 = 0
+        var timestamp: Int64 = 0
+        let parsed = curing_recvmsg_parse(
+            page.baseAddress, result, sockets[s].header.message, &payload, &captured, &real, &timestamp, &pktType)
+        guard parsed == 0, let payload else {
+            c.add(WorkerCounter.receiveErrors.rawValue, 1)
+            room.free(page)
+            return 0
+        }
+        // On loopback every frame is seen leaving and arriving: keep one,
+        // as libpcap does.
+        if _slowPath(sockets[s].loopback && pktType == curing_packet_outgoing()) {
+            room.free(page)
+            return 0
+        }
+        if let limit = context.limit, !limit.take() {
+            dispatch.limitReached = true
+            room.free(page)
+            return 0
+        }
+        if _slowPath(real > captured) { c.add(WorkerCounter.bufferTruncated.rawValue, 1) }
+        let offset = UnsafeMutableRawPointer(payload) - page.baseAddress
+        context.processor.pointee.processInPlace(
+            page, offset: offset, capturedLength: Int(captured), wireLength: Int(real), linkType: .ethernet,
+            timestamp: timestamp != 0 ? timestamp : time)
+        return 1
+    }
+
+    // MARK: Between polls
+
+    @inline(__always)
+    mutating func service(context: borrowing WorkerContext, publishCounts: Bool) -> Bool {
+        // Give the kernel pages again and re-arm what ended.
+        var starved = false
+        for s in 0..<sockets.count {
+            context.room.refill(into: &sockets[s].buffers)
+            sockets[s].buffers.publish()
+            if !sockets[s].armed {
+                if sockets[s].buffers.inRing > 0 {
+                    do throws(Errno) {
+                        try uring.armReceiveMessages(
+                            fd: sockets[s].socket.fd, header: sockets[s].header, group: sockets[s].buffers.group,
+                            tag: CompletionKind.received.tag(s))
+                        sockets[s].armed = true
+                    } catch {
+                        uringError(error, context: context)
+                    }
+                } else {
+                    starved = true
+                }
+            }
+        }
+        for s in 0..<pcap.count where !pcap[s].armed {
+            do throws(Errno) {
+                try uring.armPoll(fd: pcap[s].handle.fileDescriptor, tag: CompletionKind.pcapReadable.tag(s))
+                pcap[s].armed = true
+            } catch {
+                uringError(error, context: context)
+            }
+        }
+        if publishCounts { publishKernelCounts(context: context) }
+        if _slowPath(context.shared.filters.hasNews) { applyFilters(context: context) }
+        return starved
+    }
+
+    func rearmDoorbell(context: borrowing WorkerContext) {
+        do throws(Errno) {
+            try uring.armPoll(fd: doorbellFD, tag: CompletionKind.doorbell.tag(0))
+        } catch {
+            uringError(error, context: context)
+        }
+    }
+
+    /// A request the ring refused: counted, and noted once.
+    func uringError(_ error: Errno, context: borrowing WorkerContext) {
+        if context.counters.load(WorkerCounter.uringErrors.rawValue) == 0 {
+            context.shared.addNote("io_uring: \(error)")
+        }
+        context.counters.add(WorkerCounter.uringErrors.rawValue, 1)
+    }
+
+    func kick(always: Bool, context: borrowing WorkerContext) {
+        // Receives complete only inside io_uring_enter (DEFER_TASKRUN); a
+        // pcap-only worker with more to read enters only to submit, but a
+        // busy-polling one enters every time to see readiness.
+        guard always || sockets.count > 0 || uring.pendingSubmissions > 0 else { return }
+        do throws(Errno) {
+            try uring.submit(waitingNanoseconds: 0)
+        } catch {
+            uringError(error, context: context)
+        }
+    }
+
+    func sleep(
+        inbox: borrowing ReplayInbox, timeoutNanoseconds: Int64, context: borrowing WorkerContext,
+        until ready: () -> Bool
+    ) {
+        inbox.arrivals.wait(until: ready) {
+            do throws(Errno) {
+                try uring.submit(waitingNanoseconds: timeoutNanoseconds)
+            } catch {
+                uringError(error, context: context)
+            }
+        }
+    }
+
+    mutating func publishKernelCounts(context: borrowing WorkerContext) {
+        var packets: UInt64 = 0
+        var drops: UInt64 = 0
+        for s in 0..<pcap.count {
+            if case .failure(let e) = pcap[s].kernel.read(fd: pcap[s].handle.fileDescriptor) {
+                kernelCountError(e, interface: pcap[s].handle.interface, context: context)
+            }
+            packets &+= pcap[s].kernel.packets
+            drops &+= pcap[s].kernel.drops
+        }
+        for s in 0..<sockets.count {
+            if case .failure(let e) = sockets[s].kernel.read(fd: sockets[s].socket.fd) {
+                kernelCountError(e, interface: sockets[s].socket.interface, context: context)
+            }
+            packets &+= sockets[s].kernel.packets
+            drops &+= sockets[s].kernel.drops
+        }
+        let c = context.counters
+        c.store(WorkerCounter.kernelPackets.rawValue, Int(truncatingIfNeeded: packets))
+        c.store(WorkerCounter.kernelDrops.rawValue, Int(truncatingIfNeeded: drops))
+    }
+
+    func kernelCountError(_ error: Errno, interface: String, context: borrowing WorkerContext) {
+        if context.counters.load(WorkerCounter.kernelCountErrors.rawValue) == 0 {
+            context.shared.addNote("\(interface): PACKET_STATISTICS: \(error)")
+        }
+        context.counters.add(WorkerCounter.kernelCountErrors.rawValue, 1)
+    }
+
+    /// Applies the filters the control plane posted (a reload): on the
+    /// worker's own thread, as libpcap handles are not thread-safe.
+    /// Replacing a socket filter is atomic in the kernel, so no frame goes
+    /// unfiltered or is lost.
+    func applyFilters(context: borrowing WorkerContext) {
+        guard let (filters, generation) = context.shared.filters.take() else { return }
+        for s in 0..<pcap.count where pcap[s].source < filters.count {
+            do {
+                try pcap[s].handle.setFilter(filters[pcap[s].source] ?? "")
+            } catch {
+                context.shared.addNote("\(error)")
+            }
+        }
+        for s in 0..<sockets.count where sockets[s].source < filters.count {
+            do {
+                try sockets[s].socket.setFilter(filters[sockets[s].source], snaplen: 262_144)
+            } catch {
+                context.shared.addNote("\(error)")
+            }
+        }
+        context.shared.filters.acknowledge(generation)
+    }
+
+    // MARK: The end
+
+    /// Cancels the receives and processes what already sat in pages, so
+    /// that no page is in the kernel's hands afterwards.
+    mutating func drain(context: borrowing WorkerContext) {
+        defer { publishKernelCounts(context: context) }
+        guard sockets.count > 0 else { return }
+        for s in 0..<sockets.count where sockets[s].armed {
+            do throws(Errno) {
+                try uring.cancel(fd: sockets[s].socket.fd)
+            } catch {
+                uringError(error, context: context)
+            }
+        }
+        var rounds = 0
+        while (0..<sockets.count).contains(where: { sockets[$0].armed }) && rounds < 1000 {
+            rounds += 1
+            do throws(Errno) {
+                try uring.submit(waitingNanoseconds: 10_000_000)
+            } catch {
+                uringError(error, context: context)
+            }
+            let k = uring.reap(max: uring.reapCapacity)
+            AtomicContext.enter()
+            for i in 0..<k {
+                let tag = uring.tag(i)
+                if CompletionKind(rawValue: tag >> 32) == .received {
+                    _ = received(completion: i, slot: Int(tag & 0xFFFF_FFFF), time: Self.wallClock(), context: context)
+                }
+            }
+            AtomicContext.exit()
+        }
+    }
+
+    consuming func close(context: borrowing WorkerContext) {
+        while let slot = sockets.popLast() { slot.buffers.close(on: uring, returningPagesTo: context.room) }
+    }
+
+    /// Nanoseconds since the epoch (vDSO, no syscall).
+    static func wallClock() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,219 @@
+import CRoomsSupport
+import Packet
+import Rooms
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a worker polls besides its replay queue, and how it sleeps: nothing
+/// but a futex doorbell (``ReplayOnly``), or live capture sources on the
+/// worker's io_uring (``LiveSources``). The worker loop is generic over it,
+/// so each kind gets its own specialised loop with no runtime branch.
+protocol WorkerSources: ~Copyable {
+    /// Polls every source for up to `budget` frames each, in atomic context.
+    /// Returns the frames taken and whether a source has more waiting.
+    mutating func poll(budget: Int, context: borrowing WorkerContext) -> (frames: Int, more: Bool)
+    /// Between polls, out of atomic context: refills and re-arms, publishes
+    /// the kernel's counts, applies posted filters. Returns true when
+    /// starved of pages (the worker should look again soon).
+    mutating func service(context: borrowing WorkerContext, publishCounts: Bool) -> Bool
+    /// Asks the kernel for completions without sleeping: when more work is
+    /// pending (`always` false: only if the sources need an enter for it),
+    /// or on every loop when busy polling (`always` true).
+    func kick(always: Bool, context: borrowing WorkerContext)
+    /// Sleeps until the inbox's doorbell rings, a source has work, or
+    /// `timeoutNanoseconds` pass; returns at once when `ready()` holds.
+    func sleep(
+        inbox: borrowing ReplayInbox, timeoutNanoseconds: Int64, context: borrowing WorkerContext,
+        until ready: () -> Bool)
+    /// After the stop: processes what the kernel already put in pages and
+    /// publishes the last counts.
+    mutating func drain(context: borrowing WorkerContext)
+    /// Gives every page back to the room and closes the sources.
+    consuming func close(context: borrowing WorkerContext)
+}
+
+/// What every step of a worker's loop works with: its shared state, its
+/// room, its processor and its inbox's index.
+struct WorkerContext {
+    let shared: WorkerShared
+    let room: Room
+    let options: WorkerOptions
+    let processor: UnsafeMutablePointer<PacketProcessor>
+    let limit: CaptureLimit?
+
+    @inline(__always) var counters: SingleWriterCounters { shared.counters }
+}
+
+/// The one NAPI loop of a worker, an interrupt handler in all but name: it
+/// sleeps until its "interrupt" (the replay doorbell, or a completion on its
+/// io_uring: a frame received into one of its pages, a pcap handle turning
+/// readable), then polls up to `budget` frames per source in atomic context,
+/// and keeps polling while the budget runs out.
+struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
+    let context: WorkerContext
+    let inboxes: ReplayInboxes
+    var sources: Sources
+
+    init(context: consuming WorkerContext, inboxes: ReplayInboxes, sources: consuming Sources) {
+        self.context = context
+        self.inboxes = inboxes
+        self.sources = sources
+    }
+
+    /// Runs until stopped and drained, then closes the sources. Returns the
+    /// flows the worker saw.
+    consuming func run() -> [FlowRecord] {
+        let shared = context.shared
+        let c = context.counters
+        let budget = context.options.budget
+        let index = shared.index
+        #if DEBUG
+        let hooks = context.options.hooks
+        let stallAt = hooks.stallWorker == index ? Int64(lab_monotonic_ns()) &+ hooks.stallAfter : nil
+        #endif
+        var lastTick: UInt64 = 0
+        var stopping = false
+        while true {
+            #if DEBUG
+            if _slowPath(stallAt != nil) && Int64(lab_monotonic_ns()) > stallAt! {
+                shared.stallUntilStopped()
+                break
+            }
+            #endif
+            c.add(WorkerCounter.heartbeat.rawValue, 1)
+            AtomicContext.enter()
+            let replayed = pollReplay(budget: budget)
+            let (captured, capturedMore) = sources.poll(budget: budget, context: context)
+            AtomicContext.exit()
+            let n = replayed &+ captured
+            let more = capturedMore || replayed == budget
+
+            // Between polls: the kernel's rings, held pages, gauges, requests.
+            let now = lab_monotonic_ns()
+            let tick = now &- lastTick >= 100_000_000 || stopping
+            if tick { lastTick = now }
+            let starved = sources.service(context: context, publishCounts: tick)
+            context.processor.pointee.releaseExpiredHeld()
+            if replayed > 0 || tick { context.processor.pointee.publishFlowGauges() }
+            shared.answerFlowRequest(from: context.processor.pointee)
+            if let limit = context.limit, limit.isSpent { stopping = true }
+            if n > 0 { c.add(WorkerCounter.polls.rawValue, 1) }
+            if n >= budget { c.add(WorkerCounter.budgetExhausted.rawValue, 1) }
+            if stopping { break }
+            if more {
+                sources.kick(always: false, context: context)
+                continue
+            }
+            // Nothing more queued.
+            if shared.stopFlag.load(ordering: .acquiring) && inboxes.storage[index].ring.count == 0 {
+                stopping = true
+                continue  // one last pass: the kernel's counts, the last frames
+            }
+            if context.options.busyPoll {
+                sources.kick(always: true, context: context)
+                lab_cpu_relax()
+                continue
+            }
+            if spinForArrivals(inbox: inboxes.storage[index]) { continue }
+            c.add(WorkerCounter.sleeps.rawValue, 1)
+            // Starved of pages: look again soon, the room may have refilled.
+            sources.sleep(
+                inbox: inboxes.storage[index], timeoutNanoseconds: starved ? 1_000_000 : 100_000_000,
+                context: context
+            ) {
+                inboxes.storage[index].ring.count != 0 || shared.stopFlag.load(ordering: .acquiring)
+                    || shared.flowRequestPending
+            }
+        }
+        // Frames already in pages when the stop came are still processed.
+        sources.drain(context: context)
+        shared.answerFlowRequest(from: context.processor.pointee)
+        context.processor.pointee.releaseHeld()
+        context.processor.pointee.publishFlowGauges()
+        let flows = context.processor.pointee.flowRecords()
+        sources.close(context: context)
+        return flows
+    }
+
+    /// The replay queue: up to `budget` frames, each copied into a page of
+    /// the room, decoded and accounted; the next frame's bytes and flow slot
+    /// are prefetched while this one is worked on.
+    @inline(__always)
+    func pollReplay(budget: Int) -> Int {
+        Self.poll(inboxes.storage[context.shared.index], budget: budget, context: context)
+    }
+
+    @inline(__always)
+    static func poll(_ inbox: borrowing ReplayInbox, budget: Int, context: borrowing WorkerContext) -> Int {
+        let processor = context.processor
+        var n = 0
+        while n < budget, let d = inbox.ring.pop() {
+            if let next = inbox.ring.peek(ahead: 1) { processor.pointee.prefetch(next) }
+            processor.pointee.process(
+                UnsafeRawPointer(bitPattern: d.address)!, capturedLength: Int(d.capturedLength),
+                wireLength: Int(d.wireLength), linkType: LinkType(rawValue: d.linkType), timestamp: d.timestamp,
+                flowHash: d.flowHash)
+            n &+= 1
+        }
+        if n > 0 {
+            context.counters.add(WorkerCounter.replayFrames.rawValue, n)
+            // A reader waiting for room sleeps until half the queue is free.
+            if inbox.ring.count <= inbox.ring.capacity / 2 { inbox.space.ring() }
+        }
+        return n
+    }
+
+    /// A short spin catches back-to-back arrivals without a sleep, unless
+    /// the worker shares its CPU with its feeder (then spinning starves the
+    /// thread it waits for). True when something arrived.
+    @inline(__always)
+    func spinForArrivals(inbox: borrowing ReplayInbox) -> Bool {
+        let limit = context.options.spinBeforeSleep
+        guard limit > 0 else { return false }
+        var spins = 0
+        while spins < limit && inbox.ring.count == 0 && !context.shared.stopFlag.load(ordering: .relaxed) {
+            lab_cpu_relax()
+            spins &+= 1
+        }
+        return inbox.ring.count != 0
+    }
+}
+
+/// A replay-only worker's sources: none. It sleeps on its inbox's futex
+/// doorbell.
+struct ReplayOnly: WorkerSources {
+    @inline(__always)
+    mutating func poll(budget: Int, context: borrowing WorkerContext) -> (frames: Int, more: Bool) { (0, false) }
+
+    @inline(__always)
+    mutating func service(context: borrowing WorkerContext, publishCounts: Bool) -> Bool { false }
+
+    @inline(__always)
+    func kick(always: Bool, context: borrowing WorkerContext) {}
+
+    func sleep(
+        inbox: borrowing ReplayInbox, timeoutNanoseconds: Int64, context: borrowing WorkerContext,
+        until ready: () -> Bool
+    ) {
+        inbox.arrivals.wait(timeoutNanoseconds: timeoutNanoseconds, until: ready)
+    }
+
+    mutating func drain(context: borrowing WorkerContext) {}
+
+    consuming func close(context: borrowing WorkerContext) {}
+}
+
+extension WorkerShared {
+    #if DEBUG
+    /// Worker side, the stall test hook: stop polling (the heartbeat stops
+    /// too), as a worker stuck in a bug would, until the daemon stops it.
+    func stallUntilStopped() {
+        while !stopFlag.load(ordering: .acquiring) {
+            var ts = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+            nanosleep(&ts, nil)
+        }
+    }
+    #endif
+}

@@ -1,0 +1,262 @@
+import CRoomsSupport
+import Capture
+import Packet
+import Rooms
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a worker runs.
+public struct WorkerOptions: Sendable {
+    /// Frames per poll before the worker checks in (NAPI's budget).
+    public var budget: Int = 64
+    /// Never sleep: poll continuously (NAPI busy polling).
+    public var busyPoll: Bool = false
+    /// Flow table slots.
+    public var flowCapacity: Int = 65_536
+    /// Nanoseconds of silence after which a flow expires.
+    public var idleTimeout: Int64 = 120_000_000_000
+    /// uring: pages lent to the kernel per socket (a power of two).
+    public var providedBuffers: Int = 256
+    /// Pause-spins before sleeping when the queue is empty (0 when workers
+    /// share CPUs with their feeder).
+    public var spinBeforeSleep: Int = 256
+    #if DEBUG
+    /// Test hooks, compiled into debug builds only: a release build has
+    /// neither the options nor a branch for them on the packet path.
+    public var hooks = WorkerTestHooks()
+    #endif
+
+    public init() {}
+}
+
+#if DEBUG
+/// Faults the tests inject into a worker (debug builds only).
+public struct WorkerTestHooks: Sendable, Equatable {
+    /// Pages kept this many frames before being freed: packets that hold
+    /// their pages.
+    public var holdFrames: Int = 0
+    /// With `holdFrames`, a held page goes home after this many nanoseconds
+    /// (0: only when newer frames push it out).
+    public var holdNanoseconds: Int64 = 0
+    /// Worker `stallWorker` stops (no heartbeat, no polling) `stallAfter`
+    /// nanoseconds after it starts, until told to stop, as a worker stuck in
+    /// a bug would.
+    public var stallWorker: Int? = nil
+    public var stallAfter: Int64 = 0
+
+    public init() {}
+}
+#endif
+
+/// State shared between a worker thread and the control plane: the worker
+/// writes, everyone else reads counters or raises flags. Nothing here is a
+/// lock the worker takes.
+public final class WorkerShared: @unchecked Sendable {
+    public let index: Int
+    public let counters: SingleWriterCounters
+    /// The CPU the worker was pinned to, if any.
+    public let cpu: Int?
+    /// Set by the control plane: finish what is queued, then exit.
+    let stopFlag = Atomic<Bool>(false)
+    /// Set by the worker when it has exited.
+    let exitedFlag = Atomic<Bool>(false)
+
+    /// The control plane's requests for the top flows: it bumps
+    /// `flowRequest` (with `flowRequestTop` and `flowRequestByPackets` set
+    /// first); the worker answers into `flowReply` between polls and then
+    /// sets `flowAnswered` to the request it served.
+    let flowRequest = Atomic<Int>(0)
+    let flowRequestTop = Atomic<Int>(10)
+    let flowRequestByPackets = Atomic<Bool>(false)
+    let flowAnswered = Atomic<Int>(0)
+    let flowReplyCount = Atomic<Int>(0)
+    let flowReply: UnsafeMutablePointer<FlowRecord>
+    /// The most flows one request may ask for.
+    public static let maximumTopFlows = 1000
+
+    /// Live workers open their sources on their own thread: 0 starting,
+    /// 1 running, 2 failed (``startError`` says why).
+    let startState = Atomic<Int>(0)
+    /// Written by the worker before it publishes state 2 (releasing), read
+    /// after it is seen (acquiring).
+    private var startFailureValue: LiveCaptureError? = nil
+
+    /// The worker's notes (warnings): a single-writer log. The worker
+    /// writes entry `n` and then publishes `noteCount = n + 1` (releasing);
+    /// readers read the entries below the count they see (acquiring).
+    private let noteEntries: UnsafeMutablePointer<String>
+    private let noteCount = Atomic<Int>(0)
+    private let notesDropped = Atomic<Int>(0)
+    static let noteCapacity = 64
+
+    /// New BPF filters for the worker's live sources, posted by the control
+    /// plane without a lock the worker takes.
+    let filters = FilterMailbox()
+
+    init(index: Int, cpu: Int?) {
+        self.index = index
+        self.cpu = cpu
+        counters = .allocate(count: WorkerCounter.slotCount)
+        flowReply = .allocate(capacity: WorkerShared.maximumTopFlows)
+        noteEntries = .allocate(capacity: WorkerShared.noteCapacity)
+    }
+
+    deinit {
+        flowReply.deallocate()
+        noteEntries.deinitialize(count: noteCount.load(ordering: .acquiring))
+        noteEntries.deallocate()
+    }
+
+    // MARK: Start and notes (worker writes, others read)
+
+    func setStartError(_ failure: LiveCaptureError) {
+        startFailureValue = failure
+        startState.store(2, ordering: .releasing)
+    }
+
+    /// Why the worker could not start its live sources, if it could not.
+    public var startFailure: LiveCaptureError? {
+        startState.load(ordering: .acquiring) == 2 ? startFailureValue : nil
+    }
+
+    /// Worker side: adds a note (not on the packet path).
+    func addNote(_ note: String) {
+        let n = noteCount.load(ordering: .relaxed)
+        guard n < WorkerShared.noteCapacity else {
+            notesDropped.wrappingAdd(1, ordering: .relaxed)
+            return
+        }
+        (noteEntries + n).initialize(to: note)
+        noteCount.store(n + 1, ordering: .releasing)
+    }
+
+    /// Warnings from the worker (activation warnings, filters it could not
+    /// apply), oldest first.
+    public var notes: [String] {
+        let n = noteCount.load(ordering: .acquiring)
+        var out = Array(UnsafeBufferPointer(start: noteEntries, count: n))
+        let dropped = notesDropped.load(ordering: .relaxed)
+        if dropped > 0 { out.append("\(dropped) more notes dropped") }
+        return out
+    }
+
+    // MARK: Filters
+
+    /// Posts new BPF filters for the worker's sources (by source index;
+    /// nil: none); returns the generation to wait for with
+    /// ``appliedFilters``. Control plane only, one poster at a time.
+    public func postFilters(_ filters: [String?]) -> Int { self.filters.post(filters) }
+
+    /// The filter generation the worker has applied.
+    public var appliedFilters: Int { filters.applied.load(ordering: .acquiring) }
+
+    // MARK: Top flows
+
+    /// Asks the worker for its top `count` flows by bytes (or packets);
+    /// returns the request number to wait for with ``topFlows(answering:)``.
+    public func requestTopFlows(_ count: Int, byPackets: Bool) -> Int {
+        flowRequestTop.store(min(max(1, count), WorkerShared.maximumTopFlows), ordering: .relaxed)
+        flowRequestByPackets.store(byPackets, ordering: .relaxed)
+        return flowRequest.wrappingAdd(1, ordering: .releasing).newValue
+    }
+
+    /// The worker's answer to `request`, or nil while it has not answered
+    /// (or has exited).
+    public func topFlows(answering request: Int) -> [FlowRecord]? {
+        guard flowAnswered.load(ordering: .acquiring) >= request else { return nil }
+        let n = flowReplyCount.load(ordering: .relaxed)
+        return Array(UnsafeBufferPointer(start: flowReply, count: n))
+    }
+
+    /// Whether a top-flows request waits for an answer.
+    @inline(__always)
+    var flowRequestPending: Bool {
+        flowRequest.load(ordering: .relaxed) != flowAnswered.load(ordering: .relaxed)
+    }
+
+    /// Worker side: serves a pending top-flows request from the worker's
+    /// own table.
+    func answerFlowRequest(from processor: borrowing PacketProcessor) {
+        let request = flowRequest.load(ordering: .acquiring)
+        guard request != flowAnswered.load(ordering: .relaxed) else { return }
+        let n = processor.topFlows(
+            flowRequestTop.load(ordering: .relaxed), byPackets: flowRequestByPackets.load(ordering: .relaxed),
+            into: flowReply)
+        flowReplyCount.store(n, ordering: .relaxed)
+        flowAnswered.store(request, ordering: .releasing)
+    }
+
+    // MARK: Counters
+
+    /// The worker's heartbeat (moves on every loop of its poll).
+    public var heartbeat: Int { counter(.heartbeat) }
+
+    public var exited: Bool { exitedFlag.load(ordering: .acquiring) }
+
+    public func counter(_ c: WorkerCounter) -> Int { counters.load(c.rawValue) }
+
+    /// Frames taken from the source: processed plus dropped for want of memory.
+    public var received: Int { counter(.processed) + counter(.droppedNoMemory) }
+    public func malformed(_ m: Malformation) -> Int { counters.load(WorkerCounter.malformed(m)) }
+}
+
+/// New filters from the control plane to one worker, without a lock: an
+/// atomic pointer to an immutable ``PostedFilters``, swapped by the one
+/// poster and freed only once the worker has acknowledged a newer one
+/// (deferred free). The worker compares generations once per poll and reads
+/// the object only when they differ.
+final class FilterMailbox: @unchecked Sendable {
+    /// The latest posting (an unretained ``PostedFilters``), or nil.
+    private let latest = Atomic<UnsafeRawPointer?>(nil)
+    /// Its generation, published after `latest` (releasing).
+    let generation = Atomic<Int>(0)
+    /// The generation the worker applied.
+    let applied = Atomic<Int>(0)
+    /// Postings the worker may still read, oldest first; touched only by
+    /// the poster (the control plane serialises posting).
+    private var retained: [PostedFilters] = []
+
+    final class PostedFilters {
+        let filters: [String?]
+        let generation: Int
+        init(_ filters: [String?], generation: Int) {
+            self.filters = filters
+            self.generation = generation
+        }
+    }
+
+    /// Poster: publishes `filters`, returns their generation.
+    func post(_ filters: [String?]) -> Int {
+        let done = applied.load(ordering: .acquiring)
+        // The worker has applied `done`, so it will never read anything older.
+        retained.removeAll { $0.generation < done }
+        let next = generation.load(ordering: .relaxed) + 1
+        let posting = PostedFilters(filters, generation: next)
+        retained.append(posting)
+        latest.store(UnsafeRawPointer(Unmanaged.passUnretained(posting).toOpaque()), ordering: .releasing)
+        generation.store(next, ordering: .releasing)
+        return next
+    }
+
+    /// Worker: whether a posting waits (one relaxed load each side).
+    @inline(__always)
+    var hasNews: Bool { generation.load(ordering: .relaxed) != applied.load(ordering: .relaxed) }
+
+    /// Worker: the latest posting's filters and generation. The object
+    /// stays alive: the poster frees only postings older than `applied`.
+    func take() -> (filters: [String?], generation: Int)? {
+        guard generation.load(ordering: .acquiring) != 0, let raw = latest.load(ordering: .acquiring) else {
+            return nil
+        }
+        let posting = Unmanaged<PostedFilters>.fromOpaque(raw).takeUnretainedValue()
+        return (posting.filters, posting.generation)
+    }
+
+    /// Worker: acknowledges `generation`.
+    func acknowledge(_ generation: Int) {
+        applied.store(generation, ordering: .releasing)
+    }
+}

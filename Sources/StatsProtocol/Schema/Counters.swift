@@ -1,0 +1,312 @@
+// The counter sets every report shares: the stats socket's `stats` and
+// `workers`, `labyrinthd replay --json` and `labyrinthd capture --json`.
+// Keys on the wire are the fields' names in snake_case.
+
+/// Frames by protocol found (a frame counts once per protocol it carries).
+public struct DecodedCounts: Codable, Sendable, Equatable {
+    public var ipv4 = 0
+    public var ipv6 = 0
+    public var tcp = 0
+    public var udp = 0
+    public var icmp = 0
+    public var icmpv6 = 0
+    public var arp = 0
+    public var vlan = 0
+    public var other = 0
+    public var fragments = 0
+
+    public init() {}
+}
+
+/// Malformed frames by reason: a frame that contradicts itself.
+public struct MalformedCounts: Codable, Sendable, Equatable {
+    public var truncatedLinkHeader = 0
+    public var truncatedVlanTag = 0
+    public var tooManyVlanTags = 0
+    public var truncatedIpv4Header = 0
+    public var badIpVersion = 0
+    public var badIhl = 0
+    public var badTotalLength = 0
+    public var truncatedIpv6Header = 0
+    public var badPayloadLength = 0
+    public var badExtensionChain = 0
+    public var truncatedTcpHeader = 0
+    public var badTcpDataOffset = 0
+    public var truncatedUdpHeader = 0
+    public var badUdpLength = 0
+    public var truncatedIcmpHeader = 0
+    public var truncatedArp = 0
+
+    public init() {}
+
+    /// Every reason with its count, in wire order (for tables).
+    public var reasons: [(name: String, count: Int)] {
+        guard case .object(let members) = JSONCoding.encode(self) else { return [] }
+        return members.map { ($0.0, $0.1.intValue ?? 0) }
+    }
+
+    public var total: Int { reasons.reduce(0) { $0 + $1.count } }
+}
+
+/// Frames lost, by who lost them.
+public struct DropCounts: Codable, Sendable, Equatable {
+    /// No page in the worker's room (`.atomic` allocation failed).
+    public var nomem = 0
+    /// Paced replay: the worker's queue was full.
+    public var rxMissed = 0
+    /// Live capture: the kernel dropped them (ring or socket buffer full).
+    public var kernel = 0
+
+    public init() {}
+}
+
+/// The flow tables.
+public struct FlowCounts: Codable, Sendable, Equatable {
+    /// Every flow started: `tcp_udp` plus `icmp`.
+    public var total = 0
+    /// TCP and UDP flows started (both directions are one flow).
+    public var tcpUdp = 0
+    /// ICMP and ICMPv6 flows started.
+    public var icmp = 0
+    /// Flows that idled out.
+    public var expired = 0
+    /// Flows in the tables now.
+    public var active = 0
+    /// Packets whose new flow found the table full.
+    public var tableFull = 0
+    /// The biggest flows (reports only; the socket has `flows`).
+    public var top: [FlowEntry]? = nil
+
+    public init() {}
+}
+
+/// What every report of traffic says, spelled the same everywhere: the
+/// socket's `stats`, `labyrinthd replay --json` and `labyrinthd capture
+/// --json` all carry these keys at their top level.
+public struct TrafficTotals: Codable, Sendable, Equatable {
+    /// Frames offered: read from capture files (replay) or taken from the
+    /// kernel (live). `received + unsupported_linktype + dropped.rx_missed`.
+    public var packets = 0
+    /// Their captured bytes.
+    public var bytes = 0
+    /// Frames the workers took: `processed + dropped.nomem`.
+    public var received = 0
+    /// Frames copied into a page and decoded.
+    public var processed = 0
+    public var decoded = DecodedCounts()
+    /// Frames with a header cut by the snap length.
+    public var truncated = 0
+    /// Frames above the largest block (64 KiB), decoded as cut there.
+    public var oversized = 0
+    public var malformed = MalformedCounts()
+    /// Replayed records of link types the decoder does not know: counted,
+    /// not dispatched.
+    public var unsupportedLinktype = 0
+    public var dropped = DropCounts()
+    public var flows = FlowCounts()
+
+    public init() {}
+}
+
+/// Every counter of one worker, by name. Built with an exhaustive switch
+/// over the data plane's counters, so a counter added there and not here is
+/// a compile error.
+public struct WorkerCounterSet: Codable, Sendable, Equatable {
+    public var processed = 0
+    public var bytes = 0
+    public var droppedNomem = 0
+    public var oversized = 0
+    public var truncated = 0
+    public var vlan = 0
+    public var ipv4 = 0
+    public var ipv6 = 0
+    public var arp = 0
+    public var tcp = 0
+    public var udp = 0
+    public var icmp = 0
+    public var icmpv6 = 0
+    public var other = 0
+    public var fragments = 0
+    public var flowsCreated = 0
+    public var icmpFlowsCreated = 0
+    public var flowsExpired = 0
+    public var flowsActive = 0
+    public var flowTableFull = 0
+    public var heartbeat = 0
+    public var polls = 0
+    public var budgetExhausted = 0
+    public var sleeps = 0
+    public var kernelPackets = 0
+    public var kernelDrops = 0
+    public var noBuffers = 0
+    public var bufferTruncated = 0
+    public var receiveErrors = 0
+    public var uringErrors = 0
+    public var kernelCountErrors = 0
+    public var replayFrames = 0
+    /// Malformed frames, all reasons.
+    public var malformed = 0
+
+    public init() {}
+}
+
+/// One worker: who it is, where it runs and its counters.
+public struct WorkerReport: Codable, Sendable, Equatable {
+    public var worker: Int
+    /// The thread's name (`lab-irq/N`).
+    public var name: String
+    public var cpu: Int?
+    /// `running`, `stalled` (heartbeat still for over a second) or `exited`;
+    /// absent in reports made after the workers stopped.
+    public var state: String?
+    /// Frames taken: `processed + dropped_nomem`.
+    public var received: Int
+    public var counters: WorkerCounterSet
+    /// Paced replay: frames dropped on this worker's full queue.
+    public var rxMissed: Int
+
+    public init(
+        worker: Int, cpu: Int?, state: String?, received: Int, counters: WorkerCounterSet, rxMissed: Int
+    ) {
+        self.worker = worker
+        self.name = "lab-irq/\(worker)"
+        self.cpu = cpu
+        self.state = state
+        self.received = received
+        self.counters = counters
+        self.rxMissed = rxMissed
+    }
+
+    // The counters sit at the worker's top level on the wire.
+    enum CodingKeys: String, CodingKey {
+        case worker, name, cpu, state, received, rxMissed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        worker = try c.decode(Int.self, forKey: .worker)
+        name = try c.decode(String.self, forKey: .name)
+        cpu = try c.decodeIfPresent(Int.self, forKey: .cpu)
+        state = try c.decodeIfPresent(String.self, forKey: .state)
+        received = try c.decode(Int.self, forKey: .received)
+        rxMissed = try c.decode(Int.self, forKey: .rxMissed)
+        counters = try WorkerCounterSet(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(worker, forKey: .worker)
+        try c.encode(name, forKey: .name)
+        try c.encode(cpu, forKey: .cpu)
+        try c.encodeIfPresent(state, forKey: .state)
+        try c.encode(received, forKey: .received)
+        try counters.encode(to: encoder)
+        try c.encode(rxMissed, forKey: .rxMissed)
+    }
+}
+
+/// One room's page allocator, named like the kernel's page_pool counters.
+public struct RoomReport: Codable, Sendable, Equatable {
+    public struct Watermarks: Codable, Sendable, Equatable {
+        public var min: Int
+        public var low: Int
+        public var high: Int
+        public init(min: Int, low: Int, high: Int) {
+            self.min = min
+            self.low = low
+            self.high = high
+        }
+    }
+    public var room: Int
+    public var pages: Int
+    public var watermarks: Watermarks
+    public var allocFast: Int
+    public var allocSlow: Int
+    /// Per order 0...4.
+    public var allocEmpty: [Int]
+    /// Per order 0...4.
+    public var allocFail: [Int]
+    public var reserveDips: Int
+    public var lowWatermarkEvents: Int
+    public var refill: Int
+    public var reclaimed: Int
+    public var freeLocal: Int
+    public var freeRemote: Int
+    public var freePages: Int
+    public var inUsePages: Int
+    public var inUseHighWater: Int
+    public var cachePages: Int
+    /// Free buddy blocks per order 0...4.
+    public var freeBlocks: [Int]
+    public var remoteInFlight: Int
+    public var failureWarnings: Int
+
+    public init(
+        room: Int, pages: Int, watermarks: Watermarks, allocFast: Int, allocSlow: Int, allocEmpty: [Int],
+        allocFail: [Int], reserveDips: Int, lowWatermarkEvents: Int, refill: Int, reclaimed: Int, freeLocal: Int,
+        freeRemote: Int, freePages: Int, inUsePages: Int, inUseHighWater: Int, cachePages: Int, freeBlocks: [Int],
+        remoteInFlight: Int, failureWarnings: Int
+    ) {
+        self.room = room
+        self.pages = pages
+        self.watermarks = watermarks
+        self.allocFast = allocFast
+        self.allocSlow = allocSlow
+        self.allocEmpty = allocEmpty
+        self.allocFail = allocFail
+        self.reserveDips = reserveDips
+        self.lowWatermarkEvents = lowWatermarkEvents
+        self.refill = refill
+        self.reclaimed = reclaimed
+        self.freeLocal = freeLocal
+        self.freeRemote = freeRemote
+        self.freePages = freePages
+        self.inUsePages = inUsePages
+        self.inUseHighWater = inUseHighWater
+        self.cachePages = cachePages
+        self.freeBlocks = freeBlocks
+        self.remoteInFlight = remoteInFlight
+        self.failureWarnings = failureWarnings
+    }
+
+    /// Failed allocations, all orders.
+    public var failures: Int { allocFail.reduce(0, +) }
+}
+
+/// One flow, both directions.
+public struct FlowEntry: Codable, Sendable, Equatable {
+    /// `tcp`, `udp`, `icmp`, `icmpv6` or the protocol number.
+    public var `protocol`: String
+    /// The endpoints, `address:port` (`[v6]:port`), or the address alone.
+    public var a: String
+    public var b: String
+    public var packets: Int
+    public var bytes: Int
+    public var packetsAToB: Int
+    public var packetsBToA: Int
+    public var bytesAToB: Int
+    public var bytesBToA: Int
+    /// Nanoseconds since the epoch, on the packets' own clock.
+    public var firstSeenNs: Int
+    public var lastSeenNs: Int
+    /// TCP flags seen in either direction, as tcpdump letters (`SAF`), or `-`.
+    public var tcpFlags: String
+
+    public init(
+        protocol: String, a: String, b: String, packets: Int, bytes: Int, packetsAToB: Int, packetsBToA: Int,
+        bytesAToB: Int, bytesBToA: Int, firstSeenNs: Int, lastSeenNs: Int, tcpFlags: String
+    ) {
+        self.protocol = `protocol`
+        self.a = a
+        self.b = b
+        self.packets = packets
+        self.bytes = bytes
+        self.packetsAToB = packetsAToB
+        self.packetsBToA = packetsBToA
+        self.bytesAToB = bytesAToB
+        self.bytesBToA = bytesBToA
+        self.firstSeenNs = firstSeenNs
+        self.lastSeenNs = lastSeenNs
+        self.tcpFlags = tcpFlags
+    }
+}

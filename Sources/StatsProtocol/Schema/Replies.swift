@@ -1,0 +1,364 @@
+// The stats socket's replies: `{"ok":true,"result":RESULT}` or
+// `{"ok":false,"error":"…"}`, one per request line, in order. RESULT is the
+// request type's `Reply`.
+
+/// The envelope of every reply.
+public enum ReplyEnvelope {
+    /// `{"ok":true,"result":…}`.
+    public static func ok(_ result: some Encodable) -> JSON {
+        .object([("ok", .bool(true)), ("result", JSONCoding.encode(result))])
+    }
+
+    /// `{"ok":false,"error":…}`.
+    public static func error(_ message: String) -> JSON {
+        .object([("ok", .bool(false)), ("error", .string(message))])
+    }
+
+    /// The result of a reply, or the daemon's error message.
+    public static func result(of reply: JSON) -> Result<JSON, RequestError> {
+        if reply["ok"] == .bool(true), let result = reply["result"] { return .success(result) }
+        return .failure(RequestError(reply["error"]?.stringValue ?? "an unreadable reply: \(reply.text)"))
+    }
+}
+
+/// `version`.
+public struct VersionInfo: Codable, Sendable, Equatable {
+    public var version: String
+    public var name: String
+    public init(version: String, name: String = "labyrinthd") {
+        self.version = version
+        self.name = name
+    }
+}
+
+/// `help`: one entry per command.
+public struct CommandHelp: Codable, Sendable, Equatable {
+    public var command: String
+    public var description: String
+    /// `read` (the socket group) or `act` (root or the admin group).
+    public var access: String
+    /// Each field with its type and range.
+    public var fields: [String]
+
+    public init(_ command: Command) {
+        self.command = command.rawValue
+        description = command.summary
+        access = command.access.rawValue
+        fields = command.fields.map(\.description)
+    }
+}
+
+/// `uptime`.
+public struct Uptime: Codable, Sendable, Equatable {
+    public var seconds: Double
+    public init(seconds: Double) { self.seconds = seconds }
+}
+
+/// A live source, as `stats` shows it.
+public struct SourceSummary: Codable, Sendable, Equatable {
+    public var interface: String
+    public var backend: String
+    /// The fanout mode, or null when a lone worker joined no group.
+    public var fanout: String?
+    public var filter: String?
+    public var snaplen: Int
+
+    public init(interface: String, backend: String, fanout: String?, filter: String?, snaplen: Int) {
+        self.interface = interface
+        self.backend = backend
+        self.fanout = fanout
+        self.filter = filter
+        self.snaplen = snaplen
+    }
+}
+
+/// The kernel's counts for the live sockets (PACKET_STATISTICS): `packets`
+/// includes `drops`.
+public struct KernelTotals: Codable, Sendable, Equatable {
+    public var packets = 0
+    public var drops = 0
+    public init() {}
+}
+
+/// The rooms, summed.
+public struct RoomTotals: Codable, Sendable, Equatable {
+    public var freePages = 0
+    public var inUsePages = 0
+    public var allocFail = 0
+    public var reserveDips = 0
+    public init() {}
+}
+
+/// The replay jobs by state.
+public struct JobCounts: Codable, Sendable, Equatable {
+    public var queued = 0
+    public var running = 0
+    public var done = 0
+    public var failed = 0
+    /// Records the replay reader has read, all jobs.
+    public var packets = 0
+    public init() {}
+}
+
+/// `stats`: totals over all workers.
+public struct Stats: Codable, Sendable, Equatable {
+    public var uptimeSeconds: Double
+    /// How many workers.
+    public var workers: Int
+    public var traffic: TrafficTotals
+    public var kernel: KernelTotals
+    /// uring: receives that found no page in the provided-buffer ring.
+    public var noBuffers: Int
+    public var sources: [SourceSummary]
+    public var rooms: RoomTotals
+    public var replay: JobCounts
+
+    public init(
+        uptimeSeconds: Double, workers: Int, traffic: TrafficTotals, kernel: KernelTotals, noBuffers: Int,
+        sources: [SourceSummary], rooms: RoomTotals, replay: JobCounts
+    ) {
+        self.uptimeSeconds = uptimeSeconds
+        self.workers = workers
+        self.traffic = traffic
+        self.kernel = kernel
+        self.noBuffers = noBuffers
+        self.sources = sources
+        self.rooms = rooms
+        self.replay = replay
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        uptimeSeconds = try c.decode(Double.self, forKey: .uptimeSeconds)
+        workers = try c.decode(Int.self, forKey: .workers)
+        traffic = try TrafficTotals(from: decoder)
+        kernel = try c.decode(KernelTotals.self, forKey: .kernel)
+        noBuffers = try c.decode(Int.self, forKey: .noBuffers)
+        sources = try c.decode([SourceSummary].self, forKey: .sources)
+        rooms = try c.decode(RoomTotals.self, forKey: .rooms)
+        replay = try c.decode(JobCounts.self, forKey: .replay)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(uptimeSeconds, forKey: .uptimeSeconds)
+        try c.encode(workers, forKey: .workers)
+        try traffic.encode(to: encoder)
+        try c.encode(kernel, forKey: .kernel)
+        try c.encode(noBuffers, forKey: .noBuffers)
+        try c.encode(sources, forKey: .sources)
+        try c.encode(rooms, forKey: .rooms)
+        try c.encode(replay, forKey: .replay)
+    }
+}
+
+/// `flows`.
+public struct TopFlows: Codable, Sendable, Equatable {
+    public var by: FlowOrder
+    public var flows: [FlowEntry]
+    /// Workers that did not answer within a second (their flows are missing).
+    public var workersNotAnswering: [Int]
+
+    public init(by: FlowOrder, flows: [FlowEntry], workersNotAnswering: [Int]) {
+        self.by = by
+        self.flows = flows
+        self.workersNotAnswering = workersNotAnswering
+    }
+}
+
+/// Where a capture file went wrong: the file, the 1-based record and the
+/// byte offset when the damage is inside it.
+public struct FileErrorReport: Codable, Sendable, Equatable {
+    public var file: String
+    public var record: Int?
+    public var offset: Int?
+    public var message: String
+
+    public init(file: String, record: Int?, offset: Int?, message: String) {
+        self.file = file
+        self.record = record
+        self.offset = offset
+        self.message = message
+    }
+}
+
+/// One replay job of the daemon.
+public struct JobReport: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        case queued, running, done, failed
+    }
+    public var job: Int
+    public var file: String
+    public var state: State
+    public var pacing: String
+    /// Records read so far (or in all).
+    public var packets: Int?
+    public var bytes: Int?
+    /// When finished:
+    public var wireBytes: Int?
+    public var elapsedSeconds: Double?
+    public var format: String?
+    public var error: FileErrorReport?
+
+    public init(job: Int, file: String, state: State, pacing: String) {
+        self.job = job
+        self.file = file
+        self.state = state
+        self.pacing = pacing
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(job, forKey: .job)
+        try c.encode(file, forKey: .file)
+        try c.encode(state, forKey: .state)
+        try c.encode(pacing, forKey: .pacing)
+        try c.encodeIfPresent(packets, forKey: .packets)
+        try c.encodeIfPresent(bytes, forKey: .bytes)
+        if state == .done || state == .failed {
+            try c.encode(wireBytes, forKey: .wireBytes)
+            try c.encode(elapsedSeconds, forKey: .elapsedSeconds)
+            try c.encode(format, forKey: .format)
+        }
+        try c.encodeIfPresent(error, forKey: .error)
+    }
+}
+
+/// `replay`: one job (queued, or asked for by number), or the list.
+public enum ReplayReply: Codable, Sendable, Equatable {
+    case job(JobReport)
+    case jobs([JobReport])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let list = try? c.decode([JobReport].self) {
+            self = .jobs(list)
+        } else {
+            self = .job(try c.decode(JobReport.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .job(let j): try c.encode(j)
+        case .jobs(let list): try c.encode(list)
+        }
+    }
+
+    public var job: JobReport? {
+        if case .job(let j) = self { return j }
+        return nil
+    }
+}
+
+/// `config`: the running configuration, as the daemon understood it.
+public struct ConfigReport: Codable, Sendable, Equatable {
+    public struct Daemon: Codable, Sendable, Equatable {
+        public var socket: String
+        public var socketGroup: String?
+        /// Octal, e.g. `"0660"`.
+        public var socketMode: String
+        public var logLevel: String
+        public var maxClients: Int
+        public var clientIdleTimeout: Double
+        public var requestTimeout: Double
+        public var requestMaxBytes: Int
+        public var maxRequestsPerSecond: Int
+        public var statusInterval: Double
+        public init(
+            socket: String, socketGroup: String?, socketMode: String, logLevel: String, maxClients: Int,
+            clientIdleTimeout: Double, requestTimeout: Double, requestMaxBytes: Int, maxRequestsPerSecond: Int,
+            statusInterval: Double
+        ) {
+            self.socket = socket
+            self.socketGroup = socketGroup
+            self.socketMode = socketMode
+            self.logLevel = logLevel
+            self.maxClients = maxClients
+            self.clientIdleTimeout = clientIdleTimeout
+            self.requestTimeout = requestTimeout
+            self.requestMaxBytes = requestMaxBytes
+            self.maxRequestsPerSecond = maxRequestsPerSecond
+            self.statusInterval = statusInterval
+        }
+    }
+    public struct Rooms: Codable, Sendable, Equatable {
+        public var pagesPerRoom: Int
+        public var lock: String
+        public var hugepages: String
+        public var watermarks: RoomReport.Watermarks?
+        public init(pagesPerRoom: Int, lock: String, hugepages: String, watermarks: RoomReport.Watermarks?) {
+            self.pagesPerRoom = pagesPerRoom
+            self.lock = lock
+            self.hugepages = hugepages
+            self.watermarks = watermarks
+        }
+    }
+    public struct Workers: Codable, Sendable, Equatable {
+        public var count: Int
+        public var cpus: [Int]?
+        public var priority: Int?
+        public var budget: Int
+        public var busyPoll: Bool
+        public var flowCapacity: Int
+        public var flowIdleTimeout: Double
+        public var mlockall: Bool
+        public init(
+            count: Int, cpus: [Int]?, priority: Int?, budget: Int, busyPoll: Bool, flowCapacity: Int,
+            flowIdleTimeout: Double, mlockall: Bool
+        ) {
+            self.count = count
+            self.cpus = cpus
+            self.priority = priority
+            self.budget = budget
+            self.busyPoll = busyPoll
+            self.flowCapacity = flowCapacity
+            self.flowIdleTimeout = flowIdleTimeout
+            self.mlockall = mlockall
+        }
+    }
+    public struct Replay: Codable, Sendable, Equatable {
+        public var ring: Int
+        public var pacing: String
+        public init(ring: Int, pacing: String) {
+            self.ring = ring
+            self.pacing = pacing
+        }
+    }
+    public struct Source: Codable, Sendable, Equatable {
+        public var backend: String
+        public var interface: String
+        public var fanout: String
+        public var snaplen: Int
+        public var filter: String?
+        public var promiscuous: Bool
+        public init(
+            backend: String, interface: String, fanout: String, snaplen: Int, filter: String?, promiscuous: Bool
+        ) {
+            self.backend = backend
+            self.interface = interface
+            self.fanout = fanout
+            self.snaplen = snaplen
+            self.filter = filter
+            self.promiscuous = promiscuous
+        }
+    }
+    public var daemon: Daemon
+    public var rooms: Rooms
+    public var workers: Workers
+    public var replay: Replay
+    public var sources: [Source]
+
+    public init(daemon: Daemon, rooms: Rooms, workers: Workers, replay: Replay, sources: [Source]) {
+        self.daemon = daemon
+        self.rooms = rooms
+        self.workers = workers
+        self.replay = replay
+        self.sources = sources
+    }
+}

@@ -1,0 +1,322 @@
+// The stats socket's requests: one JSON object per line, `{"command": NAME,
+// ...fields}`. Each command has a request type that lists its fields and
+// their ranges in one table (``RequestField``), and names its reply type.
+// A request is checked against that table before it is decoded: an
+// unknown field, a field of the wrong type or out of range is refused with
+// an error that names the field and its range; an absent field takes its
+// default. No number from a client reaches arithmetic unchecked.
+
+/// Who may send a command.
+public enum Access: String, Codable, Sendable {
+    /// Root, the daemon's user, the socket group: read counters.
+    case read
+    /// Root, the daemon's user or the admin group: act, or see payloads.
+    case act
+}
+
+/// The commands of the stats socket.
+public enum Command: String, Codable, CaseIterable, Sendable {
+    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus
+
+    /// What it does, for `help`.
+    public var summary: String {
+        switch self {
+        case .version: return "the daemon's version"
+        case .help: return "this list, with each command's fields and their ranges"
+        case .stats: return "totals over all workers: packets, decoded protocols, malformations, drops, flows, rooms"
+        case .workers: return "per worker: CPU, heartbeat, state and counters"
+        case .rooms: return "per room: the page allocator's counters and watermarks"
+        case .flows: return "the top flows over all workers"
+        case .config: return "the running configuration"
+        case .uptime: return "seconds since start"
+        case .replay:
+            return
+                "\"file\": PATH queues a capture through the workers; \"job\": N shows one job; neither lists them"
+        case .prometheus: return "the counters in Prometheus text exposition format"
+        }
+    }
+
+    /// Who may send it.
+    public var access: Access {
+        switch self {
+        case .replay: return .act
+        default: return .read
+        }
+    }
+
+    /// The fields it takes.
+    public var fields: [RequestField] {
+        switch self {
+        case .flows: return FlowsRequest.fields
+        case .replay: return ReplayRequest.fields
+        default: return []
+        }
+    }
+}
+
+/// One field of a request: its name, its type and the values it may take.
+public struct RequestField: Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// An integer within the range.
+        case integer(ClosedRange<Int>)
+        /// A finite number within the range.
+        case number(ClosedRange<Double>)
+        /// One of these strings.
+        case choice([String])
+        /// An absolute path of at most 4095 bytes, without NUL.
+        case absolutePath
+        case boolean
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// What it means, and its default when absent.
+    public var summary: String
+
+    public init(_ name: String, _ kind: Kind, _ summary: String) {
+        self.name = name
+        self.kind = kind
+        self.summary = summary
+    }
+
+    /// The type and range, as in error messages.
+    public var expectation: String {
+        switch kind {
+        case .integer(let r): return "an integer in \(r.lowerBound)...\(r.upperBound)"
+        case .number(let r): return "a number in \(Self.text(r.lowerBound))...\(Self.text(r.upperBound))"
+        case .choice(let values): return values.map { "\"\($0)\"" }.joined(separator: " or ")
+        case .absolutePath: return "an absolute path"
+        case .boolean: return "true or false"
+        }
+    }
+
+    public var description: String { "\"\(name)\": \(expectation); \(summary)" }
+
+    static func text(_ x: Double) -> String {
+        x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
+    }
+
+    /// Checks `value` against the field: nil when it fits, else the reason.
+    func check(_ value: JSON) -> String? {
+        let fits: Bool
+        switch kind {
+        case .integer(let range):
+            switch value {
+            case .int(let i): fits = range.contains(i)
+            case .double(let d): fits = d.isFinite && d == d.rounded() && Int(exactly: d).map(range.contains) == true
+            default: fits = false
+            }
+        case .number(let range):
+            switch value {
+            case .int(let i): fits = range.contains(Double(i))
+            case .double(let d): fits = d.isFinite && range.contains(d)
+            default: fits = false
+            }
+        case .choice(let values):
+            if case .string(let s) = value { fits = values.contains(s) } else { fits = false }
+        case .absolutePath:
+            if case .string(let s) = value {
+                fits = s.hasPrefix("/") && s.utf8.count < 4096 && !s.utf8.contains(0)
+            } else {
+                fits = false
+            }
+        case .boolean:
+            if case .bool = value { fits = true } else { fits = false }
+        }
+        if fits { return nil }
+        return "\"\(name)\" must be \(expectation), not \(Self.shown(value))"
+    }
+
+    /// A client's value, shortened, for an error message.
+    public static func shown(_ value: JSON) -> String {
+        let text = value.text
+        return text.count > 40 ? String(text.prefix(40)) + "…" : text
+    }
+}
+
+/// Why a request was refused before it was carried out.
+public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// A request of one command: its fields, their table and its reply.
+public protocol StatsRequest: Codable, Sendable {
+    associatedtype Reply: Codable & Sendable
+    static var command: Command { get }
+    /// The fields and their ranges; checked before decoding.
+    static var fields: [RequestField] { get }
+    /// Checks what the table cannot say alone (fields that exclude each
+    /// other); the table's checks have passed.
+    func validate() throws(RequestError)
+}
+
+extension StatsRequest {
+    public static var fields: [RequestField] { [] }
+    public func validate() throws(RequestError) {}
+
+    /// The request as one JSON object, `command` first.
+    public var json: JSON {
+        guard case .object(let members) = JSONCoding.encode(self) else { return .object([]) }
+        return .object([("command", .string(Self.command.rawValue))] + members)
+    }
+
+    /// Checks `request` (a parsed JSON object) against the field table, then
+    /// decodes and validates it: the one path a client's values take.
+    public static func decode(_ request: JSON) throws(RequestError) -> Self {
+        guard case .object(let members) = request else {
+            throw RequestError("the request must be a JSON object with a \"command\"")
+        }
+        let fields = Self.fields
+        for (key, value) in members where key != "command" {
+            guard let field = fields.first(where: { $0.name == key }) else {
+                let known =
+                    fields.isEmpty
+                    ? "it takes none" : "it takes " + fields.map { "\"\($0.name)\"" }.joined(separator: ", ")
+                throw RequestError("unknown field \"\(key)\" for \"\(command.rawValue)\"; \(known)")
+            }
+            if value == .null { continue }
+            if let reason = field.check(value) { throw RequestError(reason) }
+        }
+        let decoded: Self
+        do {
+            decoded = try JSONCoding.decode(Self.self, from: request)
+        } catch {
+            throw RequestError("\(error)")
+        }
+        try decoded.validate()
+        return decoded
+    }
+}
+
+// MARK: - The requests
+
+public struct VersionRequest: StatsRequest {
+    public typealias Reply = VersionInfo
+    public static let command = Command.version
+    public init() {}
+}
+
+public struct HelpRequest: StatsRequest {
+    public typealias Reply = [CommandHelp]
+    public static let command = Command.help
+    public init() {}
+}
+
+public struct StatsCommandRequest: StatsRequest {
+    public typealias Reply = Stats
+    public static let command = Command.stats
+    public init() {}
+}
+
+public struct WorkersRequest: StatsRequest {
+    public typealias Reply = [WorkerReport]
+    public static let command = Command.workers
+    public init() {}
+}
+
+public struct RoomsRequest: StatsRequest {
+    public typealias Reply = [RoomReport]
+    public static let command = Command.rooms
+    public init() {}
+}
+
+public struct ConfigRequest: StatsRequest {
+    public typealias Reply = ConfigReport
+    public static let command = Command.config
+    public init() {}
+}
+
+public struct UptimeRequest: StatsRequest {
+    public typealias Reply = Uptime
+    public static let command = Command.uptime
+    public init() {}
+}
+
+public struct PrometheusRequest: StatsRequest {
+    public typealias Reply = String
+    public static let command = Command.prometheus
+    public init() {}
+}
+
+/// The order of `flows`.
+public enum FlowOrder: String, Codable, Sendable {
+    case bytes, packets
+}
+
+/// `flows`: the `top` biggest flows over all workers, by bytes or packets.
+public struct FlowsRequest: StatsRequest {
+    public typealias Reply = TopFlows
+    public static let command = Command.flows
+    /// The most flows one request may ask for.
+    public static let maximumTop = 1000
+    public static let fields: [RequestField] = [
+        RequestField("top", .integer(1...maximumTop), "how many flows (default 10)"),
+        RequestField("by", .choice(["bytes", "packets"]), "the order (default \"bytes\")"),
+    ]
+    public var top: Int?
+    public var by: FlowOrder?
+
+    public init(top: Int? = nil, by: FlowOrder? = nil) {
+        self.top = top
+        self.by = by
+    }
+
+    public var count: Int { top ?? 10 }
+    public var order: FlowOrder { by ?? .bytes }
+}
+
+/// How fast a replay goes, as asked.
+public enum ReplaySpeed: String, Codable, Sendable {
+    case max, original
+}
+
+/// `replay`: queue a capture file (`file`), show one job (`job`), or list
+/// the jobs (neither). Pacing: `speed` (with `multiplier` for `original`),
+/// or `pps`, or `mbps`; the configuration's `[replay]` pacing otherwise.
+public struct ReplayRequest: StatsRequest {
+    public typealias Reply = ReplayReply
+    public static let command = Command.replay
+    /// The ranges a replay may be paced at: from 1/1000 to 1000 times the
+    /// capture's own speed, 1 pps to 100 Mpps, 1 kbit/s to 1 Tbit/s.
+    public static let multiplierRange = 0.001...1000.0
+    public static let ppsRange = 1.0...100_000_000.0
+    public static let mbpsRange = 0.001...1_000_000.0
+    public static let fields: [RequestField] = [
+        RequestField("file", .absolutePath, "the capture to queue, opened by the daemon"),
+        RequestField("job", .integer(1...Int.max), "a job to show"),
+        RequestField("speed", .choice(["max", "original"]), "max (lossless) or the capture's own timing"),
+        RequestField("multiplier", .number(multiplierRange), "with speed original: this many times faster (1)"),
+        RequestField("pps", .number(ppsRange), "pace at this many packets per second"),
+        RequestField("mbps", .number(mbpsRange), "pace at this many megabits per second (wire length)"),
+    ]
+    public var file: String?
+    public var job: Int?
+    public var speed: ReplaySpeed?
+    public var multiplier: Double?
+    public var pps: Double?
+    public var mbps: Double?
+
+    public init(
+        file: String? = nil, job: Int? = nil, speed: ReplaySpeed? = nil, multiplier: Double? = nil,
+        pps: Double? = nil, mbps: Double? = nil
+    ) {
+        self.file = file
+        self.job = job
+        self.speed = speed
+        self.multiplier = multiplier
+        self.pps = pps
+        self.mbps = mbps
+    }
+
+    public func validate() throws(RequestError) {
+        if file != nil && job != nil { throw RequestError("give \"file\" or \"job\", not both") }
+        let pacings = [speed != nil || multiplier != nil, pps != nil, mbps != nil].filter { $0 }.count
+        if pacings > 1 { throw RequestError("give one of \"speed\"/\"multiplier\", \"pps\" and \"mbps\"") }
+        if multiplier != nil && speed == .max {
+            throw RequestError("\"multiplier\" goes with \"speed\": \"original\", not \"max\"")
+        }
+        if file == nil && (pacings > 0) { throw RequestError("pacing fields go with \"file\"") }
+    }
+}
