@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .library(name: "StatsProtocol", targets: ["StatsProtocol"]),
+        .library(name: "Sinks", targets: ["Sinks"]),
         .executable(name: "labyrinthctl", targets: ["labyrinthctl"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
@@ -43,6 +44,9 @@ let package = Package(
             name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"],
             swiftSettings: strict),
         .target(name: "StatsProtocol", swiftSettings: strict),
+        // Pure formats of the sinks: pcapng/pcap blocks, rotation naming and
+        // policy, IPFIX messages. No sockets, no io_uring.
+        .target(name: "Sinks", swiftSettings: strict),
         .target(
             name: "ControlPlane",
             dependencies: [
@@ -96,6 +100,11 @@ let package = Package(
         .testTarget(
             name: "LiveCaptureTests",
             dependencies: ["StatsProtocol", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SinksTests",
+            dependencies: ["Sinks", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
