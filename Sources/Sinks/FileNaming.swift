@@ -10,11 +10,12 @@ import Darwin
 /// A template is a path with fields:
 /// - strftime conversions, expanded as strftime(3) does in the C locale on
 ///   the file's name time, in local time (as tcpdump `-G` does) or UTC:
-///   `%Y %y %C %G %g %m %b %B %h %U %W %V %d %e %j %a %A %u %w %F %H %k %I %l
-///   %p %P %M %R %S %T %s %z %Z`, and `%%` for a `%`. Others are refused:
-///   those that give a `/` (`%D`, `%x`, `%c`), a blank or control character
-///   (`%n`, `%t`), or that depend on the locale (`%c %x %X %r %E… %O…`), and
-///   glibc's flags and widths (`%-d`, `%_H`, `%4Y`).
+///   `%Y %y %C %G %g %m %b %B %h %U %W %V %d %j %a %A %u %w %F %H %I %p %P
+///   %M %R %S %T %s %z %Z`, and `%%` for a `%`. Others are refused: those
+///   that give a `/` (`%D`, `%x`, `%c`), a blank or control character (`%n`,
+///   `%t`, and `%e %k %l`, padded with a blank: use `%d %H %I`), or that
+///   depend on the locale (`%c %x %X %r %E… %O…`), and glibc's flags and
+///   widths (`%-d`, `%_H`, `%4Y`).
 /// - `{worker}`: the worker's number, decimal (0, 1, …).
 /// - `{seq}`: the file's sequence number within its worker, decimal from 0,
 ///   one more at each rotation; two files of one worker never share one.
@@ -252,9 +253,9 @@ public struct FileNaming: Equatable, Sendable {
         switch UnicodeScalar(c) {
         case "S", "s", "T": return 1
         case "M", "R": return 60
-        case "H", "k", "I", "l": return 3600
+        case "H", "I": return 3600
         case "p", "P": return 43200
-        case "d", "e", "j", "a", "A", "u", "w", "F": return 86400
+        case "d", "j", "a", "A", "u", "w", "F": return 86400
         case "U", "W", "V": return 7 * 86400
         case "m", "b", "B", "h": return 28 * 86400
         case "Y", "y", "C", "G", "g": return 365 * 86400

@@ -73,8 +73,7 @@ public enum PcapngEncoder {
         base.storeUInt16(0, at: 14)  // minor
         base.storeUInt64(UInt64.max, at: 16)  // section length: -1, not known
         var offset = 24
-        let prefix = "labyrinthd "
-        offset = writeOption(base, offset, code: 4, prefix: prefix, prefixKind: nil, version)
+        offset = writeOption(base, offset, code: 4, prefix: userApplicationPrefix, prefixKind: nil, version)
         if let os {
             offset = writeOption(base, offset, code: 3, prefix: "", prefixKind: nil, os)
         }
@@ -327,8 +326,11 @@ public enum PcapngEncoder {
 
     // MARK: Helpers
 
+    /// What `shb_userappl` says before the version.
+    private static let userApplicationPrefix = "labyrinthd "
+
     private static func userApplicationLength(_ version: String) -> Int {
-        "labyrinthd ".utf8.count + version.utf8.count
+        userApplicationPrefix.utf8.count + version.utf8.count
     }
 
     /// 4 + the value padded to 4, or `optionTooLong`.

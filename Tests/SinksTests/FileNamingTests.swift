@@ -98,6 +98,8 @@ struct FileNamingTests {
             ("cap-%D", 1, none, .unsupportedConversion("%D", "cap-%D")),
             ("cap-%c", 1, none, .unsupportedConversion("%c", "cap-%c")),
             ("cap-%n", 1, none, .unsupportedConversion("%n", "cap-%n")),
+            ("cap-%e", 1, none, .unsupportedConversion("%e", "cap-%e")),
+            ("cap-%k", 1, none, .unsupportedConversion("%k", "cap-%k")),
             ("cap-%-d", 1, none, .unsupportedConversion("%-", "cap-%-d")),
             ("cap-%4Y", 1, none, .unsupportedConversion("%4", "cap-%4Y")),
             ("cap-%Ey", 1, none, .unsupportedConversion("%E", "cap-%Ey")),
