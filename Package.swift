@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .library(name: "StatsProtocol", targets: ["StatsProtocol"]),
         .library(name: "Runs", targets: ["Runs"]),
+        .library(name: "Sinks", targets: ["Sinks"]),
         .executable(name: "labyrinthctl", targets: ["labyrinthctl"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
@@ -66,6 +67,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Pure formats of the sinks: pcapng/pcap blocks, rotation naming and
+        // policy, IPFIX messages. No sockets, no io_uring.
+        .target(name: "Sinks", swiftSettings: strict),
         .target(
             name: "ControlPlane",
             dependencies: [
@@ -127,6 +131,8 @@ let package = Package(
         .testTarget(
             name: "DataPlaneTests",
             dependencies: ["DataPlane", "Rooms", "Packet", "Syscalls", "TestSupport"],
+            name: "SinksTests",
+            dependencies: ["Sinks", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
