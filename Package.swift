@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .library(name: "StatsProtocol", targets: ["StatsProtocol"]),
+        .library(name: "Sinks", targets: ["Sinks"]),
         .executable(name: "labyrinthctl", targets: ["labyrinthctl"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
     ],
@@ -43,6 +44,7 @@ let package = Package(
             name: "DataPlane", dependencies: ["Rooms", "Packet", "Capture", "CURing", "CRoomsSupport"],
             swiftSettings: strict),
         .target(name: "StatsProtocol", swiftSettings: strict),
+        .target(name: "Sinks", swiftSettings: strict),
         .target(
             name: "ControlPlane",
             dependencies: [
