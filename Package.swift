@@ -101,6 +101,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "SinksTests",
+            dependencies: ["Sinks", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "PacketTests",
             dependencies: ["Packet"],
             swiftSettings: strict
