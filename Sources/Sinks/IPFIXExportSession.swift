@@ -274,17 +274,17 @@ public struct IPFIXExportSession: Sendable {
     public mutating func messageNotSent(_ summary: IPFIXMessageSummary, now: Int64) {
         guard summary.byteCount > 0 else { return }
         counters.notSentMessages &+= 1
+        // The summary's fields are public: clamp rather than trap on a forged negative count.
+        let flowRecords = UInt64(clamping: summary.flowRecords)
         if streams.indices.contains(summary.domainIndex) {
-            streams[summary.domainIndex].exportedMessages = Self.saturatingSubtract(
-                streams[summary.domainIndex].exportedMessages, 1)
-            streams[summary.domainIndex].exportedFlowRecords = Self.saturatingSubtract(
-                streams[summary.domainIndex].exportedFlowRecords, UInt64(summary.flowRecords))
-            streams[summary.domainIndex].exportedOctets = Self.saturatingSubtract(
-                streams[summary.domainIndex].exportedOctets, UInt64(summary.byteCount))
+            let i = summary.domainIndex
+            streams[i].exportedMessages = Self.saturatingSubtract(streams[i].exportedMessages, 1)
+            streams[i].exportedFlowRecords = Self.saturatingSubtract(streams[i].exportedFlowRecords, flowRecords)
+            streams[i].exportedOctets = Self.saturatingSubtract(
+                streams[i].exportedOctets, UInt64(clamping: summary.byteCount))
         }
-        if summary.flowRecords > 0 {
-            flowsNotSent(
-                records: UInt64(summary.flowRecords), packets: summary.packets, octets: summary.octets, now: now)
+        if flowRecords > 0 {
+            flowsNotSent(records: flowRecords, packets: summary.packets, octets: summary.octets, now: now)
         }
     }
 

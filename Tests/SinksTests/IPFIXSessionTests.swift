@@ -230,5 +230,13 @@ struct IPFIXSessionTests {
         #expect(session.sequenceNumber(domain: 0) == 2)
         session.messageNotSent(IPFIXMessageSummary(), now: Flows.t0)
         #expect(session.counters.notSentMessages == 1)
+        var forged = IPFIXMessageSummary()  // public fields: a negative count must not trap
+        forged.byteCount = -1
+        forged.flowRecords = -5
+        session.messageNotSent(forged, now: Flows.t0)
+        forged.byteCount = 10
+        forged.domainIndex = 0
+        session.messageNotSent(forged, now: Flows.t0)
+        #expect(session.counters.notSentMessages == 2 && session.counters.notSentFlowRecords == 2)
     }
 }
