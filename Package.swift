@@ -131,6 +131,9 @@ let package = Package(
         .testTarget(
             name: "DataPlaneTests",
             dependencies: ["DataPlane", "Rooms", "Packet", "Syscalls", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SinksTests",
             dependencies: ["Sinks", "TestSupport"],
             swiftSettings: strict
