@@ -37,7 +37,7 @@ let package = Package(
             name: "ReplayAllocations",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "ControlPlane", package: "Labyrinth"),
+                .product(name: "Runs", package: "Labyrinth"),
                 .product(name: "DataPlane", package: "Labyrinth"),
                 .product(name: "Rooms", package: "Labyrinth"),
             ],

@@ -130,14 +130,19 @@ result="$(prop Result) $(prop ExecMainStatus)"
 journalctl -u labyrinthd --no-pager | grep -q 'leak check passed' && pass "leak check passed at stop" || fail "no leak check line"
 journalctl -u labyrinthd --no-pager | grep -q 'final counters' && pass "final counters logged" || fail "no final counters"
 
-# 6. A stalled worker gets the service restarted by the watchdog.
+# 6. A stalled worker gets the service restarted by the watchdog. The
+# release build has no test hooks and refuses their keys; the stall comes
+# from a debug build of the same sources (bound in by systemd-test.sh).
+hooks=/opt/labyrinth-hooks/labyrinthd
+out78=$($bin/labyrinthd check-config /etc/labyrinth/stall.toml 2>&1); code=$?
+[ $code -eq 78 ] && grep -q 'test_stall_worker' <<<"$out78" && pass "the release build refuses the test hook keys (exit 78)" || fail "release build and test hooks: exit $code: $out78"
 mkdir -p /run/systemd/system/labyrinthd.service.d
 cat > /run/systemd/system/labyrinthd.service.d/stall.conf <<EOF
 [Service]
 ExecStartPre=
-ExecStartPre=$bin/labyrinthd check-config /etc/labyrinth/stall.toml
+ExecStartPre=$hooks check-config /etc/labyrinth/stall.toml
 ExecStart=
-ExecStart=$bin/labyrinthd run --config /etc/labyrinth/stall.toml
+ExecStart=$hooks run --config /etc/labyrinth/stall.toml
 WatchdogSec=3s
 EOF
 systemctl daemon-reload

@@ -4,16 +4,21 @@
 # and a test unit bound in, runs scripts/systemd-test-inside.sh there as a
 # service, and reads the results back from a bound folder.
 #
-#   scripts/systemd-test.sh [BUILD_DIR]
+#   scripts/systemd-test.sh [BUILD_DIR [HOOKS_BUILD_DIR]]
 #
 # BUILD_DIR holds labyrinthd and labyrinthctl (default .build/release, built
 # with --static-swift-stdlib by `make`). A build that links the Swift runtime
 # dynamically works too: the runtime is bound in read-only.
+# HOOKS_BUILD_DIR (default .build/debug) holds a labyrinthd built with the
+# test hooks (a debug build): the watchdog test stalls a worker with it,
+# since a release build has no hooks (and refuses their keys).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${1:-.build/release}
+hooks=${2:-.build/debug}
 [ -x "$build/labyrinthd" ] && [ -x "$build/labyrinthctl" ] || { echo "systemd-test: no binaries in $build (run make)" >&2; exit 2; }
+[ -x "$hooks/labyrinthd" ] || { echo "systemd-test: no labyrinthd with test hooks in $hooks (run swift build)" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/labyrinth-systemd-XXXXXX)
 machine=labyrinth-test-$$
@@ -50,11 +55,13 @@ TimeoutStartSec=600
 EOF
 
 runtime=()
-if ldd "$build/labyrinthd" | grep -q libswiftCore; then
-    swiftlib=$(dirname "$(ldd "$build/labyrinthd" | awk '/libswiftCore/ {print $3}')")
-    runtime=(--bind-ro="$swiftlib")
-    echo "systemd-test: $build links the Swift runtime dynamically; binding $swiftlib"
-fi
+for binary in "$build/labyrinthd" "$hooks/labyrinthd"; do
+    if ldd "$binary" | grep -q libswiftCore; then
+        swiftlib=$(dirname "$(ldd "$binary" | awk '/libswiftCore/ {print $3}')")
+        [[ " ${runtime[*]} " == *" --bind-ro=$swiftlib "* ]] || runtime+=(--bind-ro="$swiftlib")
+        echo "systemd-test: $binary links the Swift runtime dynamically; binding $swiftlib"
+    fi
+done
 
 units=$stage/opt/labyrinth/lib/systemd/system
 echo "systemd-test: booting systemd in a container (machine $machine)"
@@ -67,6 +74,7 @@ timeout 900 systemd-nspawn -D / --volatile=yes --register=no --keep-unit -M "$ma
     --bind-ro="$units/labyrinthd.socket:/etc/systemd/system/labyrinthd.socket" \
     --bind-ro="$stage/opt/labyrinth/lib/sysusers.d/labyrinth.conf:/etc/sysusers.d/labyrinth.conf" \
     --bind-ro="$work/test:/opt/labyrinth-test" \
+    --bind-ro="$(realpath "$hooks/labyrinthd"):/opt/labyrinth-hooks/labyrinthd" \
     --bind-ro="$work/test/labyrinth-test.service:/etc/systemd/system/labyrinth-test.service" \
     --bind="$work/results:/results" \
     "${runtime[@]}" \

@@ -7,9 +7,9 @@
 //
 //   cd Benchmarks && swift package benchmark thresholds check --target ReplayAllocations --metric mallocCountTotal
 import Benchmark
-import ControlPlane
 import DataPlane
 import Rooms
+import Runs
 
 #if canImport(Glibc)
 import Glibc
@@ -48,13 +48,13 @@ let benchmarks: @Sendable () -> Void = {
     for count in [10_000, 100_000] {
         let path = "/tmp/labyrinth-replay-alloc-\(count).pcap"
         makeCapture(path, count: count)
-        Benchmark("replay-\(count / 1000)k-frames-1-worker") { benchmark in
+        Benchmark("replay-\(count / 1000)k-frames-1-worker") { benchmark async in
             var c = ReplayConfiguration(workers: 1)
             c.lock = .off
             c.cpus = []
             c.pagesPerRoom = 1024
             benchmark.startMeasurement()
-            let (report, _) = try! ReplayRun.run(files: [path], configuration: c)
+            let (report, _) = try! await ReplayRun.run(files: [path], configuration: c)
             benchmark.stopMeasurement()
             precondition(report.packets == count)
         }

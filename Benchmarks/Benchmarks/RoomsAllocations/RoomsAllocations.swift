@@ -60,7 +60,7 @@ let benchmarks: @Sendable () -> Void = {
         let remote = fixture.arena.room(1)
         remote.claim()
         defer { remote.unclaim() }
-        let ring = SPSCRing<UInt>(capacity: 1024)
+        let rings = RingBox(capacity: 1024)
         let box = DoneFlag()
         let finished = DoneFlag()
         let ready = DoneFlag()
@@ -69,11 +69,11 @@ let benchmarks: @Sendable () -> Void = {
             var batch = RemoteFreeBatch()  // its slots are allocated once, here
             ready.finish()
             while true {
-                if let bits = ring.pop() {
+                if let bits = rings.ring.pop() {
                     batch.free(
                         remote.adopt(
                             RawPage(address: UnsafeMutableRawPointer(bitPattern: bits)!, order: 0, roomIndex: 1)))
-                } else if box.isDone && ring.count == 0 {
+                } else if box.isDone && rings.ring.count == 0 {
                     break
                 }
             }
@@ -86,7 +86,7 @@ let benchmarks: @Sendable () -> Void = {
         while sent < operations {
             guard let page = remote.allocate(order: 0, [.atomic, .noWarn]) else { continue }
             let bits = page.intoRaw().addressBits
-            while !ring.push(bits) {}
+            while !rings.ring.push(bits) {}
             sent += 1
         }
         box.finish()
@@ -102,4 +102,11 @@ final class DoneFlag: Sendable {
     private let value = Atomic<Bool>(false)
     var isDone: Bool { value.load(ordering: .acquiring) }
     func finish() { value.store(true, ordering: .releasing) }
+}
+
+/// The SPSC ring between the two benchmark threads (noncopyable, so shared
+/// through a box).
+final class RingBox: @unchecked Sendable {
+    let ring: SPSCRing<UInt>
+    init(capacity: Int) { ring = SPSCRing(capacity: capacity) }
 }

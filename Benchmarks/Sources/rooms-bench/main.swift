@@ -179,18 +179,18 @@ struct CrossResult {
 /// Pages travel through an SPSC ring; the freeing side sends them home in
 /// RemoteFreeBatch batches (or one CAS per page when `batched` is false).
 func roomCross(_ room: Room, batched: Bool, timed: Bool, _ n: Int) -> CrossResult {
-    let ring = SPSCRing<UInt>(capacity: 1024)
+    let rings = RingBox(capacity: 1024)
     let done = Flag()
     let consumer = try! PinnedThread(name: "bench-free", cpus: [1 % PinnedThread.onlineCPUs]) {
         var batch = RemoteFreeBatch()
         var idle = 0
         while true {
-            if let bits = ring.pop() {
+            if let bits = rings.ring.pop() {
                 let page = room.adopt(
                     RawPage(address: UnsafeMutableRawPointer(bitPattern: bits)!, order: 0, roomIndex: room.index))
                 if batched { batch.free(page) } else { _ = consume page }
                 idle = 0
-            } else if done.isSet && ring.count == 0 {
+            } else if done.isSet && rings.ring.count == 0 {
                 break
             } else {
                 idle &+= 1
@@ -219,7 +219,7 @@ func roomCross(_ room: Room, batched: Bool, timed: Bool, _ n: Int) -> CrossResul
         }
         page.baseAddress.storeBytes(of: UInt8(truncatingIfNeeded: i), as: UInt8.self)
         let bits = page.intoRaw().addressBits
-        while !ring.push(bits) { bench_relax() }
+        while !rings.ring.push(bits) { bench_relax() }
         i &+= 1
     }
     done.set()
@@ -232,13 +232,13 @@ func roomCross(_ room: Room, batched: Bool, timed: Bool, _ n: Int) -> CrossResul
 
 /// glibc: malloc on CPU 0, free on CPU 1.
 func mallocCross(bytes: Int, timed: Bool, _ n: Int) -> CrossResult {
-    let ring = SPSCRing<UInt>(capacity: 1024)
+    let rings = RingBox(capacity: 1024)
     let done = Flag()
     let consumer = try! PinnedThread(name: "bench-free", cpus: [1 % PinnedThread.onlineCPUs]) {
         while true {
-            if let bits = ring.pop() {
+            if let bits = rings.ring.pop() {
                 bench_free(UnsafeMutableRawPointer(bitPattern: bits))
-            } else if done.isSet && ring.count == 0 {
+            } else if done.isSet && rings.ring.count == 0 {
                 break
             } else {
                 bench_relax()
@@ -258,7 +258,7 @@ func mallocCross(bytes: Int, timed: Bool, _ n: Int) -> CrossResult {
             p = bench_malloc(bytes)!
         }
         p.storeBytes(of: UInt8(truncatingIfNeeded: i), as: UInt8.self)
-        while !ring.push(UInt(bitPattern: p)) { bench_relax() }
+        while !rings.ring.push(UInt(bitPattern: p)) { bench_relax() }
     }
     done.set()
     consumer.join()
@@ -443,4 +443,11 @@ enum FileHandleStderr {
         var s = s
         s.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
+}
+
+/// The SPSC ring between the two benchmark threads (noncopyable, so shared
+/// through a box).
+final class RingBox: @unchecked Sendable {
+    let ring: SPSCRing<UInt>
+    init(capacity: Int) { ring = SPSCRing(capacity: capacity) }
 }
