@@ -134,6 +134,28 @@ struct ProcessingOptions: ParsableArguments {
         if top < 0 || top > 100_000 { throw ValidationError("--top must be within 0...100000") }
     }
 
+    /// Runs a replay or a capture and prints its report (JSON with `--json`),
+    /// then the leak check; a run that cannot start is exit 2 with the reason.
+    func show<Report>(
+        _ body: () async throws -> (Report, JSON, String, LeakReport)
+    ) async throws -> (Report, LeakReport) {
+        let outcome: (Report, JSON, String, LeakReport)
+        do {
+            outcome = try await body()
+        } catch {
+            FileStandardError.write("labyrinthd: \(error)\n")
+            throw ExitCode(2)
+        }
+        let (report, json, human, leaks) = outcome
+        if self.json {
+            print(json.prettyText)
+        } else {
+            print(human)
+            print(leaks)
+        }
+        return (report, leaks)
+    }
+
     /// Applies the options to a worker's.
     func apply(to worker: inout WorkerOptions) {
         worker.budget = budget
@@ -220,19 +242,9 @@ struct Replay: AsyncParsableCommand {
         processing.apply(to: &c.worker)
         c.topFlows = processing.top
 
-        let report: ReplayReport
-        let leaks: LeakReport
-        do {
-            (report, leaks) = try await ReplayRun.run(files: files, configuration: c)
-        } catch {
-            FileStandardError.write("labyrinthd: \(error)\n")
-            throw ExitCode(2)
-        }
-        if processing.json {
-            print(report.json.prettyText)
-        } else {
-            print(report.human)
-            print(leaks)
+        let (report, leaks) = try await processing.show {
+            let (report, leaks) = try await ReplayRun.run(files: files, configuration: c)
+            return (report, report.json, report.human, leaks)
         }
         for e in report.errors { FileStandardError.write("labyrinthd: \(e)\n") }
         if !leaks.isClean {
@@ -381,19 +393,9 @@ struct CaptureCommand: AsyncParsableCommand {
         c.worker.hooks.holdFrames = hooks.testHoldFrames
         c.worker.hooks.holdNanoseconds = Int64(hooks.testHoldMs) * 1_000_000
         #endif
-        let report: CaptureReport
-        let leaks: LeakReport
-        do {
-            (report, leaks) = try await CaptureRun.run(configuration: c)
-        } catch {
-            FileStandardError.write("labyrinthd: \(error)\n")
-            throw ExitCode(2)
-        }
-        if processing.json {
-            print(report.json.prettyText)
-        } else {
-            print(report.human)
-            print(leaks)
+        let (_, leaks) = try await processing.show {
+            let (report, leaks) = try await CaptureRun.run(configuration: c)
+            return (report, report.json, report.human, leaks)
         }
         if !leaks.isClean { throw ExitCode(3) }
     }
