@@ -98,6 +98,7 @@ let package = Package(
             dependencies: ["StatsProtocol", "TestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "StatsProtocolTests", dependencies: ["StatsProtocol"], swiftSettings: strict),
         .testTarget(
             name: "PacketTests",
             dependencies: ["Packet"],
