@@ -55,36 +55,71 @@ public enum TOML {
         public subscript(key: String) -> Node? {
             entries.first { $0.key == key }?.node
         }
-
-        mutating func set(_ key: String, _ node: Node) throws(ParseError) {
-            if let existing = self[key] {
-                throw ParseError(line: node.line, message: "key '\(key)' is already defined on line \(existing.line)")
-            }
-            entries.append((key, node))
-        }
-
-        mutating func update(_ key: String, _ body: (inout Node) throws(ParseError) -> Void) throws(ParseError) {
-            guard let i = entries.firstIndex(where: { $0.key == key }) else { return }
-            try body(&entries[i].node)
-        }
     }
 
-    /// Parses a whole document into its root table.
+    /// How deep tables may nest (`[a.b.c]` is a table 3 deep; under it,
+    /// `d.e = 1` makes `d` 4 deep) and, apart, how deep arrays may nest: so
+    /// that no document can exhaust the stack of whatever walks, compares or
+    /// frees what `parse` returns.
+    public static let maximumDepth = 32
+
+    /// Parses a whole document into its root table, in time linear in its
+    /// length.
     public static func parse(_ text: String) throws(ParseError) -> Table {
         var parser = Parser(text: text)
         return try parser.document()
     }
 }
 
+/// The parser builds tables in place in an arena (`tables`, indexed by
+/// id), so that a key or header of d dotted parts costs O(d) however deep
+/// it goes, and looks keys up through a hash per table; `finish()` turns the
+/// arena into `TOML.Table`s at the end, children first, without recursion.
 private struct Parser {
+    /// What a key holds in a table under construction.
+    enum Slot {
+        case value(TOML.Node)
+        case table(id: Int, line: Int)
+        /// An array of tables: `elements[index]` lists its tables' ids.
+        case tableArray(index: Int, line: Int)
+
+        var line: Int {
+            switch self {
+            case .value(let node): return node.line
+            case .table(_, let line), .tableArray(_, let line): return line
+            }
+        }
+    }
+
+    /// A table under construction.
+    struct Builder {
+        var line: Int
+        /// Tables above it (the root is 0 deep).
+        let depth: Int
+        /// The table that holds it, and its key there ("source[2]" for an
+        /// element of an array of tables), for error messages.
+        let parent: Int
+        let name: String
+        var keys: [String] = []
+        var slots: [Slot] = []
+        var index: [String: Int] = [:]
+        /// The line of the [header] that defined it, if one did.
+        var header: Int? = nil
+
+        mutating func add(_ key: String, _ slot: Slot) {
+            index[key] = keys.count
+            keys.append(key)
+            slots.append(slot)
+        }
+    }
+
     let bytes: [UInt8]
     var at = 0
     var line = 1
-    var root = TOML.Table(line: 0)
-    /// The path of the table that key/value lines go into.
-    var current: [String] = []
-    /// Tables created by a [header] (so that a second one is an error).
-    var defined = Set<String>()
+    var tables = [Builder(line: 0, depth: 0, parent: 0, name: "")]
+    var elements: [[Int]] = []
+    /// The table that key/value lines go into.
+    var current = 0
 
     init(text: String) {
         bytes = Array(text.utf8)
@@ -126,41 +161,166 @@ private struct Parser {
                 try header()
                 try endLine()
             default:
-                try keyValue(into: current)
+                try keyValue()
                 try endLine()
             }
         }
-        return root
+        return finish()
+    }
+
+    // MARK: Tables
+
+    /// The dotted name of table `id` ("source[1].x"), for messages.
+    func name(of id: Int) -> String {
+        var parts: [String] = []
+        var t = id
+        while t != 0 {
+            parts.append(tables[t].name)
+            t = tables[t].parent
+        }
+        return parts.reversed().joined(separator: ".")
+    }
+
+    mutating func newTable(in parent: Int, name: String, line: Int) throws(TOML.ParseError) -> Int {
+        let depth = tables[parent].depth + 1
+        guard depth <= TOML.maximumDepth else {
+            throw fail("tables nest more than \(TOML.maximumDepth) deep (the limit)")
+        }
+        tables.append(Builder(line: line, depth: depth, parent: parent, name: name))
+        return tables.count - 1
+    }
+
+    /// The table `key` of table `parent`, created if it is missing; for an
+    /// array of tables, its last table.
+    mutating func child(_ parent: Int, _ key: String, line: Int) throws(TOML.ParseError) -> Int {
+        guard let i = tables[parent].index[key] else {
+            let id = try newTable(in: parent, name: key, line: line)
+            tables[parent].add(key, .table(id: id, line: line))
+            return id
+        }
+        switch tables[parent].slots[i] {
+        case .table(let id, _):
+            return id
+        case .tableArray(let index, _):
+            return elements[index][elements[index].count - 1]
+        case .value(let node):
+            throw fail("'\(abbreviated(key))' is already a value (line \(node.line)), not a table")
+        }
     }
 
     mutating func header() throws(TOML.ParseError) {
+        let headerLine = line
         at += 1
         let isArray = !atEnd && peek == UInt8(ascii: "[")
         if isArray { at += 1 }
         skipBlanks()
-        let path = try keyPath()
+        let path = try keyPath(maximumParts: TOML.maximumDepth, what: isArray ? "[[" : "[")
         skipBlanks()
         guard !atEnd && peek == UInt8(ascii: "]") else { throw fail("expected ']' to close the table header") }
         at += 1
         if isArray {
             guard !atEnd && peek == UInt8(ascii: "]") else { throw fail("expected ']]' to close the array of tables") }
             at += 1
-            try appendTableArray(path)
-        } else {
-            let name = path.joined(separator: ".")
-            if defined.contains(name) { throw fail("table [\(name)] is defined twice") }
-            defined.insert(name)
-            try ensureTable(path, headerLine: line)
         }
-        current = path
+        var parent = 0
+        for key in path.dropLast() { parent = try child(parent, key, line: headerLine) }
+        let key = path[path.count - 1]
+        if isArray {
+            current = try appendElement(parent, key, line: headerLine)
+            return
+        }
+        guard let i = tables[parent].index[key] else {
+            current = try newTable(in: parent, name: key, line: headerLine)
+            tables[current].header = headerLine
+            tables[parent].add(key, .table(id: current, line: headerLine))
+            return
+        }
+        switch tables[parent].slots[i] {
+        case .table(let id, _):
+            if let first = tables[id].header {
+                throw fail("table [\(abbreviated(name(of: id)))] is defined twice (first on line \(first))")
+            }
+            // Created by a longer header or a dotted key: this header is its line from now on.
+            tables[id].header = headerLine
+            tables[id].line = headerLine
+            tables[parent].slots[i] = .table(id: id, line: headerLine)
+            current = id
+        case .tableArray(_, let first):
+            throw fail("'\(abbreviated(key))' is an array of tables (line \(first)): write [[\(abbreviated(key))]]")
+        case .value(let node):
+            throw fail("'\(abbreviated(key))' is already a value (line \(node.line)), not a table")
+        }
     }
 
-    /// Parses `a.b."c d"` into its parts.
-    mutating func keyPath() throws(TOML.ParseError) -> [String] {
+    /// Appends a table to the array of tables `key` of `parent`.
+    mutating func appendElement(_ parent: Int, _ key: String, line: Int) throws(TOML.ParseError) -> Int {
+        guard let i = tables[parent].index[key] else {
+            let id = try newTable(in: parent, name: "\(key)[0]", line: line)
+            elements.append([id])
+            tables[parent].add(key, .tableArray(index: elements.count - 1, line: line))
+            return id
+        }
+        guard case .tableArray(let index, _) = tables[parent].slots[i] else {
+            let first = tables[parent].slots[i].line
+            throw fail("'\(abbreviated(key))' is already defined on line \(first), not as an array of tables")
+        }
+        let id = try newTable(in: parent, name: "\(key)[\(elements[index].count)]", line: line)
+        elements[index].append(id)
+        return id
+    }
+
+    /// The arena as nested `TOML.Table`s. A table is always created after
+    /// the table that holds it, so going down the ids finishes every child
+    /// before its parent, and each child is moved (not copied) into it.
+    mutating func finish() -> TOML.Table {
+        var built = [TOML.Table?](repeating: nil, count: tables.count)
+        for id in tables.indices.reversed() {
+            let builder = tables[id]
+            tables[id].keys = []
+            tables[id].slots = []
+            var table = TOML.Table(line: builder.line)
+            table.entries.reserveCapacity(builder.keys.count)
+            for (key, slot) in zip(builder.keys, builder.slots) {
+                let node: TOML.Node
+                switch slot {
+                case .value(let value):
+                    node = value
+                case .table(let child, let line):
+                    node = TOML.Node(value: .table(built[child].take()!), line: line)
+                case .tableArray(let index, let line):
+                    node = TOML.Node(value: .tableArray(elements[index].map { built[$0].take()! }), line: line)
+                }
+                table.entries.append((key: key, node: node))
+            }
+            built[id] = table
+        }
+        return built[0].take()!
+    }
+
+    // MARK: Keys
+
+    /// Parses `a.b."c d"` into its parts, refusing more than
+    /// `maximumParts` of them (before reading the rest of a hostile key).
+    /// `what` says in errors what the key is for: `[`, `[[` or `=`.
+    mutating func keyPath(maximumParts: Int, what: String) throws(TOML.ParseError) -> [String] {
+        let start = at
         var parts: [String] = []
         while true {
             skipBlanks()
             guard !atEnd else { throw fail("expected a key") }
+            guard parts.count < maximumParts else {
+                // What was read so far, and an ellipsis for the rest.
+                var text = abbreviated(String(decoding: bytes[start..<at], as: UTF8.self))
+                if !text.hasSuffix("...") { text += "..." }
+                switch what {
+                case "=":
+                    throw fail(
+                        "the key '\(text)' nests tables more than \(TOML.maximumDepth) deep (the limit)")
+                default:
+                    throw fail(
+                        "the table header \(what)\(text) nests more than \(TOML.maximumDepth) deep (the limit)")
+                }
+            }
             if peek == UInt8(ascii: "\"") {
                 parts.append(try basicString())
             } else if peek == UInt8(ascii: "'") {
@@ -186,101 +346,39 @@ private struct Parser {
 
     func character(_ b: UInt8) -> String { b < 0x20 ? "\\u{\(String(b, radix: 16))}" : String(UnicodeScalar(b)) }
 
-    mutating func keyValue(into tablePath: [String]) throws(TOML.ParseError) {
+    /// At most 64 characters of `s`, for messages about hostile input.
+    func abbreviated(_ s: String) -> String {
+        guard s.unicodeScalars.count > 64 else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.prefix(61))) + "..."
+    }
+
+    mutating func keyValue() throws(TOML.ParseError) {
         let keyLine = line
-        let path = try keyPath()
+        // A value may sit as deep as the tables: its key's parts but the
+        // last are tables below the current one.
+        let path = try keyPath(maximumParts: TOML.maximumDepth + 1 - tables[current].depth, what: "=")
         skipBlanks()
         guard !atEnd && peek == UInt8(ascii: "=") else {
-            throw fail("expected '=' after the key '\(path.joined(separator: "."))'")
+            throw fail("expected '=' after the key '\(abbreviated(path.joined(separator: ".")))'")
         }
         at += 1
         skipBlanks()
-        let value = try value()
-        let full = tablePath + path.dropLast()
-        try ensureTable(full, headerLine: keyLine)
-        try modifyTable(full) { (t: inout TOML.Table) throws(TOML.ParseError) in
-            try t.set(path.last!, TOML.Node(value: value, line: keyLine))
+        let value = try value(depth: 0)
+        var table = current
+        for key in path.dropLast() { table = try child(table, key, line: keyLine) }
+        let key = path[path.count - 1]
+        if let i = tables[table].index[key] {
+            throw TOML.ParseError(
+                line: keyLine,
+                message: "key '\(abbreviated(key))' is already defined on line \(tables[table].slots[i].line)")
         }
+        tables[table].add(key, .value(TOML.Node(value: value, line: keyLine)))
     }
 
-    /// Makes sure every table on `path` exists (the last element of an
-    /// array of tables counts as the table).
-    mutating func ensureTable(_ path: [String], headerLine: Int) throws(TOML.ParseError) {
-        var prefix: [String] = []
-        for name in path {
-            let parent = prefix
-            let l = line
-            try modifyTable(parent) { (t: inout TOML.Table) throws(TOML.ParseError) in
-                if let existing = t[name] {
-                    switch existing.value {
-                    case .table, .tableArray: break
-                    default:
-                        throw TOML.ParseError(
-                            line: l, message: "'\(name)' is already a value (line \(existing.line)), not a table")
-                    }
-                } else {
-                    try t.set(name, TOML.Node(value: .table(TOML.Table(line: headerLine)), line: headerLine))
-                }
-            }
-            prefix.append(name)
-        }
-    }
+    // MARK: Values
 
-    mutating func appendTableArray(_ path: [String]) throws(TOML.ParseError) {
-        try ensureTable(Array(path.dropLast()), headerLine: line)
-        let name = path.last!
-        let l = line
-        try modifyTable(Array(path.dropLast())) { (t: inout TOML.Table) throws(TOML.ParseError) in
-            if let existing = t[name] {
-                guard case .tableArray = existing.value else {
-                    throw TOML.ParseError(
-                        line: l,
-                        message: "'\(name)' is already defined on line \(existing.line), not as an array of tables")
-                }
-                try t.update(name) { (n: inout TOML.Node) throws(TOML.ParseError) in
-                    if case .tableArray(var tables) = n.value {
-                        tables.append(TOML.Table(line: l))
-                        n.value = .tableArray(tables)
-                    }
-                }
-            } else {
-                try t.set(name, TOML.Node(value: .tableArray([TOML.Table(line: l)]), line: l))
-            }
-        }
-    }
-
-    /// Runs `body` on the table at `path` (the last table of an array of
-    /// tables along the way).
-    mutating func modifyTable(_ path: [String], _ body: (inout TOML.Table) throws(TOML.ParseError) -> Void) throws(TOML
-        .ParseError)
-    {
-        try Self.modify(&root, path[...], body)
-    }
-
-    static func modify(
-        _ table: inout TOML.Table, _ path: ArraySlice<String>,
-        _ body: (inout TOML.Table) throws(TOML.ParseError) -> Void
-    ) throws(TOML.ParseError) {
-        guard let name = path.first else {
-            try body(&table)
-            return
-        }
-        try table.update(name) { (node: inout TOML.Node) throws(TOML.ParseError) in
-            switch node.value {
-            case .table(var inner):
-                try modify(&inner, path.dropFirst(), body)
-                node.value = .table(inner)
-            case .tableArray(var tables):
-                guard !tables.isEmpty else { return }
-                try modify(&tables[tables.count - 1], path.dropFirst(), body)
-                node.value = .tableArray(tables)
-            default:
-                break
-            }
-        }
-    }
-
-    mutating func value() throws(TOML.ParseError) -> TOML.Value {
+    /// A value inside `depth` arrays.
+    mutating func value(depth: Int) throws(TOML.ParseError) -> TOML.Value {
         guard !atEnd else { throw fail("expected a value") }
         switch peek {
         case UInt8(ascii: "\""):
@@ -291,7 +389,7 @@ private struct Parser {
         case UInt8(ascii: "'"):
             return .string(try literalString())
         case UInt8(ascii: "["):
-            return try array()
+            return try array(depth: depth + 1)
         case UInt8(ascii: "{"):
             throw fail("inline tables are not supported here; write a [table] instead")
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
@@ -377,7 +475,11 @@ private struct Parser {
         throw fail("expected a value (strings need quotes)")
     }
 
-    mutating func array() throws(TOML.ParseError) -> TOML.Value {
+    /// An array `depth` arrays deep (1 for the outermost).
+    mutating func array(depth: Int) throws(TOML.ParseError) -> TOML.Value {
+        guard depth <= TOML.maximumDepth else {
+            throw fail("arrays nest more than \(TOML.maximumDepth) deep (the limit)")
+        }
         at += 1
         var items: [TOML.Node] = []
         while true {
@@ -388,7 +490,7 @@ private struct Parser {
                 return .array(items)
             }
             let l = line
-            items.append(TOML.Node(value: try value(), line: l))
+            items.append(TOML.Node(value: try value(depth: depth), line: l))
             try skipArraySpace()
             guard !atEnd else { throw fail("unterminated array") }
             if peek == UInt8(ascii: ",") {
