@@ -1,13 +1,23 @@
-/// A small TOML reader for the daemon's configuration: tables, arrays of
-/// tables, dotted keys, strings (basic and literal), integers (decimal, hex,
-/// octal, binary, with underscores), floats, booleans and arrays. Every value
-/// remembers its line, so that configuration errors can point at it.
-/// Inline tables and multi-line strings are refused with a clear error.
+import StatsProtocol
+
+/// A small TOML 1.0 reader for the daemon's configuration: tables, arrays
+/// of tables, dotted keys, strings (basic and literal), integers (decimal,
+/// hex, octal, binary, with underscores; 64-bit), floats (finite), booleans
+/// and arrays. Every value remembers its line, so that configuration errors
+/// can point at it, and an error about a value names its key. Inline
+/// tables, multi-line strings, dates, `inf` and `nan` are refused with a
+/// clear error.
 public enum TOML {
     public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
         public var line: Int
+        /// The dotted key whose value could not be read ("workers.count",
+        /// "source[1].snaplen"); nil when the error is not about one value.
+        public var key: String? = nil
         public var message: String
-        public var description: String { "line \(line): \(message)" }
+        public var description: String {
+            guard let key else { return "line \(line): \(message)" }
+            return "line \(line): key '\(key)': \(message)"
+        }
     }
 
     public indirect enum Value: Sendable, Equatable {
@@ -363,7 +373,16 @@ private struct Parser {
         }
         at += 1
         skipBlanks()
-        let value = try value(depth: 0)
+        let value: TOML.Value
+        do {
+            value = try self.value(depth: 0)
+        } catch {
+            var named = error
+            let table = name(of: current)
+            let key = path.joined(separator: ".")
+            named.key = abbreviated(table.isEmpty ? key : table + "." + key)
+            throw named
+        }
         var table = current
         for key in path.dropLast() { table = try child(table, key, line: keyLine) }
         let key = path[path.count - 1]
@@ -382,11 +401,10 @@ private struct Parser {
         guard !atEnd else { throw fail("expected a value") }
         switch peek {
         case UInt8(ascii: "\""):
-            if at + 2 < bytes.count && bytes[at + 1] == UInt8(ascii: "\"") && bytes[at + 2] == UInt8(ascii: "\"") {
-                throw fail("multi-line strings are not supported here")
-            }
+            if bytes[at...].starts(with: "\"\"\"".utf8) { throw fail("multi-line strings are not supported here") }
             return .string(try basicString())
         case UInt8(ascii: "'"):
+            if bytes[at...].starts(with: "'''".utf8) { throw fail("multi-line strings are not supported here") }
             return .string(try literalString())
         case UInt8(ascii: "["):
             return try array(depth: depth + 1)
@@ -399,62 +417,31 @@ private struct Parser {
         }
     }
 
+    /// A basic string, `"…"` with escapes (read by StatsProtocol's
+    /// `StringEscapes`, which JSON shares).
     mutating func basicString() throws(TOML.ParseError) -> String {
-        at += 1
-        var out = String.UnicodeScalarView()
-        var raw: [UInt8] = []
-        func flush() {
-            if !raw.isEmpty {
-                out.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars)
-                raw.removeAll()
-            }
+        do {
+            let (string, end) = try StringEscapes.decode(bytes, openingQuoteAt: at, dialect: .toml)
+            at = end
+            return string
+        } catch {
+            at = error.offset
+            throw fail(error.message)
         }
-        while !atEnd {
-            let b = peek
-            if b == UInt8(ascii: "\"") {
-                at += 1
-                flush()
-                return String(out)
-            }
-            if b == 0x0A { throw fail("unterminated string") }
-            if b == UInt8(ascii: "\\") {
-                flush()
-                at += 1
-                guard !atEnd else { break }
-                let e = peek
-                at += 1
-                switch e {
-                case UInt8(ascii: "\""): out.append("\"")
-                case UInt8(ascii: "\\"): out.append("\\")
-                case UInt8(ascii: "n"): out.append("\n")
-                case UInt8(ascii: "t"): out.append("\t")
-                case UInt8(ascii: "r"): out.append("\r")
-                case UInt8(ascii: "b"): out.append("\u{08}")
-                case UInt8(ascii: "f"): out.append("\u{0C}")
-                case UInt8(ascii: "u"), UInt8(ascii: "U"):
-                    let digits = e == UInt8(ascii: "u") ? 4 : 8
-                    guard at + digits <= bytes.count,
-                        let v = UInt32(String(decoding: bytes[at..<at + digits], as: UTF8.self), radix: 16),
-                        let scalar = Unicode.Scalar(v)
-                    else { throw fail("bad unicode escape") }
-                    out.append(scalar)
-                    at += digits
-                default:
-                    throw fail("unknown escape '\\\(character(e))'")
-                }
-                continue
-            }
-            raw.append(b)
-            at += 1
-        }
-        throw fail("unterminated string")
     }
 
+    /// A literal string, `'…'`: no escapes, no control characters but tab.
     mutating func literalString() throws(TOML.ParseError) -> String {
         at += 1
         let start = at
         while !atEnd && peek != UInt8(ascii: "'") {
-            if peek == 0x0A { throw fail("unterminated string") }
+            let b = peek
+            if b == 0x0A { throw fail("unterminated string (a literal string ends on its line)") }
+            if b < 0x20 && b != 0x09 || b == 0x7F {
+                let hex = String(b, radix: 16, uppercase: true)
+                let code = (hex.count == 1 ? "0" : "") + hex
+                throw fail("control character U+00\(code) in a literal string; escape it in a basic string")
+            }
             at += 1
         }
         guard !atEnd else { throw fail("unterminated string") }
@@ -464,15 +451,15 @@ private struct Parser {
     }
 
     mutating func boolean() throws(TOML.ParseError) -> TOML.Value {
-        if bytes[at...].starts(with: Array("true".utf8)) {
+        if bytes[at...].starts(with: "true".utf8) {
             at += 4
             return .boolean(true)
         }
-        if bytes[at...].starts(with: Array("false".utf8)) {
+        if bytes[at...].starts(with: "false".utf8) {
             at += 5
             return .boolean(false)
         }
-        throw fail("expected a value (strings need quotes)")
+        return try number()
     }
 
     /// An array `depth` arrays deep (1 for the outermost).
@@ -515,49 +502,193 @@ private struct Parser {
         }
     }
 
+    /// An integer or a float (TOML 1.0), up to the next blank, `,`, `]`,
+    /// `#` or line end.
     mutating func number() throws(TOML.ParseError) -> TOML.Value {
         let start = at
         while !atEnd {
-            let b = peek
-            if b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D || b == UInt8(ascii: ",")
-                || b == UInt8(ascii: "]") || b == UInt8(ascii: "#")
-            {
-                break
+            switch peek {
+            case 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "#"): break
+            default:
+                at += 1
+                continue
             }
-            at += 1
+            break
         }
-        let text = String(decoding: bytes[start..<at], as: UTF8.self)
-        if text.isEmpty { throw fail("expected a value") }
-        let plain = text.replacingUnderscores()
-        if plain != text && (text.hasPrefix("_") || text.hasSuffix("_") || text.contains("__")) {
-            throw fail("'\(text)' is not a valid number")
+        guard at > start else { throw fail("expected a value") }
+        switch TOMLNumber.read(bytes[start..<at]) {
+        case .success(let value): return value
+        case .failure(let error): throw fail(error.message)
         }
-        let unsigned = plain.hasPrefix("+") ? String(plain.dropFirst()) : plain
-        for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] where unsigned.hasPrefix(prefix) {
-            guard let v = Int(unsigned.dropFirst(2), radix: radix) else {
-                throw fail("'\(text)' is not a valid number")
-            }
-            return .integer(v)
-        }
-        if let v = Int(unsigned) {
-            if unsigned.count > 1 && (unsigned.hasPrefix("0") || unsigned.hasPrefix("-0")) {
-                throw fail("'\(text)': leading zeros are not allowed")
-            }
-            return .integer(v)
-        }
-        switch unsigned {
-        case "inf": return .float(.infinity)
-        case "-inf": return .float(-.infinity)
-        case "nan", "-nan": return .float(.nan)
-        default: break
-        }
-        if let d = Double(unsigned), unsigned.first.map({ $0.isNumber || $0 == "-" }) == true {
-            return .float(d)
-        }
-        throw fail("'\(text)' is not a value (strings need quotes)")
     }
 }
 
-extension String {
-    func replacingUnderscores() -> String { String(self.filter { $0 != "_" }) }
+/// TOML 1.0's integers and floats, read from the bytes of one token:
+///
+///     integer = [+-] (0 | [1-9] ("_"? [0-9])*)          decimal
+///             | 0x [0-9A-Fa-f] ("_"? [0-9A-Fa-f])*      hex, no sign
+///             | 0o [0-7] ("_"? [0-7])*                 octal, no sign
+///             | 0b [01] ("_"? [01])*                   binary, no sign
+///     float   = decimal integer ("." digits)? ([eE] [+-]? digits)?   with a fraction, an exponent or both
+///     digits  = [0-9] ("_"? [0-9])*
+///
+/// Integers must fit Int64 and floats a Double (finite); `inf` and `nan` are
+/// refused, as values a configuration never needs.
+private enum TOMLNumber {
+    struct Invalid: Error {
+        var message: String
+    }
+
+    static func read(_ token: ArraySlice<UInt8>) -> Result<TOML.Value, Invalid> {
+        let b = Array(token)
+        guard !b.isEmpty else { return .failure(Invalid(message: "expected a value")) }
+        let text = String(decoding: b.count > 64 ? b[0..<61] : b[...], as: UTF8.self) + (b.count > 64 ? "..." : "")
+        func invalid(_ kind: String, _ reason: String) -> Result<TOML.Value, Invalid> {
+            .failure(Invalid(message: "invalid \(kind) '\(text)': \(reason)"))
+        }
+        var i = 0
+        var negative = false
+        if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
+            negative = b[i] == UInt8(ascii: "-")
+            i += 1
+        }
+        let unsigned = b[i...]
+        if unsigned.elementsEqual("inf".utf8) || unsigned.elementsEqual("nan".utf8) {
+            return .failure(
+                Invalid(message: "'\(text)' is not accepted: the configuration needs finite numbers, not inf or nan"))
+        }
+        guard i < b.count, isDigit(b[i], radix: 10) else {
+            if i > 0 { return invalid("number", "expected a digit after the sign") }
+            return .failure(Invalid(message: "'\(text)' is not a value (strings need quotes)"))
+        }
+        // Hex, octal, binary.
+        if b[i] == UInt8(ascii: "0"), i + 1 < b.count, let base = prefixed(b[i + 1]) {
+            let (radix, name) = base
+            if i > 0 { return invalid("integer", "\(name) integers take no sign") }
+            let run = digits(b, from: i + 2, radix: radix)
+            guard run.underscore == nil else { return invalid("integer", "an underscore must sit between two digits") }
+            guard !run.digits.isEmpty else {
+                return invalid("integer", "expected \(name) digits after '0\(Character(Unicode.Scalar(b[i + 1])))'")
+            }
+            guard run.end == b.count else {
+                return invalid("integer", "\(describe(b[run.end])) is not a valid \(name) digit")
+            }
+            guard let v = accumulate(run.digits, radix: radix, negative: false) else {
+                return invalid("integer", "does not fit a 64-bit signed integer")
+            }
+            return .success(.integer(v))
+        }
+        // Decimal: the integer part.
+        let whole = digits(b, from: i, radix: 10)
+        guard whole.underscore == nil else { return invalid("number", "an underscore must sit between two digits") }
+        var end = whole.end
+        if end < b.count && (b[end] == UInt8(ascii: "-") || b[end] == UInt8(ascii: ":")) {
+            return invalid(
+                "number", "unexpected \(describe(b[end])) (dates and times are not supported; strings need quotes)")
+        }
+        if whole.digits.count > 1 && whole.digits[0] == 0 {
+            return invalid("number", "leading zeros are not allowed")
+        }
+        if end == b.count {
+            guard let v = accumulate(whole.digits, radix: 10, negative: negative) else {
+                return invalid("integer", "does not fit a 64-bit signed integer")
+            }
+            return .success(.integer(v))
+        }
+        // A float: a fraction, an exponent, or both.
+        var float = negative ? "-" : ""
+        float.unicodeScalars.append(contentsOf: whole.digits.map { Unicode.Scalar(UInt8(ascii: "0") &+ $0) })
+        var isFloat = false
+        if b[end] == UInt8(ascii: ".") {
+            let fraction = digits(b, from: end + 1, radix: 10)
+            guard fraction.underscore == nil else {
+                return invalid("float", "an underscore must sit between two digits")
+            }
+            guard !fraction.digits.isEmpty else { return invalid("float", "expected a digit after '.'") }
+            float += "."
+            float.unicodeScalars.append(contentsOf: fraction.digits.map { Unicode.Scalar(UInt8(ascii: "0") &+ $0) })
+            end = fraction.end
+            isFloat = true
+        }
+        if end < b.count && (b[end] == UInt8(ascii: "e") || b[end] == UInt8(ascii: "E")) {
+            var j = end + 1
+            float += "e"
+            if j < b.count && (b[j] == UInt8(ascii: "+") || b[j] == UInt8(ascii: "-")) {
+                float.unicodeScalars.append(Unicode.Scalar(b[j]))
+                j += 1
+            }
+            let exponent = digits(b, from: j, radix: 10)
+            guard exponent.underscore == nil else {
+                return invalid("float", "an underscore must sit between two digits")
+            }
+            guard !exponent.digits.isEmpty else { return invalid("float", "expected digits in the exponent") }
+            float.unicodeScalars.append(contentsOf: exponent.digits.map { Unicode.Scalar(UInt8(ascii: "0") &+ $0) })
+            end = exponent.end
+            isFloat = true
+        }
+        guard end == b.count else { return invalid(isFloat ? "float" : "number", "unexpected \(describe(b[end]))") }
+        guard let d = Double(float), d.isFinite else {
+            return invalid("float", "out of range for a 64-bit float (beyond ±1.8e308)")
+        }
+        return .success(.float(d))
+    }
+
+    /// `0x`, `0o` and `0b`.
+    static func prefixed(_ b: UInt8) -> (radix: Int, name: String)? {
+        switch b {
+        case UInt8(ascii: "x"): return (16, "hex")
+        case UInt8(ascii: "o"): return (8, "octal")
+        case UInt8(ascii: "b"): return (2, "binary")
+        default: return nil
+        }
+    }
+
+    static func isDigit(_ b: UInt8, radix: Int) -> Bool { digitValue(b).map { Int($0) < radix } ?? false }
+
+    static func digitValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b &- UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b &- UInt8(ascii: "a") &+ 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b &- UInt8(ascii: "A") &+ 10
+        default: return nil
+        }
+    }
+
+    /// Reads `digit ("_"? digit)*` from `b[start...]`: the digits' values,
+    /// where the run stops, and the index of an underscore that is not
+    /// between two digits, if there is one.
+    static func digits(_ b: [UInt8], from start: Int, radix: Int) -> (digits: [UInt8], end: Int, underscore: Int?) {
+        var out: [UInt8] = []
+        var i = start
+        while i < b.count {
+            if let d = digitValue(b[i]), Int(d) < radix {
+                out.append(d)
+                i += 1
+            } else if b[i] == UInt8(ascii: "_") {
+                guard !out.isEmpty, i + 1 < b.count, isDigit(b[i + 1], radix: radix) else { return (out, i, i) }
+                i += 1
+            } else {
+                break
+            }
+        }
+        return (out, i, nil)
+    }
+
+    /// The digits' value, or nil when it does not fit an Int.
+    static func accumulate(_ digits: [UInt8], radix: Int, negative: Bool) -> Int? {
+        var v = 0
+        for d in digits {
+            let (shifted, o1) = v.multipliedReportingOverflow(by: radix)
+            let (next, o2) =
+                negative ? shifted.subtractingReportingOverflow(Int(d)) : shifted.addingReportingOverflow(Int(d))
+            if o1 || o2 { return nil }
+            v = next
+        }
+        return v
+    }
+
+    static func describe(_ b: UInt8) -> String {
+        (0x21..<0x7F).contains(b)
+            ? "'\(Character(Unicode.Scalar(b)))'" : "byte 0x\(String(b, radix: 16, uppercase: true))"
+    }
 }
