@@ -62,6 +62,9 @@ struct ConfigTests {
         Case(
             name: "bad value in a nested array", text: "[workers]\ncpus = [\n  0,\n  ++5,\n]\n", line: 4,
             key: "workers.cpus", phrase: "expected a digit after the sign"),
+        Case(
+            name: "a size that overflows", text: "[rooms]\nsize = \"9223372036854775807GiB\"\n", line: 2,
+            key: "rooms.size", phrase: "must be a size"),
         Case(name: "garbage line", text: "[workers]\n\n\nthis is not toml\n", line: 4, key: "", phrase: ""),
         // Unknown keys and sections.
         Case(

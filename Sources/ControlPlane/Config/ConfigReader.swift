@@ -125,7 +125,8 @@ struct Section {
         let t = s.filter { $0 != " " }
         for (suffix, scale) in units where t.hasSuffix(suffix) {
             guard let v = Int(t.dropLast(suffix.count)), v >= 0 else { return nil }
-            return v * scale
+            let (bytes, overflow) = v.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : bytes
         }
         return Int(t)
     }
