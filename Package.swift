@@ -128,6 +128,7 @@ let package = Package(
             dependencies: ["StatsProtocol", "TestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "StatsProtocolTests", dependencies: ["StatsProtocol"], swiftSettings: strict),
         .testTarget(
             name: "DataPlaneTests",
             dependencies: ["DataPlane", "Rooms", "Packet", "Syscalls", "TestSupport"],

@@ -1,16 +1,89 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses. Each is one Swift module: the module sources
-# under test plus the harness, compiled by swiftc with -sanitize=fuzzer,address
-# (SwiftPM's --sanitize=fuzzer left the library targets without coverage).
-#   Fuzz/build.sh            -> Fuzz/.build/FuzzDecoder, Fuzz/.build/FuzzCaptureFile
+# Builds the libFuzzer harnesses. Each is one Swift module: the sources of the
+# package's modules it tests plus the harness, compiled by swiftc with
+# -sanitize=fuzzer,address (SwiftPM's --sanitize=fuzzer left the library
+# targets without coverage). The sources are copied with their imports of each
+# other dropped, one file each so that `private` stays per file. The C modules
+# they import (CPcap, CURing, CRoomsSupport) come from module maps in
+# Fuzz/.build/c, and the C targets' sources are compiled there once.
+#   Fuzz/build.sh                      -> every harness, in Fuzz/.build/
+#   Fuzz/build.sh FuzzJSON FuzzTOML    -> just those
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p .build
-strip_imports() { sed -E '/^import (Packet|Capture)$/d' "$@"; }
-strip_imports ../Sources/Packet/*.swift FuzzDecoder.swift > .build/decoder-all.swift
-swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name FuzzDecoder \
-    .build/decoder-all.swift -o .build/FuzzDecoder
-strip_imports ../Sources/Packet/*.swift ../Sources/Capture/*.swift FuzzCaptureFile.swift > .build/capture-all.swift
-swiftc -O -parse-as-library -sanitize=fuzzer,address -module-name FuzzCaptureFile \
-    .build/capture-all.swift -o .build/FuzzCaptureFile
-echo "built Fuzz/.build/FuzzDecoder and Fuzz/.build/FuzzCaptureFile"
+fuzz=$PWD
+sources=$fuzz/../Sources
+out=$fuzz/.build
+mkdir -p "$out/c"
+
+# C modules, as Package.swift declares them.
+cat > "$out/c/module.modulemap" <<MAP
+module CURing {
+    header "$sources/CURing/include/CURing.h"
+    link "uring"
+    export *
+}
+module CRoomsSupport {
+    header "$sources/CRoomsSupport/include/CRoomsSupport.h"
+    export *
+}
+MAP
+for c in CURing CRoomsSupport; do
+    if [[ ! "$out/c/$c.o" -nt "$sources/$c/$c.c" ]]; then
+        clang -O2 -fPIC -D_GNU_SOURCE -I "$sources/$c/include" -c "$sources/$c/$c.c" -o "$out/c/$c.o"
+    fi
+done
+
+# harness NAME MODULE_DIR...: Fuzz/NAME.swift with the Swift sources of those
+# Sources/ directories (not their subdirectories), built as Fuzz/.build/NAME.
+harness() {
+    local name=$1
+    shift
+    local inputs=("$fuzz/$name.swift" "$fuzz/build.sh")
+    for module in "$@"; do inputs+=("$sources/$module"/*.swift); done
+    local stale=false
+    for file in "${inputs[@]}"; do [[ "$out/$name" -nt "$file" ]] || stale=true; done
+    if ! $stale; then
+        echo "Fuzz/.build/$name is up to date"
+        return
+    fi
+    local dir=$out/$name.sources
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # Drop the imports of the package's modules, and qualify by the harness's
+    # module what was qualified by theirs (`Capture.interfaceIndex`).
+    local modules='(Packet|Capture|Rooms|DataPlane|StatsProtocol|ControlPlane)'
+    strip() { sed -E -e "/^import $modules\$/d" -e "s/\\b$modules\\.([a-z])/$name.\\2/g" "$1" > "$2"; }
+    for module in "$@"; do
+        for file in "$sources/$module"/*.swift; do
+            strip "$file" "$dir/$(echo "$module" | tr / _)_$(basename "$file")"
+        done
+    done
+    strip "$fuzz/$name.swift" "$dir/$name.swift"
+    # The C targets' objects, for the modules that import them.
+    local objects=()
+    for c in CURing CRoomsSupport; do
+        if grep -q "^import $c\$" "$dir"/*.swift; then objects+=("$out/c/$c.o"); fi
+    done
+    swiftc -O -parse-as-library -sanitize=fuzzer,address -swift-version 6 \
+        -module-name "$name" -package-name Labyrinth \
+        -I "$out/c" -I "$sources/CPcap" \
+        "$dir"/*.swift ${objects[@]+"${objects[@]}"} -o "$out/$name"
+    echo "built Fuzz/.build/$name"
+}
+
+# What each harness needs, dependencies first.
+build() {
+    case $1 in
+    FuzzDecoder) harness FuzzDecoder Packet ;;
+    FuzzCaptureFile) harness FuzzCaptureFile Packet Capture ;;
+    FuzzJSON) harness FuzzJSON StatsProtocol ;;
+    FuzzTOML) harness FuzzTOML Rooms Packet Capture DataPlane StatsProtocol ControlPlane/Config ;;
+    *)
+        echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzTOML)" >&2
+        exit 64
+        ;;
+    esac
+}
+
+if [[ $# -eq 0 ]]; then set -- FuzzDecoder FuzzCaptureFile FuzzJSON FuzzTOML; fi
+for name in "$@"; do build "$name"; done

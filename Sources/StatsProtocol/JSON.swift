@@ -227,7 +227,12 @@ struct JSONParser {
     func fail(_ message: String) -> JSONParseError { JSONParseError(offset: at, message: message) }
 
     mutating func skipSpace() {
-        while at < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[at]) { at += 1 }
+        while at < bytes.count {
+            switch bytes[at] {
+            case 0x20, 0x09, 0x0A, 0x0D: at += 1
+            default: return
+            }
+        }
     }
 
     mutating func value(depth: Int) throws(JSONParseError) -> JSON {
@@ -315,99 +320,63 @@ struct JSONParser {
     }
 
     mutating func string() throws(JSONParseError) -> String {
-        at += 1
-        var scalars = String.UnicodeScalarView()
-        var raw: [UInt8] = []
-        func flush() {
-            if !raw.isEmpty {
-                scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars)
-                raw.removeAll()
-            }
+        do {
+            let (string, end) = try StringEscapes.decode(bytes, openingQuoteAt: at, dialect: .json)
+            at = end
+            return string
+        } catch {
+            throw JSONParseError(offset: error.offset, message: error.message)
         }
-        while at < bytes.count {
-            let b = bytes[at]
-            if b == UInt8(ascii: "\"") {
-                at += 1
-                flush()
-                return String(scalars)
-            }
-            if b < 0x20 { throw fail("control character in a string") }
-            if b == UInt8(ascii: "\\") {
-                flush()
-                at += 1
-                guard at < bytes.count else { break }
-                let e = bytes[at]
-                at += 1
-                switch e {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "u"):
-                    var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code), at + 6 <= bytes.count,
-                        bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u")
-                    {
-                        at += 2
-                        let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
-                default: throw fail("bad escape")
-                }
-                continue
-            }
-            raw.append(b)
-            at += 1
-        }
-        throw fail("unterminated string")
     }
 
-    mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard at + 4 <= bytes.count else { throw fail("short \\u escape") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[at]
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: throw fail("bad hex digit")
-            }
-            v = v << 4 | d
-            at += 1
-        }
-        return v
-    }
-
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` (RFC 8259).
+    /// An integer that fits `Int` is `.int`; any other number `.double`,
+    /// if it fits a Double (a float beyond ±1.8e308 is an error, never
+    /// infinity).
     mutating func number() throws(JSONParseError) -> JSON {
         let start = at
         if at < bytes.count && bytes[at] == UInt8(ascii: "-") { at += 1 }
-        var isDouble = false
-        while at < bytes.count {
-            let c = bytes[at]
-            if c >= 0x30 && c <= 0x39 {
-                at += 1
-                continue
+        guard at < bytes.count, isDigit(bytes[at]) else {
+            guard at > start else {
+                guard at < bytes.count else { throw fail("unexpected end of input") }
+                throw fail("unexpected character \(StringEscapes.describe(bytes[at], after: ""))")
             }
-            if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
-                || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
-            {
-                isDouble = true
-                at += 1
-                continue
-            }
-            break
+            throw fail("expected a digit after '-'")
+        }
+        if bytes[at] == UInt8(ascii: "0") {
+            at += 1
+            if at < bytes.count && isDigit(bytes[at]) { throw fail("a number may not start with 0 (leading zeros)") }
+        } else {
+            skipDigits()
+        }
+        var integral = true
+        if at < bytes.count && bytes[at] == UInt8(ascii: ".") {
+            at += 1
+            guard skipDigits() > 0 else { throw fail("expected a digit after '.'") }
+            integral = false
+        }
+        if at < bytes.count && (bytes[at] == UInt8(ascii: "e") || bytes[at] == UInt8(ascii: "E")) {
+            at += 1
+            if at < bytes.count && (bytes[at] == UInt8(ascii: "+") || bytes[at] == UInt8(ascii: "-")) { at += 1 }
+            guard skipDigits() > 0 else { throw fail("expected a digit in the exponent") }
+            integral = false
         }
         let text = String(decoding: bytes[start..<at], as: UTF8.self)
-        if text.isEmpty || text == "-" { throw fail("unexpected character") }
-        if !isDouble, let i = Int(text) { return .int(i) }
-        guard let d = Double(text) else { throw fail("bad number '\(text)'") }
+        if integral, let i = Int(text) { return .int(i) }
+        guard let d = Double(text), d.isFinite else {
+            let shown = text.utf8.count > 40 ? String(text.prefix(37)) + "..." : text
+            throw JSONParseError(offset: start, message: "the number \(shown) does not fit a 64-bit float")
+        }
         return .double(d)
+    }
+
+    func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    /// Skips decimal digits; returns how many.
+    @discardableResult
+    mutating func skipDigits() -> Int {
+        let start = at
+        while at < bytes.count && isDigit(bytes[at]) { at += 1 }
+        return at - start
     }
 }

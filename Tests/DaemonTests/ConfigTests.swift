@@ -34,12 +34,37 @@ struct ConfigTests {
         // Syntax.
         Case(
             name: "unclosed table header", text: "[daemon\nsocket = \"/x\"\n", line: 1, key: "", phrase: "expected ']'"),
-        Case(name: "unterminated string", text: "[daemon]\n\nsocket = \"/run/x\n", line: 3, key: "", phrase: "string"),
+        Case(
+            name: "unterminated string", text: "[daemon]\n\nsocket = \"/run/x\n", line: 3, key: "daemon.socket",
+            phrase: "unterminated string"),
         Case(
             name: "duplicate key", text: "[daemon]\nlog_level = \"info\"\nlog_level = \"debug\"\n", line: 3, key: "",
             phrase: "already defined on line 2"),
         Case(name: "duplicate table", text: "[rooms]\n[workers]\n[rooms]\n", line: 3, key: "", phrase: "rooms"),
-        Case(name: "value missing", text: "[workers]\nbudget =\n", line: 2, key: "", phrase: "value"),
+        Case(
+            name: "value missing", text: "[workers]\nbudget =\n", line: 2, key: "workers.budget",
+            phrase: "expected a value"),
+        Case(
+            name: "invalid integer", text: "[rooms]\n\ncache = 0x-5\n", line: 3, key: "rooms.cache",
+            phrase: "invalid integer '0x-5'"),
+        Case(
+            name: "integer too large", text: "[[source]]\nsnaplen = 9223372036854775808\n", line: 2,
+            key: "source[0].snaplen", phrase: "does not fit a 64-bit signed integer"),
+        Case(
+            name: "infinite float", text: "[replay]\npps = 1e999\n", line: 2, key: "replay.pps",
+            phrase: "out of range"),
+        Case(
+            name: "inf literal", text: "[replay]\nmbps = inf\n", line: 2, key: "replay.mbps",
+            phrase: "needs finite numbers"),
+        Case(
+            name: "bad escape in a value", text: "[daemon]\nsocket = \"/run/\\u+0FF\"\n", line: 2,
+            key: "daemon.socket", phrase: "\\u needs 4 hex digits"),
+        Case(
+            name: "bad value in a nested array", text: "[workers]\ncpus = [\n  0,\n  ++5,\n]\n", line: 4,
+            key: "workers.cpus", phrase: "expected a digit after the sign"),
+        Case(
+            name: "a size that overflows", text: "[rooms]\nsize = \"9223372036854775807GiB\"\n", line: 2,
+            key: "rooms.size", phrase: "must be a size"),
         Case(name: "garbage line", text: "[workers]\n\n\nthis is not toml\n", line: 4, key: "", phrase: ""),
         // Unknown keys and sections.
         Case(

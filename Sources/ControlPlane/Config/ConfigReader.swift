@@ -125,7 +125,8 @@ struct Section {
         let t = s.filter { $0 != " " }
         for (suffix, scale) in units where t.hasSuffix(suffix) {
             guard let v = Int(t.dropLast(suffix.count)), v >= 0 else { return nil }
-            return v * scale
+            let (bytes, overflow) = v.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : bytes
         }
         return Int(t)
     }
@@ -153,10 +154,12 @@ struct Section {
     func finish(known: [String]) throws(ConfigError) {
         for (k, n) in table.entries where !used.contains(k) {
             var message = "unknown key"
-            if let near = known.min(by: { Section.distance($0, k) < Section.distance($1, k) }),
-                Section.distance(near, k) <= 3
-            {
-                message += " (did you mean '\(near)'?)"
+            // Only names within 3 characters of its length can be within 3
+            // edits: a long key costs no Levenshtein table.
+            let length = k.count
+            let candidates = known.filter { abs($0.count - length) <= 3 }.map { ($0, Section.distance($0, k)) }
+            if let near = candidates.min(by: { $0.1 < $1.1 }), near.1 <= 3 {
+                message += " (did you mean '\(near.0)'?)"
             }
             if case .table = n.value { message = "unknown section" }
             throw ConfigError(file: file, line: n.line, key: key(k), message: message)

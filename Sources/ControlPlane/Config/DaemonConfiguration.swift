@@ -158,7 +158,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         do {
             root = try TOML.parse(text)
         } catch {
-            throw ConfigError(file: file, line: error.line, key: "", message: error.message)
+            throw ConfigError(file: file, line: error.line, key: error.key ?? "", message: error.message)
         }
         var c = DaemonConfiguration()
         var top = Section(file: file, name: "", table: root)
