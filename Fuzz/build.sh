@@ -33,13 +33,22 @@ for c in CURing CRoomsSupport; do
     fi
 done
 
-# harness NAME MODULE_DIR...: Fuzz/NAME.swift with the Swift sources of those
-# Sources/ directories (not their subdirectories), built as Fuzz/.build/NAME.
+# harness NAME ITEM...: Fuzz/NAME.swift with the Swift sources of each ITEM,
+# a Sources/ directory (with its subdirectories) or a Sources/ file, built as
+# Fuzz/.build/NAME. Sources that import Syscalls get Sources/Syscalls with
+# Fuzz/Shims/Errno.swift standing in for swift-system.
 harness() {
     local name=$1
     shift
-    local inputs=("$fuzz/$name.swift" "$fuzz/build.sh")
-    for module in "$@"; do inputs+=("$sources/$module"/*.swift); done
+    set -- "$@" Syscalls/Syscall.swift
+    local inputs=("$fuzz/$name.swift" "$fuzz/build.sh" "$fuzz/Shims/Errno.swift")
+    for item in "$@"; do
+        if [[ -d "$sources/$item" ]]; then
+            mapfile -t -O "${#inputs[@]}" inputs < <(find "$sources/$item" -name '*.swift' | sort)
+        else
+            inputs+=("$sources/$item")
+        fi
+    done
     local stale=false
     for file in "${inputs[@]}"; do [[ "$out/$name" -nt "$file" ]] || stale=true; done
     if ! $stale; then
@@ -51,14 +60,20 @@ harness() {
     mkdir -p "$dir"
     # Drop the imports of the package's modules, and qualify by the harness's
     # module what was qualified by theirs (`Capture.interfaceIndex`).
-    local modules='(Packet|Capture|Rooms|DataPlane|StatsProtocol|ControlPlane)'
-    strip() { sed -E -e "/^import $modules\$/d" -e "s/\\b$modules\\.([a-z])/$name.\\2/g" "$1" > "$2"; }
-    for module in "$@"; do
-        for file in "$sources/$module"/*.swift; do
-            strip "$file" "$dir/$(echo "$module" | tr / _)_$(basename "$file")"
+    local modules='(Packet|Capture|Rooms|DataPlane|StatsProtocol|ControlPlane|Syscalls|Runs|Sinks)'
+    strip() {
+        sed -E -e "/^import $modules\$/d" -e "/^@_exported import SystemPackage\$/d" \
+            -e "s/\\b$modules\\.([a-z])/$name.\\2/g" "$1" > "$2"
+    }
+    for item in "$@"; do
+        local files=("$sources/$item")
+        [[ -d "$sources/$item" ]] && mapfile -t files < <(find "$sources/$item" -name '*.swift' | sort)
+        for file in "${files[@]}"; do
+            strip "$file" "$dir/$(dirname "${file#$sources/}" | tr / _)_$(basename "$file")"
         done
     done
     strip "$fuzz/$name.swift" "$dir/$name.swift"
+    cp "$fuzz/Shims/Errno.swift" "$dir/Shims_Errno.swift"
     # The C targets' objects, for the modules that import them.
     local objects=()
     for c in CURing CRoomsSupport; do
@@ -77,7 +92,10 @@ build() {
     FuzzDecoder) harness FuzzDecoder Packet ;;
     FuzzCaptureFile) harness FuzzCaptureFile Packet Capture ;;
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
-    FuzzTOML) harness FuzzTOML Rooms Packet Capture DataPlane StatsProtocol ControlPlane/Config ;;
+    FuzzTOML)
+        harness FuzzTOML Rooms Packet Capture DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
+            DataPlane/PinnedThread.swift StatsProtocol ControlPlane/Config
+        ;;
     *)
         echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzTOML)" >&2
         exit 64

@@ -1,0 +1,42 @@
+/// How a worker runs.
+public struct WorkerOptions: Sendable {
+    /// Frames per poll before the worker checks in (NAPI's budget).
+    public var budget: Int = 64
+    /// Never sleep: poll continuously (NAPI busy polling).
+    public var busyPoll: Bool = false
+    /// Flow table slots.
+    public var flowCapacity: Int = 65_536
+    /// Nanoseconds of silence after which a flow expires.
+    public var idleTimeout: Int64 = 120_000_000_000
+    /// uring: pages lent to the kernel per socket (a power of two).
+    public var providedBuffers: Int = 256
+    /// Pause-spins before sleeping when the queue is empty (0 when workers
+    /// share CPUs with their feeder).
+    public var spinBeforeSleep: Int = 256
+    #if DEBUG
+    /// Test hooks, compiled into debug builds only: a release build has
+    /// neither the options nor a branch for them on the packet path.
+    public var hooks = WorkerTestHooks()
+    #endif
+
+    public init() {}
+}
+
+#if DEBUG
+/// Faults the tests inject into a worker (debug builds only).
+public struct WorkerTestHooks: Sendable, Equatable {
+    /// Pages kept this many frames before being freed: packets that hold
+    /// their pages.
+    public var holdFrames: Int = 0
+    /// With `holdFrames`, a held page goes home after this many nanoseconds
+    /// (0: only when newer frames push it out).
+    public var holdNanoseconds: Int64 = 0
+    /// Worker `stallWorker` stops (no heartbeat, no polling) `stallAfter`
+    /// nanoseconds after it starts, until told to stop, as a worker stuck in
+    /// a bug would.
+    public var stallWorker: Int? = nil
+    public var stallAfter: Int64 = 0
+
+    public init() {}
+}
+#endif
