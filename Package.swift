@@ -27,7 +27,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // C: one module per system library, plus the allocator's support.
@@ -54,7 +53,6 @@ let package = Package(
             name: "DataPlane",
             dependencies: [
                 "Rooms", "Packet", "Capture", "CURing", "CRoomsSupport", "Syscalls", "StatsProtocol",
-                .product(name: "BasicContainers", package: "swift-collections"),
             ],
             swiftSettings: strict),
         .target(name: "StatsProtocol", dependencies: ["Syscalls"], swiftSettings: strict),
@@ -103,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "labyrinthctl",
             dependencies: [
-                "StatsProtocol",
+                "StatsProtocol", "Syscalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

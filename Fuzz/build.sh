@@ -92,16 +92,17 @@ build() {
     FuzzDecoder) harness FuzzDecoder Packet ;;
     FuzzCaptureFile) harness FuzzCaptureFile Packet Capture ;;
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
+    FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Pacer.swift ;;
     FuzzTOML)
         harness FuzzTOML Rooms Packet Capture DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
             DataPlane/PinnedThread.swift StatsProtocol ControlPlane/Config
         ;;
     *)
-        echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzTOML)" >&2
+        echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzRequest, FuzzTOML)" >&2
         exit 64
         ;;
     esac
 }
 
-if [[ $# -eq 0 ]]; then set -- FuzzDecoder FuzzCaptureFile FuzzJSON FuzzTOML; fi
+if [[ $# -eq 0 ]]; then set -- FuzzDecoder FuzzCaptureFile FuzzJSON FuzzRequest FuzzTOML; fi
 for name in "$@"; do build "$name"; done

@@ -32,6 +32,7 @@ run() {
     rm -rf "$scratch"
 }
 run FuzzJSON corpus/json
+run FuzzRequest corpus/json
 run FuzzTOML corpus/toml
 run FuzzCaptureFile ../Tests/Corpus/tcpdump
 run FuzzDecoder

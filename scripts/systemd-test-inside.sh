@@ -101,6 +101,20 @@ else
 fi
 flows=$(labyrinthctl stats --json | json 'd["flows"]["total"]')
 echo "flows after one replay: $flows" >> "$out"
+journalctl -u labyrinthd --no-pager | grep -q 'replay socket handed over by systemd' \
+    && pass "the daemon took the replay socket from systemd too" || fail "no replay socket handover in the journal"
+
+# 3b. A capture in /tmp, which the service cannot see (PrivateTmp=yes): its
+# descriptor crosses the boundary; its path does not.
+cp "$capture" /tmp/labyrinth-private.pcap && chmod 0600 /tmp/labyrinth-private.pcap
+got=$(labyrinthctl replay --json /tmp/labyrinth-private.pcap | json 'd["packets"]')
+[ "$got" = "$expected" ] && pass "replay of a file in /tmp by descriptor: $got packets" || fail "replay from /tmp counted $got, expected $expected"
+labyrinthctl replay --by-path /tmp/labyrinth-private.pcap >> /results/commands.log 2>&1
+rc=$?
+[ $rc = 1 ] && pass "the same file by path is refused (exit 1)" || fail "by path: exit $rc"
+setpriv --reuid=$(id -u operator) --regid=$(id -g operator) --init-groups $bin/labyrinthctl replay "$capture" >> /results/commands.log 2>&1
+rc=$?
+[ $rc = 1 ] && pass "the socket group may not replay (exit 1)" || fail "an operator's replay: exit $rc"
 
 # 4. systemctl reload keeps counters going, and loses nothing mid-replay.
 pid=$(prop MainPID)

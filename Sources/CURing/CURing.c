@@ -6,6 +6,9 @@
 #include <sys/eventfd.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <fcntl.h>
 
 int curing_pin_current_thread(const int32_t *cpus, int32_t count) {
     cpu_set_t set;
@@ -302,5 +305,75 @@ int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops
 
 int curing_eventfd(void) {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int curing_open_beneath(int dirfd, const char *path) {
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int curing_received_descriptors(struct msghdr *msg, int *fds, int cap) {
+    int total = 0;
+    int foreign = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            foreign = 1;
+            continue;
+        }
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int *in = (int *)CMSG_DATA(c);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, in + i, sizeof(int));
+            if (total < cap) fds[total] = fd; else close(fd);
+            total++;
+        }
+    }
+    if (foreign) {
+        for (int i = 0; i < total && i < cap; i++) close(fds[i]);
+        return -1;
+    }
+    return total;
+}
+
+long curing_send_with_descriptor(int socket, const void *bytes, size_t len, int fd) {
+    struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof(control.buf);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ssize_t r = sendmsg(socket, &msg, MSG_NOSIGNAL);
+    return r < 0 ? -errno : (long)r;
+}
+
+int curing_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -errno;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int curing_accept(int listener) {
+    int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     return fd < 0 ? -errno : fd;
 }

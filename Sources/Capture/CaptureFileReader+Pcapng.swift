@@ -91,6 +91,7 @@ extension CaptureFileReader {
     @usableFromInline
     mutating func nextPcapng() throws(CaptureFileError) -> CaptureRecord? {
         while true {
+            try ensureWindow()
             let at = position
             let left = byteCount - at
             if left == 0 {
@@ -238,6 +239,8 @@ extension CaptureFileReader {
                 unitsPerSecond: units, offsetSeconds: offset))
         // Like libpcap, the limit only grows.
         blockLimit = Self.blockLimit(for: interfaces, current: blockLimit)
+        // Read in windows, a block must fit the window's look-ahead.
+        if let stream { blockLimit = Swift.min(blockLimit, stream.lookahead) }
     }
 
     mutating func packet(type: UInt32, at: Int, body: Int, bodyLength: Int) throws(CaptureFileError) -> CaptureRecord {
@@ -269,7 +272,8 @@ extension CaptureFileReader {
         count = number
         return CaptureRecord(
             data: base + body + 20, capturedLength: caplen, wireLength: wirelen,
-            timestamp: interface.nanoseconds(t), linkType: interface.linkType, number: number, offset: at)
+            timestamp: interface.nanoseconds(t), linkType: interface.linkType, number: number,
+            offset: windowOffset &+ at)
     }
 
     mutating func simplePacket(at: Int, body: Int, bodyLength: Int) throws(CaptureFileError) -> CaptureRecord {
@@ -290,6 +294,6 @@ extension CaptureFileReader {
         count = number
         return CaptureRecord(
             data: base + body + 4, capturedLength: caplen, wireLength: wirelen,
-            timestamp: 0, linkType: interface.linkType, number: number, offset: at)
+            timestamp: 0, linkType: interface.linkType, number: number, offset: windowOffset &+ at)
     }
 }

@@ -17,12 +17,23 @@ import Glibc
 ///
 /// The reader owns the mapping: records point into it and are valid until
 /// the reader goes away.
+///
+/// A file the daemon did not open itself (a descriptor a client passed) is
+/// never mapped: a client that truncated it would kill the daemon with
+/// SIGBUS. It is read with `pread` into two windows in turn (``init(descriptor:name:onSlide:)``),
+/// and records point into the current window until the reader moves on.
 public struct CaptureFileReader: ~Copyable {
     public let path: String
     public let format: CaptureFormat
-    /// The file's size in bytes.
-    public let byteCount: Int
-    @usableFromInline let base: UnsafeRawPointer
+    /// The bytes the reader sees at once: the whole file when mapped, the
+    /// current window when read in windows.
+    @usableFromInline var byteCount: Int
+    /// The current bytes: the mapping, or a window.
+    @usableFromInline var base: UnsafeRawPointer
+    /// The file offset of `base[0]` (0 when mapped).
+    @usableFromInline var windowOffset = 0
+    /// Windows and their descriptor, when read with pread.
+    @usableFromInline let stream: StreamWindows?
     /// Where the next record or block starts.
     @usableFromInline var position: Int
     /// Packet records returned so far.
@@ -78,7 +89,7 @@ public struct CaptureFileReader: ~Copyable {
         _ = madvise(mapped, size, MADV_SEQUENTIAL)
         _ = madvise(mapped, size, MADV_WILLNEED)
         do {
-            try self.init(base: UnsafeRawPointer(mapped), byteCount: size, name: path, ownsMapping: true)
+            try self.init(base: UnsafeRawPointer(mapped), byteCount: size, name: path, ownsMapping: true, stream: nil)
         } catch {
             munmap(mapped, size)
             throw error
@@ -91,13 +102,35 @@ public struct CaptureFileReader: ~Copyable {
         guard let base = buffer.baseAddress, buffer.count > 0 else {
             throw CaptureFileError(file: name, offset: 0, message: "empty file (0 bytes): not a capture")
         }
-        try self.init(base: base, byteCount: buffer.count, name: name, ownsMapping: false)
+        try self.init(base: base, byteCount: buffer.count, name: name, ownsMapping: false, stream: nil)
+    }
+
+    /// Reads the regular file open on `descriptor` (which the reader does
+    /// not close) from its start with `pread`, a window at a time; `name`
+    /// names it in errors. Before a window is filled again, `onSlide` runs:
+    /// it must not return while anybody still uses a record from the window
+    /// before the current one. A file that shrinks while it is read ends in
+    /// a "cut off" error at the offset where it ended.
+    /// The corresponding C function is `pread`.
+    public init(
+        descriptor: Int32, name: String, windowBytes: Int = StreamWindows.defaultWindowBytes,
+        onSlide: @escaping () -> Void
+    ) throws(CaptureFileError) {
+        let windows = StreamWindows(descriptor: descriptor, windowBytes: windowBytes, onSlide: onSlide)
+        let (base, filled) = try windows.fillFirst(name: name)
+        guard filled > 0 else {
+            throw CaptureFileError(file: name, offset: 0, message: "empty file (0 bytes): not a capture")
+        }
+        try self.init(base: UnsafeRawPointer(base), byteCount: filled, name: name, ownsMapping: false, stream: windows)
     }
 
     /// Reads the file header of the `byteCount` bytes at `base`; the one
     /// place the reader's state is set up.
-    private init(base: UnsafeRawPointer, byteCount: Int, name: String, ownsMapping: Bool) throws(CaptureFileError) {
+    private init(
+        base: UnsafeRawPointer, byteCount: Int, name: String, ownsMapping: Bool, stream: StreamWindows?
+    ) throws(CaptureFileError) {
         let header = try FileHeader.parse(base: base, size: byteCount, path: name)
+        self.stream = stream
         self.path = name
         self.byteCount = byteCount
         self.base = base
@@ -115,6 +148,7 @@ public struct CaptureFileReader: ~Copyable {
         self.interfaces = []
         self.blockLimit = 16 * 1024 * 1024
         self.ownsMapping = ownsMapping
+        if let stream { blockLimit = Swift.min(blockLimit, stream.lookahead) }
     }
 
     deinit {
@@ -125,7 +159,29 @@ public struct CaptureFileReader: ~Copyable {
     public var recordsRead: Int { count }
 
     /// How far into the file the reader is.
-    public var bytesConsumed: Int { position }
+    public var bytesConsumed: Int { windowOffset &+ position }
+
+    /// Read in windows: makes sure the window holds the next record whole
+    /// (the largest the reader accepts) or reaches the end of the file,
+    /// moving to the other window when it does not.
+    @inlinable @inline(__always)
+    mutating func ensureWindow() throws(CaptureFileError) {
+        guard let stream, byteCount &- position < stream.lookahead, !stream.atEnd else { return }
+        try slide(stream)
+    }
+
+    @usableFromInline
+    mutating func slide(_ stream: StreamWindows) throws(CaptureFileError) {
+        do throws(Errno) {
+            let (next, filled) = try stream.slide(keeping: base + position, count: byteCount &- position)
+            windowOffset &+= position
+            base = UnsafeRawPointer(next)
+            byteCount = filled
+            position = 0
+        } catch {
+            throw failure("cannot read: \(error)", at: position)
+        }
+    }
 
     /// The next packet record, or nil at the end of the file. After a thrown
     /// error the reader returns nil.
@@ -133,6 +189,7 @@ public struct CaptureFileReader: ~Copyable {
     public mutating func next() throws(CaptureFileError) -> CaptureRecord? {
         if finished { return nil }
         do {
+            try ensureWindow()
             if case .pcapng = format { return try nextPcapng() }
             return try nextPcap()
         } catch {
@@ -155,6 +212,12 @@ public struct CaptureFileReader: ~Copyable {
         let plain: Bool
         if case .pcap = format, lengths == .normal, recordHeaderSize == 16 { plain = true } else { plain = false }
         if plain && !finished {
+            do {
+                try ensureWindow()
+            } catch {
+                finished = true
+                throw error
+            }
             let n =
                 swapped
                 ? pcapRun(into: out, capacity: capacity, swapped: true)
@@ -209,7 +272,7 @@ public struct CaptureFileReader: ~Copyable {
             out[n] = CaptureRecord(
                 data: h + 16, capturedLength: caplen, wireLength: Int(wirelen32),
                 timestamp: Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* scale,
-                linkType: linkType, number: number, offset: at)
+                linkType: linkType, number: number, offset: windowOffset &+ at)
             at &+= 16 &+ caplen
             n &+= 1
         }
@@ -232,7 +295,7 @@ public struct CaptureFileReader: ~Copyable {
 
     @inlinable
     func failure(_ message: String, record: Int? = nil, at offset: Int) -> CaptureFileError {
-        CaptureFileError(file: path, record: record, offset: offset, message: message)
+        CaptureFileError(file: path, record: record, offset: windowOffset &+ offset, message: message)
     }
 
     // MARK: pcap
@@ -257,7 +320,7 @@ public struct CaptureFileReader: ~Copyable {
         case .swapped: swap(&caplen, &wirelen)
         case .maybeSwapped: if caplen > wirelen { swap(&caplen, &wirelen) }
         }
-        if caplen > maximumCaptureLength {
+        if caplen > maximumCaptureLength || (stream != nil && recordHeaderSize &+ caplen > stream!.lookahead) {
             let limit =
                 caplen > snapshot ? "the file's snap length of \(snapshot)" : "the maximum of \(maximumCaptureLength)"
             throw failure(
@@ -277,7 +340,7 @@ public struct CaptureFileReader: ~Copyable {
         let ns = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* (nanosecond ? 1 : 1000)
         return CaptureRecord(
             data: base + dataStart, capturedLength: delivered, wireLength: wirelen, timestamp: ns,
-            linkType: linkType, number: number, offset: at)
+            linkType: linkType, number: number, offset: windowOffset &+ at)
     }
 }
 

@@ -60,6 +60,20 @@ public struct CaptureFileError: Error, Sendable, Hashable, CustomStringConvertib
         if let offset { text += (record == nil ? ": " : " ") + "at byte offset \(offset)" }
         return text + ": " + message
     }
+
+    /// What went wrong and where, without a byte of the file (the stats
+    /// socket reports this; the detailed message may quote the file's
+    /// bytes, which only someone who may read the file should see).
+    public var contentFree: String {
+        switch (record, offset) {
+        case (let record?, let offset?):
+            return "record \(record) at byte offset \(offset) is damaged or cut off"
+        case (nil, let offset?):
+            return "not a capture this daemon reads, or its header is damaged (at byte offset \(offset))"
+        default:
+            return "the file could not be read"
+        }
+    }
 }
 
 /// What a capture file is.

@@ -22,9 +22,9 @@ public struct CommandProcessor: Sendable {
         case deferred(FlowsRequest)
     }
 
-    /// Answers one request line.
-    public func handle(line: String) async -> JSON {
-        switch prepare(line: line) {
+    /// Answers one request line from a client with `access`.
+    public func handle(line: String, access: Access = .act) async -> JSON {
+        switch prepare(line: line, access: access) {
         case .reply(let reply): return reply
         case .deferred(let request): return await finish(request)
         }
@@ -33,7 +33,7 @@ public struct CommandProcessor: Sendable {
     /// Parses, checks and answers a request at once where it can: every
     /// command but `flows` reads counters without waiting on anybody, so the
     /// server answers those on its event loop without a task hop.
-    public func prepare(line: String) -> Prepared {
+    public func prepare(line: String, access: Access) -> Prepared {
         let request: JSON
         do {
             request = try JSON.parse(line)
@@ -42,55 +42,45 @@ public struct CommandProcessor: Sendable {
                 ReplyEnvelope.error(
                     "not JSON: \(error). Send one object per line, e.g. {\"command\":\"stats\"}"))
         }
-        guard case .object = request else {
-            return .reply(ReplyEnvelope.error("the request must be a JSON object with a \"command\""))
+        let command: Command
+        let decoded: any StatsRequest
+        do throws(RequestError) {
+            (command, decoded) = try Command.request(from: request)
+        } catch {
+            return .reply(ReplyEnvelope.error(error.message))
         }
-        guard let name = request["command"]?.stringValue else {
-            return .reply(ReplyEnvelope.error("missing \"command\" (a string); try {\"command\":\"help\"}"))
-        }
-        guard let command = Command(rawValue: name) else {
-            let known = Command.allCases.map(\.rawValue).joined(separator: ", ")
-            return .reply(ReplyEnvelope.error("unknown command \(RequestField.shown(.string(name))); known: \(known)"))
+        if command.access == .act && access == .read {
+            return .reply(ReplyEnvelope.error(refusal(command)))
         }
         do throws(RequestError) {
-            return try answer(command, request)
+            return try answer(decoded)
         } catch {
             return .reply(ReplyEnvelope.error(error.message))
         }
     }
 
-    /// Decodes the request for `command` through its field table and
-    /// answers it.
-    func answer(_ command: Command, _ request: JSON) throws(RequestError) -> Prepared {
-        switch command {
-        case .version:
-            _ = try VersionRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(VersionInfo(version: DaemonState.version)))
-        case .help:
-            _ = try HelpRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(Command.allCases.map(CommandHelp.init)))
-        case .stats:
-            _ = try StatsCommandRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(stats()))
-        case .workers:
-            _ = try WorkersRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(workers()))
-        case .rooms:
-            _ = try RoomsRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(state.rooms.map { RoomReport($0.stats) }))
-        case .flows:
-            return .deferred(try FlowsRequest.decode(request))
-        case .config:
-            _ = try ConfigRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(ConfigReport(state.config)))
-        case .uptime:
-            _ = try UptimeRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(Uptime(seconds: state.uptime)))
-        case .replay:
-            return .reply(ReplyEnvelope.ok(try replay(ReplayRequest.decode(request))))
-        case .prometheus:
-            _ = try PrometheusRequest.decode(request)
-            return .reply(ReplyEnvelope.ok(prometheus()))
+    /// Why a reader may not send `command`: it names the group needed.
+    func refusal(_ command: Command) -> String {
+        let group = state.config.daemon.adminGroup.map { "membership in the admin group \"\($0)\"" }
+        return "permission denied: \"\(command.rawValue)\" needs root or "
+            + (group ?? "an admin group (daemon.admin_group is not set)")
+            + "; the socket group may only read counters"
+    }
+
+    /// Answers a decoded request.
+    func answer(_ request: any StatsRequest) throws(RequestError) -> Prepared {
+        switch request {
+        case is VersionRequest: return .reply(ReplyEnvelope.ok(VersionInfo(version: DaemonState.version)))
+        case is HelpRequest: return .reply(ReplyEnvelope.ok(Command.allCases.map(CommandHelp.init)))
+        case is StatsCommandRequest: return .reply(ReplyEnvelope.ok(stats()))
+        case is WorkersRequest: return .reply(ReplyEnvelope.ok(workers()))
+        case is RoomsRequest: return .reply(ReplyEnvelope.ok(state.rooms.map { RoomReport($0.stats) }))
+        case let flows as FlowsRequest: return .deferred(flows)
+        case is ConfigRequest: return .reply(ReplyEnvelope.ok(ConfigReport(state.config)))
+        case is UptimeRequest: return .reply(ReplyEnvelope.ok(Uptime(seconds: state.uptime)))
+        case let replay as ReplayRequest: return .reply(ReplyEnvelope.ok(try self.replay(replay)))
+        case is PrometheusRequest: return .reply(ReplyEnvelope.ok(prometheus()))
+        default: throw RequestError("no handler for \(type(of: request).command.rawValue)")
         }
     }
 
@@ -157,18 +147,29 @@ public struct CommandProcessor: Sendable {
             guard let job = state.replay.job(id) else { throw RequestError("no replay job \(id)") }
             return .job(job.report)
         }
-        guard let file = request.file else { return .jobs(state.replay.jobs.map(\.report)) }
-        var pacing = state.config.replay.pacing
-        if let pps = request.pps {
-            pacing = .packetsPerSecond(pps)
-        } else if let mbps = request.mbps {
-            pacing = .megabitsPerSecond(mbps)
-        } else if let speed = request.speed {
-            pacing = speed == .max ? .maximum : .original(multiplier: request.multiplier ?? 1)
-        } else if let multiplier = request.multiplier {
-            pacing = .original(multiplier: multiplier)
+        if request.fd == true {
+            let where_ =
+                state.config.replaySocketPath.map { "to the replay socket \($0)" } ?? "(no replay socket is configured)"
+            throw RequestError("a request with \"fd\": true carries a descriptor: send it \(where_)")
         }
-        return .job(state.replay.submit(file: file, pacing: pacing).report)
+        guard let file = request.file else { return .jobs(state.replay.jobs.map(\.report)) }
+        // The daemon opens a path only beneath an allowed directory, and the
+        // answer to any other path is the same whatever the file is.
+        let allowed = state.allowedDirectories
+        guard let opened = allowed.open(file) else { throw RequestError(allowed.refusal) }
+        return .job(try submit(.file(opened), request: request))
+    }
+
+    /// Queues a replay of `source` paced as `request` asks (the
+    /// configuration's pacing otherwise).
+    func submit(_ source: ReplaySource, request: ReplayRequest) throws(RequestError) -> JobReport {
+        let pacing = request.pacing(otherwise: state.config.replay.pacing)
+        let maximum = state.config.replay.maxOpenJobs
+        guard let job = state.replay.submit(source, pacing: pacing, maximumOpen: maximum) else {
+            throw RequestError(
+                "\(maximum) replays with open files are queued already (replay.max_open_jobs); try again later")
+        }
+        return job.report
     }
 
     // MARK: Prometheus

@@ -39,9 +39,9 @@ public enum Daemon {
         }
         JournalLogHandler.setLevel(config.daemon.logLevel.loggerLevel)
         logger.logLevel = config.daemon.logLevel.loggerLevel
-        let socketGID: gid_t?
+        let groups: (socket: gid_t?, admin: gid_t?)
         switch prepareProcess(config, logger: logger) {
-        case .success(let gid): socketGID = gid
+        case .success(let g): groups = g
         case .failure(let exit): return exit.rawValue
         }
         let arena: ArenaOwner
@@ -81,11 +81,12 @@ public enum Daemon {
             return Exit.startFailed.rawValue
         }
         let state = DaemonState(workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config)
-        let server: StatsServer
+        for problem in state.allowedDirectories.problems { logger.warning("\(problem)") }
+        let servers: SocketServers
         do {
-            server = try await startStatsServer(config, gid: socketGID, state: state, logger: logger)
+            servers = try await startSocketServers(config, groups: groups, state: state, logger: logger)
         } catch {
-            logger.error("stats socket \(config.daemon.socket): \(error)")
+            logger.error("\(error)")
             replay.stop()
             replayThread.join()
             _ = pool.finish()
@@ -110,14 +111,16 @@ public enum Daemon {
         }
         logger.notice("shutting down")
         return await shutdown(
-            state: state, server: server, replay: replay, replayThread: replayThread, pool: pool, arena: arena,
+            state: state, servers: servers, replay: replay, replayThread: replayThread, pool: pool, arena: arena,
             notifier: notifier, logger: logger
         ).rawValue
     }
 
     /// Process-wide settings before anything starts: mlockall, the open
-    /// file limit, the socket group's id.
-    static func prepareProcess(_ config: DaemonConfiguration, logger: Logger) -> Result<gid_t?, Exit> {
+    /// file limit, the socket and admin groups' ids.
+    static func prepareProcess(_ config: DaemonConfiguration, logger: Logger) -> Result<
+        (socket: gid_t?, admin: gid_t?), Exit
+    > {
         raiseFileLimit()
         if config.workers.mlockall,
             case .failure(let e) = Syscall.nothingOrErrno({ mlockall(MCL_CURRENT | MCL_FUTURE) })
@@ -125,12 +128,19 @@ public enum Daemon {
             logger.error("workers.mlockall: \(e) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
             return .failure(.startFailed)
         }
-        guard let name = config.daemon.socketGroup else { return .success(nil) }
-        guard let gid = groupID(name) else {
-            logger.error("daemon.socket_group: no group named \"\(name)\" on this system")
-            return .failure(.config)
+        var ids: [gid_t?] = []
+        for (key, name) in [("socket_group", config.daemon.socketGroup), ("admin_group", config.daemon.adminGroup)] {
+            guard let name else {
+                ids.append(nil)
+                continue
+            }
+            guard let gid = groupID(name) else {
+                logger.error("daemon.\(key): no group named \"\(name)\" on this system")
+                return .failure(.config)
+            }
+            ids.append(gid)
         }
-        return .success(gid)
+        return .success((ids[0], ids[1]))
     }
 
     /// How the configuration's workers run.
@@ -154,20 +164,50 @@ public enum Daemon {
         return allowed.isEmpty ? nil : (0..<config.workerCount).map { allowed[$0 % allowed.count] }
     }
 
-    /// The stats socket: handed over by systemd, or bound at the configured path.
-    static func startStatsServer(
-        _ config: DaemonConfiguration, gid: gid_t?, state: DaemonState, logger: Logger
-    ) async throws -> StatsServer {
-        let activated = SystemdNotifier.activatedSocket()
-        let server = try await StatsServer(
-            path: config.daemon.socket, listeningSocket: activated, mode: config.daemon.socketMode, gid: gid,
-            limits: StatsServerLimits(
-                maxClients: config.daemon.maxClients, requestMaxBytes: config.daemon.requestMaxBytes,
-                idleTimeout: .milliseconds(Int(config.daemon.clientIdleTimeout * 1000)),
-                requestTimeout: .milliseconds(Int(config.daemon.requestTimeout * 1000)), group: gid),
-            processor: CommandProcessor(state: state), logger: logger)
-        logger.info("stats socket \(activated != nil ? "handed over by systemd (fd 3)" : config.daemon.socket)")
-        return server
+    /// The daemon's sockets: the stats socket (SwiftNIO) and the replay
+    /// socket (descriptors, on a thread of its own).
+    struct SocketServers {
+        let stats: StatsServer
+        let replay: ReplaySocketServer?
+    }
+
+    /// The sockets: handed over by systemd (matched by the path they are
+    /// bound to), or bound at the configured paths.
+    static func startSocketServers(
+        _ config: DaemonConfiguration, groups: (socket: gid_t?, admin: gid_t?), state: DaemonState, logger: Logger
+    ) async throws -> SocketServers {
+        let activated = SystemdNotifier.activatedSockets()
+        let limits = StatsServerLimits(
+            maxClients: config.daemon.maxClients, requestMaxBytes: config.daemon.requestMaxBytes,
+            idleTimeout: .milliseconds(Int(config.daemon.clientIdleTimeout * 1000)),
+            requestTimeout: .milliseconds(Int(config.daemon.requestTimeout * 1000)), group: groups.socket,
+            adminGroup: groups.admin)
+        let processor = CommandProcessor(state: state)
+        // A single socket handed over is the stats socket, wherever it is.
+        let statsFD =
+            activated.first { $0.path == config.daemon.socket }?.fd
+            ?? (activated.count == 1 ? activated[0].fd : nil)
+        let stats: StatsServer
+        do {
+            stats = try await StatsServer(
+                path: config.daemon.socket, listeningSocket: statsFD, mode: config.daemon.socketMode,
+                gid: groups.socket, limits: limits, processor: processor, logger: logger)
+        } catch {
+            throw StatsServerError("stats socket \(config.daemon.socket): \(error)")
+        }
+        logger.info("stats socket \(statsFD.map { "handed over by systemd (fd \($0))" } ?? config.daemon.socket)")
+        guard let path = config.replaySocketPath else { return SocketServers(stats: stats, replay: nil) }
+        let replayFD = activated.first { $0.path == path }?.fd
+        do {
+            let replay = try ReplaySocketServer(
+                path: path, listeningSocket: replayFD, mode: config.daemon.socketMode,
+                gid: groups.admin ?? groups.socket, limits: limits, processor: processor, logger: logger)
+            logger.info("replay socket \(replayFD.map { "handed over by systemd (fd \($0))" } ?? path)")
+            return SocketServers(stats: stats, replay: replay)
+        } catch {
+            await stats.close()
+            throw error
+        }
     }
 
     /// Moves the control plane (this thread, the socket's event loop, the
@@ -194,11 +234,12 @@ public enum Daemon {
     /// Shutdown: the socket and the sources first, then the workers drain,
     /// then the leak check.
     static func shutdown(
-        state: DaemonState, server: StatsServer, replay: ReplayQueue, replayThread: consuming PinnedThread,
+        state: DaemonState, servers: SocketServers, replay: ReplayQueue, replayThread: consuming PinnedThread,
         pool: WorkerPool, arena: ArenaOwner, notifier: SystemdNotifier, logger: Logger
     ) async -> Exit {
         notifier.notify("STOPPING=1\nSTATUS=stopping")
-        await server.close()
+        await servers.stats.close()
+        servers.replay?.stop()
         replay.stop()
         replayThread.join()
         let flows = pool.finish().reduce(0) { $0 + $1.count }
@@ -270,6 +311,17 @@ public enum Daemon {
             applied.replay.pacing = new.replay.pacing
             changes.append("replay pacing \(old.replay.pacing) → \(new.replay.pacing)")
         }
+        if new.replay.allowedDirectories != old.replay.allowedDirectories {
+            applied.replay.allowedDirectories = new.replay.allowedDirectories
+            let opened = AllowedDirectories(new.replay.allowedDirectories)
+            for problem in opened.problems { logger.warning("\(problem)") }
+            state.allowedDirectories = opened
+            changes.append("replay.allowed_directories \(new.replay.allowedDirectories)")
+        }
+        if new.replay.maxOpenJobs != old.replay.maxOpenJobs {
+            applied.replay.maxOpenJobs = new.replay.maxOpenJobs
+            changes.append("replay.max_open_jobs \(old.replay.maxOpenJobs) → \(new.replay.maxOpenJobs)")
+        }
         if new.sources.map(\.filter) != old.sources.map(\.filter) && new.sources.count == old.sources.count {
             // Every new expression must compile before any worker sees it.
             var bad: String? = nil
@@ -314,6 +366,7 @@ public enum Daemon {
         if new.replay.ring != old.replay.ring { refused.append("replay.ring") }
         if new.daemon.socket != old.daemon.socket || new.daemon.socketGroup != old.daemon.socketGroup
             || new.daemon.socketMode != old.daemon.socketMode || new.daemon.maxClients != old.daemon.maxClients
+            || new.replaySocketPath != old.replaySocketPath || new.daemon.adminGroup != old.daemon.adminGroup
         {
             refused.append("the stats socket settings")
         }

@@ -17,6 +17,7 @@ public final class DaemonState: Sendable {
     /// The stats socket's answer budget (daemon.max_requests_per_second).
     public let requestBudget: RequestBudget
     private let configuration: Mutex<DaemonConfiguration>
+    private let allowed: Mutex<AllowedDirectories>
     /// Per worker: the heartbeat seen last and when it last moved (ns).
     private let heartbeats: Mutex<[(beat: Int, moved: UInt64)]>
 
@@ -25,6 +26,7 @@ public final class DaemonState: Sendable {
         self.rooms = rooms
         self.replay = replay
         self.configuration = Mutex(configuration)
+        allowed = Mutex(AllowedDirectories(configuration.replay.allowedDirectories))
         started = lab_monotonic_ns()
         requestBudget = RequestBudget(perSecond: configuration.daemon.maxRequestsPerSecond)
         heartbeats = Mutex(workers.map { ($0.heartbeat, lab_monotonic_ns()) })
@@ -33,6 +35,12 @@ public final class DaemonState: Sendable {
     public var config: DaemonConfiguration {
         get { configuration.withLock { $0 } }
         set { configuration.withLock { $0 = newValue } }
+    }
+
+    /// The directories a client may name files in (reopened on reload).
+    public var allowedDirectories: AllowedDirectories {
+        get { allowed.withLock { $0 } }
+        set { allowed.withLock { $0 = newValue } }
     }
 
     public var uptime: Double { Double(lab_monotonic_ns() - started) / 1e9 }

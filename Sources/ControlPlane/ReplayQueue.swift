@@ -18,6 +18,14 @@ public final class ReplayQueue: Sendable {
         public var pacing: Pacing
         public var state: State
         public var result: FileReplayResult?
+        /// What to read; dropped (and an open file closed) once done.
+        var source: ReplaySource?
+        /// Whether the job holds a file open (a client's descriptor, or a
+        /// path opened beneath an allowed directory).
+        var holdsFile: Bool {
+            if case .file? = source { return true }
+            return false
+        }
         /// Counters at the start, to show this job's progress while it runs.
         var startPackets = 0
         var startBytes = 0
@@ -39,10 +47,20 @@ public final class ReplayQueue: Sendable {
         replayer = FileReplayer(pool: pool)
     }
 
-    /// Queues a file; returns its job.
+    /// Queues a file by path; returns its job.
     public func submit(file: String, pacing: Pacing) -> Job {
-        let job = inner.withLock { state -> Job in
-            let job = Job(id: state.nextID, file: file, pacing: pacing, state: .queued)
+        submit(.path(file), pacing: pacing)!
+    }
+
+    /// Queues a source; returns its job, or nil when it holds a file open
+    /// and `maximumOpen` jobs already do (queued or running).
+    public func submit(_ source: ReplaySource, pacing: Pacing, maximumOpen: Int = .max) -> Job? {
+        let job = inner.withLock { state -> Job? in
+            let job = Job(id: state.nextID, file: source.name, pacing: pacing, state: .queued, source: source)
+            if job.holdsFile {
+                let open = state.jobs.filter { ($0.state == .queued || $0.state == .running) && $0.holdsFile }.count
+                if open >= maximumOpen { return nil }
+            }
             state.nextID += 1
             state.jobs.append(job)
             let finished = state.jobs.filter { $0.state == .done || $0.state == .failed }
@@ -51,7 +69,7 @@ public final class ReplayQueue: Sendable {
             }
             return job
         }
-        wakeup.ring()
+        if job != nil { wakeup.ring() }
         return job
     }
 
@@ -91,11 +109,12 @@ public final class ReplayQueue: Sendable {
                 }
                 continue
             }
-            let result = replayer.replay(path: job.file, pacing: job.pacing, clock: clock)
+            let result = replayer.replay(job.source ?? .path(job.file), pacing: job.pacing, clock: clock)
             inner.withLock { state in
                 if let i = state.jobs.firstIndex(where: { $0.id == job.id }) {
                     state.jobs[i].state = result.error == nil ? .done : .failed
                     state.jobs[i].result = result
+                    state.jobs[i].source = nil
                 }
             }
         }

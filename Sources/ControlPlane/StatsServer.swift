@@ -17,15 +17,23 @@ public struct StatsServerLimits: Sendable {
     public var idleTimeout: Duration
     /// Time a request may take to arrive once its first byte has.
     public var requestTimeout: Duration
-    /// The gid allowed besides root and the daemon's own user (nil: none).
+    /// The gid allowed to read counters besides root and the daemon's own
+    /// user (nil: none).
     public var group: gid_t?
+    /// The gid allowed to act (replay…) besides root and the daemon's own
+    /// user (nil: none).
+    public var adminGroup: gid_t?
 
-    public init(maxClients: Int, requestMaxBytes: Int, idleTimeout: Duration, requestTimeout: Duration, group: gid_t?) {
+    public init(
+        maxClients: Int, requestMaxBytes: Int, idleTimeout: Duration, requestTimeout: Duration, group: gid_t?,
+        adminGroup: gid_t? = nil
+    ) {
         self.maxClients = maxClients
         self.requestMaxBytes = requestMaxBytes
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
         self.group = group
+        self.adminGroup = adminGroup
     }
 }
 
@@ -142,6 +150,8 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     var closing = false
     /// Requests wait here until the peer's credentials have been checked.
     var verified = false
+    /// What the peer may do, once checked.
+    var access = Access.read
     /// Waiting in the throttle's line for the answer budget to refill.
     var throttled = false
     /// The throttle took a token for this connection's next answer.
@@ -200,7 +210,11 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                 self.refuse(context, "cannot read your credentials (SO_PEERCRED)")
                 return
             }
-            if !PeerCredentials.allowed(uid: cred.uid, gid: cred.gid, pid: cred.pid, group: self.limits.group) {
+            guard
+                let access = PeerCredentials.access(
+                    uid: cred.uid, gid: cred.gid, pid: cred.pid, group: self.limits.group,
+                    adminGroup: self.limits.adminGroup)
+            else {
                 self.clients.refused.wrappingAdd(1, ordering: .relaxed)
                 self.logger.warning(
                     "stats socket: refused a client", metadata: ["uid": "\(cred.uid)", "pid": "\(cred.pid)"])
@@ -208,6 +222,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     context, "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group")
                 return
             }
+            self.access = access
             self.verified = true
             self.drain(context)
         }
@@ -315,7 +330,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     ReplyEnvelope.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false
                 )
             case .line(let text):
-                switch processor.prepare(line: text) {
+                switch processor.prepare(line: text, access: access) {
                 case .reply(let reply):
                     Self.write(context.channel, reply, close: false)
                 case .deferred(let request):
@@ -399,11 +414,15 @@ enum PeerCredentials {
         var gid: gid_t
     }
 
-    static func allowed(uid: uid_t, gid: gid_t, pid: pid_t, group: gid_t?) -> Bool {
-        if uid == 0 || uid == geteuid() { return true }
-        guard let group else { return false }
-        if gid == group { return true }
-        return supplementaryGroups(pid: pid).contains(group)
+    /// What a peer may do: act (root, the daemon's user, the admin group),
+    /// read (the socket group), or nothing (nil).
+    static func access(uid: uid_t, gid: gid_t, pid: pid_t, group: gid_t?, adminGroup: gid_t?) -> Access? {
+        if uid == 0 || uid == geteuid() { return .act }
+        guard group != nil || adminGroup != nil else { return nil }
+        let groups = [gid] + supplementaryGroups(pid: pid)
+        if let adminGroup, groups.contains(adminGroup) { return .act }
+        if let group, groups.contains(group) { return .read }
+        return nil
     }
 
     /// The "Groups:" line of /proc/PID/status.

@@ -1,3 +1,5 @@
+import CURing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,18 +63,33 @@ public struct SystemdNotifier: Sendable {
         return sent >= 0
     }
 
-    /// The listening socket systemd passed, if this process was socket
-    /// activated with exactly one (fd 3). Clears the variables so that
+    /// The listening sockets systemd passed (socket activation, from fd 3),
+    /// each with the path it is bound to, so that the caller can tell the
+    /// stats socket from the replay socket. Clears the variables so that
     /// children do not inherit them.
-    public static func activatedSocket(environment: [String: String] = SystemdNotifier.environment) -> Int32? {
-        guard let count = environment["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1,
+    public static func activatedSockets(environment: [String: String] = SystemdNotifier.environment) -> [(
+        fd: Int32, path: String
+    )] {
+        guard let count = environment["LISTEN_FDS"].flatMap({ Int32($0) }), count >= 1, count < 64,
             let pid = environment["LISTEN_PID"].flatMap({ Int32($0) }), pid == getpid()
-        else { return nil }
+        else { return [] }
         unsetenv("LISTEN_FDS")
         unsetenv("LISTEN_PID")
         unsetenv("LISTEN_FDNAMES")
-        let fd: Int32 = 3
-        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        return fd
+        return (0..<count).map { i in
+            let fd = 3 + i
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            var address = sockaddr_un()
+            var length = socklen_t(MemoryLayout<sockaddr_un>.size)
+            let ok = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            let path =
+                ok == 0
+                ? withUnsafeBytes(of: address.sun_path) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                } : ""
+            return (fd, path)
+        }
     }
 }

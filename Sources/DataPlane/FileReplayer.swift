@@ -30,6 +30,38 @@ public enum ReaderCounter: Int, CaseIterable, Sendable {
     case fileErrors
 }
 
+/// What a replay reads: a path (mapped), or a file already open (read with
+/// `pread`: a descriptor a client passed, or a path opened beneath an
+/// allowed directory).
+public enum ReplaySource: Sendable {
+    case path(String)
+    case file(OpenFile)
+
+    /// The name in reports and errors.
+    public var name: String {
+        switch self {
+        case .path(let p): return p
+        case .file(let f): return f.name
+        }
+    }
+}
+
+/// An open file descriptor, owned: closed when the last user lets go.
+public final class OpenFile: Sendable {
+    public let descriptor: Int32
+    /// What to call it (the client's path, or `fd:N`).
+    public let name: String
+
+    public init(descriptor: Int32, name: String) {
+        self.descriptor = descriptor
+        self.name = name
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}
+
 /// The outcome of replaying one file.
 public struct FileReplayResult: Sendable {
     public var path: String
@@ -108,9 +140,16 @@ public final class FileReplayer: @unchecked Sendable {
     /// Waits until every worker is done with every frame handed over: the
     /// frames point into the file's mapping, which must outlive them.
     private func waitForWorkers() {
+        waitForWorkers(upTo: Array(UnsafeBufferPointer(start: dispatched, count: workerCount)))
+    }
+
+    /// Waits until worker i has finished the first `marks[i]` frames it was
+    /// handed (a file read in windows: the frames of the window about to be
+    /// refilled).
+    private func waitForWorkers(upTo marks: [Int]) {
         announceAll()
         for (i, w) in pool.workers.enumerated() {
-            while w.counter(.replayFrames) < dispatched[i] {
+            while w.counter(.replayFrames) < marks[i] {
                 if w.exited { break }
                 inboxes.storage[i].arrivals.ring()
                 var ts = timespec(tv_sec: 0, tv_nsec: 20_000)
@@ -133,22 +172,44 @@ public final class FileReplayer: @unchecked Sendable {
     public func replay<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int = 1, clock: Clock)
         -> FileReplayResult
     {
+        replay(.path(path), pacing: pacing, loops: loops, clock: clock)
+    }
+
+    /// Replays a file the caller opened: read with `pread`, never mapped.
+    public func replay<Clock: ReplayClock>(_ source: ReplaySource, pacing: Pacing, loops: Int = 1, clock: Clock)
+        -> FileReplayResult
+    {
         let start = clock.now()
-        var result = replayLoops(path: path, pacing: pacing, loops: loops, clock: clock)
+        var result = replayLoops(source, pacing: pacing, loops: loops, clock: clock)
         result.elapsed = clock.now() - start
         return result
     }
 
-    private func replayLoops<Clock: ReplayClock>(path: String, pacing: Pacing, loops: Int, clock: Clock)
+    /// A reader of `source`: a mapping of a path, or windows of an open file
+    /// whose refills wait for the workers to finish the frames in them.
+    private func reader(_ source: ReplaySource) throws(CaptureFileError) -> CaptureFileReader {
+        switch source {
+        case .path(let path):
+            return try CaptureFileReader(path: path)
+        case .file(let file):
+            var marks = [Int](repeating: 0, count: workerCount)
+            return try CaptureFileReader(descriptor: file.descriptor, name: file.name) { [self] in
+                waitForWorkers(upTo: marks)
+                marks = Array(UnsafeBufferPointer(start: dispatched, count: workerCount))
+            }
+        }
+    }
+
+    private func replayLoops<Clock: ReplayClock>(_ source: ReplaySource, pacing: Pacing, loops: Int, clock: Clock)
         -> FileReplayResult
     {
-        var result = FileReplayResult(path: path, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
+        var result = FileReplayResult(path: source.name, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
         var pacer = Pacer(pacing, clock: clock)
         let c = counters
         for _ in 0..<Swift.max(1, loops) where !isCancelled {
             var reader: CaptureFileReader
             do {
-                reader = try CaptureFileReader(path: path)
+                reader = try self.reader(source)
             } catch {
                 result.error = error
                 c.add(ReaderCounter.fileErrors.rawValue, 1)

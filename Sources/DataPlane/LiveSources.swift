@@ -1,4 +1,3 @@
-import BasicContainers
 import CPcap
 import CRoomsSupport
 import CURing
@@ -109,8 +108,8 @@ enum CompletionKind: UInt64 {
 /// Opened on the worker's own thread (SINGLE_ISSUER binds the ring there).
 struct LiveSources: ~Copyable, WorkerSources {
     let uring: IOURing
-    var pcap: RigidArray<PcapSlot>
-    var sockets: RigidArray<UringSlot>
+    var pcap: FixedArray<PcapSlot>
+    var sockets: FixedArray<UringSlot>
     let doorbellFD: Int32
     var dispatch: PcapDispatchContext
 
@@ -128,8 +127,8 @@ struct LiveSources: ~Copyable, WorkerSources {
         }
         let pcapSources = sources.enumerated().filter { $0.element.backend == .pcap }
         let uringSources = sources.enumerated().filter { $0.element.backend == .uring }
-        var pcap = RigidArray<PcapSlot>(capacity: pcapSources.count)
-        var sockets = RigidArray<UringSlot>(capacity: uringSources.count)
+        var pcap = FixedArray<PcapSlot>(capacity: pcapSources.count)
+        var sockets = FixedArray<UringSlot>(capacity: uringSources.count)
         var failure: LiveCaptureError? = nil
         for (index, source) in pcapSources {
             do {

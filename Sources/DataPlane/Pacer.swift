@@ -1,4 +1,5 @@
 import CRoomsSupport
+import StatsProtocol
 
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,7 @@ public struct MonotonicClock: ReplayClock, Sendable {
     public init() {}
     public func now() -> Int64 { Int64(lab_monotonic_ns()) }
     public func sleep(until deadline: Int64) {
+        guard deadline > 0 else { return }
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
         while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
     }
@@ -81,22 +83,46 @@ public struct Pacer<Clock: ReplayClock> {
         }
         let start = anchor!
         defer {
-            frames += 1
-            bits += Int64(wireBytes) * 8
+            frames &+= 1
+            bits &+= Int64(truncatingIfNeeded: wireBytes) &* 8
             lastTimestamp = timestamp
-            framesInLoop += 1
+            framesInLoop &+= 1
         }
+        // Every figure saturates: a rate or multiplier at the edge of its
+        // range, or a capture spanning centuries, gives a late deadline,
+        // never a trap.
         switch pacing {
         case .maximum:
             return nil
         case .original(let multiplier):
-            let elapsed = Double(timestamp &- firstTimestamp &+ loopOffset) / multiplier
-            return start &+ Int64(elapsed.rounded())
+            // Exact while the integers fit; in doubles only where they do not.
+            let (since, o1) = timestamp.subtractingReportingOverflow(firstTimestamp)
+            let (total, o2) = since.addingReportingOverflow(loopOffset)
+            let span = o1 || o2 ? Double(timestamp) - Double(firstTimestamp) + Double(loopOffset) : Double(total)
+            return Self.offset(start, nanoseconds: span / multiplier)
         case .packetsPerSecond(let pps):
-            return start &+ Int64((Double(frames) * 1e9 / pps).rounded())
+            return Self.offset(start, nanoseconds: Double(frames) * 1e9 / pps)
         case .megabitsPerSecond(let mbps):
-            return start &+ Int64((Double(bits) * 1e3 / mbps).rounded())
+            return Self.offset(start, nanoseconds: Double(bits) * 1e3 / mbps)
         }
+    }
+
+    /// `start` plus `nanoseconds`, saturating at the ends of Int64 (NaN,
+    /// from a rate that is not a number, counts as 0).
+    @inline(__always)
+    static func offset(_ start: Int64, nanoseconds: Double) -> Int64 {
+        let delta: Int64
+        if nanoseconds.isNaN {
+            delta = 0
+        } else if nanoseconds >= 9.2e18 {
+            delta = .max
+        } else if nanoseconds <= -9.2e18 {
+            delta = .min
+        } else {
+            delta = Int64(nanoseconds.rounded())
+        }
+        let (sum, overflow) = start.addingReportingOverflow(delta)
+        return overflow ? (delta > 0 ? .max : .min) : sum
     }
 
     /// Waits until the frame may go.
@@ -110,7 +136,7 @@ public struct Pacer<Clock: ReplayClock> {
     public mutating func endLoop() {
         guard framesInLoop > 0 else { return }
         let span = lastTimestamp &- loopStart
-        let gap = framesInLoop > 1 ? span / Int64(framesInLoop - 1) : 0
+        let gap = framesInLoop > 1 ? span / Int64(framesInLoop &- 1) : 0
         loopOffset &+= span &+ gap
         framesInLoop = 0
         loopStart = firstTimestamp
@@ -118,4 +144,16 @@ public struct Pacer<Clock: ReplayClock> {
 
     /// Wall time since the first frame, by the pacer's clock.
     public var elapsed: Int64 { anchor.map { clock.now() &- $0 } ?? 0 }
+}
+
+extension ReplayRequest {
+    /// The pacing the request asks for (its fields checked against their
+    /// ranges already), or `otherwise` when it asks for none.
+    public func pacing(otherwise: Pacing) -> Pacing {
+        if let pps { return .packetsPerSecond(pps) }
+        if let mbps { return .megabitsPerSecond(mbps) }
+        if let speed { return speed == .max ? .maximum : .original(multiplier: multiplier ?? 1) }
+        if let multiplier { return .original(multiplier: multiplier) }
+        return otherwise
+    }
 }

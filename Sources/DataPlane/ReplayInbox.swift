@@ -1,4 +1,3 @@
-import BasicContainers
 import Synchronization
 import Syscalls
 
@@ -23,14 +22,14 @@ public struct ReplayInbox: ~Copyable, @unchecked Sendable {
 /// The inboxes of a worker pool, one per worker, owned together and freed
 /// when the last of the pool, its workers and the reader lets go.
 public final class ReplayInboxes: Sendable {
-    @usableFromInline let storage: RigidArray<ReplayInbox>
+    @usableFromInline let storage: FixedArray<ReplayInbox>
 
     /// - Parameters:
     ///   - capacity: descriptors each queue holds (rounded up to a power of two).
     ///   - eventFDs: ring the workers through eventfds (workers that sleep in
     ///     io_uring) instead of futexes.
     init(count: Int, capacity: Int, eventFDs: Bool) throws(Errno) {
-        var inboxes = RigidArray<ReplayInbox>(capacity: count)
+        var inboxes = FixedArray<ReplayInbox>(capacity: count)
         for _ in 0..<count { inboxes.append(try ReplayInbox(capacity: capacity, eventFD: eventFDs)) }
         storage = inboxes
     }

@@ -106,6 +106,62 @@ public struct StatsClient: ~Copyable {
         }
     }
 
+    /// Sends a request with a descriptor riding on its first byte
+    /// (SCM_RIGHTS), for the replay socket, and returns the reply.
+    /// The corresponding C function is `sendmsg`.
+    public mutating func request(_ request: JSON, passing descriptor: Int32) throws(StatsClientError) -> JSON {
+        let line = Array((request.text + "\n").utf8)
+        let sent = try sendWithDescriptor(line, descriptor)
+        if sent < line.count {
+            guard sendRaw(Array(line[sent...])) else {
+                throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection")
+            }
+        }
+        return try reply()
+    }
+
+    /// Sends `bytes` with `descriptors` (SCM_RIGHTS, one control message)
+    /// riding on them; returns the bytes sent. For tests that must send
+    /// none, two, or the wrong kind.
+    public func sendWithDescriptor(_ bytes: [UInt8], _ descriptors: Int32...) throws(StatsClientError) -> Int {
+        // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; } then the fds.
+        let header = MemoryLayout<Int>.size + 2 * MemoryLayout<Int32>.size
+        let length = header + descriptors.count * MemoryLayout<Int32>.size
+        let space = (length + MemoryLayout<Int>.size - 1) / MemoryLayout<Int>.size * MemoryLayout<Int>.size
+        var control = [UInt8](repeating: 0, count: Swift.max(space, header))
+        control.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: length, toByteOffset: 0, as: Int.self)
+            raw.storeBytes(of: SOL_SOCKET, toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+            raw.storeBytes(
+                of: Int32(SCM_RIGHTS), toByteOffset: MemoryLayout<Int>.size + MemoryLayout<Int32>.size, as: Int32.self)
+            for (i, fd) in descriptors.enumerated() {
+                raw.storeBytes(of: fd, toByteOffset: header + i * MemoryLayout<Int32>.size, as: Int32.self)
+            }
+        }
+        var data = bytes
+        let result = Syscall.valueOrErrno {
+            data.withUnsafeMutableBytes { body in
+                control.withUnsafeMutableBytes { ctl in
+                    var iov = iovec(iov_base: body.baseAddress, iov_len: body.count)
+                    return withUnsafeMutablePointer(to: &iov) { iovp in
+                        var msg = msghdr()
+                        msg.msg_iov = iovp
+                        msg.msg_iovlen = 1
+                        msg.msg_control = descriptors.isEmpty ? nil : ctl.baseAddress
+                        msg.msg_controllen = descriptors.isEmpty ? 0 : ctl.count
+                        return sendmsg(fd, &msg, Int32(MSG_NOSIGNAL))
+                    }
+                }
+            }
+        }
+        switch result {
+        case .success(let n): return n
+        case .failure(let e):
+            throw StatsClientError(
+                kind: .protocolError, description: "the daemon closed the connection (sendmsg: \(e))")
+        }
+    }
+
     /// Sends bytes as they are (no newline added): for tests and tools that
     /// need to misbehave on purpose. False when the daemon has closed.
     public func sendRaw(_ bytes: [UInt8]) -> Bool {

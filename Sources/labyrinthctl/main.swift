@@ -1,5 +1,6 @@
 import ArgumentParser
 import StatsProtocol
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -30,6 +31,9 @@ struct Connection: ParsableArguments {
     @Option(help: "The daemon's stats socket (default: $LABYRINTH_SOCKET, else \(Connection.defaultSocket)).")
     var socket: String?
 
+    @Option(help: "The daemon's replay socket, which takes files by descriptor (default: beside the stats socket).")
+    var replaySocket: String?
+
     @Flag(help: "Print the daemon's JSON result instead of a table.")
     var json = false
 
@@ -38,6 +42,14 @@ struct Connection: ParsableArguments {
         if let socket { return socket }
         if let env = getenv("LABYRINTH_SOCKET"), env.pointee != 0 { return String(cString: env) }
         return Connection.defaultSocket
+    }
+
+    /// The replay socket: the flag, or the stats socket's path with
+    /// `-replay.sock` for `.sock` (the daemon's default).
+    var replayPath: String {
+        if let replaySocket { return replaySocket }
+        let stem = path.hasSuffix(".sock") ? String(path.dropLast(5)) : path
+        return stem + "-replay.sock"
     }
 
     func connect() -> StatsClient {
@@ -206,9 +218,17 @@ extension ReplaySpeed: ExpressibleByArgument {}
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Push a capture through the running workers and follow it to the end.")
+        abstract: "Push a capture through the running workers and follow it to the end.",
+        discussion: """
+            The file is opened here, with your rights, and its descriptor goes to the daemon over \
+            the replay socket: the daemon reads what you may read, wherever it is (even in a \
+            PrivateTmp /tmp). With --by-path, the daemon opens the path itself, which it does \
+            only beneath its replay.allowed_directories. Needs root or the admin group.
+            """)
     @OptionGroup var connection: Connection
-    @Argument(help: "The capture file (the daemon must be able to read it).") var file: String
+    @Argument(help: "The capture file.") var file: String
+    @Flag(help: "Send the path for the daemon to open (beneath replay.allowed_directories) instead of the file.")
+    var byPath = false
     @Option(help: "max or original.") var speed: ReplaySpeed?
     @Option(help: "With --speed original: this many times faster.") var multiplier: Double?
     @Option(help: "Packets per second.") var pps: Double?
@@ -222,8 +242,13 @@ struct Replay: ParsableCommand {
             if getcwd(&buffer, buffer.count) != nil { path = String(nulTerminated: buffer) + "/" + file }
         }
         var client = connection.connect()
-        let request = ReplayRequest(file: path, speed: speed, multiplier: multiplier, pps: pps, mbps: mbps)
-        var reply = connection.ask(request, on: &client)
+        var reply: (json: JSON, value: ReplayReply)
+        if byPath {
+            reply = connection.ask(
+                ReplayRequest(file: path, speed: speed, multiplier: multiplier, pps: pps, mbps: mbps), on: &client)
+        } else {
+            reply = send(path)
+        }
         guard var job = reply.value.job else { fail("no job in the reply", code: 76) }
         if !noWait {
             var last = ""
@@ -256,6 +281,33 @@ struct Replay: ParsableCommand {
             return text
         }
         if job.state == .failed { throw ExitCode(1) }
+    }
+}
+
+extension Replay {
+    /// Opens `path` and sends its descriptor with the request to the
+    /// replay socket; the daemon's answer.
+    func send(_ path: String) -> (json: JSON, value: ReplayReply) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { fail("\(path): \(Errno.current)", code: 66) }
+        defer { close(fd) }
+        let request = ReplayRequest(
+            fd: true, name: path, speed: speed, multiplier: multiplier, pps: pps, mbps: mbps)
+        do {
+            var client = try StatsClient(path: connection.replayPath)
+            let reply = try client.request(request.json, passing: fd)
+            switch ReplyEnvelope.result(of: reply) {
+            case .failure(let e): fail("the daemon said: \(e.message)", code: 1)
+            case .success(let result):
+                do {
+                    return (result, try JSONCoding.decode(ReplayReply.self, from: result))
+                } catch {
+                    fail("unreadable replay reply: \(error)", code: 76)
+                }
+            }
+        } catch {
+            fail(error.description, code: error.exitCode)
+        }
     }
 }
 

@@ -86,9 +86,12 @@ struct SocketTests {
         #expect(failed["packets"]?.intValue == 10)
         #expect(failed["error"]?["file"]?.stringValue == bad)
         #expect(failed["error"]?["record"]?.intValue == 11)
-        let missing = try waitForJob(
-            daemon, try daemon.ask(["command": "replay", "file": .string(directory + "/nope.pcap")]))
-        #expect(missing["state"]?.stringValue == "failed")
+        // A missing file, even beneath an allowed directory, is refused
+        // at once with the words every refused path gets.
+        var client = try StatsClient(path: daemon.socket)
+        let missing = try client.request(["command": "replay", "file": .string(directory + "/nope.pcap")])
+        #expect(missing["ok"] == .bool(false))
+        #expect(missing["error"]?.stringValue?.contains("\"file\" is refused") == true, "\(missing.text)")
         #expect(try daemon.ask(["command": "stats"])["packets"]?.intValue == 5010)
 
         // labyrinthctl follows a job to its end and prints the same counts.
@@ -376,7 +379,7 @@ struct SocketTests {
 /// Asks `version` with Tests/Fixtures/stats_request.py (an independent
 /// Python client) under other credentials (setpriv options). The script is
 /// copied where an unprivileged user can read it.
-func askAs(_ ids: [String], _ socket: String) -> ProcessResult {
+func askAs(_ ids: [String], _ socket: String, request: String = "{\"command\":\"version\"}") -> ProcessResult {
     let directory = temporaryDirectory("labyrinth-client")
     chmod(directory, 0o755)
     let script = directory + "/stats_request.py"
@@ -385,7 +388,7 @@ func askAs(_ ids: [String], _ socket: String) -> ProcessResult {
         unlink(script)
         rmdir(directory)
     }
-    return run(["setpriv"] + ids + ["/usr/bin/python3", script, socket, "{\"command\":\"version\"}"])
+    return run(["setpriv"] + ids + ["/usr/bin/python3", script, socket, request])
 }
 
 /// A heap box, so that many noncopyable clients fit in an array.

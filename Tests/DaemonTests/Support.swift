@@ -18,9 +18,11 @@ final class DaemonProcess {
     /// Starts the daemon with `[daemon]` settings added to a small default
     /// config, and waits until its socket answers.
     init(
-        daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "", prefix: [String] = []
+        daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "", prefix: [String] = [],
+        directoryMode: mode_t? = nil
     ) throws {
         directory = temporaryDirectory("labyrinthd")
+        if let directoryMode { chmod(directory, directoryMode) }
         socket = directory + "/labyrinthd.sock"
         log = directory + "/stderr"
         let config = directory + "/labyrinth.toml"
@@ -65,20 +67,31 @@ final class DaemonProcess {
     static func configText(
         socket: String, daemon: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = ""
     ) -> String {
-        """
-        [daemon]
-        socket = "\(socket)"
-        \(daemon)
+        // Replays by path are taken beneath the test directories and the
+        // package (where the bundled capture is), unless the test says.
+        let allowed = "allowed_directories = [\"/tmp\", \"\(packageRoot)\"]"
+        var more = more
+        if !more.contains("allowed_directories") {
+            if more.contains("[replay]") {
+                more = more.replacingFirst("[replay]", with: "[replay]\n" + allowed)
+            } else {
+                more += "\n\n[replay]\n" + allowed
+            }
+        }
+        return """
+            [daemon]
+            socket = "\(socket)"
+            \(daemon)
 
-        [rooms]
-        pages_per_room = \(pagesPerRoom)
-        lock = "best-effort"
+            [rooms]
+            pages_per_room = \(pagesPerRoom)
+            lock = "best-effort"
 
-        [workers]
-        count = \(workers)
-        flow_capacity = 4096
-        \(more)
-        """
+            [workers]
+            count = \(workers)
+            flow_capacity = 4096
+            \(more)
+            """
     }
 
     var logText: String { String(decoding: readFile(log) ?? [], as: UTF8.self) }
@@ -151,4 +164,17 @@ func raiseFileLimit() {
     guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
     limit.rlim_cur = limit.rlim_max
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+extension String {
+    /// `self` with the first `target` replaced.
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        let chars = Array(self)
+        let t = Array(target)
+        guard !t.isEmpty, chars.count >= t.count else { return self }
+        for i in 0...(chars.count - t.count) where Array(chars[i..<i + t.count]) == t {
+            return String(chars[..<i]) + replacement + String(chars[(i + t.count)...])
+        }
+        return self
+    }
 }

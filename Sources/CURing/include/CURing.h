@@ -152,6 +152,34 @@ int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops
 /// A non-blocking, close-on-exec eventfd, or -errno.
 int curing_eventfd(void);
 
+// ---- opening files beneath a directory --------------------------------------
+
+/// O_PATH (hidden from Swift, which imports glibc without _GNU_SOURCE).
+static inline int curing_o_path(void) { return 010000000; }
+
+/// openat2(2) (glibc 2.36 has no wrapper): opens `path` relative to
+/// `dirfd` read-only, close-on-exec, non-blocking and without a controlling
+/// terminal, resolving it with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS. Returns the fd or -errno (-ENOSYS where the
+/// kernel lacks it, -EPERM where a seccomp filter refuses it).
+int curing_open_beneath(int dirfd, const char *path);
+
+/// The SCM_RIGHTS descriptors of a received message: writes at most `cap`
+/// of them to `fds` and returns how many there were in all (more than `cap`
+/// means some were closed here), or -1 if a control message other than
+/// SCM_RIGHTS came. Every descriptor not returned is closed.
+int curing_received_descriptors(struct msghdr *msg, int *fds, int cap);
+
+/// Sends `len` bytes with one descriptor (SCM_RIGHTS) riding on them.
+/// Returns bytes sent or -errno.
+long curing_send_with_descriptor(int socket, const void *bytes, size_t len, int fd);
+
+/// accept4(SOCK_CLOEXEC | SOCK_NONBLOCK). The fd or -errno.
+int curing_accept(int listener);
+
+/// SO_PEERCRED of a connected Unix socket. 0 or -errno.
+int curing_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
 static inline uint16_t curing_fanout_hash(void) { return PACKET_FANOUT_HASH; }
 static inline uint16_t curing_fanout_lb(void) { return PACKET_FANOUT_LB; }
 static inline uint16_t curing_fanout_cpu(void) { return PACKET_FANOUT_CPU; }

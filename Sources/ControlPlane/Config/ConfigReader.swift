@@ -150,6 +150,21 @@ struct Section {
         return out
     }
 
+    mutating func stringArray(_ k: String) throws(ConfigError) -> [String]? {
+        guard let n = node(k) else { return nil }
+        guard case .array(let items) = n.value else {
+            throw error(k, "must be an array of strings, not \(n.value.typeName)")
+        }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let v) = item.value else {
+                throw error(k, "must hold strings only, not \(item.value.typeName)", line: item.line)
+            }
+            out.append(v)
+        }
+        return out
+    }
+
     /// Fails on the first key nobody asked for, suggesting a known one.
     func finish(known: [String]) throws(ConfigError) {
         for (k, n) in table.entries where !used.contains(k) {

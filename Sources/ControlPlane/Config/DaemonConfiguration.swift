@@ -1,6 +1,7 @@
 import Capture
 import DataPlane
 import Rooms
+import StatsProtocol
 import Syscalls
 
 #if canImport(Glibc)
@@ -20,8 +21,15 @@ public enum LogLevel: String, Sendable, CaseIterable, Comparable {
 public struct DaemonConfiguration: Sendable, Equatable {
     public struct Daemon: Sendable, Equatable {
         public var socket = "/run/labyrinth/labyrinthd.sock"
+        /// The socket that takes replays with the file's descriptor
+        /// (SCM_RIGHTS); nil: beside `socket`, as `NAME-replay.sock`; "":
+        /// none.
+        public var replaySocket: String? = nil
         /// The group that may connect besides root (nil: root only).
         public var socketGroup: String? = nil
+        /// The group that may act (replay, and the coming dump, rotate,
+        /// flush) besides root and the daemon's user (nil: nobody else).
+        public var adminGroup: String? = nil
         public var socketMode: UInt32 = 0o660
         public var logLevel: LogLevel = .info
         public var maxClients = 64
@@ -71,6 +79,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public struct ReplaySection: Sendable, Equatable {
         public var ring = 65_536
         public var pacing: Pacing = .maximum
+        /// Directories beneath which a client may name a file to replay by
+        /// path (none by default: clients pass the file itself).
+        public var allowedDirectories: [String] = []
+        /// Replays queued or running with a file the daemon holds open.
+        public var maxOpenJobs = 16
     }
 
     public struct Source: Sendable, Equatable {
@@ -113,6 +126,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var sources: [Source] = []
 
     public init() {}
+
+    /// The replay socket's path after defaults, or nil for none.
+    public var replaySocketPath: String? {
+        if let path = daemon.replaySocket { return path.isEmpty ? nil : path }
+        let socket = daemon.socket
+        let stem = socket.hasSuffix(".sock") ? String(socket.dropLast(5)) : socket
+        let path = stem + "-replay.sock"
+        return path.utf8.count <= 107 ? path : nil
+    }
 
     /// The worker count after defaults.
     public var workerCount: Int { workers.count ?? workers.cpus?.count ?? max(1, PinnedThread.currentAffinity.count) }
@@ -201,7 +223,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
         d.socket = try s.string("socket", default: d.socket)!
         if d.socket.isEmpty || !d.socket.hasPrefix("/") { throw s.error("socket", "must be an absolute path") }
         if d.socket.utf8.count > 107 { throw s.error("socket", "is longer than a Unix socket path may be (107 bytes)") }
+        if let replay = try s.string("replay_socket", default: nil) {
+            if !replay.isEmpty && !replay.hasPrefix("/") { throw s.error("replay_socket", "must be an absolute path") }
+            if replay.utf8.count > 107 {
+                throw s.error("replay_socket", "is longer than a Unix socket path may be (107 bytes)")
+            }
+            if replay == d.socket { throw s.error("replay_socket", "must differ from daemon.socket") }
+            d.replaySocket = replay
+        }
         d.socketGroup = try s.string("socket_group", default: nil)
+        d.adminGroup = try s.string("admin_group", default: nil)
         if let mode = try s.string("socket_mode", default: nil) {
             guard let m = UInt32(mode, radix: 8), m <= 0o777 else {
                 throw s.error("socket_mode", "must be an octal mode such as \"0660\", not \"\(mode)\"")
@@ -217,8 +248,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             "max_requests_per_second", default: d.maxRequestsPerSecond, in: 0...10_000_000)
         d.statusInterval = try s.double("status_interval", default: d.statusInterval, in: 0.1...3600)
         try s.finish(known: [
-            "socket", "socket_group", "socket_mode", "log_level", "max_clients", "client_idle_timeout",
-            "request_timeout", "request_max_bytes", "max_requests_per_second", "status_interval",
+            "socket", "replay_socket", "socket_group", "admin_group", "socket_mode", "log_level", "max_clients",
+            "client_idle_timeout", "request_timeout", "request_max_bytes", "max_requests_per_second",
+            "status_interval",
         ])
         return d
     }
@@ -318,15 +350,23 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var r = ReplaySection()
         r.ring = try s.int("ring", default: r.ring, in: 16...(1 << 24))
         r.pacing = try readPacing(&s)
-        try s.finish(known: ["ring", "speed", "multiplier", "pps", "mbps"])
+        r.allowedDirectories = try s.stringArray("allowed_directories") ?? []
+        for d in r.allowedDirectories where !d.hasPrefix("/") || d.utf8.contains(0) {
+            throw s.error("allowed_directories", "must hold absolute paths, not \"\(d)\"")
+        }
+        r.maxOpenJobs = try s.int("max_open_jobs", default: r.maxOpenJobs, in: 1...1024)
+        try s.finish(known: ["ring", "speed", "multiplier", "pps", "mbps", "allowed_directories", "max_open_jobs"])
         return r
     }
 
     static func readPacing(_ s: inout Section) throws(ConfigError) -> Pacing {
         let speed = try s.string("speed", default: "max")!
-        let multiplier = s.table["multiplier"] == nil ? nil : try s.double("multiplier", default: 1, in: 1e-6...1e6)
-        let pps = s.table["pps"] == nil ? nil : try s.double("pps", default: 1, in: 1e-3...1e10)
-        let mbps = s.table["mbps"] == nil ? nil : try s.double("mbps", default: 1, in: 1e-3...1e7)
+        // The same ranges as the stats socket's replay request.
+        let multiplier =
+            s.table["multiplier"] == nil
+            ? nil : try s.double("multiplier", default: 1, in: ReplayRequest.multiplierRange)
+        let pps = s.table["pps"] == nil ? nil : try s.double("pps", default: 1, in: ReplayRequest.ppsRange)
+        let mbps = s.table["mbps"] == nil ? nil : try s.double("mbps", default: 1, in: ReplayRequest.mbpsRange)
         guard speed == "max" || speed == "original" else {
             throw s.error("speed", "must be \"max\" or \"original\", not \"\(speed)\"")
         }

@@ -54,6 +54,38 @@ public enum Command: String, Codable, CaseIterable, Sendable {
     }
 }
 
+extension Command {
+    /// The command a request names, and its request decoded through that
+    /// command's field table: the one way into the typed schema.
+    public static func request(from json: JSON) throws(RequestError) -> (Command, any StatsRequest) {
+        guard case .object = json else { throw RequestError("the request must be a JSON object with a \"command\"") }
+        guard let name = json["command"]?.stringValue else {
+            throw RequestError("missing \"command\" (a string); try {\"command\":\"help\"}")
+        }
+        guard let command = Command(rawValue: name) else {
+            let known = Command.allCases.map(\.rawValue).joined(separator: ", ")
+            throw RequestError("unknown command \(RequestField.shown(.string(name))); known: \(known)")
+        }
+        return (command, try command.decode(json))
+    }
+
+    /// `json` decoded as this command's request.
+    public func decode(_ json: JSON) throws(RequestError) -> any StatsRequest {
+        switch self {
+        case .version: return try VersionRequest.decode(json)
+        case .help: return try HelpRequest.decode(json)
+        case .stats: return try StatsCommandRequest.decode(json)
+        case .workers: return try WorkersRequest.decode(json)
+        case .rooms: return try RoomsRequest.decode(json)
+        case .flows: return try FlowsRequest.decode(json)
+        case .config: return try ConfigRequest.decode(json)
+        case .uptime: return try UptimeRequest.decode(json)
+        case .replay: return try ReplayRequest.decode(json)
+        case .prometheus: return try PrometheusRequest.decode(json)
+        }
+    }
+}
+
 /// One field of a request: its name, its type and the values it may take.
 public struct RequestField: Sendable, CustomStringConvertible {
     public enum Kind: Sendable {
@@ -65,6 +97,8 @@ public struct RequestField: Sendable, CustomStringConvertible {
         case choice([String])
         /// An absolute path of at most 4095 bytes, without NUL.
         case absolutePath
+        /// A string of at most this many bytes, without NUL.
+        case string(maximumBytes: Int)
         case boolean
     }
 
@@ -86,6 +120,7 @@ public struct RequestField: Sendable, CustomStringConvertible {
         case .number(let r): return "a number in \(Self.text(r.lowerBound))...\(Self.text(r.upperBound))"
         case .choice(let values): return values.map { "\"\($0)\"" }.joined(separator: " or ")
         case .absolutePath: return "an absolute path"
+        case .string(let n): return "a string of at most \(n) bytes"
         case .boolean: return "true or false"
         }
     }
@@ -120,6 +155,8 @@ public struct RequestField: Sendable, CustomStringConvertible {
             } else {
                 fits = false
             }
+        case .string(let n):
+            if case .string(let s) = value { fits = s.utf8.count <= n && !s.utf8.contains(0) } else { fits = false }
         case .boolean:
             if case .bool = value { fits = true } else { fits = false }
         }
@@ -284,7 +321,13 @@ public struct ReplayRequest: StatsRequest {
     public static let ppsRange = 1.0...100_000_000.0
     public static let mbpsRange = 0.001...1_000_000.0
     public static let fields: [RequestField] = [
-        RequestField("file", .absolutePath, "the capture to queue, opened by the daemon"),
+        RequestField(
+            "file", .absolutePath,
+            "a capture to queue, opened by the daemon beneath replay.allowed_directories (none by default)"),
+        RequestField(
+            "fd", .boolean,
+            "true: the capture's descriptor rides with this request (SCM_RIGHTS) on the replay socket"),
+        RequestField("name", .string(maximumBytes: 4096), "with fd: what to call the file in the job list"),
         RequestField("job", .integer(1...Int.max), "a job to show"),
         RequestField("speed", .choice(["max", "original"]), "max (lossless) or the capture's own timing"),
         RequestField("multiplier", .number(multiplierRange), "with speed original: this many times faster (1)"),
@@ -292,6 +335,8 @@ public struct ReplayRequest: StatsRequest {
         RequestField("mbps", .number(mbpsRange), "pace at this many megabits per second (wire length)"),
     ]
     public var file: String?
+    public var fd: Bool?
+    public var name: String?
     public var job: Int?
     public var speed: ReplaySpeed?
     public var multiplier: Double?
@@ -299,10 +344,12 @@ public struct ReplayRequest: StatsRequest {
     public var mbps: Double?
 
     public init(
-        file: String? = nil, job: Int? = nil, speed: ReplaySpeed? = nil, multiplier: Double? = nil,
-        pps: Double? = nil, mbps: Double? = nil
+        file: String? = nil, fd: Bool? = nil, name: String? = nil, job: Int? = nil, speed: ReplaySpeed? = nil,
+        multiplier: Double? = nil, pps: Double? = nil, mbps: Double? = nil
     ) {
         self.file = file
+        self.fd = fd
+        self.name = name
         self.job = job
         self.speed = speed
         self.multiplier = multiplier
@@ -311,12 +358,14 @@ public struct ReplayRequest: StatsRequest {
     }
 
     public func validate() throws(RequestError) {
-        if file != nil && job != nil { throw RequestError("give \"file\" or \"job\", not both") }
+        let targets = [file != nil, job != nil, fd == true].filter { $0 }.count
+        if targets > 1 { throw RequestError("give one of \"file\", \"fd\" and \"job\"") }
+        if name != nil && fd != true { throw RequestError("\"name\" goes with \"fd\": true") }
         let pacings = [speed != nil || multiplier != nil, pps != nil, mbps != nil].filter { $0 }.count
         if pacings > 1 { throw RequestError("give one of \"speed\"/\"multiplier\", \"pps\" and \"mbps\"") }
         if multiplier != nil && speed == .max {
             throw RequestError("\"multiplier\" goes with \"speed\": \"original\", not \"max\"")
         }
-        if file == nil && (pacings > 0) { throw RequestError("pacing fields go with \"file\"") }
+        if file == nil && fd != true && pacings > 0 { throw RequestError("pacing fields go with \"file\" or \"fd\"") }
     }
 }

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The whole path a stats-socket request takes before it acts: bytes,
+/// `JSON.parse`, the command and its typed request through the field table
+/// (ranges, types, unknown fields), the request's own checks, then what the
+/// daemon prepares from it: a replay's pacing and the pacer's deadlines for
+/// frames at the edges of time and size. Nothing on the way may trap.
+struct ManualClock: ReplayClock {
+    var time: Int64
+    func now() -> Int64 { time }
+    func sleep(until deadline: Int64) {}
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    guard let json = try? JSON.parse(text) else { return 0 }
+    let decoded: (Command, any StatsRequest)
+    do {
+        decoded = try Command.request(from: json)
+    } catch {
+        precondition(!error.message.isEmpty)
+        return 0
+    }
+    let (command, request) = decoded
+    // Every accepted request encodes back to one the table accepts again.
+    let again = request.json
+    guard let (sameCommand, _) = try? Command.request(from: again) else {
+        preconditionFailure("\(text): accepted, but its own encoding \(again.text) is refused")
+    }
+    precondition(sameCommand == command)
+    if let flows = request as? FlowsRequest {
+        precondition((1...FlowsRequest.maximumTop).contains(flows.count))
+    }
+    if let replay = request as? ReplayRequest {
+        let pacing = replay.pacing(otherwise: .maximum)
+        // The pacer's arithmetic at the edges: first frames, a frame far in
+        // the future and far in the past, huge wire lengths, many loops.
+        var pacer = Pacer(pacing, clock: ManualClock(time: 1_000_000_000))
+        let stamps: [Int64] = [0, 1, -1, .max, .min, 1 << 62, -(1 << 62), 1_700_000_000_000_000_000]
+        for (i, t) in stamps.enumerated() {
+            _ = pacer.deadline(timestamp: t, wireBytes: i.isMultiple(of: 2) ? 64 : Int.max / 16)
+            if i == 3 { pacer.endLoop() }
+        }
+        pacer.endLoop()
+        _ = pacer.elapsed
+        _ = pacing.description
+    }
+    return 0
+}
