@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "DataPlane",
             dependencies: [
-                "Rooms", "Packet", "Capture", "CURing", "CRoomsSupport", "Syscalls", "StatsProtocol",
+                "Rooms", "Packet", "Capture", "CURing", "CRoomsSupport", "Syscalls", "StatsProtocol", "Sinks",
             ],
             swiftSettings: strict),
         .target(name: "StatsProtocol", dependencies: ["Syscalls"], swiftSettings: strict),
@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Runs",
             dependencies: [
-                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls",
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: [
-                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls",
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -89,6 +89,7 @@ let package = Package(
                 "Runs",
                 "Capture",
                 "Packet",
+                "Sinks",
                 "StatsProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -129,7 +130,7 @@ let package = Package(
         .testTarget(name: "StatsProtocolTests", dependencies: ["StatsProtocol"], swiftSettings: strict),
         .testTarget(
             name: "DataPlaneTests",
-            dependencies: ["DataPlane", "Rooms", "Packet", "Syscalls", "TestSupport"],
+            dependencies: ["DataPlane", "Rooms", "Packet", "Sinks", "Syscalls", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -94,8 +94,9 @@ build() {
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
     FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Pacer.swift ;;
     FuzzTOML)
-        harness FuzzTOML Rooms Packet Capture DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
-            DataPlane/PinnedThread.swift StatsProtocol ControlPlane/Config
+        harness FuzzTOML Rooms Packet Capture Sinks DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
+            DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/SPSCRing.swift StatsProtocol \
+            ControlPlane/Config
         ;;
     *)
         echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzRequest, FuzzTOML)" >&2

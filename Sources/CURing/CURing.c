@@ -217,26 +217,46 @@ void curing_buf_ring_advance(struct io_uring_buf_ring *br, unsigned count) {
     io_uring_buf_ring_advance(br, (int)count);
 }
 
-int curing_recvmsg_parse(void *buf, int len, struct msghdr *msg, uint8_t **payload, uint32_t *captured,
-                         uint32_t *real, int64_t *timestamp_ns, uint8_t *pkttype) {
+int curing_recvmsg_frame(void *buf, int len, struct msghdr *msg, curing_received_frame *out) {
     struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(buf, len, msg);
     if (!o) return -EINVAL;
-    *payload = io_uring_recvmsg_payload(o, msg);
-    *captured = io_uring_recvmsg_payload_length(o, len, msg);
-    *real = o->payloadlen;
-    *timestamp_ns = 0;
-    *pkttype = 0;
+    memset(out, 0, sizeof(*out));
+    out->payload = io_uring_recvmsg_payload(o, msg);
+    out->captured = io_uring_recvmsg_payload_length(o, len, msg);
+    out->real = o->payloadlen;
     if (o->namelen >= sizeof(struct sockaddr_ll) && msg->msg_namelen >= sizeof(struct sockaddr_ll)) {
         struct sockaddr_ll *ll = io_uring_recvmsg_name(o);
-        *pkttype = ll->sll_pkttype;
+        out->pkttype = ll->sll_pkttype;
     }
+    struct tpacket_auxdata aux;
     for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, msg); c != NULL;
          c = io_uring_recvmsg_cmsg_nexthdr(o, msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
             struct timespec ts;
             memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-            *timestamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+            out->timestamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+                   c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+            memcpy(&aux, CMSG_DATA(c), sizeof(aux));
+            out->has_auxdata = true;
+            out->status = aux.tp_status;
         }
+    }
+    // libpcap's rule (pcap-linux.c): a tag is there to put back when the
+    // kernel says so, or (older kernels) when the TCI is not zero.
+    if (out->has_auxdata && (aux.tp_vlan_tci != 0 || (aux.tp_status & TP_STATUS_VLAN_VALID)) &&
+        out->captured >= 12 && out->payload - (uint8_t *)buf >= 4) {
+        uint16_t tpid = (aux.tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux.tp_vlan_tpid : ETH_P_8021Q;
+        uint8_t *start = out->payload - 4;
+        memmove(start, out->payload, 12);
+        uint16_t be_tpid = htons(tpid), be_tci = htons(aux.tp_vlan_tci);
+        memcpy(start + 12, &be_tpid, 2);
+        memcpy(start + 14, &be_tci, 2);
+        out->payload = start;
+        out->captured += 4;
+        out->real += 4;
+        out->vlan_reinserted = true;
     }
     return 0;
 }
@@ -284,6 +304,11 @@ int curing_receive_buffer(int fd, int bytes) {
 int curing_timestamps(int fd) {
     int on = 1;
     return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) == 0 ? 0 : -errno;
+}
+
+int curing_packet_auxdata(int fd) {
+    int on = 1;
+    return setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof(on)) == 0 ? 0 : -errno;
 }
 
 int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops) {

@@ -177,12 +177,14 @@ public struct PcapHandle: ~Copyable {
     /// The link type of the frames (DLT_*).
     public let linkType: Int32
     public let fileDescriptor: Int32
+    /// The interface's index (IPFIX ingressInterface).
+    public let interfaceIndex: Int32
     /// Warnings from activation (e.g. promiscuous mode not supported).
     public let warnings: [String]
 
     public init(_ options: LiveSourceOptions) throws(LiveCaptureError) {
         let name = options.interface
-        let index = try interfaceIndex(name)
+        let index = try Capture.interfaceIndex(name)
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let p = pcap_create(name, &errbuf) else {
             throw LiveCaptureError(interface: name, String(nulTerminated: errbuf))
@@ -245,6 +247,7 @@ public struct PcapHandle: ~Copyable {
         }
         handle = p
         interface = name
+        interfaceIndex = index
         self.linkType = linkType
         fileDescriptor = fd
         self.warnings = warnings
@@ -313,6 +316,8 @@ public struct PacketSocket: ~Copyable {
         }
         try step("receive buffer") { curing_receive_buffer(fd, Int32(clamping: options.bufferBytes)) }
         if options.kernelTimestamps { try step("SO_TIMESTAMPNS") { curing_timestamps(fd) } }
+        // The VLAN tag the kernel takes out of every frame comes back from here.
+        try step("PACKET_AUXDATA") { curing_packet_auxdata(fd) }
         try step("bind") { curing_packet_bind(fd, index) }
         if options.promiscuous { try step("promiscuous mode") { curing_packet_promiscuous(fd, index) } }
         let group = options.resolvedFanoutGroup(interfaceIndex: index)

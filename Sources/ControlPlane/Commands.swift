@@ -2,6 +2,7 @@ import Capture
 import DataPlane
 import Packet
 import Rooms
+import Sinks
 import StatsProtocol
 
 /// The stats socket's commands: one JSON request in, one JSON reply out,
@@ -18,8 +19,8 @@ public struct CommandProcessor: Sendable {
     /// What a request line needs: an answer now, or an asynchronous one.
     public enum Prepared: Sendable {
         case reply(JSON)
-        /// Needs the workers (top flows): `await finish(_:)`.
-        case deferred(FlowsRequest)
+        /// Needs the workers (top flows, a flush): `await finish(_:)`.
+        case deferred(any StatsRequest)
     }
 
     /// Answers one request line from a client with `access`.
@@ -80,15 +81,27 @@ public struct CommandProcessor: Sendable {
         case is UptimeRequest: return .reply(ReplyEnvelope.ok(Uptime(seconds: state.uptime)))
         case let replay as ReplayRequest: return .reply(ReplyEnvelope.ok(try self.replay(replay)))
         case is PrometheusRequest: return .reply(ReplyEnvelope.ok(prometheus()))
+        case let flush as FlushRequest: return .deferred(flush)
         default: throw RequestError("no handler for \(type(of: request).command.rawValue)")
         }
     }
 
     /// The asynchronous part of a deferred request.
-    public func finish(_ request: FlowsRequest) async -> JSON {
-        let (flows, missing) = await state.topFlows(request.count, byPackets: request.order == .packets)
-        return ReplyEnvelope.ok(
-            TopFlows(by: request.order, flows: flows.map(FlowEntry.init), workersNotAnswering: missing))
+    public func finish(_ request: any StatsRequest) async -> JSON {
+        switch request {
+        case let request as FlowsRequest:
+            let (flows, missing) = await state.topFlows(request.count, byPackets: request.order == .packets)
+            return ReplyEnvelope.ok(
+                TopFlows(by: request.order, flows: flows.map(FlowEntry.init), workersNotAnswering: missing))
+        case is FlushRequest:
+            let (ended, missing) = await state.flushFlows()
+            return ReplyEnvelope.ok(
+                FlushReply(
+                    flowsEnded: ended, recordsExported: state.total(.flowRecordsExported),
+                    workersNotAnswering: missing))
+        default:
+            return ReplyEnvelope.error("no handler for \(type(of: request).command.rawValue)")
+        }
     }
 
     // MARK: Results
@@ -130,7 +143,8 @@ public struct CommandProcessor: Sendable {
                     fanout: single && s.fanoutGroup == nil ? nil : s.fanout.rawValue, filter: s.filter,
                     snaplen: s.snaplen)
             },
-            rooms: roomTotals, replay: counts)
+            rooms: roomTotals, replay: counts,
+            export: state.exporter.map { ExportReport($0, workers: state.workers) })
     }
 
     public func workers() -> [WorkerReport] {
@@ -236,11 +250,30 @@ public struct CommandProcessor: Sendable {
         family(
             "labyrinth_icmp_flows_created_total", "counter", "ICMP and ICMPv6 flows started.",
             perWorker(.icmpFlowsCreated))
-        family("labyrinth_flows_expired_total", "counter", "Flows that idled out.", perWorker(.flowsExpired))
-        family("labyrinth_flows_active", "gauge", "Flows in the tables.", perWorker(.flowsActive))
         family(
-            "labyrinth_flow_table_full_total", "counter", "Packets whose new flow found the table full.",
-            perWorker(.flowTableFull))
+            "labyrinth_flows_ended_total", "counter", "Flows ended, by IPFIX flowEndReason.",
+            ws.flatMap { w in
+                [
+                    ("idle", WorkerCounter.flowsExpired), ("active_timeout", .flowsActiveTimeout),
+                    ("end_of_flow", .flowsClosed), ("forced", .flowsForced), ("lack_of_resources", .flowsEvicted),
+                ].map { ("worker=\"\(w.offset)\",reason=\"\($0.0)\"", w.element.counter($0.1)) }
+            })
+        family(
+            "labyrinth_flow_records_exported_total", "counter", "Ended flows handed to the exporter.",
+            perWorker(.flowRecordsExported))
+        family(
+            "labyrinth_flow_export_dropped_total", "counter", "Ended flows the export ring had no room for.",
+            perWorker(.flowExportDropped))
+        family("labyrinth_flows_active", "gauge", "Flows in the tables.", perWorker(.flowsActive))
+        if let exporter = state.exporter {
+            let c = exporter.counters
+            family(
+                "labyrinth_ipfix_messages_total", "counter", "IPFIX messages, by outcome of their send.",
+                [("result=\"sent\"", c.messagesSent), ("result=\"failed\"", c.messagesFailed)])
+            family("labyrinth_ipfix_data_records_total", "counter", "IPFIX data records sent.", [("", c.records)])
+            family("labyrinth_ipfix_bytes_total", "counter", "Bytes of IPFIX messages sent.", [("", c.bytesSent)])
+        }
+
         family("labyrinth_worker_heartbeat_total", "counter", "Loops of each worker's poll.", perWorker(.heartbeat))
         family("labyrinth_worker_polls_total", "counter", "Polls that found work.", perWorker(.polls))
         family(
@@ -301,13 +334,21 @@ extension ConfigReport {
             workers: Workers(
                 count: c.workerCount, cpus: c.workers.cpus, priority: c.workers.priority, budget: c.workers.budget,
                 busyPoll: c.workers.busyPoll, flowCapacity: c.workers.flowCapacity,
-                flowIdleTimeout: c.workers.flowIdleTimeout, mlockall: c.workers.mlockall),
+                flowIdleTimeout: c.workers.flowIdleTimeout, flowActiveTimeout: c.workers.flowActiveTimeout,
+                flowTcpLinger: c.workers.flowTCPLinger, mlockall: c.workers.mlockall),
             replay: Replay(ring: c.replay.ring, pacing: c.replay.pacing.description),
             sources: c.sources.map { s in
                 Source(
                     backend: s.backend.rawValue, interface: s.interface, fanout: s.fanout.rawValue,
                     snaplen: s.snaplen, filter: s.filter, promiscuous: s.promiscuous)
-            })
+            },
+            ipfix: c.ipfix.collectors.isEmpty
+                ? nil
+                : IPFIX(
+                    collectors: c.ipfix.collectors.map(\.description),
+                    observationDomain: Int(c.ipfix.observationDomain),
+                    mtu: c.ipfix.mtu, templateRefresh: Int(c.ipfix.templateRefresh),
+                    templateRefreshMessages: c.ipfix.templateRefreshMessages, rate: c.ipfix.rate, ring: c.ipfix.ring))
     }
 }
 

@@ -71,16 +71,27 @@ public enum Daemon {
             )
         }
         for note in pool.workers.flatMap(\.notes) { logger.warning("\(note)") }
-        let replay = ReplayQueue(pool: pool)
+        let exporter: FlowExporter?
+        switch startExporter(config, pool: pool, logger: logger) {
+        case .success(let e): exporter = e
+        case .failure(let exit):
+            _ = pool.finish()
+            return exit.rawValue
+        }
+        // Replay alone ages flows on the packets' clock: each job ends with
+        // a flush, so that its last flows reach the collectors with it.
+        let replay = ReplayQueue(pool: pool, flushAfterEachJob: exporter != nil && config.sources.isEmpty)
         let replayThread: PinnedThread
         do {
             replayThread = try PinnedThread(name: "lab-replay") { replay.run() }
         } catch {
             logger.error("\(error)")
             _ = pool.finish()
+            exporter?.finish()
             return Exit.startFailed.rawValue
         }
-        let state = DaemonState(workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config)
+        let state = DaemonState(
+            workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config, exporter: exporter)
         for problem in state.allowedDirectories.problems { logger.warning("\(problem)") }
         let servers: SocketServers
         do {
@@ -90,6 +101,7 @@ public enum Daemon {
             replay.stop()
             replayThread.join()
             _ = pool.finish()
+            exporter?.finish()
             return Exit.startFailed.rawValue
         }
         confineControlPlane(workerCPUs: cpus, logger: logger)
@@ -149,12 +161,38 @@ public enum Daemon {
         options.budget = config.workers.budget
         options.busyPoll = config.workers.busyPoll
         options.flowCapacity = config.workers.flowCapacity
-        options.idleTimeout = Int64(config.workers.flowIdleTimeout * 1e9)
+        options.timeouts = FlowTimeouts(
+            idle: Int64(config.workers.flowIdleTimeout * 1e9), active: Int64(config.workers.flowActiveTimeout * 1e9),
+            linger: Int64(config.workers.flowTCPLinger * 1e9))
+        options.exportRing = config.ipfix.options?.ringCapacity
         #if DEBUG
         options.hooks = config.workers.hooks
         #endif
         if config.workerCount + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
         return options
+    }
+
+    /// The IPFIX exporter when `[ipfix]` names collectors, started: a
+    /// collector whose name does not resolve stops the start (exit 78); one
+    /// that does not answer costs counted send failures later, never a stop.
+    static func startExporter(_ config: DaemonConfiguration, pool: WorkerPool, logger: Logger) -> Result<
+        FlowExporter?, Exit
+    > {
+        guard let options = config.ipfix.options else { return .success(nil) }
+        do {
+            let exporter = try FlowExporter(options: options, rings: pool.exportRings)
+            try exporter.start(cpus: nil)
+            logger.info(
+                "exporting flows (IPFIX, observation domain \(config.ipfix.observationDomain)) to \(options.collectors.map(\.description).joined(separator: ", "))"
+            )
+            return .success(exporter)
+        } catch let error as FlowExporter.ExportError {
+            logger.error("[ipfix] (line \(config.ipfix.line)): \(error)")
+            return .failure(.config)
+        } catch {
+            logger.error("IPFIX exporter: \(error)")
+            return .failure(.startFailed)
+        }
     }
 
     /// The CPU of each worker: as configured, or the allowed CPUs in order.
@@ -242,7 +280,19 @@ public enum Daemon {
         servers.replay?.stop()
         replay.stop()
         replayThread.join()
+        // The workers end their flows as they stop (exported when flows
+        // are), then the exporter sends what their rings hold.
         let flows = pool.finish().reduce(0) { $0 + $1.count }
+        if let exporter = state.exporter {
+            exporter.finish()
+            let report = ExportReport(exporter, workers: state.workers)
+            logger.info(
+                "IPFIX export",
+                metadata: [
+                    "flows": "\(report.flows)", "records": "\(report.records)", "messages": "\(report.messagesSent)",
+                    "failed": "\(report.messagesFailed)", "dropped": "\(report.dropped)",
+                ])
+        }
         let leaks = arena.arena.checkForLeaks()
         logger.info(
             "final counters",
@@ -359,11 +409,16 @@ public enum Daemon {
             || new.workers.budget != old.workers.budget || new.workers.flowCapacity != old.workers.flowCapacity
             || new.workers.busyPoll != old.workers.busyPoll
             || new.workers.flowIdleTimeout != old.workers.flowIdleTimeout
+            || new.workers.flowActiveTimeout != old.workers.flowActiveTimeout
+            || new.workers.flowTCPLinger != old.workers.flowTCPLinger
             || new.workers.mlockall != old.workers.mlockall
         {
             refused.append("[workers]")
         }
         if new.replay.ring != old.replay.ring { refused.append("replay.ring") }
+        var newIPFIX = new.ipfix
+        newIPFIX.line = old.ipfix.line
+        if newIPFIX != old.ipfix { refused.append("[ipfix]") }
         if new.daemon.socket != old.daemon.socket || new.daemon.socketGroup != old.daemon.socketGroup
             || new.daemon.socketMode != old.daemon.socketMode || new.daemon.maxClients != old.daemon.maxClients
             || new.replaySocketPath != old.replaySocketPath || new.daemon.adminGroup != old.daemon.adminGroup

@@ -13,6 +13,8 @@ public final class DaemonState: Sendable {
     public let workers: [WorkerShared]
     public let rooms: [Room]
     public let replay: ReplayQueue
+    /// The IPFIX exporter, when `[ipfix]` names collectors.
+    public let exporter: FlowExporter?
     public let started: UInt64
     /// The stats socket's answer budget (daemon.max_requests_per_second).
     public let requestBudget: RequestBudget
@@ -21,8 +23,12 @@ public final class DaemonState: Sendable {
     /// Per worker: the heartbeat seen last and when it last moved (ns).
     private let heartbeats: Mutex<[(beat: Int, moved: UInt64)]>
 
-    public init(workers: [WorkerShared], rooms: [Room], replay: ReplayQueue, configuration: DaemonConfiguration) {
+    public init(
+        workers: [WorkerShared], rooms: [Room], replay: ReplayQueue, configuration: DaemonConfiguration,
+        exporter: FlowExporter? = nil
+    ) {
         self.workers = workers
+        self.exporter = exporter
         self.rooms = rooms
         self.replay = replay
         self.configuration = Mutex(configuration)
@@ -75,6 +81,23 @@ public final class DaemonState: Sendable {
     public func total(_ m: Malformation) -> Int { workers.reduce(0) { $0 + $1.malformed(m) } }
     public var received: Int { workers.reduce(0) { $0 + $1.received } }
     public var rxMissed: Int { replay.replayer.counter(.rxMissed) }
+
+    /// Asks every worker to end all its flows (IPFIX forced end) and waits
+    /// at most `timeout` for their answers: the flows ended, and the
+    /// workers that did not answer.
+    public func flushFlows(timeout: Duration = .seconds(2)) async -> (ended: Int, missing: [Int]) {
+        let before = workers.map { $0.counter(.flowsForced) }
+        let requests = workers.map { $0.requestFlush() }
+        replay.replayer.pool.wakeWorkers()
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while zip(workers, requests).contains(where: { !$0.flushed($1) }) && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        let missing = workers.indices.filter { !workers[$0].flushed(requests[$0]) }
+        let ended = workers.indices.reduce(0) { $0 + workers[$1].counter(.flowsForced) - before[$1] }
+        return (ended, missing)
+    }
 
     /// The top flows over all workers, asked of each worker (they answer
     /// between polls). Waits at most `timeout`; nil for a worker that did not

@@ -1,6 +1,11 @@
+import CRoomsSupport
 import Capture
 import DataPlane
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Replays asked for over the stats socket, as Suricata's `pcap-file`: a
 /// queue of files pushed, one at a time, through the running workers by a
@@ -43,8 +48,15 @@ public final class ReplayQueue: Sendable {
     /// Finished jobs kept for status queries.
     public static let history = 64
 
-    public init(pool: WorkerPool) {
+    /// Whether every job ends with a flush of the flow tables, so that an
+    /// exporter sees each capture's flows end with it (replay alone, with
+    /// flows aging on the packets' clock, would otherwise keep the last
+    /// ones until the next job).
+    let flushAfterEachJob: Bool
+
+    public init(pool: WorkerPool, flushAfterEachJob: Bool = false) {
         replayer = FileReplayer(pool: pool)
+        self.flushAfterEachJob = flushAfterEachJob
     }
 
     /// Queues a file by path; returns its job.
@@ -110,6 +122,7 @@ public final class ReplayQueue: Sendable {
                 continue
             }
             let result = replayer.replay(job.source ?? .path(job.file), pacing: job.pacing, clock: clock)
+            if flushAfterEachJob { flushWhenDrained() }
             inner.withLock { state in
                 if let i = state.jobs.firstIndex(where: { $0.id == job.id }) {
                     state.jobs[i].state = result.error == nil ? .done : .failed
@@ -118,6 +131,18 @@ public final class ReplayQueue: Sendable {
                 }
             }
         }
+    }
+
+    /// Waits (at most 5 s) until the workers have taken every frame of the
+    /// job, then has them end all their flows.
+    func flushWhenDrained() {
+        let pool = replayer.pool
+        let deadline = lab_monotonic_ns() &+ 5_000_000_000
+        while !pool.inboxesEmpty && lab_monotonic_ns() < deadline {
+            var ts = timespec(tv_sec: 0, tv_nsec: 500_000)
+            nanosleep(&ts, nil)
+        }
+        pool.flushFlows()
     }
 
     /// Ends the loop after the current job; queued jobs are left undone.

@@ -1,173 +1,455 @@
 import CRoomsSupport
 import Packet
+import Sinks
 
-/// One flow's record: both directions' packets and bytes, when it was first
-/// and last seen (on the packets' own clock), and the TCP flags seen.
+/// One flow as reports see it: both directions' packets, captured bytes and
+/// IP octets, first and last times and TCP flags, of the flow's current
+/// record (a flow split by the active timeout starts counting again).
 @frozen
 public struct FlowRecord: Sendable {
     public var key: FlowKey
-    /// Packets and captured bytes from A to B, and from B to A.
+    /// Packets, captured bytes and IP-layer octets from A to B and back.
     public var packetsAB: UInt64
     public var packetsBA: UInt64
     public var bytesAB: UInt64
     public var bytesBA: UInt64
-    /// Nanoseconds since the epoch, from the packets' timestamps.
+    public var octetsAB: UInt64
+    public var octetsBA: UInt64
+    /// Nanoseconds since the epoch, on the clock of the packets.
     public var firstSeen: Int64
     public var lastSeen: Int64
-    /// Every TCP flag seen in either direction.
-    public var tcpFlags: UInt8
-    var used: Bool
+    public var tcpFlagsAB: UInt8
+    public var tcpFlagsBA: UInt8
+    /// The interface the flow came in on (ifindex; 0 in replay).
+    public var ingress: UInt32
 
     public var packets: UInt64 { packetsAB &+ packetsBA }
     public var bytes: UInt64 { bytesAB &+ bytesBA }
+    public var octets: UInt64 { octetsAB &+ octetsBA }
+    /// Every TCP flag seen in either direction.
+    public var tcpFlags: UInt8 { tcpFlagsAB | tcpFlagsBA }
 }
 
 /// What the flow table did with a packet.
-public enum FlowUpdate: Sendable {
+public enum FlowUpdate: Sendable, Equatable {
     /// Counted on an existing flow.
     case existing
     /// Started a new flow.
     case created
-    /// Started a new flow in place of an idle one that timed out.
-    case createdAfterExpiry
-    /// The table is full: the packet is not tracked.
-    case full
+    /// Started a new flow where one had ended (idle, or TCP end and linger).
+    case createdAfterEnd
+    /// Started a new flow in the slot of the least recently seen one, which
+    /// was evicted (the table was full).
+    case createdAfterEviction
+}
+
+/// When a flow ends, in nanoseconds on the table's clock.
+public struct FlowTimeouts: Sendable, Equatable {
+    /// No packet for this long: ended (IPFIX flowEndReason 1).
+    public var idle: Int64
+    /// A record older than this is exported and the flow counts afresh (2).
+    public var active: Int64
+    /// After FIN both ways or an RST, silence this long ends it (3).
+    public var linger: Int64
+
+    public init(idle: Int64 = 120_000_000_000, active: Int64 = 60_000_000_000, linger: Int64 = 2_000_000_000) {
+        self.idle = idle
+        self.active = active
+        self.linger = linger
+    }
+}
+
+/// The line every packet of a flow touches: its key, when it was last seen,
+/// when its record started, its TCP state and flags. 64 bytes, one cache line.
+@frozen @usableFromInline
+struct FlowHot {
+    @usableFromInline var key: FlowKey
+    /// The latest packet either way (0 in an empty slot).
+    @usableFromInline var lastSeen: Int64
+    /// The first packet of the current record; 0 while the record (after an
+    /// active-timeout export) has none.
+    @usableFromInline var recordStart: Int64
+    @usableFromInline var ingress: UInt32
+    @usableFromInline var flagsAB: UInt8
+    @usableFromInline var flagsBA: UInt8
+    /// `used`, FIN seen A→B, FIN seen B→A, RST seen.
+    @usableFromInline var state: UInt8
+    @usableFromInline var reserved: UInt8
+
+    @inlinable
+    init(
+        key: FlowKey, lastSeen: Int64, recordStart: Int64, ingress: UInt32, flagsAB: UInt8, flagsBA: UInt8,
+        state: UInt8, reserved: UInt8
+    ) {
+        self.key = key
+        self.lastSeen = lastSeen
+        self.recordStart = recordStart
+        self.ingress = ingress
+        self.flagsAB = flagsAB
+        self.flagsBA = flagsBA
+        self.state = state
+        self.reserved = reserved
+    }
+
+    @usableFromInline static let used: UInt8 = 1
+    @usableFromInline static let finAB: UInt8 = 2
+    @usableFromInline static let finBA: UInt8 = 4
+    @usableFromInline static let reset: UInt8 = 8
+
+    @inlinable var isUsed: Bool { state & FlowHot.used != 0 }
+    /// FIN both ways, or an RST: the flow has ended and lingers.
+    @inlinable var isClosing: Bool {
+        state & FlowHot.reset != 0 || state & (FlowHot.finAB | FlowHot.finBA) == FlowHot.finAB | FlowHot.finBA
+    }
+}
+
+/// What only a hit touches: the counters and the per-direction times.
+@frozen @usableFromInline
+struct FlowCold {
+    @usableFromInline var packetsAB: UInt64
+    @usableFromInline var packetsBA: UInt64
+    @usableFromInline var bytesAB: UInt64
+    @usableFromInline var bytesBA: UInt64
+    @usableFromInline var octetsAB: UInt64
+    @usableFromInline var octetsBA: UInt64
+    @usableFromInline var firstAB: Int64
+    @usableFromInline var firstBA: Int64
+    @usableFromInline var lastAB: Int64
+    @usableFromInline var lastBA: Int64
+    @usableFromInline var icmpAB: UInt16
+    @usableFromInline var icmpBA: UInt16
+
+    @inlinable
+    init(
+        packetsAB: UInt64, packetsBA: UInt64, bytesAB: UInt64, bytesBA: UInt64, octetsAB: UInt64, octetsBA: UInt64,
+        firstAB: Int64, firstBA: Int64, lastAB: Int64, lastBA: Int64, icmpAB: UInt16, icmpBA: UInt16
+    ) {
+        self.packetsAB = packetsAB
+        self.packetsBA = packetsBA
+        self.bytesAB = bytesAB
+        self.bytesBA = bytesBA
+        self.octetsAB = octetsAB
+        self.octetsBA = octetsBA
+        self.firstAB = firstAB
+        self.firstBA = firstBA
+        self.lastAB = lastAB
+        self.lastBA = lastBA
+        self.icmpAB = icmpAB
+        self.icmpBA = icmpBA
+    }
+
+    @usableFromInline static let zero = FlowCold(
+        packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0, octetsAB: 0, octetsBA: 0, firstAB: 0, firstBA: 0,
+        lastAB: 0, lastBA: 0, icmpAB: 0, icmpBA: 0)
 }
 
 /// A per-worker flow table: fixed capacity, allocated once, open addressing
 /// with linear probing; nothing on the packet path touches the heap.
 ///
-/// Flows idle longer than the timeout, on the packets' own clock, expire:
-/// a probe that meets one may take its slot, and a sweep cursor that moves a
-/// few slots per packet evicts the rest. A full table is counted, never grown.
+/// Each slot is a 64-byte hot line (key, last seen, state) in one array and
+/// its counters in a parallel cold array, so that probing and sweeping read
+/// only hot lines, and a hit touches one line of each.
+///
+/// A flow ends, and its record goes to the export ring when there is one,
+/// when it idles out, reaches the active timeout (and goes on counting
+/// afresh), ends in TCP (FIN both ways, or RST, then a linger), is forced
+/// out (``flushAll(reason:now:)``), or is evicted: a new flow that finds the
+/// table full (7/8 of the slots, or a probe chain at its limit) takes the
+/// slot of the least recently seen flow on its probe path. Timeouts run on
+/// the clock the worker passes: the packets' own in replay, the wall clock
+/// live; ``sweep(now:slots:)`` lets them fire on an idle link too.
 public struct FlowTable: ~Copyable, @unchecked Sendable {
-    let slots: UnsafeMutablePointer<FlowRecord>
-    let mask: Int
-    let idleTimeout: Int64
-    /// The longest probe before a new flow is refused.
-    let maximumProbe: Int
-    var live: Int
-    var sweep: Int
-    var ticks: Int = 0
-    /// Flows evicted because they idled out.
-    public private(set) var expired: Int = 0
-    /// The 64-bit hash placement uses: the flow key's own.
-    static func hash(_ key: FlowKey) -> UInt64 { key.hash64 }
+    @usableFromInline let hot: UnsafeMutablePointer<FlowHot>
+    @usableFromInline let cold: UnsafeMutablePointer<FlowCold>
+    @usableFromInline let mask: Int
+    public let timeouts: FlowTimeouts
+    /// Where ended flows go (nil: nowhere; they are only counted).
+    @usableFromInline let export: FlowExportRing?
+    /// The longest probe.
+    @usableFromInline let maximumProbe: Int
+    @usableFromInline var live: Int
+    @usableFromInline var sweepCursor: Int
+    /// Flows ended, by reason (IPFIX flowEndReason 1...5 at [1...5]).
+    public private(set) var ended: (Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0)
+    /// Records the export ring had no room for.
+    public private(set) var exportDropped = 0
+    /// Records handed to the export ring.
+    public private(set) var exported = 0
 
     /// - Parameters:
-    ///   - capacity: slots, rounded up to a power of two; the table refuses new
-    ///     flows beyond 7/8 of it.
-    ///   - idleTimeout: nanoseconds of silence after which a flow expires.
-    public init(capacity: Int, idleTimeout: Int64) {
+    ///   - capacity: slots, rounded up to a power of two; new flows beyond
+    ///     7/8 of it evict.
+    ///   - timeouts: when flows end.
+    ///   - export: the ring ended flows go to, if any.
+    public init(capacity: Int, timeouts: FlowTimeouts, export: FlowExportRing? = nil) {
         var size = 16
         while size < capacity { size <<= 1 }
         mask = size - 1
-        self.idleTimeout = idleTimeout
+        self.timeouts = timeouts
+        self.export = export
         maximumProbe = Swift.min(size, 128)
-        slots = .allocate(capacity: size)
-        slots.initialize(
-            repeating: FlowRecord(
-                key: FlowKey(), packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0,
-                firstSeen: 0, lastSeen: 0, tcpFlags: 0, used: false), count: size)
+        let hotMemory = UnsafeMutableRawPointer.allocate(byteCount: size * MemoryLayout<FlowHot>.stride, alignment: 64)
+        hotMemory.initializeMemory(as: UInt8.self, repeating: 0, count: size * MemoryLayout<FlowHot>.stride)
+        hot = hotMemory.bindMemory(to: FlowHot.self, capacity: size)
+        cold = .allocate(capacity: size)
+        cold.initialize(repeating: .zero, count: size)
         live = 0
-        sweep = 0
+        sweepCursor = 0
     }
 
     deinit {
-        slots.deallocate()
+        UnsafeMutableRawPointer(hot).deallocate()
+        cold.deallocate()
     }
 
     public var capacity: Int { mask + 1 }
-
-    /// Starts loading the slot a flow of this hash lands on.
-    @inline(__always)
-    public func prefetch(hash: UInt32) {
-        lab_prefetch_write(UnsafeRawPointer(slots + (Int(hash) & mask)))
-    }
     /// Flows in the table now.
     public var count: Int { live }
 
+    public func ended(_ reason: FlowEndReason) -> Int {
+        switch reason {
+        case .idleTimeout: return ended.1
+        case .activeTimeout: return ended.2
+        case .endOfFlowDetected: return ended.3
+        case .forcedEnd: return ended.4
+        case .lackOfResources: return ended.5
+        }
+    }
+
+    /// Starts loading the lines a flow of this hash lands on.
+    @inline(__always)
+    public func prefetch(hash: UInt32) {
+        let i = Int(hash) & mask
+        lab_prefetch_write(UnsafeRawPointer(hot + i))
+        lab_prefetch_write(UnsafeRawPointer(cold + i))
+    }
+
     /// Counts a packet on its flow, creating the flow when new. `now` is the
-    /// packet's timestamp. `hash`, when not 0, must be the low 32 bits of
+    /// packet's time. `hash`, when not 0, must be the low 32 bits of
     /// `key.hash64` (a source that already computed it saves the work).
-    public mutating func update(key: FlowKey, hash: UInt32 = 0, forward: Bool, bytes: Int, tcpFlags: UInt8, now: Int64)
-        -> FlowUpdate
-    {
-        sweepStep(now: now)
-        var i = (hash != 0 ? Int(hash) : Int(truncatingIfNeeded: key.hash64)) & mask
-        var reusable = -1
+    @inlinable
+    public mutating func update(
+        key: FlowKey, hash: UInt32 = 0, forward: Bool, bytes: Int, octets: UInt32, tcpFlags: UInt8,
+        icmpTypeCode: UInt16 = 0, ingress: UInt32 = 0, now: Int64
+    ) -> FlowUpdate {
+        let home = (hash != 0 ? Int(hash) : Int(truncatingIfNeeded: key.hash64)) & mask
+        var i = home
         var probe = 0
+        // The least recently seen flow on the probe path: the victim if the
+        // table is full.
+        var victim = -1
+        var victimSeen = Int64.max
         while probe < maximumProbe {
-            let s = slots + i
-            if !s.pointee.used {
-                break
-            }
-            if s.pointee.key == key {
-                if now &- s.pointee.lastSeen > idleTimeout {
-                    // The same key after a silence: a new flow.
-                    expired &+= 1
-                    start(s, key: key, now: now)
-                    count(s, forward: forward, bytes: bytes, tcpFlags: tcpFlags, now: now)
-                    return .createdAfterExpiry
+            let h = hot + i
+            if !h.pointee.isUsed { break }
+            if h.pointee.key == key {
+                let last = h.pointee.lastSeen
+                if now &- last > timeouts.idle || (h.pointee.isClosing && now &- last > timeouts.linger) {
+                    // The same key after its flow ended: a new flow in place.
+                    end(i, reason: h.pointee.isClosing ? .endOfFlowDetected : .idleTimeout)
+                    start(i, key: key, ingress: ingress, now: now)
+                    count(
+                        i, forward: forward, bytes: bytes, octets: octets, tcpFlags: tcpFlags, icmp: icmpTypeCode,
+                        now: now)
+                    return .createdAfterEnd
                 }
-                count(s, forward: forward, bytes: bytes, tcpFlags: tcpFlags, now: now)
+                if _slowPath(h.pointee.recordStart != 0 && now &- h.pointee.recordStart > timeouts.active) {
+                    end(i, reason: .activeTimeout)
+                    restart(i)
+                }
+                count(
+                    i, forward: forward, bytes: bytes, octets: octets, tcpFlags: tcpFlags, icmp: icmpTypeCode, now: now)
                 return .existing
             }
-            if reusable < 0 && now &- s.pointee.lastSeen > idleTimeout { reusable = i }
+            if h.pointee.lastSeen < victimSeen {
+                victimSeen = h.pointee.lastSeen
+                victim = i
+            }
             i = (i &+ 1) & mask
             probe &+= 1
         }
-        if reusable >= 0 {
-            // Take an idle flow's slot on this key's own probe path.
-            let s = slots + reusable
-            expired &+= 1
-            start(s, key: key, now: now)
-            count(s, forward: forward, bytes: bytes, tcpFlags: tcpFlags, now: now)
-            return .createdAfterExpiry
-        }
         if probe == maximumProbe || live >= (mask + 1) - (mask + 1) / 8 {
-            return .full
+            // Full: the new flow takes the place of the least recently seen
+            // one on its own probe path (which keeps every chain intact).
+            if victim < 0 { victim = leastRecentAhead(of: home) }
+            if victim >= 0 {
+                end(victim, reason: .lackOfResources)
+                start(victim, key: key, ingress: ingress, now: now)
+                count(
+                    victim, forward: forward, bytes: bytes, octets: octets, tcpFlags: tcpFlags, icmp: icmpTypeCode,
+                    now: now)
+                return .createdAfterEviction
+            }
         }
-        let s = slots + i
         live &+= 1
-        start(s, key: key, now: now)
-        count(s, forward: forward, bytes: bytes, tcpFlags: tcpFlags, now: now)
+        start(i, key: key, ingress: ingress, now: now)
+        count(i, forward: forward, bytes: bytes, octets: octets, tcpFlags: tcpFlags, icmp: icmpTypeCode, now: now)
         return .created
     }
 
-    @inline(__always)
-    func start(_ s: UnsafeMutablePointer<FlowRecord>, key: FlowKey, now: Int64) {
-        s.pointee = FlowRecord(
-            key: key, packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0,
-            firstSeen: now, lastSeen: now, tcpFlags: 0, used: true)
+    /// With an empty home slot and a full table: the least recently seen
+    /// of the next few used slots, or -1.
+    @usableFromInline
+    func leastRecentAhead(of home: Int) -> Int {
+        var best = -1
+        var seen = Int64.max
+        var i = home
+        for _ in 0..<Swift.min(16, mask &+ 1) {
+            if hot[i].isUsed && hot[i].lastSeen < seen {
+                seen = hot[i].lastSeen
+                best = i
+            }
+            i = (i &+ 1) & mask
+        }
+        return best
     }
 
-    @inline(__always)
-    func count(_ s: UnsafeMutablePointer<FlowRecord>, forward: Bool, bytes: Int, tcpFlags: UInt8, now: Int64) {
+    @inlinable @inline(__always)
+    func start(_ i: Int, key: FlowKey, ingress: UInt32, now: Int64) {
+        hot[i] = FlowHot(
+            key: key, lastSeen: now, recordStart: now, ingress: ingress, flagsAB: 0, flagsBA: 0, state: FlowHot.used,
+            reserved: 0)
+        cold[i] = .zero
+    }
+
+    /// After an active-timeout export: the same flow, its counters afresh.
+    @inlinable
+    func restart(_ i: Int) {
+        hot[i].recordStart = 0
+        hot[i].flagsAB = 0
+        hot[i].flagsBA = 0
+        cold[i] = .zero
+    }
+
+    @inlinable @inline(__always)
+    func count(
+        _ i: Int, forward: Bool, bytes: Int, octets: UInt32, tcpFlags: UInt8, icmp: UInt16, now: Int64
+    ) {
+        let h = hot + i
+        let c = cold + i
+        let b = UInt64(truncatingIfNeeded: bytes)
+        let o = UInt64(octets)
         if forward {
-            s.pointee.packetsAB &+= 1
-            s.pointee.bytesAB &+= UInt64(truncatingIfNeeded: bytes)
+            if c.pointee.packetsAB == 0 {
+                c.pointee.firstAB = now
+                c.pointee.icmpAB = icmp
+            }
+            c.pointee.packetsAB &+= 1
+            c.pointee.bytesAB &+= b
+            c.pointee.octetsAB &+= o
+            if now > c.pointee.lastAB { c.pointee.lastAB = now }
+            h.pointee.flagsAB |= tcpFlags
+            if tcpFlags & 0x01 != 0 { h.pointee.state |= FlowHot.finAB }
         } else {
-            s.pointee.packetsBA &+= 1
-            s.pointee.bytesBA &+= UInt64(truncatingIfNeeded: bytes)
+            if c.pointee.packetsBA == 0 {
+                c.pointee.firstBA = now
+                c.pointee.icmpBA = icmp
+            }
+            c.pointee.packetsBA &+= 1
+            c.pointee.bytesBA &+= b
+            c.pointee.octetsBA &+= o
+            if now > c.pointee.lastBA { c.pointee.lastBA = now }
+            h.pointee.flagsBA |= tcpFlags
+            if tcpFlags & 0x01 != 0 { h.pointee.state |= FlowHot.finBA }
         }
-        s.pointee.tcpFlags |= tcpFlags
-        if now > s.pointee.lastSeen { s.pointee.lastSeen = now }
+        if tcpFlags & 0x04 != 0 { h.pointee.state |= FlowHot.reset }
+        if h.pointee.recordStart == 0 { h.pointee.recordStart = now }
+        if now > h.pointee.lastSeen { h.pointee.lastSeen = now }
     }
 
-    /// Every fourth packet looks at one slot and evicts it when idle, keeping
-    /// probe chains intact by shifting later entries back (no tombstones).
-    @inline(__always)
-    mutating func sweepStep(now: Int64) {
-        ticks &+= 1
-        if ticks & 3 != 0 { return }
-        let i = sweep
-        sweep = (i &+ 1) & mask
-        let s = slots + i
-        if s.pointee.used && now &- s.pointee.lastSeen > idleTimeout {
-            expired &+= 1
-            remove(at: i)
+    /// Slot `i`'s flow ends for `reason`: counted, and its record goes to the
+    /// export ring (unless it counted nothing since the last record). The
+    /// slot stays; the caller reuses, restarts or removes it.
+    @usableFromInline
+    mutating func end(_ i: Int, reason: FlowEndReason) {
+        switch reason {
+        case .idleTimeout: ended.1 &+= 1
+        case .activeTimeout: ended.2 &+= 1
+        case .endOfFlowDetected: ended.3 &+= 1
+        case .forcedEnd: ended.4 &+= 1
+        case .lackOfResources: ended.5 &+= 1
         }
+        guard let export, cold[i].packetsAB | cold[i].packetsBA != 0 else { return }
+        if export.ring.push(record(i, reason: reason)) {
+            exported &+= 1
+        } else {
+            exportDropped &+= 1
+        }
+    }
+
+    /// Slot `i` as an export record.
+    @usableFromInline
+    func record(_ i: Int, reason: FlowEndReason) -> FlowExportRecord {
+        let h = hot[i]
+        let c = cold[i]
+        let k = h.key
+        var r = FlowExportRecord(version: k.version == 6 ? .v6 : .v4, ipProtocol: k.proto, endReason: reason)
+        r.packetsAB = c.packetsAB
+        r.packetsBA = c.packetsBA
+        r.octetsAB = c.octetsAB
+        r.octetsBA = c.octetsBA
+        r.firstAB = c.firstAB
+        r.lastAB = c.lastAB
+        r.firstBA = c.firstBA
+        r.lastBA = c.lastBA
+        r.addressA0 = k.a0
+        r.addressA1 = k.a1
+        r.addressB0 = k.b0
+        r.addressB1 = k.b1
+        r.ingressInterface = h.ingress
+        let icmp = k.proto == 1 || k.proto == 58
+        r.portA = icmp ? 0 : k.portA
+        r.portB = icmp ? 0 : k.portB
+        r.icmpTypeCodeAB = c.icmpAB
+        r.icmpTypeCodeBA = c.icmpBA
+        r.vlanID = k.vlan
+        r.tcpFlagsAB = h.flagsAB
+        r.tcpFlagsBA = h.flagsBA
+        return r
+    }
+
+    // MARK: The timer
+
+    /// Visits `slots` slots from where the last sweep stopped, on the
+    /// table's clock at `now`, ending what has ended: idle, closed and
+    /// lingered, past the active timeout. Returns the slots visited.
+    @discardableResult
+    public mutating func sweep(now: Int64, slots: Int) -> Int {
+        var visited = 0
+        var i = sweepCursor
+        while visited < Swift.min(slots, mask &+ 1) {
+            let h = hot + i
+            if h.pointee.isUsed {
+                let silence = now &- h.pointee.lastSeen
+                if silence > timeouts.idle || (h.pointee.isClosing && silence > timeouts.linger) {
+                    end(i, reason: h.pointee.isClosing ? .endOfFlowDetected : .idleTimeout)
+                    remove(at: i)
+                    // A later entry may have moved into slot i: look again.
+                    visited &+= 1
+                    continue
+                }
+                if h.pointee.recordStart != 0 && now &- h.pointee.recordStart > timeouts.active {
+                    end(i, reason: .activeTimeout)
+                    restart(i)
+                }
+            }
+            i = (i &+ 1) & mask
+            visited &+= 1
+        }
+        sweepCursor = i
+        return visited
+    }
+
+    /// Ends every flow for `reason` (a forced end: shutdown, the end of a
+    /// replay, a flush) and empties the table.
+    public mutating func flushAll(reason: FlowEndReason = .forcedEnd) {
+        for i in 0...mask where hot[i].isUsed {
+            end(i, reason: reason)
+        }
+        UnsafeMutableRawPointer(hot).initializeMemory(
+            as: UInt8.self, repeating: 0, count: (mask &+ 1) * MemoryLayout<FlowHot>.stride)
+        live = 0
+        sweepCursor = 0
     }
 
     /// Backward-shift deletion for linear probing.
@@ -177,19 +459,33 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         var j = index
         while true {
             j = (j &+ 1) & mask
-            let s = slots + j
-            if !s.pointee.used { break }
-            let home = Int(truncatingIfNeeded: s.pointee.key.hash64) & mask
+            if !hot[j].isUsed { break }
+            let home = Int(truncatingIfNeeded: hot[j].key.hash64) & mask
             // Move j into the hole if its home is not in (hole, j].
             let distanceFromHome = (j &- home) & mask
             let distanceFromHole = (j &- hole) & mask
             if distanceFromHome >= distanceFromHole {
-                slots[hole] = s.pointee
+                hot[hole] = hot[j]
+                cold[hole] = cold[j]
                 hole = j
             }
         }
-        slots[hole].used = false
+        hot[hole].state = 0
+        hot[hole].lastSeen = 0
         live &-= 1
+    }
+
+    // MARK: Reading
+
+    /// Slot `i` as a report's flow.
+    func flowRecord(_ i: Int) -> FlowRecord {
+        let h = hot[i]
+        let c = cold[i]
+        let first = [c.firstAB, c.firstBA].filter { $0 != 0 }.min() ?? h.recordStart
+        return FlowRecord(
+            key: h.key, packetsAB: c.packetsAB, packetsBA: c.packetsBA, bytesAB: c.bytesAB, bytesBA: c.bytesBA,
+            octetsAB: c.octetsAB, octetsBA: c.octetsBA, firstSeen: first, lastSeen: h.lastSeen,
+            tcpFlagsAB: h.flagsAB, tcpFlagsBA: h.flagsBA, ingress: h.ingress)
     }
 
     /// The `count` flows with the most bytes (or packets), biggest first,
@@ -197,6 +493,9 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     /// a min-heap in the buffer, no allocation. Returns how many.
     public func top(_ count: Int, byPackets: Bool, into buffer: UnsafeMutablePointer<FlowRecord>) -> Int {
         @inline(__always) func weight(_ r: FlowRecord) -> UInt64 { byPackets ? r.packets : r.bytes }
+        @inline(__always) func weight(at i: Int) -> UInt64 {
+            byPackets ? cold[i].packetsAB &+ cold[i].packetsBA : cold[i].bytesAB &+ cold[i].bytesBA
+        }
         var n = 0
         func siftDown(_ start: Int, _ size: Int) {
             var i = start
@@ -212,12 +511,10 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
             }
         }
         guard count > 0 else { return 0 }
-        for i in 0...mask where slots[i].used {
-            let record = slots[i]
+        for i in 0...mask where hot[i].isUsed {
             if n < count {
-                buffer[n] = record
+                buffer[n] = flowRecord(i)
                 n += 1
-                // Sift up.
                 var c = n - 1
                 while c > 0 {
                     let p = (c - 1) / 2
@@ -225,12 +522,11 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
                     swap(&buffer[c], &buffer[p])
                     c = p
                 }
-            } else if weight(record) > weight(buffer[0]) {
-                buffer[0] = record
+            } else if weight(at: i) > weight(buffer[0]) {
+                buffer[0] = flowRecord(i)
                 siftDown(0, n)
             }
         }
-        // Heap sort, biggest first.
         var size = n
         while size > 1 {
             swap(&buffer[0], &buffer[size - 1])
@@ -244,7 +540,18 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     public func flows() -> [FlowRecord] {
         var out: [FlowRecord] = []
         out.reserveCapacity(live)
-        for i in 0...mask where slots[i].used { out.append(slots[i]) }
+        for i in 0...mask where hot[i].isUsed { out.append(flowRecord(i)) }
         return out
+    }
+}
+
+/// A worker's ring of ended flows, drained by the exporter thread: the
+/// worker pushes plain records and never waits; a full ring is a counted
+/// drop.
+public final class FlowExportRing: @unchecked Sendable {
+    public let ring: SPSCRing<FlowExportRecord>
+
+    public init(capacity: Int) {
+        ring = SPSCRing(capacity: capacity)
     }
 }

@@ -39,13 +39,15 @@ struct UringSlot: ~Copyable {
     var armed = false
     var kernel = KernelCounts()
 
-    init(_ socket: consuming PacketSocket, buffers: consuming ProvidedBuffers, source: Int) {
+    init(_ socket: consuming PacketSocket, buffers: consuming ProvidedBuffers, source: Int, timestamps: Bool) {
         self.source = source
         loopback = PacketSocket.isLoopback(socket.interface)
         self.socket = socket
         self.buffers = buffers
-        // Room for the sockaddr_ll and one SO_TIMESTAMPNS control message.
-        header = ReceiveHeader(nameBytes: MemoryLayout<sockaddr_ll>.size, controlBytes: 32)
+        // Room for the sockaddr_ll, PACKET_AUXDATA and, when asked for,
+        // SO_TIMESTAMPNS.
+        header = ReceiveHeader(
+            nameBytes: MemoryLayout<sockaddr_ll>.size, controlBytes: Int(curing_receive_control_bytes(timestamps)))
     }
 }
 
@@ -107,6 +109,7 @@ enum CompletionKind: UInt64 {
 /// straight into pages of the room), plus the replay doorbell as an eventfd.
 /// Opened on the worker's own thread (SINGLE_ISSUER binds the ring there).
 struct LiveSources: ~Copyable, WorkerSources {
+    var usesWallClock: Bool { true }
     let uring: IOURing
     var pcap: FixedArray<PcapSlot>
     var sockets: FixedArray<UringSlot>
@@ -152,7 +155,8 @@ struct LiveSources: ~Copyable, WorkerSources {
                     }
                     context.room.refill(into: &buffers)
                     buffers.publish()
-                    sockets.append(UringSlot(socket, buffers: buffers, source: index))
+                    sockets.append(
+                        UringSlot(socket, buffers: buffers, source: index, timestamps: source.kernelTimestamps))
                 } catch {
                     failure = error
                     break
@@ -212,6 +216,7 @@ struct LiveSources: ~Copyable, WorkerSources {
         // libpcap handles that turned readable: dispatch up to budget.
         for s in 0..<pcap.count where pcap[s].ready {
             dispatch.linkType = pcap[s].linkType
+            context.processor.pointee.ingress = UInt32(bitPattern: pcap[s].handle.interfaceIndex)
             let handle = pcap[s].handle.handle
             let m = withUnsafeMutablePointer(to: &dispatch) { ctx in
                 ctx.withMemoryRebound(to: UInt8.self, capacity: MemoryLayout<PcapDispatchContext>.size) {
@@ -252,21 +257,16 @@ struct LiveSources: ~Copyable, WorkerSources {
             return 0
         }
         let page = room.adopt(raw)
-        var payload: UnsafeMutablePointer<UInt8>? = nil
-        var captured: UInt32 = 0
-        var real: UInt32 = 0
-        var pktType: UInt8 = 0
-        var timestamp: Int64 = 0
-        let parsed = curing_recvmsg_parse(
-            page.baseAddress, result, sockets[s].header.message, &payload, &captured, &real, &timestamp, &pktType)
-        guard parsed == 0, let payload else {
+        var frame = curing_received_frame()
+        let parsed = curing_recvmsg_frame(page.baseAddress, result, sockets[s].header.message, &frame)
+        guard parsed == 0, let payload = frame.payload else {
             c.add(WorkerCounter.receiveErrors.rawValue, 1)
             room.free(page)
             return 0
         }
         // On loopback every frame is seen leaving and arriving: keep one,
         // as libpcap does.
-        if _slowPath(sockets[s].loopback && pktType == curing_packet_outgoing()) {
+        if _slowPath(sockets[s].loopback && frame.pkttype == curing_packet_outgoing()) {
             room.free(page)
             return 0
         }
@@ -275,11 +275,13 @@ struct LiveSources: ~Copyable, WorkerSources {
             room.free(page)
             return 0
         }
-        if _slowPath(real > captured) { c.add(WorkerCounter.bufferTruncated.rawValue, 1) }
+        if _slowPath(frame.real > frame.captured) { c.add(WorkerCounter.bufferTruncated.rawValue, 1) }
+        if frame.vlan_reinserted { c.add(WorkerCounter.vlanFromMetadata.rawValue, 1) }
         let offset = UnsafeMutableRawPointer(payload) - page.baseAddress
+        context.processor.pointee.ingress = UInt32(bitPattern: sockets[s].socket.interfaceIndex)
         context.processor.pointee.processInPlace(
-            page, offset: offset, capturedLength: Int(captured), wireLength: Int(real), linkType: .ethernet,
-            timestamp: timestamp != 0 ? timestamp : time)
+            page, offset: offset, capturedLength: Int(frame.captured), wireLength: Int(frame.real), linkType: .ethernet,
+            timestamp: frame.timestamp_ns != 0 ? frame.timestamp_ns : time)
         return 1
     }
 

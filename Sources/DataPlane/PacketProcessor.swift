@@ -10,6 +10,12 @@ public struct PacketProcessor: ~Copyable {
     @usableFromInline let room: Room
     @usableFromInline let counters: SingleWriterCounters
     @usableFromInline var flows: FlowTable
+    /// The latest packet time seen: the flow table's clock in replay.
+    @usableFromInline var latest: Int64 = 0
+    /// The interface frames come in on (its ifindex; 0 in replay).
+    @usableFromInline var ingress: UInt32 = 0
+    /// The clock the last sweep ran at.
+    var lastSweep: Int64 = 0
     #if DEBUG
     /// Test hook: when set, pages are kept (up to this many frames) before
     /// being freed: packets that hold their pages.
@@ -20,10 +26,13 @@ public struct PacketProcessor: ~Copyable {
     var held: HeldPages
     #endif
 
-    public init(room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64) {
+    public init(
+        room: Room, counters: SingleWriterCounters, flowCapacity: Int, timeouts: FlowTimeouts,
+        export: FlowExportRing? = nil
+    ) {
         self.room = room
         self.counters = counters
-        self.flows = FlowTable(capacity: flowCapacity, idleTimeout: idleTimeout)
+        self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
         #if DEBUG
         holdFrames = 0
         holdNanoseconds = 0
@@ -34,11 +43,12 @@ public struct PacketProcessor: ~Copyable {
     #if DEBUG
     /// With the test hook that keeps pages (debug builds only).
     public init(
-        room: Room, counters: SingleWriterCounters, flowCapacity: Int, idleTimeout: Int64, hooks: WorkerTestHooks
+        room: Room, counters: SingleWriterCounters, flowCapacity: Int, timeouts: FlowTimeouts,
+        export: FlowExportRing? = nil, hooks: WorkerTestHooks
     ) {
         self.room = room
         self.counters = counters
-        self.flows = FlowTable(capacity: flowCapacity, idleTimeout: idleTimeout)
+        self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
         holdFrames = hooks.holdFrames
         holdNanoseconds = hooks.holdNanoseconds
         held = HeldPages(capacity: Swift.max(1, hooks.holdFrames))
@@ -145,25 +155,51 @@ public struct PacketProcessor: ~Copyable {
         }
         if d.truncated { c.add(WorkerCounter.truncated.rawValue, 1) }
         if d.malformation != .none { c.add(WorkerCounter.malformed(d.malformation), 1) }
+        if timestamp > latest { latest = timestamp }
         if d.hasFlow {
             switch flows.update(
-                key: d.key, hash: flowHash, forward: d.forward, bytes: bytes, tcpFlags: d.tcpFlags, now: timestamp)
+                key: d.key, hash: flowHash, forward: d.forward, bytes: bytes, octets: d.ipOctets,
+                tcpFlags: d.tcpFlags, icmpTypeCode: d.icmpTypeCode, ingress: ingress, now: timestamp)
             {
             case .existing:
                 break
-            case .created, .createdAfterExpiry:
+            case .created, .createdAfterEnd, .createdAfterEviction:
                 let icmp = d.key.proto == 1 || d.key.proto == 58
                 c.add(icmp ? WorkerCounter.icmpFlowsCreated.rawValue : WorkerCounter.flowsCreated.rawValue, 1)
-            case .full:
-                c.add(WorkerCounter.flowTableFull.rawValue, 1)
             }
         }
     }
 
+    /// The flow table's timer, between polls: sweeps a share of the table
+    /// on the clock at `now` (the wall clock live, ``latest`` in replay),
+    /// so that flows end on an idle link too. The whole table is visited
+    /// about once a second of that clock, at most 8192 slots a call.
+    public mutating func tick(now: Int64) {
+        guard now > lastSweep else { return }
+        let elapsed = lastSweep == 0 ? 0 : now &- lastSweep
+        let share = Int(
+            Swift.min(Int64(flows.capacity), Int64(flows.capacity) &* Swift.min(elapsed, 1_000_000_000) / 1_000_000_000)
+        )
+        lastSweep = now
+        if share > 0 { flows.sweep(now: now, slots: Swift.min(share, 8192)) }
+    }
+
+    /// Ends every flow now (forced: a flush, the end of a replay, shutdown).
+    public mutating func flushFlows() {
+        flows.flushAll(reason: .forcedEnd)
+    }
+
     /// Publishes the flow table's gauges; called between polls.
     public func publishFlowGauges() {
-        counters.store(WorkerCounter.flowsExpired.rawValue, flows.expired)
-        counters.store(WorkerCounter.flowsActive.rawValue, flows.count)
+        let c = counters
+        c.store(WorkerCounter.flowsExpired.rawValue, flows.ended(.idleTimeout))
+        c.store(WorkerCounter.flowsActiveTimeout.rawValue, flows.ended(.activeTimeout))
+        c.store(WorkerCounter.flowsClosed.rawValue, flows.ended(.endOfFlowDetected))
+        c.store(WorkerCounter.flowsForced.rawValue, flows.ended(.forcedEnd))
+        c.store(WorkerCounter.flowsEvicted.rawValue, flows.ended(.lackOfResources))
+        c.store(WorkerCounter.flowsActive.rawValue, flows.count)
+        c.store(WorkerCounter.flowRecordsExported.rawValue, flows.exported)
+        c.store(WorkerCounter.flowExportDropped.rawValue, flows.exportDropped)
     }
 
     /// Starts loading what the next frame will need: its first bytes and its

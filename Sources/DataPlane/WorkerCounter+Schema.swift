@@ -31,8 +31,13 @@ extension WorkerCounterSet {
             case .flowsCreated: flowsCreated = v
             case .icmpFlowsCreated: icmpFlowsCreated = v
             case .flowsExpired: flowsExpired = v
+            case .flowsActiveTimeout: flowsActiveTimeout = v
+            case .flowsClosed: flowsClosed = v
+            case .flowsForced: flowsForced = v
+            case .flowsEvicted: flowsEvicted = v
             case .flowsActive: flowsActive = v
-            case .flowTableFull: flowTableFull = v
+            case .flowRecordsExported: flowRecordsExported = v
+            case .flowExportDropped: flowExportDropped = v
             case .heartbeat: heartbeat = v
             case .polls: polls = v
             case .budgetExhausted: budgetExhausted = v
@@ -42,6 +47,7 @@ extension WorkerCounterSet {
             case .noBuffers: noBuffers = v
             case .bufferTruncated: bufferTruncated = v
             case .receiveErrors: receiveErrors = v
+            case .vlanFromMetadata: vlanFromMetadata = v
             case .uringErrors: uringErrors = v
             case .kernelCountErrors: kernelCountErrors = v
             case .replayFrames: replayFrames = v
@@ -125,8 +131,13 @@ extension TrafficTotals {
         flows.icmp = total(.icmpFlowsCreated)
         flows.total = flows.tcpUdp + flows.icmp
         flows.expired = total(.flowsExpired)
+        flows.activeTimeout = total(.flowsActiveTimeout)
+        flows.closed = total(.flowsClosed)
+        flows.forced = total(.flowsForced)
+        flows.evicted = total(.flowsEvicted)
         flows.active = total(.flowsActive)
-        flows.tableFull = total(.flowTableFull)
+        flows.exported = total(.flowRecordsExported)
+        flows.exportDropped = total(.flowExportDropped)
     }
 }
 
@@ -148,6 +159,7 @@ extension FlowEntry {
         let (a, b) = f.key.endpoints
         self.init(
             protocol: f.key.protocolName, a: a, b: b, packets: Int(clamping: f.packets), bytes: Int(clamping: f.bytes),
+            octets: Int(clamping: f.octets),
             packetsAToB: Int(clamping: f.packetsAB), packetsBToA: Int(clamping: f.packetsBA),
             bytesAToB: Int(clamping: f.bytesAB), bytesBToA: Int(clamping: f.bytesBA), firstSeenNs: Int(f.firstSeen),
             lastSeenNs: Int(f.lastSeen), tcpFlags: FlowEntry.flagText(f.tcpFlags))

@@ -24,12 +24,21 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case flowsCreated
     /// ICMP and ICMPv6 flows started.
     case icmpFlowsCreated
-    /// Flows that idled out (on the packets' clock).
+    /// Flows that idled out (IPFIX flowEndReason 1).
     case flowsExpired
+    /// Flow records cut by the active timeout (2): the flow goes on.
+    case flowsActiveTimeout
+    /// Flows ended in TCP: FIN both ways or RST, then the linger (3).
+    case flowsClosed
+    /// Flows forced out: shutdown, the end of a replay, a flush (4).
+    case flowsForced
+    /// Flows evicted because the table was full, for a new one (5).
+    case flowsEvicted
     /// Flows in the table now (published after each poll).
     case flowsActive
-    /// Packets whose new flow found the table full.
-    case flowTableFull
+    /// Flow records handed to the export ring, and those it had no room for.
+    case flowRecordsExported
+    case flowExportDropped
     /// Bumped on every loop of the NAPI poll: a moving heartbeat means alive.
     case heartbeat
     /// Polls that found work, and polls that used up the whole budget.
@@ -50,6 +59,9 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case bufferTruncated
     /// Live capture: failed receive completions other than ENOBUFS.
     case receiveErrors
+    /// uring: frames whose outer VLAN tag the kernel had moved into the
+    /// socket buffer's metadata, put back from PACKET_AUXDATA.
+    case vlanFromMetadata
     /// Requests the worker's io_uring refused (arming, submitting).
     case uringErrors
     /// Failed reads of the kernel's socket statistics (PACKET_STATISTICS).
@@ -88,8 +100,13 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .flowsCreated: return "flows_created"
         case .icmpFlowsCreated: return "icmp_flows_created"
         case .flowsExpired: return "flows_expired"
+        case .flowsActiveTimeout: return "flows_active_timeout"
+        case .flowsClosed: return "flows_closed"
+        case .flowsForced: return "flows_forced"
+        case .flowsEvicted: return "flows_evicted"
         case .flowsActive: return "flows_active"
-        case .flowTableFull: return "flow_table_full"
+        case .flowRecordsExported: return "flow_records_exported"
+        case .flowExportDropped: return "flow_export_dropped"
         case .heartbeat: return "heartbeat"
         case .polls: return "polls"
         case .budgetExhausted: return "budget_exhausted"
@@ -99,6 +116,7 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .noBuffers: return "no_buffers"
         case .bufferTruncated: return "buffer_truncated"
         case .receiveErrors: return "receive_errors"
+        case .vlanFromMetadata: return "vlan_from_metadata"
         case .uringErrors: return "uring_errors"
         case .kernelCountErrors: return "kernel_count_errors"
         case .replayFrames: return "replay_frames"

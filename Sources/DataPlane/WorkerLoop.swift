@@ -18,6 +18,9 @@ protocol WorkerSources: ~Copyable {
     /// the kernel's counts, applies posted filters. Returns true when
     /// starved of pages (the worker should look again soon).
     mutating func service(context: borrowing WorkerContext, publishCounts: Bool) -> Bool
+    /// The flow table's clock: the wall clock for live sources, the packets'
+    /// own (the latest seen) for replay alone.
+    var usesWallClock: Bool { get }
     /// Asks the kernel for completions without sleeping: when more work is
     /// pending (`always` false: only if the sources need an enter for it),
     /// or on every loop when busy polling (`always` true).
@@ -96,6 +99,10 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             if tick { lastTick = now }
             let starved = sources.service(context: context, publishCounts: tick)
             context.processor.pointee.releaseExpiredHeld()
+            // The flow table's timer: flows end on an idle link too.
+            context.processor.pointee.tick(
+                now: sources.usesWallClock ? LiveSources.wallClock() : context.processor.pointee.latest)
+            shared.answerFlush(&context.processor.pointee)
             if replayed > 0 || tick { context.processor.pointee.publishFlowGauges() }
             shared.answerFlowRequest(from: context.processor.pointee)
             if let limit = context.limit, limit.isSpent { stopping = true }
@@ -133,6 +140,15 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         context.processor.pointee.releaseHeld()
         context.processor.pointee.publishFlowGauges()
         let flows = context.processor.pointee.flowRecords()
+        // Exported flows are forced out at the end (of a replay, a capture,
+        // the daemon): each becomes a record.
+        if shared.exportRing != nil {
+            let active = context.counters.load(WorkerCounter.flowsActive.rawValue)
+            context.processor.pointee.flushFlows()
+            context.processor.pointee.publishFlowGauges()
+            // "Active at the end" still says what the tables held.
+            context.counters.store(WorkerCounter.flowsActive.rawValue, active)
+        }
         sources.close(context: context)
         return flows
     }
@@ -149,6 +165,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
     static func poll(_ inbox: borrowing ReplayInbox, budget: Int, context: borrowing WorkerContext) -> Int {
         let processor = context.processor
         var n = 0
+        processor.pointee.ingress = 0  // replayed: no interface
         while n < budget, let d = inbox.ring.pop() {
             if let next = inbox.ring.peek(ahead: 1) { processor.pointee.prefetch(next) }
             processor.pointee.process(
@@ -182,8 +199,10 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
 }
 
 /// A replay-only worker's sources: none. It sleeps on its inbox's futex
-/// doorbell.
+/// doorbell, and its flows age on the packets' own clock.
 struct ReplayOnly: WorkerSources {
+    var usesWallClock: Bool { false }
+
     @inline(__always)
     mutating func poll(budget: Int, context: borrowing WorkerContext) -> (frames: Int, more: Bool) { (0, false) }
 

@@ -6,8 +6,10 @@ public struct WorkerOptions: Sendable {
     public var busyPoll: Bool = false
     /// Flow table slots.
     public var flowCapacity: Int = 65_536
-    /// Nanoseconds of silence after which a flow expires.
-    public var idleTimeout: Int64 = 120_000_000_000
+    /// When flows end: idle, active and TCP linger timeouts (ns).
+    public var timeouts = FlowTimeouts()
+    /// Ended flows each worker's export ring holds; nil: no export.
+    public var exportRing: Int? = nil
     /// uring: pages lent to the kernel per socket (a power of two).
     public var providedBuffers: Int = 256
     /// Pause-spins before sleeping when the queue is empty (0 when workers

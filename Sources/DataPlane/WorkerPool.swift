@@ -63,7 +63,9 @@ public final class WorkerPool: @unchecked Sendable {
         }
         let results = rooms.map { _ in FlowsBox() }
         workers = rooms.indices.map { i in
-            WorkerShared(index: i, cpu: cpus.flatMap { $0.isEmpty ? nil : $0[i % $0.count] })
+            WorkerShared(
+                index: i, cpu: cpus.flatMap { $0.isEmpty ? nil : $0[i % $0.count] },
+                exportRing: options.exportRing.map { FlowExportRing(capacity: $0) })
         }
         self.inboxes = inboxes
         self.results = results
@@ -120,12 +122,12 @@ public final class WorkerPool: @unchecked Sendable {
         processor.initialize(
             to: PacketProcessor(
                 room: room, counters: shared.counters, flowCapacity: options.flowCapacity,
-                idleTimeout: options.idleTimeout, hooks: options.hooks))
+                timeouts: options.timeouts, export: shared.exportRing, hooks: options.hooks))
         #else
         processor.initialize(
             to: PacketProcessor(
                 room: room, counters: shared.counters, flowCapacity: options.flowCapacity,
-                idleTimeout: options.idleTimeout))
+                timeouts: options.timeouts, export: shared.exportRing))
         #endif
         defer {
             processor.deinitialize(count: 1)
@@ -156,6 +158,32 @@ public final class WorkerPool: @unchecked Sendable {
     public func stop() {
         for w in workers { w.stopFlag.store(true, ordering: .releasing) }
         for i in 0..<inboxes.count { inboxes.storage[i].arrivals.ring() }
+    }
+
+    /// Rings every worker's doorbell, so that an idle worker looks at its
+    /// requests now rather than at its next timeout.
+    public func wakeWorkers() {
+        for i in 0..<inboxes.count { inboxes.storage[i].arrivals.ring() }
+    }
+
+    /// Whether every worker has taken every replayed frame from its inbox.
+    public var inboxesEmpty: Bool {
+        (0..<inboxes.count).allSatisfy { inboxes.storage[$0].ring.count == 0 }
+    }
+
+    /// The workers' export rings (empty when flows are not exported).
+    public var exportRings: [FlowExportRing] { workers.compactMap(\.exportRing) }
+
+    /// Asks every worker to end all its flows now (a forced end, exported
+    /// when flows are) and waits until they have, at most `timeout` ns.
+    public func flushFlows(timeout: UInt64 = 2_000_000_000) {
+        let requests = workers.map { $0.requestFlush() }
+        wakeWorkers()
+        let deadline = lab_monotonic_ns() &+ timeout
+        while zip(workers, requests).contains(where: { !$0.flushed($1) }) && lab_monotonic_ns() < deadline {
+            var ts = timespec(tv_sec: 0, tv_nsec: 200_000)
+            nanosleep(&ts, nil)
+        }
     }
 
     /// Stops the workers, waits for them and returns each one's flows.

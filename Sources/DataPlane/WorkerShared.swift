@@ -53,9 +53,18 @@ public final class WorkerShared: @unchecked Sendable {
     /// plane without a lock the worker takes.
     let filters = FilterMailbox()
 
-    init(index: Int, cpu: Int?) {
+    /// Where the worker's ended flows go, when flows are exported.
+    public let exportRing: FlowExportRing?
+
+    /// Flush requests: the control plane bumps `flushRequest`; the worker
+    /// ends every flow (forced end) between polls and sets `flushAnswered`.
+    let flushRequest = Atomic<Int>(0)
+    let flushAnswered = Atomic<Int>(0)
+
+    init(index: Int, cpu: Int?, exportRing: FlowExportRing? = nil) {
         self.index = index
         self.cpu = cpu
+        self.exportRing = exportRing
         counters = .allocate(count: WorkerCounter.slotCount)
         flowReply = .allocate(capacity: WorkerShared.maximumTopFlows)
         noteEntries = .allocate(capacity: WorkerShared.noteCapacity)
@@ -110,6 +119,27 @@ public final class WorkerShared: @unchecked Sendable {
     /// The filter generation the worker has applied.
     public var appliedFilters: Int { filters.applied.load(ordering: .acquiring) }
 
+    // MARK: Flush
+
+    /// Asks the worker to end every flow now (IPFIX forced end); returns
+    /// the request number to wait for with ``flushed(_:)``.
+    public func requestFlush() -> Int { flushRequest.wrappingAdd(1, ordering: .releasing).newValue }
+
+    /// Whether the worker has served flush request `request` (or exited).
+    public func flushed(_ request: Int) -> Bool {
+        flushAnswered.load(ordering: .acquiring) >= request || exited
+    }
+
+    /// Worker side: serves a pending flush.
+    @inline(__always)
+    func answerFlush(_ processor: inout PacketProcessor) {
+        let request = flushRequest.load(ordering: .acquiring)
+        guard _slowPath(request != flushAnswered.load(ordering: .relaxed)) else { return }
+        processor.flushFlows()
+        processor.publishFlowGauges()
+        flushAnswered.store(request, ordering: .releasing)
+    }
+
     // MARK: Top flows
 
     /// Asks the worker for its top `count` flows by bytes (or packets);
@@ -128,10 +158,11 @@ public final class WorkerShared: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: flowReply, count: n))
     }
 
-    /// Whether a top-flows request waits for an answer.
+    /// Whether a top-flows or flush request waits for an answer.
     @inline(__always)
     var flowRequestPending: Bool {
         flowRequest.load(ordering: .relaxed) != flowAnswered.load(ordering: .relaxed)
+            || flushRequest.load(ordering: .relaxed) != flushAnswered.load(ordering: .relaxed)
     }
 
     /// Worker side: serves a pending top-flows request from the worker's

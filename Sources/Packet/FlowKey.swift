@@ -3,16 +3,21 @@
 /// key and the same hash.
 ///
 /// TCP and UDP use addresses and ports; ICMP and ICMPv6 use the addresses
-/// and the echo identifier (0 for other messages) in both port fields.
-/// IPv4 addresses sit in the low 32 bits of `a1`/`b1`.
+/// and, in both port fields, the echo identifier for echo requests and
+/// replies (so that both meet in one flow), or for every other message
+/// `type << 8 | code` in the sender's port and 0 in the other (so that a
+/// port unreachable and a time exceeded between the same hosts are two
+/// flows, and neither is taken for an echo). The outer VLAN id is part of the key: the
+/// same 5-tuple on two VLANs is two flows. IPv4 addresses sit in the low 32
+/// bits of `a1`/`b1`.
 @frozen
 public struct FlowKey: Hashable, Sendable {
     public var a0: UInt64
     public var a1: UInt64
     public var b0: UInt64
     public var b1: UInt64
-    /// `portA | portB << 16 | proto << 32 | version << 40`, so that a key is
-    /// five words to compare and to hash.
+    /// `portA | portB << 16 | proto << 32 | version << 40 | vlan << 48`, so
+    /// that a key is five words to compare.
     public var tail: UInt64
 
     public var portA: UInt16 { UInt16(truncatingIfNeeded: tail) }
@@ -21,6 +26,8 @@ public struct FlowKey: Hashable, Sendable {
     public var proto: UInt8 { UInt8(truncatingIfNeeded: tail &>> 32) }
     /// 4 or 6.
     public var version: UInt8 { UInt8(truncatingIfNeeded: tail &>> 40) }
+    /// The outer 802.1Q/802.1ad VLAN id (0: untagged).
+    public var vlan: UInt16 { UInt16(truncatingIfNeeded: tail &>> 48) & 0x0FFF }
 
     @inlinable
     public init() {
@@ -51,10 +58,10 @@ public struct FlowKey: Hashable, Sendable {
     public static func canonical(
         version: UInt8, proto: UInt8,
         src0: UInt64, src1: UInt64, srcPort: UInt16,
-        dst0: UInt64, dst1: UInt64, dstPort: UInt16
+        dst0: UInt64, dst1: UInt64, dstPort: UInt16, vlan: UInt16 = 0
     ) -> (FlowKey, forward: Bool) {
         var k = FlowKey()
-        let kind = UInt64(proto) &<< 32 | UInt64(version) &<< 40
+        let kind = UInt64(proto) &<< 32 | UInt64(version) &<< 40 | UInt64(vlan & 0x0FFF) &<< 48
         let srcFirst = src0 != dst0 ? src0 < dst0 : (src1 != dst1 ? src1 < dst1 : srcPort <= dstPort)
         if srcFirst {
             k.a0 = src0
@@ -73,7 +80,8 @@ public struct FlowKey: Hashable, Sendable {
     }
 
     /// A 64-bit hash, the same for both directions: it mixes the XOR of the
-    /// two addresses and of the two ports (RSS's symmetric trick), so a
+    /// two addresses and of the two ports (RSS's symmetric trick; the VLAN
+    /// is left out, as a NIC's RSS leaves it out), so a
     /// source can compute it straight from a frame's bytes without ordering
     /// the endpoints, and gets the same value as from the decoded key.
     @inlinable @inline(__always)
@@ -122,12 +130,27 @@ public struct FlowKey: Hashable, Sendable {
         return r.high ^ r.low
     }
 
-    /// The endpoints printed as `addr:port` (IPv6 in brackets).
+    /// The endpoints printed as `addr:port` (IPv6 in brackets); for ICMP
+    /// `addr #id` for an echo, `addr type T/C` on the sender's side for
+    /// any other message; ` vlan N` after both when tagged.
     public var endpoints: (String, String) {
-        (
-            FlowKey.format(a0, a1, portA, version: version, proto: proto),
-            FlowKey.format(b0, b1, portB, version: version, proto: proto)
-        )
+        var a = FlowKey.format(a0, a1, portA, version: version, proto: proto)
+        var b = FlowKey.format(b0, b1, portB, version: version, proto: proto)
+        if proto == 1 || proto == 58 {
+            let text = { (hi: UInt64, lo: UInt64, port: UInt16) -> String in
+                let address = FlowKey.format(hi, lo, 0, version: self.version, proto: self.proto)
+                return port == 0 ? address : "\(address) type \(port >> 8)/\(port & 0xFF)"
+            }
+            if portA != portB {
+                a = text(a0, a1, portA)
+                b = text(b0, b1, portB)
+            }
+        }
+        if vlan != 0 {
+            a += " vlan \(vlan)"
+            b += " vlan \(vlan)"
+        }
+        return (a, b)
     }
 
     /// The protocol's short name.
@@ -149,7 +172,7 @@ public struct FlowKey: Hashable, Sendable {
         } else {
             address = "[" + IPv6Text.format(hi, lo) + "]"
         }
-        if proto == 1 || proto == 58 { return port == 0 ? address : "\(address) id \(port)" }
+        if proto == 1 || proto == 58 { return port == 0 ? address : "\(address) #\(port)" }
         return "\(address):\(port)"
     }
 }

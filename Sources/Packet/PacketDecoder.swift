@@ -34,6 +34,14 @@ public struct DecodedPacket: Sendable {
     /// The TCP flags byte (FIN 0x01 … CWR 0x80), when TCP.
     public var tcpFlags: UInt8
     public var vlanTags: UInt8
+    /// The outer tag's VLAN id (0: untagged).
+    public var vlanID: UInt16
+    /// ICMP and ICMPv6: `type << 8 | code`.
+    public var icmpTypeCode: UInt16
+    /// The IP datagram's length by its own header (IPv4 total length, IPv6
+    /// 40 + payload length): what IPFIX calls octets, which a snap length
+    /// does not shrink. 0 without IP.
+    public var ipOctets: UInt32
     /// Where the network and transport headers start, or -1.
     public var l3Offset: Int32
     public var l4Offset: Int32
@@ -48,6 +56,9 @@ public struct DecodedPacket: Sendable {
         forward = true
         tcpFlags = 0
         vlanTags = 0
+        vlanID = 0
+        icmpTypeCode = 0
+        ipOctets = 0
         l3Offset = -1
         l4Offset = -1
         key = FlowKey()
@@ -114,6 +125,7 @@ func decodeCommonEthernet(_ p: UnsafeRawPointer, _ captured: Int, _ wireLength: 
     var d = DecodedPacket()
     d.l3Offset = 14
     d.l4Offset = 34
+    d.ipOctets = UInt32(truncatingIfNeeded: totalLength)
     if proto == 6 {
         let flagsWord = p.load(fromByteOffset: 46, as: UInt8.self)
         let dataOffset = Int(flagsWord &>> 4) &* 4
@@ -232,6 +244,7 @@ struct Cursor {
                 return
             }
             guard have(at &+ 4, .truncatedVLAN, &d) else { return }
+            if d.vlanTags == 0 { d.vlanID = be16(at) & 0x0FFF }
             d.vlanTags &+= 1
             d.protocols.insert(.vlan)
             type = be16(at &+ 2)
@@ -277,6 +290,7 @@ struct Cursor {
             return
         }
         d.protocols.insert(.ipv4)
+        d.ipOctets = UInt32(truncatingIfNeeded: totalLength)
         let fragment = be16(at &+ 6)
         let offset = fragment & 0x1FFF
         let more = fragment & 0x2000 != 0
@@ -305,6 +319,7 @@ struct Cursor {
             return
         }
         d.protocols.insert(.ipv6)
+        d.ipOctets = UInt32(truncatingIfNeeded: end &- at)
         var next = u8(at &+ 6)
         var here = at &+ 40
         var headers = 0
@@ -383,17 +398,26 @@ struct Cursor {
             guard have(at &+ 4, limit: end, .truncatedICMPHeader, &d) else { return }
             d.protocols.insert(proto == 1 ? .icmp : .icmpv6)
             let type = u8(at)
+            d.icmpTypeCode = UInt16(type) &<< 8 | UInt16(u8(at &+ 1))
             let echo = proto == 1 ? (type == 0 || type == 8) : (type == 128 || type == 129)
-            if echo && at &+ 8 <= captured && at &+ 8 <= end {
-                srcPort = be16(at &+ 4)
-                dstPort = srcPort
+            if echo {
+                // Request and reply meet by their identifier.
+                if at &+ 8 <= captured && at &+ 8 <= end {
+                    srcPort = be16(at &+ 4)
+                    dstPort = srcPort
+                }
+            } else {
+                // Keyed by type and code, on the sender's side only: unequal
+                // ports tell it from an echo (whose ports are equal).
+                srcPort = d.icmpTypeCode
+                dstPort = 0
             }
         default:
             return
         }
         let (key, forward) = FlowKey.canonical(
             version: version, proto: proto, src0: src0, src1: src1, srcPort: srcPort,
-            dst0: dst0, dst1: dst1, dstPort: dstPort)
+            dst0: dst0, dst1: dst1, dstPort: dstPort, vlan: d.vlanID)
         d.key = key
         d.forward = forward
         d.hasFlow = true

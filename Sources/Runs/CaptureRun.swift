@@ -3,6 +3,7 @@ import Capture
 import DataPlane
 import Packet
 import Rooms
+import Sinks
 import StatsProtocol
 import Syscalls
 import UnixSignals
@@ -29,6 +30,8 @@ public struct CaptureConfiguration: Sendable {
     public var duration: Double?
     public var count: Int?
     public var topFlows: Int = 10
+    /// Export ended flows as IPFIX (nil: no export).
+    public var export: FlowExportOptions?
 
     public init(sources: [LiveSourceOptions], workers: Int) {
         self.sources = sources
@@ -53,6 +56,8 @@ public struct CaptureReport: Sendable {
     public var notes: [String] = []
     /// Why it ended: "duration", "count" or the signal's name.
     public var stoppedBy: String
+    /// What the IPFIX exporter sent, when flows were exported.
+    public var export: ExportReport? = nil
 
     public func total(_ c: WorkerCounter) -> Int { workers.reduce(0) { $0 + $1.counters[c.rawValue] } }
     public func total(_ m: Malformation) -> Int { workers.reduce(0) { $0 + $1.counters[WorkerCounter.malformed(m)] } }
@@ -98,7 +103,7 @@ public struct CaptureReport: Sendable {
                         + w.counters[WorkerCounter.droppedNoMemory.rawValue],
                     counters: WorkerCounterSet(snapshot: w.counters), rxMissed: 0)
             },
-            rooms: rooms.map(RoomReport.init), notes: notes)
+            rooms: rooms.map(RoomReport.init), notes: notes, export: export)
     }
 
     public var json: JSON { JSONCoding.encode(document) }
@@ -140,9 +145,7 @@ public struct CaptureReport: Sendable {
                 ? "Malformed: none"
                 : "Malformed: " + bad.map { "\($0.description) \(total($0))" }.joined(separator: ", "))
         out.append("")
-        out.append(
-            "Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; \(total(.flowsActive)) active at the end"
-        )
+        out += flowLines(total, export: export)
         if !top.isEmpty {
             out.append("Top flows by bytes:")
             for f in top {
@@ -215,13 +218,26 @@ public enum CaptureRun {
         // Trap the signals before any worker exists, so that none of them
         // is ever the thread a SIGINT kills.
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        var options = c.worker
+        if let export = c.export { options.exportRing = export.ringCapacity }
         let pool: WorkerPool
         do {
             pool = try WorkerPool(
-                rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority, options: c.worker,
+                rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority, options: options,
                 ringCapacity: 1024, sources: c.sources, limit: limit)
         } catch {
             throw Failure(description: "\(error)")
+        }
+        var exporter: FlowExporter? = nil
+        if let export = c.export {
+            let free = PinnedThread.currentAffinity.filter { !(c.pinning() ?? []).contains($0) }
+            do {
+                exporter = try FlowExporter(options: export, rings: pool.exportRings)
+                try exporter?.start(cpus: free.isEmpty ? nil : free)
+            } catch {
+                _ = pool.finish()
+                throw Failure(description: "\(error)")
+            }
         }
         let described = c.sources.map { "\($0.interface) (\($0.backend.rawValue))" }.joined(separator: ", ")
         var line = "labyrinthd: capturing on \(described) with \(c.workers) workers\n"
@@ -236,6 +252,7 @@ public enum CaptureRun {
             return nil
         }
         let flows = pool.finish()
+        exporter?.finish()
         let elapsed = start.duration(to: clock.now)
         let leaks = arena.checkForLeaks()
         var report = CaptureReport(
@@ -243,6 +260,9 @@ public enum CaptureRun {
             workers: pool.workers.map { ($0.counters.snapshot(), $0.cpu) },
             rooms: arena.rooms.map(\.stats), flows: flows.flatMap { $0 }, topFlows: c.topFlows, stoppedBy: stoppedBy)
         report.notes = arena.layout.notes + pool.workers.flatMap(\.notes)
+        if let exporter {
+            report.export = ExportReport(exporter, workers: pool.workers)
+        }
         return (report, leaks)
     }
 }

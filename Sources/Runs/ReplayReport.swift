@@ -23,6 +23,8 @@ public struct ReplayReport: Sendable {
     public var notes: [String] = []
     /// The signal that ended the replay early, if one did.
     public var interruptedBy: String? = nil
+    /// What the IPFIX exporter sent, when flows were exported.
+    public var export: ExportReport? = nil
 
     public init(
         files: [FileReplayResult], pacing: Pacing, loops: Int, elapsed: Int64, replayer: FileReplayer,
@@ -95,7 +97,7 @@ public struct ReplayReport: Sendable {
                     file: f.path, format: f.format, packets: f.packets, bytes: f.bytes, wireBytes: f.wireBytes,
                     ok: f.error == nil)
             },
-            notes: notes, errors: errors.map(FileErrorReport.init))
+            notes: notes, errors: errors.map(FileErrorReport.init), export: export)
     }
 
     public var json: JSON { JSONCoding.encode(document) }
@@ -141,10 +143,7 @@ public struct ReplayReport: Sendable {
         out.append(
             "Dropped: nomem \(total(.droppedNoMemory)), rx_missed \(reader[.rxMissed] ?? 0)")
         out.append("")
-        out.append(
-            "Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; "
-                + "\(total(.flowsExpired)) expired, \(total(.flowsActive)) active at the end, table full \(total(.flowTableFull)) times"
-        )
+        out += flowLines(total, export: export)
         if !top.isEmpty {
             out.append("Top flows by bytes:")
             out.append("  proto   packets        bytes  flags     endpoints")
@@ -189,6 +188,24 @@ extension FileErrorReport {
     public init(_ e: CaptureFileError) {
         self.init(file: e.file, record: e.record, offset: e.offset, message: e.message)
     }
+}
+
+/// The flows' summary: how many started, how they ended, and what the
+/// exporter sent.
+func flowLines(_ total: (WorkerCounter) -> Int, export: ExportReport?) -> [String] {
+    var out = [
+        "Flows: \(total(.flowsCreated)) TCP/UDP, \(total(.icmpFlowsCreated)) ICMP; \(total(.flowsActive)) active at the end",
+        "  ended: idle \(total(.flowsExpired)), active timeout \(total(.flowsActiveTimeout)), "
+            + "TCP end \(total(.flowsClosed)), forced \(total(.flowsForced)), evicted \(total(.flowsEvicted))",
+    ]
+    if let x = export {
+        out.append(
+            "IPFIX to \(x.collectors.joined(separator: ", ")): \(x.flows) flows in \(x.records) records, "
+                + "\(x.messagesSent) messages (\(x.bytesSent) bytes), \(x.templateRecords) template records; "
+                + "\(x.messagesFailed) sends failed, \(x.dropped) records dropped (ring full)"
+                + (x.lastError.map { "; last error: \($0)" } ?? ""))
+    }
+    return out
 }
 
 func pad(_ s: String, _ width: Int) -> String { TextFormat.pad(s, width) }

@@ -1,5 +1,7 @@
 import DataPlane
 import Rooms
+import Sinks
+import StatsProtocol
 import Synchronization
 import UnixSignals
 
@@ -21,6 +23,8 @@ public struct ReplayConfiguration: Sendable {
     public var ringCapacity: Int = 65_536
     public var worker = WorkerOptions()
     public var topFlows: Int = 10
+    /// Export ended flows as IPFIX (nil: no export).
+    public var export: FlowExportOptions?
 
     public init(workers: Int) {
         self.workers = workers
@@ -31,6 +35,14 @@ public struct ReplayConfiguration: Sendable {
         if let cpus { return cpus.isEmpty ? nil : cpus }
         let allowed = PinnedThread.currentAffinity
         return allowed.isEmpty ? nil : (0..<workers).map { allowed[$0 % allowed.count] }
+    }
+
+    /// The CPU for the reader (and the exporter): the first the process may
+    /// use that no worker does, or nil when every CPU has a worker (then the
+    /// reader is left to the scheduler).
+    public func readerCPU() -> Int? {
+        guard let pinned = pinning() else { return nil }
+        return PinnedThread.currentAffinity.first { !pinned.contains($0) }
     }
 }
 
@@ -60,6 +72,7 @@ public enum ReplayRun {
         // The reader needs a CPU too: with every CPU taken by a worker,
         // workers sleep at once instead of spinning against it.
         if c.workers + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
+        if let export = c.export { options.exportRing = export.ringCapacity }
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let pool: WorkerPool
         do {
@@ -69,25 +82,44 @@ public enum ReplayRun {
         } catch {
             throw Failure(description: "\(error)")
         }
+        let readerCPU = c.readerCPU()
+        var exporter: FlowExporter? = nil
+        if let export = c.export {
+            do {
+                exporter = try FlowExporter(options: export, rings: pool.exportRings)
+                try exporter?.start(cpus: readerCPU.map { [$0] })
+            } catch {
+                _ = pool.finish()
+                throw Failure(description: "\(error)")
+            }
+        }
         let replayer = FileReplayer(pool: pool)
         let clock = MonotonicClock()
         let start = clock.now()
         let results: [FileReplayResult]
         let interruption: String?
         do {
-            (results, interruption) = try await ReaderThread.run(replayer: replayer, signals: signals) {
+            (results, interruption) = try await ReaderThread.run(
+                replayer: replayer, signals: signals, cpus: readerCPU.map { [$0] }
+            ) {
                 files.map { replayer.replay(path: $0, pacing: c.pacing, loops: c.loops, clock: clock) }
             }
         } catch {
             throw Failure(description: "\(error)")
         }
+        // The workers force their flows out as they stop; the exporter
+        // sends what the rings hold, then ends.
         let flows = pool.finish()
+        exporter?.finish()
         let elapsed = clock.now() - start
         let leaks = arena.checkForLeaks()
         var report = ReplayReport(
             files: results, pacing: c.pacing, loops: c.loops, elapsed: elapsed, replayer: replayer,
             flows: flows, rooms: arena.rooms.map(\.stats), topFlows: c.topFlows)
         report.notes = arena.layout.notes
+        if let exporter {
+            report.export = ExportReport(exporter, workers: pool.workers)
+        }
         if let interruption {
             report.interruptedBy = interruption
             report.notes.append("stopped by \(interruption) after \(report.packets) packets")
@@ -101,7 +133,7 @@ public enum ReplayRun {
 /// batch. Returns the body's result and the signal that cut it short.
 enum ReaderThread {
     static func run<T: Sendable>(
-        replayer: FileReplayer, signals: UnixSignalsSequence, _ body: @escaping @Sendable () -> T
+        replayer: FileReplayer, signals: UnixSignalsSequence, cpus: [Int]?, _ body: @escaping @Sendable () -> T
     ) async throws(ThreadStartError) -> (T, String?) {
         let interruption = Mutex<String?>(nil)
         let watcher = Task {
@@ -116,7 +148,8 @@ enum ReaderThread {
             do throws(ThreadStartError) {
                 // The thread's last act is to resume the continuation; it is
                 // detached, so nothing blocks to join it.
-                try PinnedThread(name: "lab-reader") { continuation.resume(returning: .success(body())) }.detach()
+                try PinnedThread(name: "lab-reader", cpus: cpus) { continuation.resume(returning: .success(body())) }
+                    .detach()
             } catch {
                 continuation.resume(returning: .failure(error))
             }

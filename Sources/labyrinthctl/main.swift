@@ -14,7 +14,7 @@ struct Labyrinthctl: ParsableCommand {
         discussion:
             "The socket is --socket (before or after the subcommand), else $LABYRINTH_SOCKET, else /run/labyrinth/labyrinthd.sock. Exit status: 0, or 1 when the daemon answered with an error, 69 when the socket cannot be reached, 77 when permission is denied, 76 when the reply is unreadable.",
         subcommands: [
-            Stats.self, Workers.self, Rooms.self, Flows.self, Replay.self, Prometheus.self, Watch.self,
+            Stats.self, Workers.self, Rooms.self, Flows.self, Flush.self, Replay.self, Prometheus.self, Watch.self,
             Version.self, Uptime.self, Config.self, Raw.self,
         ]
     )
@@ -116,7 +116,7 @@ struct Stats: ParsableCommand {
                 "dropped  nomem \(t.dropped.nomem)  rx_missed \(t.dropped.rxMissed)  kernel \(t.dropped.kernel)")
             let f = t.flows
             lines.append(
-                "flows    total \(f.total)  tcp/udp \(f.tcpUdp)  icmp \(f.icmp)  active \(f.active)  expired \(f.expired)  table_full \(f.tableFull)"
+                "flows    total \(f.total)  tcp/udp \(f.tcpUdp)  icmp \(f.icmp)  active \(f.active)  expired \(f.expired)  evicted \(f.evicted)  exported \(f.exported)"
             )
             let rm = r.rooms
             lines.append(
@@ -126,6 +126,11 @@ struct Stats: ParsableCommand {
             lines.append(
                 "replay   queued \(rp.queued)  running \(rp.running)  done \(rp.done)  failed \(rp.failed)  packets \(rp.packets)"
             )
+            if let x = r.export {
+                lines.append(
+                    "ipfix    to \(x.collectors.joined(separator: ", "))  flows \(x.flows)  records \(x.records)  messages \(x.messagesSent)  failed \(x.messagesFailed)  dropped \(x.dropped)\(x.lastError.map { "  last error: \($0)" } ?? "")"
+                )
+            }
             if !r.sources.isEmpty {
                 lines.append(
                     "kernel   packets \(r.kernel.packets)  drops \(r.kernel.drops)  no_buffers \(r.noBuffers)")
@@ -205,6 +210,24 @@ struct Flows: ParsableCommand {
                     ]
                 }
             ).text
+            if !r.workersNotAnswering.isEmpty {
+                text +=
+                    "\nworkers that did not answer: \(r.workersNotAnswering.map(String.init).joined(separator: ", "))"
+            }
+            return text
+        }
+    }
+}
+
+struct Flush: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End every flow now (IPFIX forced end); exported flows reach the collectors.",
+        discussion: "Needs root or the admin group.")
+    @OptionGroup var connection: Connection
+
+    func run() throws {
+        connection.show(connection.ask(FlushRequest())) { r in
+            var text = "ended \(r.flowsEnded) flows; \(r.recordsExported) flow records exported in all"
             if !r.workersNotAnswering.isEmpty {
                 text +=
                     "\nworkers that did not answer: \(r.workersNotAnswering.map(String.init).joined(separator: ", "))"

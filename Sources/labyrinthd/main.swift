@@ -4,6 +4,7 @@ import ControlPlane
 import DataPlane
 import Rooms
 import Runs
+import Sinks
 import StatsProtocol
 
 extension LockPolicy: ExpressibleByArgument {}
@@ -77,7 +78,9 @@ struct ArenaOptions: ParsableArguments {
 
 /// Options shared by the commands that start workers.
 struct WorkerPlacement: ParsableArguments {
-    @Option(help: "Workers, one per room (default: one per CPU the process may use).")
+    @Option(
+        help:
+            "Workers, one per room (default: one per CPU the process may use; for replay one less, for the reader).")
     var workers: Int?
 
     @Option(
@@ -94,6 +97,11 @@ struct WorkerPlacement: ParsableArguments {
 
     /// How many workers: as asked, or one per CPU the process may use.
     var count: Int { Swift.max(1, workers ?? PinnedThread.currentAffinity.count) }
+
+    /// For replay: as asked, or one per CPU less one, which the reader gets
+    /// to itself (on 2 CPUs, one worker and the reader: the fastest there,
+    /// BENCHMARKS.md says why).
+    var replayCount: Int { Swift.max(1, workers ?? (PinnedThread.currentAffinity.count - 1)) }
 
     /// The CPUs asked for: nil for the default, empty for "none".
     func cpuList() throws -> [Int]? {
@@ -116,8 +124,14 @@ struct ProcessingOptions: ParsableArguments {
     @Option(help: "Flow table slots per worker.")
     var flows: Int = 65_536
 
-    @Option(help: "Seconds of silence (on the capture's clock in replay) after which a flow expires.")
+    @Option(help: "Seconds of silence (on the capture's clock in replay) after which a flow ends.")
     var idleTimeout: Double = 120
+
+    @Option(help: "Seconds after which a flow's record is exported and its counters start afresh.")
+    var activeTimeout: Double = 60
+
+    @Option(help: "Seconds a TCP flow lingers after FIN both ways or RST, for the last ACKs.")
+    var tcpLinger: Double = 2
 
     @Option(help: "Top flows to list.")
     var top: Int = 10
@@ -128,8 +142,11 @@ struct ProcessingOptions: ParsableArguments {
     func validate() throws {
         if budget < 1 || budget > 65_536 { throw ValidationError("--budget must be within 1...65536") }
         if flows < 16 || flows > 1 << 28 { throw ValidationError("--flows must be within 16...268435456") }
-        if !(idleTimeout >= 0.001 && idleTimeout <= 31_536_000) {
-            throw ValidationError("--idle-timeout must be within 0.001...31536000 seconds")
+        for (flag, value) in [
+            ("--idle-timeout", idleTimeout), ("--active-timeout", activeTimeout), ("--tcp-linger", tcpLinger),
+        ]
+        where !(value >= 0.001 && value <= 31_536_000) {
+            throw ValidationError("\(flag) must be within 0.001...31536000 seconds")
         }
         if top < 0 || top > 100_000 { throw ValidationError("--top must be within 0...100000") }
     }
@@ -160,7 +177,64 @@ struct ProcessingOptions: ParsableArguments {
     func apply(to worker: inout WorkerOptions) {
         worker.budget = budget
         worker.flowCapacity = flows
-        worker.idleTimeout = Int64(idleTimeout * 1e9)
+        worker.timeouts = FlowTimeouts(
+            idle: Int64(idleTimeout * 1e9), active: Int64(activeTimeout * 1e9), linger: Int64(tcpLinger * 1e9))
+    }
+}
+
+/// IPFIX export of the flow tables' ended flows, for replay and capture.
+struct ExportFlags: ParsableArguments {
+    @Option(
+        name: .customLong("ipfix"),
+        help:
+            "Export ended flows as IPFIX over UDP to HOST:PORT or [IPv6]:PORT (port 4739 by default); repeat for more collectors."
+    )
+    var collectors: [String] = []
+
+    @Option(help: "The IPFIX observation domain.")
+    var observationDomain: UInt32 = 1
+
+    @Option(help: "The largest IPFIX message in bytes (304...65535).")
+    var ipfixMTU: Int = 1400
+
+    @Option(help: "Seconds between template refreshes (and after --template-refresh-messages messages).")
+    var templateRefresh: Int64 = 60
+
+    @Option(help: "Messages between template refreshes.")
+    var templateRefreshMessages: Int = 100
+
+    @Option(help: "Records a second at most (a collector on the same box keeps up); default: no limit.")
+    var ipfixRate: Int?
+
+    @Option(help: "Ended flows each worker's export ring holds (a full ring drops and counts).")
+    var exportRing: Int = 16_384
+
+    func validate() throws {
+        _ = try options()
+    }
+
+    /// The export options, or nil without `--ipfix`.
+    func options() throws -> FlowExportOptions? {
+        guard !collectors.isEmpty else { return nil }
+        var parsed: [IPFIXCollector] = []
+        for text in collectors {
+            switch IPFIXCollector.parse(text) {
+            case .success(let c): parsed.append(c)
+            case .failure(let e): throw ValidationError("--ipfix \(e)")
+            }
+        }
+        let ipfix = IPFIXExportConfiguration(
+            observationDomains: [observationDomain], maximumMessageLength: ipfixMTU,
+            templateRefreshSeconds: templateRefresh, templateRefreshMessages: templateRefreshMessages)
+        if let problem = ipfix.problem { throw ValidationError("IPFIX: \(problem)") }
+        if let rate = ipfixRate, rate < 1 || rate > 100_000_000 {
+            throw ValidationError("--ipfix-rate must be within 1...100000000")
+        }
+        guard exportRing >= 16 && exportRing <= 1 << 22 else {
+            throw ValidationError("--export-ring must be within 16...4194304")
+        }
+        return FlowExportOptions(
+            collectors: parsed, ipfix: ipfix, recordsPerSecond: ipfixRate, ringCapacity: exportRing)
     }
 }
 
@@ -201,6 +275,8 @@ struct Replay: AsyncParsableCommand {
 
     @OptionGroup var processing: ProcessingOptions
 
+    @OptionGroup var export: ExportFlags
+
     @OptionGroup var arena: ArenaOptions
 
     func validate() throws {
@@ -225,7 +301,7 @@ struct Replay: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var c = ReplayConfiguration(workers: placement.count)
+        var c = ReplayConfiguration(workers: placement.replayCount)
         c.cpus = try placement.cpuList()
         c.fifoPriority = placement.priority
         c.pagesPerRoom = arena.pagesPerRoom
@@ -241,6 +317,7 @@ struct Replay: AsyncParsableCommand {
         c.ringCapacity = ring
         processing.apply(to: &c.worker)
         c.topFlows = processing.top
+        c.export = try export.options()
 
         let (report, leaks) = try await processing.show {
             let (report, leaks) = try await ReplayRun.run(files: files, configuration: c)
@@ -347,6 +424,7 @@ struct CaptureCommand: AsyncParsableCommand {
     @Option(help: "uring: pages each socket lends the kernel (a power of two).")
     var buffers: Int = 256
     @OptionGroup var processing: ProcessingOptions
+    @OptionGroup var export: ExportFlags
     #if DEBUG
     @OptionGroup var hooks: CaptureTestHooks
     #endif
@@ -387,6 +465,7 @@ struct CaptureCommand: AsyncParsableCommand {
         c.count = count
         c.topFlows = processing.top
         processing.apply(to: &c.worker)
+        c.export = try export.options()
         c.worker.busyPoll = busyPoll
         c.worker.providedBuffers = buffers
         #if DEBUG

@@ -47,6 +47,7 @@ struct SchemaTests {
                 try check(ReplayRequest(), on: daemon)
                 try check(ReplayRequest(job: id), on: daemon)
             case .prometheus: try check(PrometheusRequest(), on: daemon)
+            case .flush: try check(FlushRequest(), on: daemon)
             }
         }
         // The help lists every command with its access level and fields.

@@ -20,6 +20,7 @@ struct SocketTests {
         #expect(
             names == [
                 "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "prometheus",
+                "flush",
             ])
         for name in names where name != "help" {
             _ = try daemon.ask(.object([("command", .string(name))]))

@@ -46,9 +46,12 @@ final class DaemonProcess {
         pid = child
         let deadline = time(nil) + 20
         while time(nil) < deadline {
+            // Ready: the socket answers and the daemon has said "running"
+            // (after READY=1: every socket bound, the signals about to be
+            // handled).
             if let client = try? StatsClient(path: socket, timeoutSeconds: 5) {
                 _ = consume client
-                return
+                if logText.contains("running: ") { return }
             }
             var status: Int32 = 0
             if waitpid(pid, &status, WNOHANG) == pid {

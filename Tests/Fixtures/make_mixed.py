@@ -28,7 +28,7 @@ udp, icmp, icmpv6, arp, vlan, other}; each counter counts a frame at most once:
   icmpv6   final IPv6 next header 58, >= 4 bytes. ICMP errors count as ip+icmp only;
            the quoted inner IP/L4 headers are never decoded.
   flows_total  distinct bidirectional flows over frames counted as tcp or udp; key =
-           (IP version, protocol, unordered {(addr, port), (addr, port)}).
+           (outer VLAN id or 0, IP version, protocol, unordered {(addr, port), (addr, port)}).
 
 tshark 4.0 cross-check (--tshark; frame.protocols, ip/ipv6 defragmentation off). packets,
 bytes, wire_bytes, icmpv6, arp, vlan ("vlan or ieee8021ad"; 0x9100 dissects as "vlan"),
@@ -282,8 +282,10 @@ def classify(f):
     got = set()
     if len(f) < 14:
         return got, None
-    et, off = struct.unpack_from("!H", f, 12)[0], 14
+    et, off, vid = struct.unpack_from("!H", f, 12)[0], 14, 0
     while et in (0x8100, 0x88A8, 0x9100):
+        if "vlan" not in got and len(f) >= off + 2:
+            vid = struct.unpack_from("!H", f, off)[0] & 0x0FFF  # the outer tag's id
         got.add("vlan")
         if len(f) < off + 4:
             return got, None
@@ -314,7 +316,7 @@ def classify(f):
     if (proto == 6 and len(f) >= p + 20) or (proto == 17 and len(f) >= p + 8):
         got.add("tcp" if proto == 6 else "udp")
         sp, dp = struct.unpack_from("!HH", f, p)
-        return got, (ver, proto, tuple(sorted(((src, sp), (dst, dp)))))
+        return got, (vid, ver, proto, tuple(sorted(((src, sp), (dst, dp)))))
     if len(f) >= p + 4 and (ver, proto) in ((4, 1), (6, 58)):
         got.add("icmp" if ver == 4 else "icmpv6")
     return got, None

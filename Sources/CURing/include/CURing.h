@@ -120,12 +120,40 @@ static inline bool curing_cqe_more(uint32_t flags) { return (flags & IORING_CQE_
 static inline bool curing_cqe_has_buffer(uint32_t flags) { return (flags & IORING_CQE_F_BUFFER) != 0; }
 static inline uint16_t curing_cqe_buffer_id(uint32_t flags) { return (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT); }
 
+/// One frame a multishot recvmsg put in a buffer, as read back.
+typedef struct {
+    /// The frame's first byte, in the buffer.
+    uint8_t *payload;
+    /// Bytes in the buffer, and the frame's real length (more when cut).
+    uint32_t captured;
+    uint32_t real;
+    /// SO_TIMESTAMPNS, ns since the epoch; 0 if absent.
+    int64_t timestamp_ns;
+    /// sockaddr_ll's packet type (PACKET_OUTGOING, ...).
+    uint8_t pkttype;
+    /// PACKET_AUXDATA came: its tp_status, and whether a VLAN tag the
+    /// kernel took out of the frame was put back in front of it.
+    bool has_auxdata;
+    bool vlan_reinserted;
+    uint32_t status;
+} curing_received_frame;
+
 /// Reads a multishot recvmsg result in buffer `buf` of `len` bytes: the
-/// payload, its captured and real length (real > captured when cut), the
-/// kernel's receive time (SO_TIMESTAMPNS, ns since the epoch, 0 if absent),
-/// and the sockaddr_ll packet type. Returns 0, or -EINVAL if malformed.
-int curing_recvmsg_parse(void *buf, int len, struct msghdr *msg, uint8_t **payload, uint32_t *captured,
-                         uint32_t *real, int64_t *timestamp_ns, uint8_t *pkttype);
+/// payload, its lengths, the kernel's receive time, the packet type, and
+/// PACKET_AUXDATA. When auxdata says the kernel moved a VLAN tag out of the
+/// frame (TP_STATUS_VLAN_VALID, or a non-zero TCI from an older kernel),
+/// the tag goes back after the two MAC addresses with the TPID the kernel
+/// reports (802.1Q when it reports none), as libpcap does: the 12 bytes of
+/// MAC addresses move 4 bytes back into the buffer's headroom (the recvmsg
+/// header, name and control messages before the payload, already read),
+/// and both lengths grow by 4. Returns 0, or -EINVAL if malformed.
+int curing_recvmsg_frame(void *buf, int len, struct msghdr *msg, curing_received_frame *out);
+
+/// The control-message room one frame's recvmsg needs: PACKET_AUXDATA, and
+/// SO_TIMESTAMPNS when asked for.
+static inline unsigned curing_receive_control_bytes(bool timestamps) {
+    return CMSG_SPACE(sizeof(struct tpacket_auxdata)) + (timestamps ? CMSG_SPACE(sizeof(struct timespec)) : 0);
+}
 
 // ---- AF_PACKET -------------------------------------------------------------
 
@@ -145,6 +173,9 @@ int curing_attach_filter(int fd, struct sock_filter *insns, unsigned short count
 int curing_receive_buffer(int fd, int bytes);
 /// SO_TIMESTAMPNS on. 0 or -errno.
 int curing_timestamps(int fd);
+/// PACKET_AUXDATA on: each frame's control messages carry its VLAN tag,
+/// status and lengths. 0 or -errno.
+int curing_packet_auxdata(int fd);
 /// PACKET_STATISTICS (which resets the kernel's counts): packets seen by
 /// the socket (drops included) and drops. `v3` for TPACKET_V3 sockets.
 int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops);

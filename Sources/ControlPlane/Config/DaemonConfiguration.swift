@@ -1,6 +1,7 @@
 import Capture
 import DataPlane
 import Rooms
+import Sinks
 import StatsProtocol
 import Syscalls
 
@@ -65,6 +66,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var busyPoll = false
         public var flowCapacity = 65_536
         public var flowIdleTimeout = 120.0
+        /// Seconds after which a flow's record is exported and its counters
+        /// start afresh (IPFIX active timeout).
+        public var flowActiveTimeout = 60.0
+        /// Seconds a TCP flow lingers after FIN both ways or RST.
+        public var flowTCPLinger = 2.0
         /// Lock every current and future page of the process (mlockall).
         public var mlockall = false
         #if DEBUG
@@ -124,6 +130,33 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var workers = Workers()
     public var replay = ReplaySection()
     public var sources: [Source] = []
+    public var ipfix = IPFIXSection()
+
+    /// `[ipfix]`: export ended flows to collectors.
+    public struct IPFIXSection: Sendable, Equatable {
+        /// `HOST:PORT` or `[IPv6]:PORT`; none: no export.
+        public var collectors: [IPFIXCollector] = []
+        public var observationDomain: UInt32 = 1
+        public var mtu = 1400
+        public var templateRefresh: Int64 = 60
+        public var templateRefreshMessages = 100
+        /// Records a second at most; nil: no limit.
+        public var rate: Int? = nil
+        /// Ended flows each worker's ring holds.
+        public var ring = 16_384
+        public var line = 0
+
+        /// The exporter's options, or nil without collectors.
+        public var options: FlowExportOptions? {
+            guard !collectors.isEmpty else { return nil }
+            return FlowExportOptions(
+                collectors: collectors,
+                ipfix: IPFIXExportConfiguration(
+                    observationDomains: [observationDomain], maximumMessageLength: mtu,
+                    templateRefreshSeconds: templateRefresh, templateRefreshMessages: templateRefreshMessages),
+                recordsPerSecond: rate, ringCapacity: ring)
+        }
+    }
 
     public init() {}
 
@@ -184,7 +217,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         var c = DaemonConfiguration()
         var top = Section(file: file, name: "", table: root)
-        let sections = ["daemon", "rooms", "workers", "replay", "source"]
+        let sections = ["daemon", "rooms", "workers", "replay", "source", "ipfix"]
         for (k, n) in root.entries {
             if case .table = n.value { continue }
             if case .tableArray = n.value { continue }
@@ -196,6 +229,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let n = top.node("rooms") { c.rooms = try readRooms(try table(n, "rooms", file)) }
         if let n = top.node("workers") { c.workers = try readWorkers(try table(n, "workers", file)) }
         if let n = top.node("replay") { c.replay = try readReplay(try table(n, "replay", file)) }
+        if let n = top.node("ipfix") { c.ipfix = try readIPFIX(try table(n, "ipfix", file)) }
         if let n = top.node("source") {
             guard case .tableArray(let tables) = n.value else {
                 throw ConfigError(
@@ -331,9 +365,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         w.busyPoll = try s.bool("busy_poll", default: w.busyPoll)
         w.flowCapacity = try s.int("flow_capacity", default: w.flowCapacity, in: 16...(1 << 28))
         w.flowIdleTimeout = try s.double("flow_idle_timeout", default: w.flowIdleTimeout, in: 0.001...31_536_000)
+        w.flowActiveTimeout = try s.double(
+            "flow_active_timeout", default: w.flowActiveTimeout, in: 0.001...31_536_000)
+        w.flowTCPLinger = try s.double("flow_tcp_linger", default: w.flowTCPLinger, in: 0.001...3600)
         w.mlockall = try s.bool("mlockall", default: w.mlockall)
         var known = [
-            "count", "cpus", "priority", "budget", "busy_poll", "flow_capacity", "flow_idle_timeout", "mlockall",
+            "count", "cpus", "priority", "budget", "busy_poll", "flow_capacity", "flow_idle_timeout",
+            "flow_active_timeout", "flow_tcp_linger", "mlockall",
         ]
         #if DEBUG
         w.hooks.holdFrames = try s.int("test_hold_frames", default: 0, in: 0...1_000_000)
@@ -357,6 +395,28 @@ public struct DaemonConfiguration: Sendable, Equatable {
         r.maxOpenJobs = try s.int("max_open_jobs", default: r.maxOpenJobs, in: 1...1024)
         try s.finish(known: ["ring", "speed", "multiplier", "pps", "mbps", "allowed_directories", "max_open_jobs"])
         return r
+    }
+
+    static func readIPFIX(_ s: Section) throws(ConfigError) -> IPFIXSection {
+        var s = s
+        var x = IPFIXSection()
+        x.line = s.table.line
+        for text in try s.stringArray("collectors") ?? [] {
+            switch IPFIXCollector.parse(text) {
+            case .success(let c): x.collectors.append(c)
+            case .failure(let e): throw s.error("collectors", "\(e)")
+            }
+        }
+        x.observationDomain = UInt32(try s.int("observation_domain", default: 1, in: 1...Int(UInt32.max)))
+        x.mtu = try s.int("mtu", default: x.mtu, in: IPFIXExportConfiguration.minimumMessageLength...65_535)
+        x.templateRefresh = Int64(try s.int("template_refresh", default: 60, in: 1...86_400))
+        x.templateRefreshMessages = try s.int("template_refresh_messages", default: 100, in: 1...1_000_000)
+        x.rate = try s.optionalInt("rate", in: 1...100_000_000)
+        x.ring = try s.int("ring", default: x.ring, in: 16...(1 << 22))
+        try s.finish(known: [
+            "collectors", "observation_domain", "mtu", "template_refresh", "template_refresh_messages", "rate", "ring",
+        ])
+        return x
     }
 
     static func readPacing(_ s: inout Section) throws(ConfigError) -> Pacing {

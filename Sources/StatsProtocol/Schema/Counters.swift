@@ -68,12 +68,21 @@ public struct FlowCounts: Codable, Sendable, Equatable {
     public var tcpUdp = 0
     /// ICMP and ICMPv6 flows started.
     public var icmp = 0
-    /// Flows that idled out.
+    /// Flows that idled out (IPFIX flowEndReason 1).
     public var expired = 0
+    /// Records cut by the active timeout; the flows go on (2).
+    public var activeTimeout = 0
+    /// TCP flows ended by FIN both ways or RST, after the linger (3).
+    public var closed = 0
+    /// Flows forced out: shutdown, the end of a replay, a flush (4).
+    public var forced = 0
+    /// Flows evicted from a full table for a new one (5).
+    public var evicted = 0
     /// Flows in the tables now.
     public var active = 0
-    /// Packets whose new flow found the table full.
-    public var tableFull = 0
+    /// Ended flows handed to the exporter, and those its rings had no room for.
+    public var exported = 0
+    public var exportDropped = 0
     /// The biggest flows (reports only; the socket has `flows`).
     public var top: [FlowEntry]? = nil
 
@@ -130,8 +139,13 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var flowsCreated = 0
     public var icmpFlowsCreated = 0
     public var flowsExpired = 0
+    public var flowsActiveTimeout = 0
+    public var flowsClosed = 0
+    public var flowsForced = 0
+    public var flowsEvicted = 0
     public var flowsActive = 0
-    public var flowTableFull = 0
+    public var flowRecordsExported = 0
+    public var flowExportDropped = 0
     public var heartbeat = 0
     public var polls = 0
     public var budgetExhausted = 0
@@ -141,6 +155,7 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var noBuffers = 0
     public var bufferTruncated = 0
     public var receiveErrors = 0
+    public var vlanFromMetadata = 0
     public var uringErrors = 0
     public var kernelCountErrors = 0
     public var replayFrames = 0
@@ -281,7 +296,9 @@ public struct FlowEntry: Codable, Sendable, Equatable {
     public var a: String
     public var b: String
     public var packets: Int
+    /// Captured bytes, and IP-layer octets (what IPFIX exports).
     public var bytes: Int
+    public var octets: Int
     public var packetsAToB: Int
     public var packetsBToA: Int
     public var bytesAToB: Int
@@ -293,7 +310,8 @@ public struct FlowEntry: Codable, Sendable, Equatable {
     public var tcpFlags: String
 
     public init(
-        protocol: String, a: String, b: String, packets: Int, bytes: Int, packetsAToB: Int, packetsBToA: Int,
+        protocol: String, a: String, b: String, packets: Int, bytes: Int, octets: Int, packetsAToB: Int,
+        packetsBToA: Int,
         bytesAToB: Int, bytesBToA: Int, firstSeenNs: Int, lastSeenNs: Int, tcpFlags: String
     ) {
         self.protocol = `protocol`
@@ -301,6 +319,7 @@ public struct FlowEntry: Codable, Sendable, Equatable {
         self.b = b
         self.packets = packets
         self.bytes = bytes
+        self.octets = octets
         self.packetsAToB = packetsAToB
         self.packetsBToA = packetsBToA
         self.bytesAToB = bytesAToB
@@ -308,5 +327,40 @@ public struct FlowEntry: Codable, Sendable, Equatable {
         self.firstSeenNs = firstSeenNs
         self.lastSeenNs = lastSeenNs
         self.tcpFlags = tcpFlags
+    }
+}
+
+/// The IPFIX exporter: what left for the collectors. Messages attempted =
+/// `messages_sent` + `messages_failed`.
+public struct ExportReport: Codable, Sendable, Equatable {
+    /// Where records go (`HOST:PORT`).
+    public var collectors: [String]
+    /// Uniflow data records sent (two per flow with packets both ways).
+    public var records: Int
+    /// Flows encoded.
+    public var flows: Int
+    public var messagesSent: Int
+    /// Sends that failed (a collector refusing, ENOBUFS); never a wait.
+    public var messagesFailed: Int
+    public var templateRecords: Int
+    public var bytesSent: Int
+    /// Ended flows the workers' rings had no room for.
+    public var dropped: Int
+    /// The last send error, if any.
+    public var lastError: String?
+
+    public init(
+        collectors: [String], records: Int, flows: Int, messagesSent: Int, messagesFailed: Int, templateRecords: Int,
+        bytesSent: Int, dropped: Int, lastError: String?
+    ) {
+        self.collectors = collectors
+        self.records = records
+        self.flows = flows
+        self.messagesSent = messagesSent
+        self.messagesFailed = messagesFailed
+        self.templateRecords = templateRecords
+        self.bytesSent = bytesSent
+        self.dropped = dropped
+        self.lastError = lastError
     }
 }

@@ -54,6 +54,22 @@ public struct Uptime: Codable, Sendable, Equatable {
     public init(seconds: Double) { self.seconds = seconds }
 }
 
+/// `flush`: how many flows the workers ended, and who did not answer.
+public struct FlushReply: Codable, Sendable, Equatable {
+    /// Flows ended by this flush, over the workers that answered.
+    public var flowsEnded: Int
+    /// Ended flows handed to the exporter so far (all flushes and timeouts).
+    public var recordsExported: Int
+    /// Workers that did not answer within two seconds.
+    public var workersNotAnswering: [Int]
+
+    public init(flowsEnded: Int, recordsExported: Int, workersNotAnswering: [Int]) {
+        self.flowsEnded = flowsEnded
+        self.recordsExported = recordsExported
+        self.workersNotAnswering = workersNotAnswering
+    }
+}
+
 /// A live source, as `stats` shows it.
 public struct SourceSummary: Codable, Sendable, Equatable {
     public var interface: String
@@ -112,10 +128,12 @@ public struct Stats: Codable, Sendable, Equatable {
     public var sources: [SourceSummary]
     public var rooms: RoomTotals
     public var replay: JobCounts
+    /// The IPFIX exporter, when flows are exported.
+    public var export: ExportReport?
 
     public init(
         uptimeSeconds: Double, workers: Int, traffic: TrafficTotals, kernel: KernelTotals, noBuffers: Int,
-        sources: [SourceSummary], rooms: RoomTotals, replay: JobCounts
+        sources: [SourceSummary], rooms: RoomTotals, replay: JobCounts, export: ExportReport? = nil
     ) {
         self.uptimeSeconds = uptimeSeconds
         self.workers = workers
@@ -125,10 +143,11 @@ public struct Stats: Codable, Sendable, Equatable {
         self.sources = sources
         self.rooms = rooms
         self.replay = replay
+        self.export = export
     }
 
     enum CodingKeys: String, CodingKey {
-        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay
+        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay, export
     }
 
     public init(from decoder: any Decoder) throws {
@@ -141,6 +160,7 @@ public struct Stats: Codable, Sendable, Equatable {
         sources = try c.decode([SourceSummary].self, forKey: .sources)
         rooms = try c.decode(RoomTotals.self, forKey: .rooms)
         replay = try c.decode(JobCounts.self, forKey: .replay)
+        export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -153,6 +173,7 @@ public struct Stats: Codable, Sendable, Equatable {
         try c.encode(sources, forKey: .sources)
         try c.encode(rooms, forKey: .rooms)
         try c.encode(replay, forKey: .replay)
+        try c.encodeIfPresent(export, forKey: .export)
     }
 }
 
@@ -307,10 +328,12 @@ public struct ConfigReport: Codable, Sendable, Equatable {
         public var busyPoll: Bool
         public var flowCapacity: Int
         public var flowIdleTimeout: Double
+        public var flowActiveTimeout: Double
+        public var flowTcpLinger: Double
         public var mlockall: Bool
         public init(
             count: Int, cpus: [Int]?, priority: Int?, budget: Int, busyPoll: Bool, flowCapacity: Int,
-            flowIdleTimeout: Double, mlockall: Bool
+            flowIdleTimeout: Double, flowActiveTimeout: Double, flowTcpLinger: Double, mlockall: Bool
         ) {
             self.count = count
             self.cpus = cpus
@@ -319,6 +342,8 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.busyPoll = busyPoll
             self.flowCapacity = flowCapacity
             self.flowIdleTimeout = flowIdleTimeout
+            self.flowActiveTimeout = flowActiveTimeout
+            self.flowTcpLinger = flowTcpLinger
             self.mlockall = mlockall
         }
     }
@@ -348,17 +373,42 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.promiscuous = promiscuous
         }
     }
+    public struct IPFIX: Codable, Sendable, Equatable {
+        public var collectors: [String]
+        public var observationDomain: Int
+        public var mtu: Int
+        public var templateRefresh: Int
+        public var templateRefreshMessages: Int
+        public var rate: Int?
+        public var ring: Int
+        public init(
+            collectors: [String], observationDomain: Int, mtu: Int, templateRefresh: Int,
+            templateRefreshMessages: Int, rate: Int?, ring: Int
+        ) {
+            self.collectors = collectors
+            self.observationDomain = observationDomain
+            self.mtu = mtu
+            self.templateRefresh = templateRefresh
+            self.templateRefreshMessages = templateRefreshMessages
+            self.rate = rate
+            self.ring = ring
+        }
+    }
     public var daemon: Daemon
     public var rooms: Rooms
     public var workers: Workers
     public var replay: Replay
     public var sources: [Source]
+    /// `[ipfix]`, when flows are exported.
+    public var ipfix: IPFIX?
 
-    public init(daemon: Daemon, rooms: Rooms, workers: Workers, replay: Replay, sources: [Source]) {
+    public init(daemon: Daemon, rooms: Rooms, workers: Workers, replay: Replay, sources: [Source], ipfix: IPFIX? = nil)
+    {
         self.daemon = daemon
         self.rooms = rooms
         self.workers = workers
         self.replay = replay
         self.sources = sources
+        self.ipfix = ipfix
     }
 }

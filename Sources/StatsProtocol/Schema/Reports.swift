@@ -46,11 +46,15 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
     public var files: [FileReport]
     public var notes: [String]
     public var errors: [FileErrorReport]
+    /// With `--ipfix`: what the exporter sent.
+    public var export: ExportReport?
 
     public init(
         traffic: TrafficTotals, wireBytes: Int, elapsedSeconds: Double, rate: Rates, pacing: String, loops: Int,
-        workers: [WorkerReport], rooms: [RoomReport], files: [FileReport], notes: [String], errors: [FileErrorReport]
+        workers: [WorkerReport], rooms: [RoomReport], files: [FileReport], notes: [String], errors: [FileErrorReport],
+        export: ExportReport? = nil
     ) {
+        self.export = export
         self.traffic = traffic
         self.wireBytes = wireBytes
         self.elapsedSeconds = elapsedSeconds
@@ -65,7 +69,7 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case wireBytes, elapsedSeconds, rate, pacing, loops, workers, rooms, files, notes, errors
+        case wireBytes, elapsedSeconds, rate, pacing, loops, workers, rooms, files, notes, errors, export
     }
 
     public init(from decoder: any Decoder) throws {
@@ -81,6 +85,7 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
         files = try c.decode([FileReport].self, forKey: .files)
         notes = try c.decode([String].self, forKey: .notes)
         errors = try c.decode([FileErrorReport].self, forKey: .errors)
+        export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -96,6 +101,7 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
         try c.encode(files, forKey: .files)
         try c.encode(notes, forKey: .notes)
         try c.encode(errors, forKey: .errors)
+        try c.encodeIfPresent(export, forKey: .export)
     }
 }
 
@@ -114,12 +120,15 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
     public var workers: [WorkerReport]
     public var rooms: [RoomReport]
     public var notes: [String]
+    /// With `--ipfix`: what the exporter sent.
+    public var export: ExportReport?
 
     public init(
         sources: [SourceSummary], traffic: TrafficTotals, elapsedSeconds: Double, stoppedBy: String, rate: Rates,
         kernel: KernelTotals, noBuffers: Int, bufferTruncated: Int, receiveErrors: Int, workers: [WorkerReport],
-        rooms: [RoomReport], notes: [String]
+        rooms: [RoomReport], notes: [String], export: ExportReport? = nil
     ) {
+        self.export = export
         self.sources = sources
         self.traffic = traffic
         self.elapsedSeconds = elapsedSeconds
@@ -136,7 +145,7 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case sources, elapsedSeconds, stoppedBy, rate, kernel, noBuffers, bufferTruncated, receiveErrors, workers
-        case rooms, notes
+        case rooms, notes, export
     }
 
     public init(from decoder: any Decoder) throws {
@@ -153,6 +162,7 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
         workers = try c.decode([WorkerReport].self, forKey: .workers)
         rooms = try c.decode([RoomReport].self, forKey: .rooms)
         notes = try c.decode([String].self, forKey: .notes)
+        export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -169,5 +179,6 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
         try c.encode(workers, forKey: .workers)
         try c.encode(rooms, forKey: .rooms)
         try c.encode(notes, forKey: .notes)
+        try c.encodeIfPresent(export, forKey: .export)
     }
 }

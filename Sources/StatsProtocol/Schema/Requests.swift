@@ -16,7 +16,7 @@ public enum Access: String, Codable, Sendable {
 
 /// The commands of the stats socket.
 public enum Command: String, Codable, CaseIterable, Sendable {
-    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus
+    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus, flush
 
     /// What it does, for `help`.
     public var summary: String {
@@ -33,13 +33,14 @@ public enum Command: String, Codable, CaseIterable, Sendable {
             return
                 "\"file\": PATH queues a capture through the workers; \"job\": N shows one job; neither lists them"
         case .prometheus: return "the counters in Prometheus text exposition format"
+        case .flush: return "ends every flow now (IPFIX forced end), exporting each when flows are exported"
         }
     }
 
     /// Who may send it.
     public var access: Access {
         switch self {
-        case .replay: return .act
+        case .replay, .flush: return .act
         default: return .read
         }
     }
@@ -82,6 +83,7 @@ extension Command {
         case .uptime: return try UptimeRequest.decode(json)
         case .replay: return try ReplayRequest.decode(json)
         case .prometheus: return try PrometheusRequest.decode(json)
+        case .flush: return try FlushRequest.decode(json)
         }
     }
 }
@@ -274,6 +276,13 @@ public struct UptimeRequest: StatsRequest {
 public struct PrometheusRequest: StatsRequest {
     public typealias Reply = String
     public static let command = Command.prometheus
+    public init() {}
+}
+
+/// `flush`: every worker ends all its flows (flowEndReason forced end).
+public struct FlushRequest: StatsRequest {
+    public typealias Reply = FlushReply
+    public static let command = Command.flush
     public init() {}
 }
 

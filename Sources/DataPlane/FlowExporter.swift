@@ -1,0 +1,236 @@
+import CRoomsSupport
+import Sinks
+import StatsProtocol
+import Synchronization
+import Syscalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the exporter counted; `attempted = sent + failed` for messages.
+public struct FlowExporterCounters: Sendable, Equatable {
+    public var records = 0
+    public var flows = 0
+    public var messagesSent = 0
+    public var messagesFailed = 0
+    public var templateRecords = 0
+    public var bytesSent = 0
+    public var lastError: String? = nil
+}
+
+/// The exporter thread: drains the workers' rings of ended flows, encodes
+/// them as IPFIX (RFC 7011) and sends them over UDP to every collector,
+/// each with its own sequence numbers. It never blocks a worker: a worker
+/// whose ring is full counts a drop. A collector that refuses (ECONNREFUSED
+/// on a later send, ENOBUFS) costs counted, rate-limited-logged failures,
+/// never a wait.
+public final class FlowExporter: @unchecked Sendable {
+    public let options: FlowExportOptions
+    let rings: [FlowExportRing]
+    private let sockets: [Int32]
+    private var sessions: [IPFIXExportSession]
+    private let stopFlag = Atomic<Int>(0)
+    private let state = Mutex(FlowExporterCounters())
+    private var thread: PinnedThread? = nil
+
+    /// Opens a connected UDP socket to each collector (resolving names once).
+    public init(options: FlowExportOptions, rings: [FlowExportRing]) throws(ExportError) {
+        self.options = options
+        self.rings = rings
+        if let problem = options.ipfix.problem { throw ExportError("IPFIX: \(problem)") }
+        var sockets: [Int32] = []
+        var sessions: [IPFIXExportSession] = []
+        for collector in options.collectors {
+            do {
+                sockets.append(try Self.connect(collector))
+                sessions.append(try IPFIXExportSession(options.ipfix))
+            } catch let e as ExportError {
+                for fd in sockets { close(fd) }
+                throw e
+            } catch {
+                for fd in sockets { close(fd) }
+                throw ExportError("IPFIX: \(error)")
+            }
+        }
+        self.sockets = sockets
+        self.sessions = sessions
+    }
+
+    deinit {
+        for fd in sockets { close(fd) }
+    }
+
+    public struct ExportError: Error, Sendable, CustomStringConvertible {
+        public var description: String
+        init(_ d: String) { description = d }
+    }
+
+    /// A non-blocking UDP socket connected to `collector`.
+    static func connect(_ collector: IPFIXCollector) throws -> Int32 {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>? = nil
+        let rc = getaddrinfo(collector.host, String(collector.port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw ExportError("IPFIX collector \(collector): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        let fd = socket(
+            first.pointee.ai_family,
+            Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        guard fd >= 0 else { throw ExportError("IPFIX collector \(collector): socket: \(Errno.current)") }
+        // A large send buffer: bursts of records leave without ENOBUFS.
+        var size: Int32 = 4 << 20
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        if Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
+            let e = Errno.current
+            close(fd)
+            throw ExportError("IPFIX collector \(collector): connect: \(e)")
+        }
+        return fd
+    }
+
+    /// Starts the thread, on `cpus` (nil: where the caller runs).
+    public func start(cpus: [Int]?) throws(ThreadStartError) {
+        thread = try PinnedThread(name: "ctl-ipfix", cpus: cpus) { [self] in run() }
+    }
+
+    /// Exports what the rings still hold, then stops. Call after the
+    /// workers have stopped (and flushed their flows) for a complete export.
+    public func finish() {
+        stopFlag.store(1, ordering: .releasing)
+        if let t = thread.take() { t.join() }
+    }
+
+    public var counters: FlowExporterCounters { state.withLock { $0 } }
+
+    // MARK: The loop
+
+    func run() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: Swift.max(options.ipfix.maximumMessageLength, IPFIXExportConfiguration.minimumMessageLength),
+            alignment: 8)
+        defer { buffer.deallocate() }
+        let batchCapacity = 256
+        let batch = UnsafeMutablePointer<FlowExportRecord>.allocate(capacity: batchCapacity)
+        defer { batch.deallocate() }
+        var tokens = Double(options.recordsPerSecond ?? 0)
+        var lastRefill = Self.monotonic()
+        while true {
+            let stopping = stopFlag.load(ordering: .acquiring) != 0
+            var moved = 0
+            for ring in rings {
+                var n = 0
+                while n < batchCapacity, let r = ring.ring.pop() {
+                    batch[n] = r
+                    n &+= 1
+                }
+                if n == 0 { continue }
+                moved &+= n
+                send(UnsafeBufferPointer(start: batch, count: n), buffer: buffer)
+                if let rate = options.recordsPerSecond {
+                    // Records a second at most: wait for the tokens these cost.
+                    tokens -= Double(n)
+                    while tokens < 0 {
+                        var ts = timespec(tv_sec: 0, tv_nsec: 1_000_000)
+                        nanosleep(&ts, nil)
+                        let now = Self.monotonic()
+                        tokens = Swift.min(Double(rate), tokens + Double(now - lastRefill) / 1e9 * Double(rate))
+                        lastRefill = now
+                    }
+                }
+            }
+            statisticsAndTemplates(buffer: buffer)
+            if stopping && moved == 0 { break }
+            if moved == 0 {
+                var ts = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+                nanosleep(&ts, nil)
+            }
+        }
+    }
+
+    /// Sends `records` to every collector, as many messages as they take.
+    func send(_ records: UnsafeBufferPointer<FlowExportRecord>, buffer: UnsafeMutableRawBufferPointer) {
+        let now = Self.wallClock()
+        for c in sessions.indices {
+            var source = FlowExportCollectionSource(records)
+            while !source.isEmpty {
+                let summary: IPFIXMessageSummary
+                do {
+                    summary = try sessions[c].nextMessage(into: buffer, domain: 0, from: &source, now: now)
+                } catch {
+                    note("IPFIX encoding: \(error)")
+                    break
+                }
+                guard summary.byteCount > 0 else { continue }
+                transmit(summary, collector: c, buffer: buffer, now: now)
+            }
+        }
+    }
+
+    /// Templates on their period, and the exporter's statistics, even when
+    /// no flow ends.
+    func statisticsAndTemplates(buffer: UnsafeMutableRawBufferPointer) {
+        let now = Self.wallClock()
+        for c in sessions.indices {
+            var none = FlowExportCollectionSource(UnsafeBufferPointer<FlowExportRecord>(start: nil, count: 0))
+            if let summary = try? sessions[c].nextMessage(into: buffer, domain: 0, from: &none, now: now),
+                summary.byteCount > 0
+            {
+                transmit(summary, collector: c, buffer: buffer, now: now)
+            }
+            while sessions[c].statisticsDue(now: now) {
+                guard let summary = try? sessions[c].nextStatisticsMessage(into: buffer, now: now),
+                    summary.byteCount > 0
+                else { break }
+                transmit(summary, collector: c, buffer: buffer, now: now)
+            }
+        }
+    }
+
+    func transmit(_ summary: IPFIXMessageSummary, collector c: Int, buffer: UnsafeMutableRawBufferPointer, now: Int64) {
+        let n = Glibc.send(sockets[c], buffer.baseAddress, summary.byteCount, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+        if n == summary.byteCount {
+            state.withLock {
+                $0.messagesSent &+= 1
+                $0.bytesSent &+= n
+                $0.records &+= summary.flowRecords
+                $0.flows &+= summary.flows
+                $0.templateRecords &+= summary.templateRecords
+            }
+        } else {
+            let e = Errno.current
+            sessions[c].messageNotSent(summary, now: now)
+            state.withLock {
+                $0.messagesFailed &+= 1
+                $0.lastError = "\(options.collectors[c]): \(e)"
+            }
+        }
+    }
+
+    func note(_ message: String) {
+        state.withLock { $0.lastError = message }
+    }
+
+    static func monotonic() -> UInt64 { lab_monotonic_ns() }
+
+    static func wallClock() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec)
+    }
+}
+
+extension ExportReport {
+    /// What `exporter` sent, and what the `workers`' rings dropped.
+    public init(_ exporter: FlowExporter, workers: [WorkerShared]) {
+        let c = exporter.counters
+        self.init(
+            collectors: exporter.options.collectors.map(\.description), records: c.records, flows: c.flows,
+            messagesSent: c.messagesSent, messagesFailed: c.messagesFailed, templateRecords: c.templateRecords,
+            bytesSent: c.bytesSent, dropped: workers.reduce(0) { $0 + $1.counter(.flowExportDropped) },
+            lastError: c.lastError)
+    }
+}
