@@ -9,6 +9,7 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 
 int curing_pin_current_thread(const int32_t *cpus, int32_t count) {
     cpu_set_t set;
@@ -140,6 +141,33 @@ int curing_arm_recvmsg(struct io_uring *ring, int fd, struct msghdr *msg, uint16
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = bgid;
     io_uring_sqe_set_data64(sqe, tag);
+    return 0;
+}
+
+int curing_prep_writev(struct io_uring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset,
+                       int rw_flags, uint64_t tag) {
+    struct io_uring_sqe *sqe = get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_writev2(sqe, fd, iov, count, offset, rw_flags);
+    io_uring_sqe_set_data64(sqe, tag);
+    return 0;
+}
+
+int curing_limit_iowq(struct io_uring *ring, const int32_t *cpus, int32_t count, unsigned max_workers) {
+    if (count > 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int32_t i = 0; i < count; i++) {
+            if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+        }
+        int r = io_uring_register_iowq_aff(ring, sizeof(set), &set);
+        if (r < 0) return r;
+    }
+    if (max_workers > 0) {
+        unsigned values[2] = {max_workers, max_workers};
+        int r = io_uring_register_iowq_max_workers(ring, values);
+        if (r < 0) return r;
+    }
     return 0;
 }
 
@@ -401,4 +429,17 @@ int curing_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *g
 int curing_accept(int listener) {
     int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     return fd < 0 ? -errno : fd;
+}
+
+int curing_interface_hardware_type(const char *name) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    int r = ioctl(fd, SIOCGIFHWADDR, &ifr);
+    int e = errno;
+    close(fd);
+    if (r != 0) return -e;
+    return ifr.ifr_hwaddr.sa_family;
 }

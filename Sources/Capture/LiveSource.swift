@@ -146,6 +146,69 @@ public struct BPFProgram: ~Copyable {
     }
 }
 
+/// The LINKTYPE_ of the frames an interface delivers, as libpcap maps its
+/// hardware type: Ethernet and loopback are EN10MB (1), a tunnel with no
+/// link header is RAW (101); nil for others (or when it cannot be read).
+public func interfaceLinkType(_ name: String) -> UInt32? {
+    let t = curing_interface_hardware_type(name)
+    switch t {
+    case 1, 772: return 1  // ARPHRD_ETHER, ARPHRD_LOOPBACK
+    case 0xFFFE: return 101  // ARPHRD_NONE
+    default: return nil
+    }
+}
+
+/// A BPF filter run in user space on replayed frames, as `tcpdump -r F
+/// EXPRESSION` does (`pcap_offline_filter`): compiled once per link type
+/// the files bring, when the first frame of it comes.
+public final class OfflineFilter: @unchecked Sendable {
+    public let expression: String
+    private var linkTypes: [UInt32] = []
+    private var programs: [bpf_program] = []
+
+    public init(_ expression: String) {
+        self.expression = expression
+    }
+
+    deinit {
+        for i in programs.indices { pcap_freecode(&programs[i]) }
+    }
+
+    /// Whether the frame matches; throws when the expression cannot be
+    /// compiled for its link type (naming both).
+    public func matches(linkType: UInt32, frame: UnsafeRawPointer, captured: Int, wire: Int) throws(LiveCaptureError)
+        -> Bool
+    {
+        var i = 0
+        while i < linkTypes.count && linkTypes[i] != linkType { i &+= 1 }
+        if i == linkTypes.count { try compile(linkType) }
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(truncatingIfNeeded: captured)
+        header.len = UInt32(truncatingIfNeeded: Swift.max(wire, captured))
+        return programs.withUnsafeMutableBufferPointer {
+            pcap_offline_filter(&$0[i], &header, frame.assumingMemoryBound(to: UInt8.self)) != 0
+        }
+    }
+
+    private func compile(_ linkType: UInt32) throws(LiveCaptureError) {
+        guard let dead = pcap_open_dead(Int32(bitPattern: linkType), 262_144) else {
+            throw LiveCaptureError(interface: "replay", "pcap_open_dead failed")
+        }
+        defer { pcap_close(dead) }
+        var program = bpf_program()
+        if pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            let reason = String(cString: pcap_geterr(dead))
+            let known: UnsafePointer<CChar>? = pcap_datalink_val_to_name(Int32(bitPattern: linkType))
+            let name = known.map { String(cString: $0) } ?? "DLT \(linkType)"
+            throw LiveCaptureError(
+                interface: "replay", "filter \"\(expression)\" cannot run on link type \(name) (\(linkType)): \(reason)"
+            )
+        }
+        linkTypes.append(linkType)
+        programs.append(program)
+    }
+}
+
 /// The kernel's counts for one socket, kept as 64-bit running totals
 /// (PACKET_STATISTICS resets on every read; its `packets` already include
 /// `drops`).
@@ -179,6 +242,9 @@ public struct PcapHandle: ~Copyable {
     public let fileDescriptor: Int32
     /// The interface's index (IPFIX ingressInterface).
     public let interfaceIndex: Int32
+    /// Whether the timestamps libpcap gives are in nanoseconds (asked for;
+    /// microseconds where the kernel cannot).
+    public let nanosecondTimestamps: Bool
     /// Warnings from activation (e.g. promiscuous mode not supported).
     public let warnings: [String]
 
@@ -199,6 +265,8 @@ public struct PcapHandle: ~Copyable {
         pcap_set_timeout(p, Int32(options.timeoutMilliseconds))
         pcap_set_buffer_size(p, Int32(clamping: options.bufferBytes))
         pcap_set_immediate_mode(p, options.immediate ? 1 : 0)
+        // The kernel stamps TPACKET_V3 frames in nanoseconds: keep them.
+        let nano = pcap_set_tstamp_precision(p, Int32(PCAP_TSTAMP_PRECISION_NANO)) == 0
         var warnings: [String] = []
         let status = pcap_activate(p)
         if status < 0 {
@@ -248,6 +316,7 @@ public struct PcapHandle: ~Copyable {
         handle = p
         interface = name
         interfaceIndex = index
+        nanosecondTimestamps = nano && pcap_get_tstamp_precision(p) == Int32(PCAP_TSTAMP_PRECISION_NANO)
         self.linkType = linkType
         fileDescriptor = fd
         self.warnings = warnings

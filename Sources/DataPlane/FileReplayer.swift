@@ -28,6 +28,10 @@ public enum ReaderCounter: Int, CaseIterable, Sendable {
     case readerWaits
     /// Files that ended in an error.
     case fileErrors
+    /// Records a replay filter (`-f`) did not match: counted, not dispatched.
+    case filtered
+    /// Their captured bytes.
+    case filteredBytes
 }
 
 /// What a replay reads: a path (mapped), or a file already open (read with
@@ -116,6 +120,10 @@ public final class FileReplayer: @unchecked Sendable {
     /// The workers' inboxes (the pool's).
     private let inboxes: ReplayInboxes
     private let workerCount: Int
+    /// A BPF filter over the whole replay (`-f`), run before dispatch.
+    public var filter: OfflineFilter? = nil
+    /// Why the filter stopped the replay (a link type it cannot compile for).
+    public private(set) var filterError: String? = nil
 
     public init(pool: WorkerPool) {
         self.pool = pool
@@ -282,6 +290,23 @@ public final class FileReplayer: @unchecked Sendable {
             counters.add(ReaderCounter.unsupportedLinkType.rawValue, 1)
             counters.add(ReaderCounter.unsupportedBytes.rawValue, record.capturedLength)
             return
+        }
+        if let filter {
+            do throws(LiveCaptureError) {
+                guard
+                    try filter.matches(
+                        linkType: record.linkType.rawValue, frame: UnsafeRawPointer(record.data),
+                        captured: record.capturedLength, wire: record.wireLength)
+                else {
+                    counters.add(ReaderCounter.filtered.rawValue, 1)
+                    counters.add(ReaderCounter.filteredBytes.rawValue, record.capturedLength)
+                    return
+                }
+            } catch {
+                if filterError == nil { filterError = error.description }
+                cancel()
+                return
+            }
         }
         let workers = workerCount
         var worker = 0

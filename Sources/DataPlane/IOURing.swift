@@ -75,6 +75,29 @@ public struct IOURing: ~Copyable {
         }.get()
     }
 
+    /// Queues a write of `count` iovecs to `fd` at `offset`, with `flags`
+    /// (RWF_*); the iovecs and what they point to must stay until its
+    /// completion. The corresponding C function is `io_uring_prep_writev2`.
+    @inlinable
+    public func writev(
+        fd: Int32, _ iovecs: UnsafePointer<iovec>, count: Int, offset: Int64, flags: Int32, tag: UInt64
+    ) throws(Errno) {
+        let r = curing_prep_writev(ring, fd, iovecs, UInt32(truncatingIfNeeded: count), UInt64(offset), flags, tag)
+        if r < 0 { throw Errno(rawValue: -r) }
+    }
+
+    /// Keeps the ring's io-wq helpers (the threads that run writes which
+    /// would block) on `cpus` (empty: anywhere) and at most `maximum` of
+    /// each kind. The corresponding C functions are
+    /// `io_uring_register_iowq_aff` and `io_uring_register_iowq_max_workers`.
+    public func limitHelpers(cpus: [Int], maximum: Int) throws(Errno) {
+        let list = cpus.map { Int32(truncatingIfNeeded: $0) }
+        let r = list.withUnsafeBufferPointer {
+            curing_limit_iowq(ring, $0.baseAddress, Int32(list.count), UInt32(clamping: maximum))
+        }
+        if r < 0 { throw Errno(rawValue: -r) }
+    }
+
     /// Queues the cancellation of every request on `fd`; their last
     /// completions arrive with -ECANCELED.
     /// The corresponding C function is `io_uring_prep_cancel_fd`.
@@ -186,7 +209,8 @@ public struct ProvidedBuffers: ~Copyable, PageRefillTarget {
         self.entries = entries
         self.group = group
         self.roomIndex = roomIndex
-        bufferBytes = Room.pageSize
+        // The last bytes of a page stay free for a recording's block trailer.
+        bufferBytes = Room.pageSize - PageLayout.tailroom
         pages = .allocate(capacity: entries)
         pages.initialize(repeating: nil, count: entries)
         freeIDs = .allocate(capacity: entries)

@@ -56,6 +56,9 @@ struct UringSlot: ~Copyable {
 struct PcapDispatchContext {
     let processor: UnsafeMutablePointer<PacketProcessor>
     var linkType: LinkType
+    /// What a unit of `ts.tv_usec` is worth in ns: 1 (nanosecond
+    /// precision) or 1000.
+    var subsecondUnit: Int64 = 1
     let limit: CaptureLimit?
     var limitReached = false
 }
@@ -89,8 +92,8 @@ private let pcapCallback: pcap_handler = { user, header, bytes in
         return
     }
     let h = header!.pointee
-    let timestamp = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec) &* 1000
-    context.pointee.processor.pointee.process(
+    let timestamp = Int64(h.ts.tv_sec) &* 1_000_000_000 &+ Int64(h.ts.tv_usec) &* context.pointee.subsecondUnit
+    context.pointee.processor.pointee.stage(
         UnsafeRawPointer(bytes!), capturedLength: Int(h.caplen), wireLength: Int(h.len),
         linkType: context.pointee.linkType, timestamp: timestamp)
 }
@@ -100,6 +103,8 @@ enum CompletionKind: UInt64 {
     case pcapReadable = 1
     case received = 2
     case doorbell = 3
+    /// A recording's write completed.
+    case write = 4
 
     func tag(_ slot: Int) -> UInt64 { rawValue << 32 | UInt64(slot) }
 }
@@ -109,7 +114,9 @@ enum CompletionKind: UInt64 {
 /// straight into pages of the room), plus the replay doorbell as an eventfd.
 /// Opened on the worker's own thread (SINGLE_ISSUER binds the ring there).
 struct LiveSources: ~Copyable, WorkerSources {
-    var usesWallClock: Bool { true }
+    /// Live sources age flows on the wall clock; a recording replay-only
+    /// worker (no sources, the ring for its writes) on the packets'.
+    var usesWallClock: Bool { pcap.count > 0 || sockets.count > 0 }
     let uring: IOURing
     var pcap: FixedArray<PcapSlot>
     var sockets: FixedArray<UringSlot>
@@ -173,6 +180,16 @@ struct LiveSources: ~Copyable, WorkerSources {
         if uring.downgraded {
             context.shared.addNote("io_uring: SINGLE_ISSUER/DEFER_TASKRUN not supported by this kernel")
         }
+        if options.recorder != nil {
+            // Writes that would block run on io-wq helpers: at most two of
+            // each kind, and off the workers' CPUs when any CPU is left.
+            let helpers = options.ioHelperCPUs
+            do throws(Errno) {
+                try uring.limitHelpers(cpus: helpers, maximum: 2)
+            } catch {
+                context.shared.addNote("io_uring: limiting io-wq helpers: \(error)")
+            }
+        }
         if doorbellFD >= 0 {
             do throws(Errno) {
                 try uring.armPoll(fd: doorbellFD, tag: CompletionKind.doorbell.tag(0))
@@ -208,6 +225,9 @@ struct LiveSources: ~Copyable, WorkerSources {
                 if !uring.isStillArmed(i) { pcap[slot].armed = false }
             case .doorbell?:
                 if !uring.isStillArmed(i) { rearmDoorbell(context: context) }
+            case .write?:
+                context.processor.pointee.writer.completed(
+                    uring.result(i), uring: uring, room: context.room, counters: context.counters)
             case nil:
                 break
             }
@@ -216,6 +236,8 @@ struct LiveSources: ~Copyable, WorkerSources {
         // libpcap handles that turned readable: dispatch up to budget.
         for s in 0..<pcap.count where pcap[s].ready {
             dispatch.linkType = pcap[s].linkType
+            context.processor.pointee.sourceKey = pcap[s].source
+            dispatch.subsecondUnit = pcap[s].handle.nanosecondTimestamps ? 1 : 1000
             context.processor.pointee.ingress = UInt32(bitPattern: pcap[s].handle.interfaceIndex)
             let handle = pcap[s].handle.handle
             let m = withUnsafeMutablePointer(to: &dispatch) { ctx in
@@ -223,6 +245,8 @@ struct LiveSources: ~Copyable, WorkerSources {
                     pcap_dispatch(handle, Int32(truncatingIfNeeded: budget), pcapCallback, $0)
                 }
             }
+            // The last few frames were staged for their flows' slots to load.
+            context.processor.pointee.processStaged()
             // A dispatch ends at a block's end as well as at the budget:
             // the handle is drained only when one finds nothing.
             if m > 0 {
@@ -279,6 +303,7 @@ struct LiveSources: ~Copyable, WorkerSources {
         if frame.vlan_reinserted { c.add(WorkerCounter.vlanFromMetadata.rawValue, 1) }
         let offset = UnsafeMutableRawPointer(payload) - page.baseAddress
         context.processor.pointee.ingress = UInt32(bitPattern: sockets[s].socket.interfaceIndex)
+        context.processor.pointee.sourceKey = sockets[s].source
         context.processor.pointee.processInPlace(
             page, offset: offset, capturedLength: Int(frame.captured), wireLength: Int(frame.real), linkType: .ethernet,
             timestamp: frame.timestamp_ns != 0 ? frame.timestamp_ns : time)
@@ -319,6 +344,10 @@ struct LiveSources: ~Copyable, WorkerSources {
         }
         if publishCounts { publishKernelCounts(context: context) }
         if _slowPath(context.shared.filters.hasNews) { applyFilters(context: context) }
+        if context.processor.pointee.writer.enabled {
+            context.processor.pointee.writer.service(
+                uring: uring, now: Self.wallClock(), draining: false, counters: context.counters)
+        }
         return starved
     }
 
@@ -342,7 +371,9 @@ struct LiveSources: ~Copyable, WorkerSources {
         // Receives complete only inside io_uring_enter (DEFER_TASKRUN); a
         // pcap-only worker with more to read enters only to submit, but a
         // busy-polling one enters every time to see readiness.
-        guard always || sockets.count > 0 || uring.pendingSubmissions > 0 else { return }
+        guard
+            always || sockets.count > 0 || uring.pendingSubmissions > 0 || context.processor.pointee.writer.inFlight
+        else { return }
         do throws(Errno) {
             try uring.submit(waitingNanoseconds: 0)
         } catch {
@@ -420,7 +451,10 @@ struct LiveSources: ~Copyable, WorkerSources {
     /// Cancels the receives and processes what already sat in pages, so
     /// that no page is in the kernel's hands afterwards.
     mutating func drain(context: borrowing WorkerContext) {
-        defer { publishKernelCounts(context: context) }
+        defer {
+            publishKernelCounts(context: context)
+            drainWrites(context: context)
+        }
         guard sockets.count > 0 else { return }
         for s in 0..<sockets.count where sockets[s].armed {
             do throws(Errno) {
@@ -441,11 +475,45 @@ struct LiveSources: ~Copyable, WorkerSources {
             AtomicContext.enter()
             for i in 0..<k {
                 let tag = uring.tag(i)
-                if CompletionKind(rawValue: tag >> 32) == .received {
+                switch CompletionKind(rawValue: tag >> 32) {
+                case .received?:
                     _ = received(completion: i, slot: Int(tag & 0xFFFF_FFFF), time: Self.wallClock(), context: context)
+                case .write?:
+                    context.processor.pointee.writer.completed(
+                        uring.result(i), uring: uring, room: context.room, counters: context.counters)
+                default:
+                    break
                 }
             }
             AtomicContext.exit()
+        }
+    }
+
+    /// The recording's last writes: submitted, and waited for (their pages
+    /// are the kernel's until they complete), then the file is handed back.
+    mutating func drainWrites(context: borrowing WorkerContext) {
+        guard context.processor.pointee.writer.enabled else { return }
+        context.processor.pointee.processStaged()
+        while true {
+            context.processor.pointee.writer.service(
+                uring: uring, now: Self.wallClock(), draining: true, counters: context.counters)
+            if !context.processor.pointee.writer.inFlight && !context.processor.pointee.writer.hasQueuedFrames {
+                // Every frame is on disk: the file goes back, and the events
+                // reach the control thread (still running, it takes them).
+                context.processor.pointee.writer.retireCurrent()
+                context.processor.pointee.writer.flushDeferred()
+                if !context.processor.pointee.writer.busy { break }
+            }
+            do throws(Errno) {
+                try uring.submit(waitingNanoseconds: 10_000_000)
+            } catch {
+                uringError(error, context: context)
+            }
+            let k = uring.reap(max: uring.reapCapacity)
+            for i in 0..<k where CompletionKind(rawValue: uring.tag(i) >> 32) == .write {
+                context.processor.pointee.writer.completed(
+                    uring.result(i), uring: uring, room: context.room, counters: context.counters)
+            }
         }
     }
 

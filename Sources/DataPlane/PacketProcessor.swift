@@ -16,6 +16,20 @@ public struct PacketProcessor: ~Copyable {
     @usableFromInline var ingress: UInt32 = 0
     /// The clock the last sweep ran at.
     var lastSweep: Int64 = 0
+    /// Replay: the flow table's timer runs on the packets (every 64 of
+    /// them, on their clock), so that when flows end depends on the frames
+    /// alone, never on how polls happened to batch them.
+    @usableFromInline var timerOnPackets = true
+    @usableFromInline var packetsSinceTick = 0
+    /// Frames copied into pages whose decode waits a few frames, while
+    /// their flow's slot loads (live capture through libpcap, whose
+    /// callback sees one frame at a time).
+    @usableFromInline var staged: StagedFrames
+    /// The recording, when the run records (disabled otherwise).
+    @usableFromInline var writer: FrameWriter
+    /// The source the frames come from now (its recording interface), or
+    /// -1 for replayed frames (their link type picks the interface).
+    @usableFromInline var sourceKey = -1
     #if DEBUG
     /// Test hook: when set, pages are kept (up to this many frames) before
     /// being freed: packets that hold their pages.
@@ -33,6 +47,8 @@ public struct PacketProcessor: ~Copyable {
         self.room = room
         self.counters = counters
         self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
+        staged = StagedFrames()
+        writer = FrameWriter()
         #if DEBUG
         holdFrames = 0
         holdNanoseconds = 0
@@ -49,6 +65,8 @@ public struct PacketProcessor: ~Copyable {
         self.room = room
         self.counters = counters
         self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
+        staged = StagedFrames()
+        writer = FrameWriter()
         holdFrames = hooks.holdFrames
         holdNanoseconds = hooks.holdNanoseconds
         held = HeldPages(capacity: Swift.max(1, hooks.holdFrames))
@@ -66,6 +84,16 @@ public struct PacketProcessor: ~Copyable {
         return Int.bitWidth &- (pages &- 1).leadingZeroBitCount
     }
 
+    /// Where a copied frame of `length` bytes goes: after the headroom with
+    /// the tailroom behind it (``PageLayout``), or at the block's start when
+    /// only the largest block holds it.
+    @inlinable @inline(__always)
+    static func placement(_ length: Int) -> (order: Int, offset: Int) {
+        let framed = PageLayout.headroom &+ length &+ PageLayout.tailroom
+        if framed <= largestBlock { return (order(for: framed), PageLayout.headroom) }
+        return (order(for: length), 0)
+    }
+
     /// Handles one frame. `now` is the frame's timestamp (ns).
     @inlinable
     public mutating func process(
@@ -75,23 +103,84 @@ public struct PacketProcessor: ~Copyable {
         let c = counters
         c.add(WorkerCounter.bytes.rawValue, capturedLength)
         var length = capturedLength
-        if _slowPath(length > PacketProcessor.largestBlock) {
+        let cut = length > PacketProcessor.largestBlock
+        if _slowPath(cut) {
             c.add(WorkerCounter.oversized.rawValue, 1)
             length = PacketProcessor.largestBlock
         }
-        guard let page = room.allocate(order: PacketProcessor.order(for: length), .atomic) else {
+        let (order, offset) = PacketProcessor.placement(length)
+        guard let page = room.allocate(order: order, .atomic) else {
             c.add(WorkerCounter.droppedNoMemory.rawValue, 1)
             return
         }
-        page.baseAddress.copyMemory(from: frame, byteCount: length)
+        let copy = page.baseAddress + offset
+        copy.copyMemory(from: frame, byteCount: length)
         // A frame cut to 64 KiB decodes as cut by a snap length.
-        let d = decodePacket(
-            UnsafeRawBufferPointer(start: page.baseAddress, count: length),
-            wireLength: Swift.max(wireLength, capturedLength),
-            linkType: linkType)
+        let wire = Swift.max(wireLength, capturedLength)
+        let d = decodePacket(UnsafeRawBufferPointer(start: copy, count: length), wireLength: wire, linkType: linkType)
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: flowHash)
-        finish(page)
         c.add(WorkerCounter.processed.rawValue, 1)
+        finish(page, offset: offset, captured: length, wire: wire, time: timestamp, linkType: linkType, cut: cut)
+    }
+
+    /// Handles one frame as ``process(_:capturedLength:wireLength:linkType:timestamp:flowHash:)``
+    /// does, a few frames later: the frame is copied into its page now and
+    /// its flow's slot starts loading, and the frame staged that many
+    /// frames ago is decoded and accounted. Call ``processStaged()`` when
+    /// the batch ends.
+    @inlinable
+    public mutating func stage(
+        _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64
+    ) {
+        let c = counters
+        c.add(WorkerCounter.bytes.rawValue, capturedLength)
+        var length = capturedLength
+        let cut = length > PacketProcessor.largestBlock
+        if _slowPath(cut) {
+            c.add(WorkerCounter.oversized.rawValue, 1)
+            length = PacketProcessor.largestBlock
+        }
+        let (order, offset) = PacketProcessor.placement(length)
+        guard let page = room.allocate(order: order, .atomic) else {
+            c.add(WorkerCounter.droppedNoMemory.rawValue, 1)
+            return
+        }
+        let copy = page.baseAddress + offset
+        copy.copyMemory(from: frame, byteCount: length)
+        var hash: UInt32 = 0
+        if linkType == .ethernet, let h = FlowKey.quickHash(UnsafeRawPointer(copy), captured: length) {
+            hash = UInt32(truncatingIfNeeded: h)
+            flows.prefetch(hash: hash)
+        }
+        if staged.isFull { decodeOldestStaged() }
+        staged.append(
+            StagedFrame(
+                page: page.intoRaw(), offset: Int32(truncatingIfNeeded: offset),
+                length: Int32(truncatingIfNeeded: length),
+                wireLength: Int32(truncatingIfNeeded: Swift.max(wireLength, capturedLength)),
+                capturedLength: Int32(truncatingIfNeeded: capturedLength), linkType: linkType, hash: hash,
+                timestamp: timestamp, cut: cut))
+    }
+
+    /// Decodes and accounts every staged frame.
+    @inlinable
+    public mutating func processStaged() {
+        while staged.count > 0 { decodeOldestStaged() }
+    }
+
+    @inlinable
+    mutating func decodeOldestStaged() {
+        let f = staged.removeOldest()
+        let page = room.adopt(f.page)
+        let copy = page.baseAddress + Int(f.offset)
+        let d = decodePacket(
+            UnsafeRawBufferPointer(start: copy, count: Int(f.length)), wireLength: Int(f.wireLength),
+            linkType: f.linkType)
+        account(d, bytes: Int(f.capturedLength), timestamp: f.timestamp, flowHash: f.hash)
+        counters.add(WorkerCounter.processed.rawValue, 1)
+        finish(
+            page, offset: Int(f.offset), captured: Int(f.length), wire: Int(f.wireLength), time: f.timestamp,
+            linkType: f.linkType, cut: f.cut)
     }
 
     /// Handles a frame that already sits in a page of this room (received
@@ -103,18 +192,29 @@ public struct PacketProcessor: ~Copyable {
     ) {
         let c = counters
         c.add(WorkerCounter.bytes.rawValue, capturedLength)
+        let wire = Swift.max(wireLength, capturedLength)
         let d = decodePacket(
-            UnsafeRawBufferPointer(start: page.baseAddress + offset, count: capturedLength),
-            wireLength: Swift.max(wireLength, capturedLength), linkType: linkType)
+            UnsafeRawBufferPointer(start: page.baseAddress + offset, count: capturedLength), wireLength: wire,
+            linkType: linkType)
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: 0)
-        finish(page)
         c.add(WorkerCounter.processed.rawValue, 1)
+        finish(
+            page, offset: offset, captured: capturedLength, wire: wire, time: timestamp, linkType: linkType, cut: false)
     }
 
-    /// The frame is done with: its page goes home (or, in a debug build
-    /// with the hold hook set, is kept a while).
+    /// The frame is done with: it goes to the recording, or its page goes
+    /// home (or, in a debug build with the hold hook set, is kept a while).
     @inlinable @inline(__always)
-    mutating func finish(_ page: consuming Page) {
+    mutating func finish(
+        _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
+    ) {
+        if _slowPath(writer.enabled) {
+            let key = sourceKey >= 0 ? sourceKey : RecordingOptions.replayKey(linkType.rawValue)
+            writer.append(
+                page, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut, room: room,
+                counters: counters)
+            return
+        }
         #if DEBUG
         if _slowPath(holdFrames > 0) {
             hold(page)
@@ -122,6 +222,11 @@ public struct PacketProcessor: ~Copyable {
         }
         #endif
         room.free(page)
+    }
+
+    /// Starts recording (before the first frame).
+    mutating func startRecording(_ writer: consuming FrameWriter) {
+        self.writer = writer
     }
 
     #if DEBUG
@@ -168,10 +273,18 @@ public struct PacketProcessor: ~Copyable {
                 c.add(icmp ? WorkerCounter.icmpFlowsCreated.rawValue : WorkerCounter.flowsCreated.rawValue, 1)
             }
         }
+        if timerOnPackets {
+            packetsSinceTick &+= 1
+            if _slowPath(packetsSinceTick == 64) {
+                packetsSinceTick = 0
+                tick(now: latest)
+            }
+        }
     }
 
-    /// The flow table's timer, between polls: sweeps a share of the table
-    /// on the clock at `now` (the wall clock live, ``latest`` in replay),
+    /// The flow table's timer: sweeps a share of the table on the clock at
+    /// `now` (between polls on the wall clock live; every 64 frames on
+    /// ``latest`` in replay),
     /// so that flows end on an idle link too. The whole table is visited
     /// about once a second of that clock, at most 8192 slots a call.
     public mutating func tick(now: Int64) {
@@ -210,8 +323,10 @@ public struct PacketProcessor: ~Copyable {
         if d.flowHash != 0 { flows.prefetch(hash: d.flowHash) }
     }
 
-    /// Frees pages the hold hook kept (nothing in a release build).
+    /// Frees pages the hold hook kept (nothing in a release build), and
+    /// decodes any staged frame.
     public mutating func releaseHeld() {
+        processStaged()
         #if DEBUG
         while held.count > 0 { room.free(room.adopt(held.removeOldest(room: room.index))) }
         #endif
@@ -224,6 +339,72 @@ public struct PacketProcessor: ~Copyable {
     /// worker's thread. Returns how many.
     public func topFlows(_ count: Int, byPackets: Bool, into buffer: UnsafeMutablePointer<FlowRecord>) -> Int {
         flows.top(count, byPackets: byPackets, into: buffer)
+    }
+}
+
+/// One staged frame: its page, given up until its decode.
+@frozen @usableFromInline
+struct StagedFrame {
+    @usableFromInline var page: RawPage
+    @usableFromInline var offset: Int32
+    @usableFromInline var length: Int32
+    @usableFromInline var wireLength: Int32
+    @usableFromInline var capturedLength: Int32
+    @usableFromInline var linkType: LinkType
+    @usableFromInline var hash: UInt32
+    @usableFromInline var timestamp: Int64
+    @usableFromInline var cut: Bool
+
+    @inlinable
+    init(
+        page: RawPage, offset: Int32, length: Int32, wireLength: Int32, capturedLength: Int32, linkType: LinkType,
+        hash: UInt32, timestamp: Int64, cut: Bool
+    ) {
+        self.page = page
+        self.offset = offset
+        self.cut = cut
+        self.length = length
+        self.wireLength = wireLength
+        self.capturedLength = capturedLength
+        self.linkType = linkType
+        self.hash = hash
+        self.timestamp = timestamp
+    }
+}
+
+/// The frames waiting for their decode: a fixed ring of ``depth``, the
+/// prefetch distance (far enough for a slot's line to arrive from memory
+/// while the frames between are copied and decoded).
+@usableFromInline
+struct StagedFrames: ~Copyable {
+    @usableFromInline static let depth = 4
+    @usableFromInline let entries: UnsafeMutablePointer<StagedFrame>
+    @usableFromInline var head = 0
+    @usableFromInline var count = 0
+
+    @usableFromInline
+    init() {
+        entries = .allocate(capacity: StagedFrames.depth)
+    }
+
+    deinit {
+        entries.deallocate()
+    }
+
+    @inlinable var isFull: Bool { count == StagedFrames.depth }
+
+    @inlinable
+    mutating func append(_ f: StagedFrame) {
+        (entries + ((head &+ count) & (StagedFrames.depth &- 1))).initialize(to: f)
+        count &+= 1
+    }
+
+    @inlinable
+    mutating func removeOldest() -> StagedFrame {
+        let f = (entries + head).move()
+        head = (head &+ 1) & (StagedFrames.depth &- 1)
+        count &-= 1
+        return f
     }
 }
 

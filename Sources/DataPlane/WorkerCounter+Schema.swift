@@ -51,6 +51,16 @@ extension WorkerCounterSet {
             case .uringErrors: uringErrors = v
             case .kernelCountErrors: kernelCountErrors = v
             case .replayFrames: replayFrames = v
+            case .written: written = v
+            case .writtenBytes: writtenBytes = v
+            case .unwrittenOverload: unwrittenOverload = v
+            case .unwrittenOverloadBytes: unwrittenOverloadBytes = v
+            case .unwrittenDiskFull: unwrittenDiskFull = v
+            case .unwrittenDiskFullBytes: unwrittenDiskFullBytes = v
+            case .unwrittenError: unwrittenError = v
+            case .unwrittenOversized: unwrittenOversized = v
+            case .unwrittenLinkType: unwrittenLinktype = v
+            case .filesStarted: filesStarted = v
             case .malformedBase: break
             }
         }
@@ -103,12 +113,13 @@ extension TrafficTotals {
     ///   - missed: paced frames dropped on full queues, and their bytes.
     public init(
         total: (WorkerCounter) -> Int, malformed: (Malformation) -> Int, unsupported: (packets: Int, bytes: Int),
-        missed: (packets: Int, bytes: Int)
+        missed: (packets: Int, bytes: Int), filtered: (packets: Int, bytes: Int) = (0, 0)
     ) {
         self.init()
         received = total(.processed) + total(.droppedNoMemory)
-        packets = received + unsupported.packets + missed.packets
-        bytes = total(.bytes) + unsupported.bytes + missed.bytes
+        packets = received + unsupported.packets + missed.packets + filtered.packets
+        bytes = total(.bytes) + unsupported.bytes + missed.bytes + filtered.bytes
+        self.filtered = filtered.packets
         processed = total(.processed)
         decoded.ipv4 = total(.ipv4)
         decoded.ipv6 = total(.ipv6)
@@ -181,5 +192,28 @@ extension WorkerShared {
         WorkerReport(
             worker: index, cpu: cpu, state: state, received: received,
             counters: WorkerCounterSet(counter, malformed: malformed), rxMissed: rxMissed)
+    }
+}
+
+extension RecordingReport {
+    /// What `recorder` did, with the `workers`' counts of written and
+    /// unwritten frames.
+    public init(_ recorder: Recorder, workers: [WorkerShared]) {
+        func total(_ c: WorkerCounter) -> Int { workers.reduce(0) { $0 + $1.counter(c) } }
+        var u = UnwrittenCounts()
+        u.overload = total(.unwrittenOverload)
+        u.overloadBytes = total(.unwrittenOverloadBytes)
+        u.diskFull = total(.unwrittenDiskFull)
+        u.diskFullBytes = total(.unwrittenDiskFullBytes)
+        u.error = total(.unwrittenError)
+        u.oversized = total(.unwrittenOversized)
+        u.linktype = total(.unwrittenLinkType)
+        let r = recorder.counters
+        self.init(
+            path: recorder.options.naming.template, format: recorder.options.format.rawValue, written: total(.written),
+            writtenBytes: total(.writtenBytes), unwritten: u, filesStarted: total(.filesStarted),
+            filesWritten: r.filesWritten, bytesWritten: r.bytesWritten, unlinkedRing: r.unlinkedRing,
+            unlinkedFreeSpace: r.unlinkedFreeSpace, diskFullStops: r.diskFullStops, truncations: r.truncations,
+            currentFiles: r.currentFiles, files: r.files, lastError: r.lastError)
     }
 }

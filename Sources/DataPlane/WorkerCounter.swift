@@ -69,6 +69,28 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     /// Frames taken from the replay queue and finished with (the file's
     /// mapping may go once every dispatched frame is counted here).
     case replayFrames
+    /// Recording: frames written whole to the worker's file, and their
+    /// captured bytes (the frame, after the sink's snap length).
+    case written
+    case writtenBytes
+    /// Recording: frames not written because the pages in flight reached
+    /// their cap (the disk is behind), and their bytes.
+    case unwrittenOverload
+    case unwrittenOverloadBytes
+    /// Recording: frames not written for want of space (ENOSPC, EDQUOT, a
+    /// short write, below `min_free`), and their bytes.
+    case unwrittenDiskFull
+    case unwrittenDiskFullBytes
+    /// Recording: frames whose write failed otherwise (the errno is noted).
+    case unwrittenError
+    /// Recording: frames larger than the largest block, cut when copied,
+    /// never written as if whole.
+    case unwrittenOversized
+    /// Recording in classic pcap: frames of a second link type, which one
+    /// pcap file cannot hold.
+    case unwrittenLinkType
+    /// Recording: files started (the first, then one per rotation).
+    case filesStarted
     /// Per malformation reason (Malformation.rawValue, 1...).
     case malformedBase
 
@@ -120,6 +142,16 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .uringErrors: return "uring_errors"
         case .kernelCountErrors: return "kernel_count_errors"
         case .replayFrames: return "replay_frames"
+        case .written: return "written"
+        case .writtenBytes: return "written_bytes"
+        case .unwrittenOverload: return "unwritten_overload"
+        case .unwrittenOverloadBytes: return "unwritten_overload_bytes"
+        case .unwrittenDiskFull: return "unwritten_disk_full"
+        case .unwrittenDiskFullBytes: return "unwritten_disk_full_bytes"
+        case .unwrittenError: return "unwritten_error"
+        case .unwrittenOversized: return "unwritten_oversized"
+        case .unwrittenLinkType: return "unwritten_linktype"
+        case .filesStarted: return "files_started"
         case .malformedBase: return "malformed"
         }
     }

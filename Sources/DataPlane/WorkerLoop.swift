@@ -72,6 +72,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         let c = context.counters
         let budget = context.options.budget
         let index = shared.index
+        context.processor.pointee.timerOnPackets = !sources.usesWallClock
         #if DEBUG
         let hooks = context.options.hooks
         let stallAt = hooks.stallWorker == index ? Int64(lab_monotonic_ns()) &+ hooks.stallAfter : nil
@@ -99,9 +100,9 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             if tick { lastTick = now }
             let starved = sources.service(context: context, publishCounts: tick)
             context.processor.pointee.releaseExpiredHeld()
-            // The flow table's timer: flows end on an idle link too.
-            context.processor.pointee.tick(
-                now: sources.usesWallClock ? LiveSources.wallClock() : context.processor.pointee.latest)
+            // The flow table's timer on the wall clock: flows end on an idle
+            // link too. (On the packets' clock it runs with the packets.)
+            if sources.usesWallClock { context.processor.pointee.tick(now: LiveSources.wallClock()) }
             shared.answerFlush(&context.processor.pointee)
             if replayed > 0 || tick { context.processor.pointee.publishFlowGauges() }
             shared.answerFlowRequest(from: context.processor.pointee)

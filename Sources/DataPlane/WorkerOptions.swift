@@ -10,6 +10,11 @@ public struct WorkerOptions: Sendable {
     public var timeouts = FlowTimeouts()
     /// Ended flows each worker's export ring holds; nil: no export.
     public var exportRing: Int? = nil
+    /// The recording, when the run records frames.
+    public var recorder: Recorder? = nil
+    /// Where the workers' io-wq helpers (blocking writes) may run: the CPUs
+    /// no worker uses (empty: anywhere).
+    public var ioHelperCPUs: [Int] = []
     /// uring: pages lent to the kernel per socket (a power of two).
     public var providedBuffers: Int = 256
     /// Pause-spins before sleeping when the queue is empty (0 when workers

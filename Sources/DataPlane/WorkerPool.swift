@@ -49,6 +49,8 @@ public final class WorkerPool: @unchecked Sendable {
         sources: [LiveSourceOptions] = [], limit: CaptureLimit? = nil
     ) throws(StartError) {
         let live = !sources.isEmpty
+        // A recording worker sleeps in its io_uring (its writes complete there).
+        let ringWorkers = live || options.recorder != nil
         // One worker and no group named: nothing to fan out to.
         let sources = sources.map {
             var s = $0
@@ -57,7 +59,7 @@ public final class WorkerPool: @unchecked Sendable {
         }
         let inboxes: ReplayInboxes
         do {
-            inboxes = try ReplayInboxes(count: rooms.count, capacity: ringCapacity, eventFDs: live)
+            inboxes = try ReplayInboxes(count: rooms.count, capacity: ringCapacity, eventFDs: ringWorkers)
         } catch {
             throw .inbox(error)
         }
@@ -86,7 +88,7 @@ public final class WorkerPool: @unchecked Sendable {
             throw .thread(error)
         }
         threads = group
-        if live {
+        if ringWorkers {
             // Wait for every worker to open its sources (or fail to).
             let deadline = lab_monotonic_ns() + 30_000_000_000
             while workers.contains(where: { $0.startState.load(ordering: .acquiring) == 0 })
@@ -133,8 +135,14 @@ public final class WorkerPool: @unchecked Sendable {
             processor.deinitialize(count: 1)
             processor.deallocate()
         }
+        if let recorder = options.recorder, shared.index < recorder.slots.count {
+            processor.pointee.startRecording(
+                FrameWriter(
+                    options: recorder.options, slot: recorder.slots[shared.index], headers: recorder.headers,
+                    roomPages: room.pageCount))
+        }
         let context = WorkerContext(shared: shared, room: room, options: options, processor: processor, limit: limit)
-        if sources.isEmpty {
+        if sources.isEmpty && options.recorder == nil {
             return WorkerLoop(context: context, inboxes: inboxes, sources: ReplayOnly()).run()
         }
         let live: LiveSources

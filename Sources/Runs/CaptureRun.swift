@@ -32,6 +32,9 @@ public struct CaptureConfiguration: Sendable {
     public var topFlows: Int = 10
     /// Export ended flows as IPFIX (nil: no export).
     public var export: FlowExportOptions?
+    /// Record the frames (`-w`; nil: no recording). Its interfaces are
+    /// filled in from the sources.
+    public var recording: RecordingOptions?
 
     public init(sources: [LiveSourceOptions], workers: Int) {
         self.sources = sources
@@ -58,6 +61,8 @@ public struct CaptureReport: Sendable {
     public var stoppedBy: String
     /// What the IPFIX exporter sent, when flows were exported.
     public var export: ExportReport? = nil
+    /// What the recording wrote (`-w`).
+    public var recording: RecordingReport? = nil
 
     public func total(_ c: WorkerCounter) -> Int { workers.reduce(0) { $0 + $1.counters[c.rawValue] } }
     public func total(_ m: Malformation) -> Int { workers.reduce(0) { $0 + $1.counters[WorkerCounter.malformed(m)] } }
@@ -103,7 +108,7 @@ public struct CaptureReport: Sendable {
                         + w.counters[WorkerCounter.droppedNoMemory.rawValue],
                     counters: WorkerCounterSet(snapshot: w.counters), rxMissed: 0)
             },
-            rooms: rooms.map(RoomReport.init), notes: notes, export: export)
+            rooms: rooms.map(RoomReport.init), notes: notes, export: export, recording: recording)
     }
 
     public var json: JSON { JSONCoding.encode(document) }
@@ -146,6 +151,7 @@ public struct CaptureReport: Sendable {
                 : "Malformed: " + bad.map { "\($0.description) \(total($0))" }.joined(separator: ", "))
         out.append("")
         out += flowLines(total, export: export)
+        if let r = recording { out += recordingLines(r) }
         if !top.isEmpty {
             out.append("Top flows by bytes:")
             for f in top {
@@ -220,6 +226,31 @@ public enum CaptureRun {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         var options = c.worker
         if let export = c.export { options.exportRing = export.ringCapacity }
+        let free = PinnedThread.currentAffinity.filter { !(c.pinning() ?? []).contains($0) }
+        var recorder: Recorder? = nil
+        if var recording = c.recording {
+            recording.wallClockRotation = true
+            recording.interfaces = []
+            for source in c.sources {
+                guard let linkType = interfaceLinkType(source.interface) else {
+                    throw Failure(
+                        description: "\(source.interface): cannot record: its link type is neither Ethernet nor raw IP")
+                }
+                recording.interfaces.append(
+                    RecordedInterface(
+                        name: source.interface, linkType: linkType, snapLength: source.snaplen, filter: source.filter))
+            }
+            if recording.format == .pcap && Set(recording.interfaces.map(\.linkType)).count > 1 {
+                throw Failure(description: "--format pcap holds one link type per file; the sources have several")
+            }
+            do {
+                recorder = try Recorder(options: recording)
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+            options.recorder = recorder
+            options.ioHelperCPUs = free
+        }
         let pool: WorkerPool
         do {
             pool = try WorkerPool(
@@ -228,9 +259,18 @@ public enum CaptureRun {
         } catch {
             throw Failure(description: "\(error)")
         }
+        if let recorder {
+            recorder.attach(pool.workers)
+            do {
+                try recorder.start(cpus: free.isEmpty ? nil : free)
+            } catch {
+                _ = pool.finish()
+                recorder.finish()
+                throw Failure(description: "\(error)")
+            }
+        }
         var exporter: FlowExporter? = nil
         if let export = c.export {
-            let free = PinnedThread.currentAffinity.filter { !(c.pinning() ?? []).contains($0) }
             do {
                 exporter = try FlowExporter(options: export, rings: pool.exportRings)
                 try exporter?.start(cpus: free.isEmpty ? nil : free)
@@ -253,6 +293,7 @@ public enum CaptureRun {
         }
         let flows = pool.finish()
         exporter?.finish()
+        recorder?.finish()
         let elapsed = start.duration(to: clock.now)
         let leaks = arena.checkForLeaks()
         var report = CaptureReport(
@@ -262,6 +303,9 @@ public enum CaptureRun {
         report.notes = arena.layout.notes + pool.workers.flatMap(\.notes)
         if let exporter {
             report.export = ExportReport(exporter, workers: pool.workers)
+        }
+        if let recorder {
+            report.recording = RecordingReport(recorder, workers: pool.workers)
         }
         return (report, leaks)
     }

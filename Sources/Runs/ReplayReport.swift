@@ -25,6 +25,8 @@ public struct ReplayReport: Sendable {
     public var interruptedBy: String? = nil
     /// What the IPFIX exporter sent, when flows were exported.
     public var export: ExportReport? = nil
+    /// What the recording wrote (`-w`).
+    public var recording: RecordingReport? = nil
 
     public init(
         files: [FileReplayResult], pacing: Pacing, loops: Int, elapsed: Int64, replayer: FileReplayer,
@@ -71,7 +73,8 @@ public struct ReplayReport: Sendable {
         var t = TrafficTotals(
             total: total, malformed: total,
             unsupported: (reader[.unsupportedLinkType] ?? 0, reader[.unsupportedBytes] ?? 0),
-            missed: (reader[.rxMissed] ?? 0, reader[.rxMissedBytes] ?? 0))
+            missed: (reader[.rxMissed] ?? 0, reader[.rxMissedBytes] ?? 0),
+            filtered: (reader[.filtered] ?? 0, reader[.filteredBytes] ?? 0))
         t.flows.top = top.map(FlowEntry.init)
         return t
     }
@@ -97,7 +100,7 @@ public struct ReplayReport: Sendable {
                     file: f.path, format: f.format, packets: f.packets, bytes: f.bytes, wireBytes: f.wireBytes,
                     ok: f.error == nil)
             },
-            notes: notes, errors: errors.map(FileErrorReport.init), export: export)
+            notes: notes, errors: errors.map(FileErrorReport.init), export: export, recording: recording)
     }
 
     public var json: JSON { JSONCoding.encode(document) }
@@ -144,6 +147,8 @@ public struct ReplayReport: Sendable {
             "Dropped: nomem \(total(.droppedNoMemory)), rx_missed \(reader[.rxMissed] ?? 0)")
         out.append("")
         out += flowLines(total, export: export)
+        if let f = reader[.filtered], f > 0 { out.append("Filtered: \(f) records did not match the filter") }
+        if let r = recording { out += recordingLines(r) }
         if !top.isEmpty {
             out.append("Top flows by bytes:")
             out.append("  proto   packets        bytes  flags     endpoints")
@@ -205,6 +210,27 @@ func flowLines(_ total: (WorkerCounter) -> Int, export: ExportReport?) -> [Strin
                 + "\(x.messagesFailed) sends failed, \(x.dropped) records dropped (ring full)"
                 + (x.lastError.map { "; last error: \($0)" } ?? ""))
     }
+    return out
+}
+
+/// What a recording wrote, for the summaries.
+func recordingLines(_ r: RecordingReport) -> [String] {
+    let u = r.unwritten
+    var out = [
+        "Recording \(r.path) (\(r.format)): \(r.written) frames written (\(r.writtenBytes) bytes), "
+            + "\(r.filesWritten) files (\(r.bytesWritten) bytes)",
+        "  unwritten: overload \(u.overload), disk_full \(u.diskFull), error \(u.error), oversized \(u.oversized), "
+            + "linktype \(u.linktype)",
+    ]
+    if r.unlinkedRing + r.unlinkedFreeSpace > 0 {
+        out.append("  removed: \(r.unlinkedRing) by the ring, \(r.unlinkedFreeSpace) below min_free")
+    }
+    for (w, files) in r.files.enumerated() where !files.isEmpty {
+        out.append(
+            "  worker \(w): \(files.count == 1 ? files[0] : "\(files.count) files, \(files[0]) ... \(files[files.count - 1])")"
+        )
+    }
+    if let e = r.lastError { out.append("  last error: \(e)") }
     return out
 }
 

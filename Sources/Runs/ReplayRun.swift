@@ -1,3 +1,4 @@
+import Capture
 import DataPlane
 import Rooms
 import Sinks
@@ -25,6 +26,10 @@ public struct ReplayConfiguration: Sendable {
     public var topFlows: Int = 10
     /// Export ended flows as IPFIX (nil: no export).
     public var export: FlowExportOptions?
+    /// Record the frames (`-w`; nil: no recording).
+    public var recording: RecordingOptions?
+    /// A BPF filter over the whole replay (`-f`), in user space.
+    public var filter: String?
 
     public init(workers: Int) {
         self.workers = workers
@@ -73,6 +78,18 @@ public enum ReplayRun {
         // workers sleep at once instead of spinning against it.
         if c.workers + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
         if let export = c.export { options.exportRing = export.ringCapacity }
+        let readerCPU = c.readerCPU()
+        var recorder: Recorder? = nil
+        if var recording = c.recording {
+            recording.wallClockRotation = false
+            do {
+                recorder = try Recorder(options: recording)
+            } catch {
+                throw Failure(description: "\(error)")
+            }
+            options.recorder = recorder
+            options.ioHelperCPUs = readerCPU.map { [$0] } ?? []
+        }
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let pool: WorkerPool
         do {
@@ -82,7 +99,16 @@ public enum ReplayRun {
         } catch {
             throw Failure(description: "\(error)")
         }
-        let readerCPU = c.readerCPU()
+        if let recorder {
+            recorder.attach(pool.workers)
+            do {
+                try recorder.start(cpus: readerCPU.map { [$0] })
+            } catch {
+                _ = pool.finish()
+                recorder.finish()
+                throw Failure(description: "\(error)")
+            }
+        }
         var exporter: FlowExporter? = nil
         if let export = c.export {
             do {
@@ -94,6 +120,7 @@ public enum ReplayRun {
             }
         }
         let replayer = FileReplayer(pool: pool)
+        if let filter = c.filter { replayer.filter = OfflineFilter(filter) }
         let clock = MonotonicClock()
         let start = clock.now()
         let results: [FileReplayResult]
@@ -111,6 +138,7 @@ public enum ReplayRun {
         // sends what the rings hold, then ends.
         let flows = pool.finish()
         exporter?.finish()
+        recorder?.finish()
         let elapsed = clock.now() - start
         let leaks = arena.checkForLeaks()
         var report = ReplayReport(
@@ -120,6 +148,10 @@ public enum ReplayRun {
         if let exporter {
             report.export = ExportReport(exporter, workers: pool.workers)
         }
+        if let recorder {
+            report.recording = RecordingReport(recorder, workers: pool.workers)
+        }
+        if let problem = replayer.filterError { throw Failure(description: problem) }
         if let interruption {
             report.interruptedBy = interruption
             report.notes.append("stopped by \(interruption) after \(report.packets) packets")

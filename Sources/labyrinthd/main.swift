@@ -154,7 +154,7 @@ struct ProcessingOptions: ParsableArguments {
     /// Runs a replay or a capture and prints its report (JSON with `--json`),
     /// then the leak check; a run that cannot start is exit 2 with the reason.
     func show<Report>(
-        _ body: () async throws -> (Report, JSON, String, LeakReport)
+        reportToStandardError: Bool = false, _ body: () async throws -> (Report, JSON, String, LeakReport)
     ) async throws -> (Report, LeakReport) {
         let outcome: (Report, JSON, String, LeakReport)
         do {
@@ -164,11 +164,13 @@ struct ProcessingOptions: ParsableArguments {
             throw ExitCode(2)
         }
         let (report, json, human, leaks) = outcome
-        if self.json {
-            print(json.prettyText)
+        // With `-w -` the frames own standard output: the report goes to
+        // standard error, as tcpdump's does.
+        let text = self.json ? json.prettyText + "\n" : human + "\n" + "\(leaks)" + "\n"
+        if reportToStandardError {
+            FileStandardError.write(text)
         } else {
-            print(human)
-            print(leaks)
+            print(text, terminator: "")
         }
         return (report, leaks)
     }
@@ -238,6 +240,111 @@ struct ExportFlags: ParsableArguments {
     }
 }
 
+/// Recording: `-w` and its rotation, for replay and capture.
+struct RecordFlags: ParsableArguments {
+    @Option(
+        name: [.customShort("w"), .customLong("write")],
+        help: ArgumentHelp(
+            "Write the frames to PATH (- for standard output, one worker).",
+            discussion:
+                "Each worker writes its own files. PATH may hold strftime fields (%Y%m%d-%H%M%S), {worker} and {seq}; without {worker}, several workers add .w<N> before the extension, and rotation without {seq} or a time field adds .<seq>."
+        ))
+    var write: String?
+
+    @Option(
+        name: [.customShort("C"), .customLong("rotate-size")],
+        help:
+            "Start a new file once this one holds SIZE: a bare number is millions of bytes (as tcpdump's -C), or 200KiB, 512MB, 1GiB."
+    )
+    var rotateSize: String?
+
+    @Option(
+        name: [.customShort("G"), .customLong("rotate-seconds")],
+        help:
+            "Start a new file every N seconds, the files aligned to multiples of N since the epoch (the wall clock live, the packets' own clock in a replay); a quiet link still rotates."
+    )
+    var rotateSeconds: Int64?
+
+    @Option(
+        name: [.customShort("W"), .customLong("max-files")],
+        help:
+            "Keep only the newest N files of this run, removing older ones: a ring, with -C and/or -G (not tcpdump's -W, which exits after N files with -G)."
+    )
+    var maxFiles: Int?
+
+    @Option(
+        help:
+            "pcapng (default; interface and statistics blocks) or pcap (classic, nanosecond timestamps, one link type)."
+    )
+    var format: String = "pcapng"
+
+    @Option(
+        name: [.customShort("s"), .customLong("write-snaplen")], help: "Write at most this many bytes of each frame.")
+    var writeSnaplen: Int?
+
+    @Option(
+        help: "Data reaches the file within this many milliseconds, even at low rates (as tcpdump's -U does at once).")
+    var flushMs: Int = 1000
+
+    @Option(
+        help:
+            "Below this much free space (e.g. 2GiB): remove the oldest files with -W, else stop writing (counted unwritten.disk_full) until space comes back."
+    )
+    var minFree: String?
+
+    @Option(
+        help:
+            "Pages each worker may hold in flight to the disk (default: a quarter of its room); beyond, frames are counted unwritten.overload."
+    )
+    var pagesInFlight: Int?
+
+    @Flag(help: "Do not ask for RWF_DONTCACHE (written pages then stay in the page cache).")
+    var cacheWrites = false
+
+    func validate() throws {
+        guard write != nil else {
+            if rotateSize != nil || rotateSeconds != nil || maxFiles != nil || minFree != nil || writeSnaplen != nil {
+                throw ValidationError("-C, -G, -W, -s and --min-free go with -w")
+            }
+            return
+        }
+        guard RecordFormat(rawValue: format) != nil else { throw ValidationError("--format is pcapng or pcap") }
+        if let s = writeSnaplen, s < 1 || s > 262_144 { throw ValidationError("-s must be within 1...262144") }
+        if flushMs < 1 || flushMs > 600_000 { throw ValidationError("--flush-ms must be within 1...600000") }
+        if let p = pagesInFlight, p < 16 || p > 1 << 24 {
+            throw ValidationError("--pages-in-flight must be within 16...16777216")
+        }
+    }
+
+    /// The recording for `workers` workers, or nil without `-w`.
+    func options(workers: Int) throws -> RecordingOptions? {
+        guard let write else { return nil }
+        var rotation = RotationConfiguration()
+        do {
+            if let size = rotateSize { rotation.maximumFileSize = try ByteSize.parse(size) }
+            if let floor = minFree { rotation.minimumFreeBytes = try ByteSize.parse(floor) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        rotation.intervalSeconds = rotateSeconds
+        rotation.ringSize = maxFiles
+        let naming: FileNaming
+        do {
+            naming = try FileNaming(template: write, workers: workers, rotation: rotation)
+        } catch {
+            throw ValidationError("-w \(write): \(error)")
+        }
+        var o = RecordingOptions(naming: naming)
+        o.format = RecordFormat(rawValue: format) ?? .pcapng
+        o.snapLength = writeSnaplen
+        o.flushMilliseconds = flushMs
+        o.pagesInFlight = pagesInFlight
+        o.dontCache = !cacheWrites
+        o.version = DaemonState.version
+        return o
+    }
+}
+
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay pcap/pcapng files through the pinned workers and print a report.",
@@ -273,9 +380,18 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Frames each worker's queue holds (32 bytes each).")
     var ring: Int = 65_536
 
+    @Option(
+        name: .shortAndLong,
+        help:
+            "Replay only the frames that match this BPF filter (tcpdump syntax, run in user space with pcap_offline_filter; others are counted filtered)."
+    )
+    var filter: String?
+
     @OptionGroup var processing: ProcessingOptions
 
     @OptionGroup var export: ExportFlags
+
+    @OptionGroup var record: RecordFlags
 
     @OptionGroup var arena: ArenaOptions
 
@@ -318,8 +434,15 @@ struct Replay: AsyncParsableCommand {
         processing.apply(to: &c.worker)
         c.topFlows = processing.top
         c.export = try export.options()
+        c.filter = filter
+        do {
+            c.recording = try record.options(workers: c.workers)
+        } catch {
+            FileStandardError.write("labyrinthd: \(error)\n")
+            throw ExitCode(2)
+        }
 
-        let (report, leaks) = try await processing.show {
+        let (report, leaks) = try await processing.show(reportToStandardError: record.write == "-") {
             let (report, leaks) = try await ReplayRun.run(files: files, configuration: c)
             return (report, report.json, report.human, leaks)
         }
@@ -425,6 +548,7 @@ struct CaptureCommand: AsyncParsableCommand {
     var buffers: Int = 256
     @OptionGroup var processing: ProcessingOptions
     @OptionGroup var export: ExportFlags
+    @OptionGroup var record: RecordFlags
     #if DEBUG
     @OptionGroup var hooks: CaptureTestHooks
     #endif
@@ -472,7 +596,13 @@ struct CaptureCommand: AsyncParsableCommand {
         c.worker.hooks.holdFrames = hooks.testHoldFrames
         c.worker.hooks.holdNanoseconds = Int64(hooks.testHoldMs) * 1_000_000
         #endif
-        let (_, leaks) = try await processing.show {
+        do {
+            c.recording = try record.options(workers: c.workers)
+        } catch {
+            FileStandardError.write("labyrinthd: \(error)\n")
+            throw ExitCode(2)
+        }
+        let (_, leaks) = try await processing.show(reportToStandardError: record.write == "-") {
             let (report, leaks) = try await CaptureRun.run(configuration: c)
             return (report, report.json, report.human, leaks)
         }

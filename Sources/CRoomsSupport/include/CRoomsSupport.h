@@ -41,6 +41,13 @@ int64_t lab_memlock_limit(void);
 /// Sets RLIMIT_MEMLOCK (soft and hard) to `bytes`. Returns 0 or errno.
 int lab_set_memlock_limit(int64_t bytes);
 
+/// CLOCK_REALTIME in nanoseconds since the epoch (vDSO, no syscall).
+static inline int64_t lab_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + (int64_t)ts.tv_nsec;
+}
+
 /// CLOCK_MONOTONIC in nanoseconds (vDSO, no syscall).
 static inline uint64_t lab_monotonic_ns(void) {
     struct timespec ts;

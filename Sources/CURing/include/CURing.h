@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <linux/if_packet.h>
@@ -85,6 +86,24 @@ int curing_arm_poll(struct io_uring *ring, int fd, uint64_t tag);
 /// Queues a multishot recvmsg on `fd` into buffers of group `bgid`, with
 /// MSG_TRUNC so that a frame larger than its buffer reports its real length.
 int curing_arm_recvmsg(struct io_uring *ring, int fd, struct msghdr *msg, uint16_t bgid, uint64_t tag);
+
+/// RWF_DONTCACHE (Linux 6.14): the written pages leave the page cache once
+/// written back, so a long recording does not evict everyone else's cache.
+/// Debian 12's headers predate it.
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
+static inline int curing_rwf_dontcache(void) { return RWF_DONTCACHE; }
+
+/// Queues a writev of `iov[0..<count]` to `fd` at `offset` with `rw_flags`
+/// (RWF_*), tagged `tag`.
+int curing_prep_writev(struct io_uring *ring, int fd, const struct iovec *iov, unsigned count, uint64_t offset,
+                       int rw_flags, uint64_t tag);
+
+/// Bounds the ring's io-wq helper threads (the ones that do blocking
+/// writes): on `cpus[0..<count]` (none: left alone) and at most
+/// `max_workers` bounded and unbounded each. 0 or -errno.
+int curing_limit_iowq(struct io_uring *ring, const int32_t *cpus, int32_t count, unsigned max_workers);
 
 /// Completions ready to be reaped.
 static inline unsigned curing_cq_ready(struct io_uring *ring) { return io_uring_cq_ready(ring); }
@@ -173,6 +192,8 @@ int curing_attach_filter(int fd, struct sock_filter *insns, unsigned short count
 int curing_receive_buffer(int fd, int bytes);
 /// SO_TIMESTAMPNS on. 0 or -errno.
 int curing_timestamps(int fd);
+/// The interface's ARPHRD_* hardware type (SIOCGIFHWADDR), or -errno.
+int curing_interface_hardware_type(const char *name);
 /// PACKET_AUXDATA on: each frame's control messages carry its VLAN tag,
 /// status and lengths. 0 or -errno.
 int curing_packet_auxdata(int fd);

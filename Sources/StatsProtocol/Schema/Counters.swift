@@ -94,7 +94,8 @@ public struct FlowCounts: Codable, Sendable, Equatable {
 /// --json` all carry these keys at their top level.
 public struct TrafficTotals: Codable, Sendable, Equatable {
     /// Frames offered: read from capture files (replay) or taken from the
-    /// kernel (live). `received + unsupported_linktype + dropped.rx_missed`.
+    /// kernel (live). `received + unsupported_linktype + filtered +
+    /// dropped.rx_missed`.
     public var packets = 0
     /// Their captured bytes.
     public var bytes = 0
@@ -111,6 +112,9 @@ public struct TrafficTotals: Codable, Sendable, Equatable {
     /// Replayed records of link types the decoder does not know: counted,
     /// not dispatched.
     public var unsupportedLinktype = 0
+    /// Replayed records a replay filter (`-f`) did not match: counted, not
+    /// dispatched.
+    public var filtered = 0
     public var dropped = DropCounts()
     public var flows = FlowCounts()
 
@@ -159,6 +163,16 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var uringErrors = 0
     public var kernelCountErrors = 0
     public var replayFrames = 0
+    public var written = 0
+    public var writtenBytes = 0
+    public var unwrittenOverload = 0
+    public var unwrittenOverloadBytes = 0
+    public var unwrittenDiskFull = 0
+    public var unwrittenDiskFullBytes = 0
+    public var unwrittenError = 0
+    public var unwrittenOversized = 0
+    public var unwrittenLinktype = 0
+    public var filesStarted = 0
     /// Malformed frames, all reasons.
     public var malformed = 0
 
@@ -361,6 +375,75 @@ public struct ExportReport: Codable, Sendable, Equatable {
         self.templateRecords = templateRecords
         self.bytesSent = bytesSent
         self.dropped = dropped
+        self.lastError = lastError
+    }
+}
+
+/// Frames a recording did not write, by reason (each frame is still
+/// processed and counted as received).
+public struct UnwrittenCounts: Codable, Sendable, Equatable {
+    /// The pages in flight reached their cap: the disk is behind.
+    public var overload = 0
+    public var overloadBytes = 0
+    /// No space: ENOSPC or EDQUOT, a short write, or below `min_free`.
+    public var diskFull = 0
+    public var diskFullBytes = 0
+    /// A write failed otherwise, or a timestamp the format cannot hold.
+    public var error = 0
+    /// Larger than the largest block (64 KiB): cut when copied, not written.
+    public var oversized = 0
+    /// Classic pcap: a second link type.
+    public var linktype = 0
+
+    public init() {}
+
+    public var total: Int { overload + diskFull + error + oversized + linktype }
+}
+
+/// A recording (`-w`, a `[[sink]]`): `processed = written + unwritten.*`.
+public struct RecordingReport: Codable, Sendable, Equatable {
+    /// The path template and the format.
+    public var path: String
+    public var format: String
+    /// Frames written whole, and their bytes (after the snap length).
+    public var written: Int
+    public var writtenBytes: Int
+    public var unwritten: UnwrittenCounts
+    /// Files started and finished, and the bytes of the finished ones.
+    public var filesStarted: Int
+    public var filesWritten: Int
+    public var bytesWritten: Int
+    /// Files removed by the ring (`-W`) and below `min_free`.
+    public var unlinkedRing: Int
+    public var unlinkedFreeSpace: Int
+    /// Times writing stopped below `min_free`; truncations after short writes.
+    public var diskFullStops: Int
+    public var truncations: Int
+    /// Each worker's current file ("" between files), and every file of
+    /// this run still on disk, per worker.
+    public var currentFiles: [String]
+    public var files: [[String]]
+    public var lastError: String?
+
+    public init(
+        path: String, format: String, written: Int, writtenBytes: Int, unwritten: UnwrittenCounts, filesStarted: Int,
+        filesWritten: Int, bytesWritten: Int, unlinkedRing: Int, unlinkedFreeSpace: Int, diskFullStops: Int,
+        truncations: Int, currentFiles: [String], files: [[String]], lastError: String?
+    ) {
+        self.path = path
+        self.format = format
+        self.written = written
+        self.writtenBytes = writtenBytes
+        self.unwritten = unwritten
+        self.filesStarted = filesStarted
+        self.filesWritten = filesWritten
+        self.bytesWritten = bytesWritten
+        self.unlinkedRing = unlinkedRing
+        self.unlinkedFreeSpace = unlinkedFreeSpace
+        self.diskFullStops = diskFullStops
+        self.truncations = truncations
+        self.currentFiles = currentFiles
+        self.files = files
         self.lastError = lastError
     }
 }

@@ -48,12 +48,15 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
     public var errors: [FileErrorReport]
     /// With `--ipfix`: what the exporter sent.
     public var export: ExportReport?
+    /// With `-w`: what the recording wrote.
+    public var recording: RecordingReport?
 
     public init(
         traffic: TrafficTotals, wireBytes: Int, elapsedSeconds: Double, rate: Rates, pacing: String, loops: Int,
         workers: [WorkerReport], rooms: [RoomReport], files: [FileReport], notes: [String], errors: [FileErrorReport],
-        export: ExportReport? = nil
+        export: ExportReport? = nil, recording: RecordingReport? = nil
     ) {
+        self.recording = recording
         self.export = export
         self.traffic = traffic
         self.wireBytes = wireBytes
@@ -69,7 +72,7 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case wireBytes, elapsedSeconds, rate, pacing, loops, workers, rooms, files, notes, errors, export
+        case wireBytes, elapsedSeconds, rate, pacing, loops, workers, rooms, files, notes, errors, export, recording
     }
 
     public init(from decoder: any Decoder) throws {
@@ -86,6 +89,7 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
         notes = try c.decode([String].self, forKey: .notes)
         errors = try c.decode([FileErrorReport].self, forKey: .errors)
         export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
+        recording = try c.decodeIfPresent(RecordingReport.self, forKey: .recording)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -102,6 +106,7 @@ public struct ReplayReportDocument: Codable, Sendable, Equatable {
         try c.encode(notes, forKey: .notes)
         try c.encode(errors, forKey: .errors)
         try c.encodeIfPresent(export, forKey: .export)
+        try c.encodeIfPresent(recording, forKey: .recording)
     }
 }
 
@@ -122,12 +127,15 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
     public var notes: [String]
     /// With `--ipfix`: what the exporter sent.
     public var export: ExportReport?
+    /// With `-w`: what the recording wrote.
+    public var recording: RecordingReport?
 
     public init(
         sources: [SourceSummary], traffic: TrafficTotals, elapsedSeconds: Double, stoppedBy: String, rate: Rates,
         kernel: KernelTotals, noBuffers: Int, bufferTruncated: Int, receiveErrors: Int, workers: [WorkerReport],
-        rooms: [RoomReport], notes: [String], export: ExportReport? = nil
+        rooms: [RoomReport], notes: [String], export: ExportReport? = nil, recording: RecordingReport? = nil
     ) {
+        self.recording = recording
         self.export = export
         self.sources = sources
         self.traffic = traffic
@@ -145,7 +153,7 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case sources, elapsedSeconds, stoppedBy, rate, kernel, noBuffers, bufferTruncated, receiveErrors, workers
-        case rooms, notes, export
+        case rooms, notes, export, recording
     }
 
     public init(from decoder: any Decoder) throws {
@@ -163,6 +171,7 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
         rooms = try c.decode([RoomReport].self, forKey: .rooms)
         notes = try c.decode([String].self, forKey: .notes)
         export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
+        recording = try c.decodeIfPresent(RecordingReport.self, forKey: .recording)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -180,5 +189,6 @@ public struct CaptureReportDocument: Codable, Sendable, Equatable {
         try c.encode(rooms, forKey: .rooms)
         try c.encode(notes, forKey: .notes)
         try c.encodeIfPresent(export, forKey: .export)
+        try c.encodeIfPresent(recording, forKey: .recording)
     }
 }

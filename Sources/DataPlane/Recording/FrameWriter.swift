@@ -1,0 +1,760 @@
+import CRoomsSupport
+import CURing
+import Rooms
+import Sinks
+import Syscalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The headers a worker writes itself, prebuilt once per interface key: an
+/// Interface Description Block (pcapng) or a file header (pcap). Fixed
+/// memory that outlives every write pointing into it.
+final class InterfaceHeaders: @unchecked Sendable {
+    static let keys = InterfaceKeys.capacity
+    let bytes: UnsafeMutableRawPointer
+    let offsets: UnsafeMutablePointer<Int>
+    let lengths: UnsafeMutablePointer<Int>
+
+    init(format: RecordFormat, options: RecordingOptions) throws(RecordingError) {
+        var blocks: [[UInt8]] = Array(repeating: [], count: Self.keys)
+        func block(_ linkType: UInt32, name: String, snap: Int, filter: String?) throws(RecordingError) -> [UInt8] {
+            switch format {
+            case .pcap:
+                var b = [UInt8](repeating: 0, count: PcapEncoder.fileHeaderSize)
+                b.withUnsafeMutableBytes {
+                    _ = PcapEncoder.fileHeader(into: $0.baseAddress!, snapLength: UInt32(snap), linkType: linkType)
+                }
+                return b
+            case .pcapng:
+                guard linkType <= UInt32(UInt16.max) else {
+                    throw RecordingError("link type \(linkType) does not fit a pcapng interface")
+                }
+                let interface = PcapngInterface(
+                    linkType: UInt16(linkType), snapLength: UInt32(snap), name: name, filter: filter)
+                do {
+                    let n = try PcapngEncoder.interfaceDescriptionLength(interface)
+                    var b = [UInt8](repeating: 0, count: n)
+                    _ = try b.withUnsafeMutableBytes { (p) throws(PcapEncodingError) in
+                        try PcapngEncoder.interfaceDescription(into: p, interface)
+                    }
+                    return b
+                } catch {
+                    throw RecordingError("interface \(name): \(error)")
+                }
+            }
+        }
+        if options.interfaces.isEmpty {
+            for (key, linkType) in RecordingOptions.replayLinkTypes.enumerated() {
+                blocks[key] = try block(
+                    linkType, name: "replay", snap: options.declaredSnapLength(source: nil), filter: nil)
+            }
+        } else {
+            guard options.interfaces.count <= Self.keys else {
+                throw RecordingError("at most \(Self.keys) sources can be recorded")
+            }
+            for (key, i) in options.interfaces.enumerated() {
+                blocks[key] = try block(
+                    i.linkType, name: i.name, snap: options.declaredSnapLength(source: i.snapLength), filter: i.filter)
+            }
+        }
+        let total = blocks.reduce(0) { $0 + $1.count }
+        bytes = .allocate(byteCount: Swift.max(total, 1), alignment: 8)
+        offsets = .allocate(capacity: Self.keys)
+        lengths = .allocate(capacity: Self.keys)
+        var at = 0
+        for (key, b) in blocks.enumerated() {
+            offsets[key] = at
+            lengths[key] = b.count
+            b.withUnsafeBytes { (bytes + at).copyMemory(from: $0.baseAddress!, byteCount: b.count) }
+            at += b.count
+        }
+    }
+
+    deinit {
+        bytes.deallocate()
+        offsets.deallocate()
+        lengths.deallocate()
+    }
+}
+
+/// One write: the iovecs of whole blocks for one file at one offset, and
+/// the pages they point into, held until the write's completion.
+struct WriteBatch {
+    static let iovecCapacity = 1024
+    /// One frame takes at most: an interface header, a block header, the
+    /// frame, a trailer.
+    static let iovecsPerFrame = 4
+    static let frameCapacity = iovecCapacity / 2
+    /// Per frame, a block header and trailer when the page has no room for
+    /// them (frames too big for headroom in the largest block).
+    static let scratchPerFrame = 40
+
+    var fd: Int32 = -1
+    var start: Int64 = 0
+    var iovCount = 0
+    var frames = 0
+    var bytes = 0
+    /// Frame bytes (after the snap length), for `written_bytes`.
+    var frameBytes = 0
+    var pagesHeld = 0
+    /// When its first frame came (monotonic ns): the flush deadline runs from it.
+    var firstTime: UInt64 = 0
+    let iov: UnsafeMutablePointer<iovec>
+    let pages: UnsafeMutablePointer<RawPage>
+    /// Per frame: its unit's bytes (interface header and block), its frame
+    /// bytes, and the interface id whose header it carries (-1: none).
+    let unitBytes: UnsafeMutablePointer<Int32>
+    let unitFrameBytes: UnsafeMutablePointer<Int32>
+    let unitInterface: UnsafeMutablePointer<Int8>
+    let scratch: UnsafeMutableRawPointer
+
+    init() {
+        iov = .allocate(capacity: Self.iovecCapacity)
+        pages = .allocate(capacity: Self.frameCapacity)
+        unitBytes = .allocate(capacity: Self.frameCapacity)
+        unitFrameBytes = .allocate(capacity: Self.frameCapacity)
+        unitInterface = .allocate(capacity: Self.frameCapacity)
+        scratch = .allocate(byteCount: Self.frameCapacity * Self.scratchPerFrame, alignment: 8)
+    }
+
+    func deallocate() {
+        iov.deallocate()
+        pages.deallocate()
+        unitBytes.deallocate()
+        unitFrameBytes.deallocate()
+        unitInterface.deallocate()
+        scratch.deallocate()
+    }
+
+    var hasRoom: Bool { frames < Self.frameCapacity && iovCount + Self.iovecsPerFrame <= Self.iovecCapacity }
+
+    mutating func reset(fd: Int32, start: Int64) {
+        self.fd = fd
+        self.start = start
+        iovCount = 0
+        frames = 0
+        bytes = 0
+        frameBytes = 0
+        pagesHeld = 0
+    }
+}
+
+/// A worker's recording, in the worker: each frame it keeps becomes one
+/// block in its file, written from the frame's own page (the block header
+/// in the headroom, the trailer after it). Frames gather into batches of
+/// at most 1024 iovecs; one write per worker is in flight at a time (so
+/// blocks land in order and a short write leaves whole blocks before it),
+/// on the worker's own io_uring, at offsets the worker knows as its file's
+/// only writer. The pages go home at the completion. Files are opened,
+/// named, closed and unlinked by the recorder's control thread; the worker
+/// swaps descriptors.
+///
+/// Nothing here allocates, locks or blocks after `init`: a frame that would
+/// exceed the pages-in-flight cap, meet a full disk, or a write error is
+/// counted and its page goes home.
+public struct FrameWriter: ~Copyable {
+    @usableFromInline let enabled: Bool
+    let slot: RecordingSlot?
+    let headers: InterfaceHeaders?
+    let format: RecordFormat
+    let snapLength: Int
+    let pageCap: Int
+    let intervalNanoseconds: Int64
+    let sizeLimit: Int
+    let sequential: Bool
+    let flushNanoseconds: UInt64
+    let wallClockRotation: Bool
+
+    // The current file.
+    var fd: Int32 = -1
+    var offset: Int64 = 0
+    var filePackets = 0
+    var intervalEnd = Int64.max
+    /// Per key, the interface id in the current file (-1: not described yet).
+    let ids: UnsafeMutablePointer<Int8>
+    var keys = InterfaceKeys()
+    var dontCache: Bool
+    /// Waiting for a truncation of this generation (0: not waiting).
+    var waitingForTruncation: Int64 = 0
+    var truncationsAsked: Int64 = 0
+    var rotationsSeen = 0
+
+    // Batches: a ring; the head is in flight when `inFlight`.
+    let batches: UnsafeMutablePointer<WriteBatch>
+    static let batchCount = 4
+    var head = 0
+    var queued = 0
+    var inFlight = false
+    var inFlightFlags: Int32 = 0
+    var pagesHeld = 0
+
+    // Retired files waiting for their last writes, oldest first.
+    static let retiringCapacity = 8
+    let retiring: UnsafeMutablePointer<RecordingEvent>
+    var retiringCount = 0
+    // Events the slot's ring had no room for.
+    let deferred: UnsafeMutablePointer<RecordingEvent>
+    var deferredCount = 0
+    static let deferredCapacity = 16
+
+    /// Not recording.
+    public init() {
+        enabled = false
+        slot = nil
+        headers = nil
+        format = .pcapng
+        snapLength = .max
+        pageCap = 0
+        intervalNanoseconds = 0
+        sizeLimit = .max
+        sequential = false
+        flushNanoseconds = 0
+        wallClockRotation = false
+        dontCache = false
+        ids = .allocate(capacity: InterfaceHeaders.keys)
+        batches = .allocate(capacity: 0)
+        retiring = .allocate(capacity: 0)
+        deferred = .allocate(capacity: 0)
+    }
+
+    init(options: RecordingOptions, slot: RecordingSlot, headers: InterfaceHeaders, roomPages: Int) {
+        enabled = true
+        self.slot = slot
+        self.headers = headers
+        format = options.format
+        snapLength = options.snapLength ?? .max
+        pageCap = Swift.max(16, options.pagesInFlight ?? roomPages / 4)
+        let rotation = options.naming.rotation
+        intervalNanoseconds = (rotation.intervalSeconds ?? 0) &* 1_000_000_000
+        sizeLimit = rotation.maximumFileSize ?? .max
+        sequential = options.naming.isStandardOutput
+        flushNanoseconds = UInt64(Swift.max(1, options.flushMilliseconds)) &* 1_000_000
+        wallClockRotation = options.wallClockRotation
+        dontCache = options.dontCache
+        ids = .allocate(capacity: InterfaceHeaders.keys)
+        ids.initialize(repeating: -1, count: InterfaceHeaders.keys)
+        batches = .allocate(capacity: Self.batchCount)
+        for i in 0..<Self.batchCount { (batches + i).initialize(to: WriteBatch()) }
+        retiring = .allocate(capacity: Self.retiringCapacity)
+        deferred = .allocate(capacity: Self.deferredCapacity)
+    }
+
+    deinit {
+        if enabled {
+            for i in 0..<Self.batchCount { batches[i].deallocate() }
+        }
+        ids.deallocate()
+        batches.deallocate()
+        retiring.deallocate()
+        deferred.deallocate()
+    }
+
+    /// True while a write is in flight or frames wait for one.
+    public var busy: Bool { inFlight || queued > 0 || retiringCount > 0 || deferredCount > 0 }
+    /// Frames wait in a batch not yet submitted.
+    var hasQueuedFrames: Bool {
+        for i in 0..<queued where batches[(head &+ i) % Self.batchCount].frames > 0 { return true }
+        return false
+    }
+    var retiringCountIsZero: Bool { retiringCount == 0 }
+
+    // MARK: Frames
+
+    /// Keeps one frame: `page` holds it at `frameOffset`, `captured` bytes
+    /// of a `wire`-byte frame, seen at `time` (ns since the epoch) on the
+    /// interface of `key`. Counts it unwritten (and frees its page) when it
+    /// cannot be written.
+    @usableFromInline
+    mutating func append(
+        _ page: consuming Page, frameOffset: Int, captured: Int, wire: Int, time: Int64, key: Int,
+        cut: Bool, room: Room, counters c: SingleWriterCounters
+    ) {
+        let length = Swift.min(captured, snapLength)
+        if _slowPath(cut) {
+            c.add(WorkerCounter.unwrittenOversized.rawValue, 1)
+            room.free(page)
+            return
+        }
+        guard let slot, let headers else {
+            room.free(page)
+            return
+        }
+        if _slowPath(waitingForTruncation != 0) {
+            if slot.truncationsDone.load(ordering: .acquiring) >= waitingForTruncation {
+                waitingForTruncation = 0
+            } else {
+                unwritten(.unwrittenDiskFull, .unwrittenDiskFullBytes, length, counters: c)
+                room.free(page)
+                return
+            }
+        }
+        if _slowPath(!slot.writing.load(ordering: .relaxed)) {
+            unwritten(.unwrittenDiskFull, .unwrittenDiskFullBytes, length, counters: c)
+            room.free(page)
+            return
+        }
+        // Rotation, before the block is laid out.
+        if _slowPath(fd < 0) {
+            guard activate(.start, time: time, counters: c) else {
+                c.add(WorkerCounter.unwrittenError.rawValue, 1)
+                room.free(page)
+                return
+            }
+        } else if _slowPath(time >= intervalEnd) {
+            rotate(.time, time: time, counters: c)
+        } else if _slowPath(Int(offset) >= sizeLimit && filePackets > 0) {
+            rotate(.size, time: time, counters: c)
+        } else if _slowPath(slot.rotations.load(ordering: .relaxed) != rotationsSeen) {
+            rotationsSeen = slot.rotations.load(ordering: .relaxed)
+            rotate(.forced, time: time, counters: c)
+        }
+        guard key >= 0, key < InterfaceHeaders.keys, headers.lengths[key] > 0 else {
+            c.add(WorkerCounter.unwrittenError.rawValue, 1)
+            room.free(page)
+            return
+        }
+        // The interface: described once per file (pcapng), or the one link
+        // type of the file (pcap).
+        var interfaceHeader = 0
+        var newInterface: Int8 = -1
+        let id = ids[key]
+        if id < 0 {
+            switch format {
+            case .pcapng:
+                guard keys.count < InterfaceKeys.capacity else {
+                    c.add(WorkerCounter.unwrittenError.rawValue, 1)
+                    room.free(page)
+                    return
+                }
+                interfaceHeader = headers.lengths[key]
+                newInterface = Int8(keys.count)
+            case .pcap:
+                if keys.count > 0 {
+                    unwritten(.unwrittenLinkType, nil, length, counters: c)
+                    room.free(page)
+                    return
+                }
+                // The file header, unless the control thread wrote it.
+                interfaceHeader = offset == 0 ? headers.lengths[key] : 0
+                newInterface = 0
+            }
+        }
+        let pages = 1 &<< page.order
+        if _slowPath(pagesHeld &+ pages > pageCap) {
+            unwritten(.unwrittenOverload, .unwrittenOverloadBytes, length, counters: c)
+            room.free(page)
+            return
+        }
+        guard let b = batchForAppend() else {
+            unwritten(.unwrittenOverload, .unwrittenOverloadBytes, length, counters: c)
+            room.free(page)
+            return
+        }
+        let batch = batches + b
+        // Lay the block out.
+        let headerSize = format == .pcapng ? PcapngEncoder.epbHeaderSize : PcapEncoder.recordHeaderSize
+        let base = page.baseAddress
+        let frame = base + frameOffset
+        let fitsInPage = frameOffset >= headerSize && frameOffset &+ length &+ PageLayout.tailroom <= page.byteCount
+        let scratch = batch.pointee.scratch + batch.pointee.frames &* WriteBatch.scratchPerFrame
+        let headerAt = fitsInPage ? frame - headerSize : scratch
+        var blockBytes = 0
+        do throws(PcapEncodingError) {
+            switch format {
+            case .pcapng:
+                let interface = UInt32(truncatingIfNeeded: id >= 0 ? Int(id) : Int(newInterface))
+                _ = try PcapngEncoder.epbHeader(
+                    into: headerAt, interface: interface, timestampNanoseconds: time, capturedLength: length,
+                    originalLength: Swift.max(wire, length))
+                let trailerAt = fitsInPage ? frame + length : scratch + headerSize
+                let t = try PcapngEncoder.epbTrailer(into: trailerAt, capturedLength: length)
+                blockBytes = headerSize &+ length &+ t
+                var n = batch.pointee.iovCount
+                if interfaceHeader > 0 {
+                    batch.pointee.iov[n] = iovec(
+                        iov_base: headers.bytes + headers.offsets[key], iov_len: interfaceHeader)
+                    n &+= 1
+                }
+                if fitsInPage {
+                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: blockBytes)
+                    n &+= 1
+                } else {
+                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: headerSize)
+                    batch.pointee.iov[n &+ 1] = iovec(iov_base: frame, iov_len: length)
+                    batch.pointee.iov[n &+ 2] = iovec(iov_base: trailerAt, iov_len: t)
+                    n &+= 3
+                }
+                batch.pointee.iovCount = n
+            case .pcap:
+                _ = try PcapEncoder.recordHeader(
+                    into: headerAt, timestampNanoseconds: time, capturedLength: length,
+                    originalLength: Swift.max(wire, length))
+                blockBytes = headerSize &+ length
+                var n = batch.pointee.iovCount
+                if interfaceHeader > 0 {
+                    batch.pointee.iov[n] = iovec(
+                        iov_base: headers.bytes + headers.offsets[key], iov_len: interfaceHeader)
+                    n &+= 1
+                }
+                if fitsInPage {
+                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: blockBytes)
+                    n &+= 1
+                } else {
+                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: headerSize)
+                    batch.pointee.iov[n &+ 1] = iovec(iov_base: frame, iov_len: length)
+                    n &+= 2
+                }
+                batch.pointee.iovCount = n
+            }
+        } catch {
+            // A timestamp the format cannot hold (before 1970, or past 2106
+            // in pcap): counted, never written wrong.
+            c.add(WorkerCounter.unwrittenError.rawValue, 1)
+            room.free(page)
+            return
+        }
+        if newInterface >= 0 {
+            ids[key] = newInterface
+            keys.append(key)
+        }
+        let f = batch.pointee.frames
+        if f == 0 { batch.pointee.firstTime = lab_monotonic_ns() }
+        batch.pointee.pages[f] = page.intoRaw()
+        batch.pointee.unitBytes[f] = Int32(truncatingIfNeeded: interfaceHeader &+ blockBytes)
+        batch.pointee.unitFrameBytes[f] = Int32(truncatingIfNeeded: length)
+        batch.pointee.unitInterface[f] = newInterface
+        batch.pointee.frames = f &+ 1
+        batch.pointee.bytes &+= interfaceHeader &+ blockBytes
+        batch.pointee.frameBytes &+= length
+        batch.pointee.pagesHeld &+= pages
+        pagesHeld &+= pages
+        offset &+= Int64(interfaceHeader &+ blockBytes)
+        filePackets &+= 1
+    }
+
+    @inline(__always)
+    func unwritten(_ what: WorkerCounter, _ bytes: WorkerCounter?, _ length: Int, counters c: SingleWriterCounters) {
+        c.add(what.rawValue, 1)
+        if let bytes { c.add(bytes.rawValue, length) }
+    }
+
+    /// The batch the next frame goes into (for the current file), starting
+    /// a new one when the last is full, in flight or for another file; nil
+    /// when every batch is taken.
+    mutating func batchForAppend() -> Int? {
+        if queued > 0 {
+            let last = (head &+ queued &- 1) % Self.batchCount
+            let lastInFlight = inFlight && queued == 1
+            if !lastInFlight && batches[last].fd == fd && batches[last].hasRoom {
+                return last
+            }
+        }
+        guard queued < Self.batchCount else { return nil }
+        let b = (head &+ queued) % Self.batchCount
+        batches[b].reset(fd: fd, start: offset)
+        queued &+= 1
+        return b
+    }
+
+    // MARK: Files
+
+    /// Takes the prepared file; false when the control thread has none ready.
+    mutating func activate(_ reason: RotationReason, time: Int64, counters c: SingleWriterCounters) -> Bool {
+        guard let slot, let next = slot.takeNext() else { return false }
+        fd = next.fd
+        offset = Int64(next.length)
+        filePackets = 0
+        keys = InterfaceKeys()
+        ids.update(repeating: -1, count: InterfaceHeaders.keys)
+        rotationsSeen = slot.rotations.load(ordering: .relaxed)
+        if intervalNanoseconds > 0 {
+            // Intervals are aligned to multiples of N since the epoch.
+            let (q, r) = time.quotientAndRemainder(dividingBy: intervalNanoseconds)
+            let startOfInterval = (r < 0 ? q &- 1 : q) &* intervalNanoseconds
+            intervalEnd = startOfInterval &+ intervalNanoseconds
+        }
+        slot.currentFD.store(fd, ordering: .relaxed)
+        var e = RecordingEvent(kind: .activated)
+        e.reason = reason
+        e.fd = fd
+        e.time = time
+        post(e)
+        c.add(WorkerCounter.filesStarted.rawValue, 1)
+        return true
+    }
+
+    /// Moves to the next file, if one is prepared and the retiring queue
+    /// has room; else stays in this one (the next frame tries again).
+    mutating func rotate(_ reason: RotationReason, time: Int64, counters c: SingleWriterCounters) {
+        guard let slot, slot.hasOffer, retiringCount < Self.retiringCapacity else { return }
+        var e = RecordingEvent(kind: .retired)
+        e.fd = fd
+        e.offset = offset
+        e.packets = Int64(filePackets)
+        e.interfaces = keys
+        retiring[retiringCount] = e
+        retiringCount &+= 1
+        fd = -1
+        _ = activate(reason, time: time, counters: c)
+        retireFinished()
+    }
+
+    /// Posts the retirement of files none of whose writes are pending.
+    mutating func retireFinished() {
+        while retiringCount > 0 {
+            let e = retiring[0]
+            var pending = false
+            for i in 0..<queued where batches[(head &+ i) % Self.batchCount].fd == e.fd {
+                if batches[(head &+ i) % Self.batchCount].frames > 0 || (inFlight && i == 0) { pending = true }
+            }
+            if pending { return }
+            post(e)
+            for i in 1..<Swift.max(1, retiringCount) { retiring[i &- 1] = retiring[i] }
+            retiringCount &-= 1
+        }
+    }
+
+    mutating func post(_ e: RecordingEvent) {
+        guard let slot else { return }
+        // Keep the order: events deferred earlier go first.
+        flushDeferred()
+        if deferredCount == 0 && slot.events.push(e) { return }
+        if deferredCount < Self.deferredCapacity {
+            deferred[deferredCount] = e
+            deferredCount &+= 1
+        }
+    }
+
+    mutating func flushDeferred() {
+        guard let slot else { return }
+        var sent = 0
+        while sent < deferredCount && slot.events.push(deferred[sent]) { sent &+= 1 }
+        if sent > 0 {
+            for i in sent..<deferredCount { deferred[i &- sent] = deferred[i] }
+            deferredCount &-= sent
+        }
+    }
+
+    // MARK: Writes
+
+    /// Between polls: rotates on the wall clock when live (a quiet link
+    /// still rotates), submits the next write when none is in flight and the
+    /// batch is worth it (or has waited `--flush-ms`, or `draining`), and
+    /// hands finished files to the control thread.
+    mutating func service(
+        uring: borrowing IOURing, now wallClock: Int64, draining: Bool, counters c: SingleWriterCounters
+    ) {
+        guard enabled else { return }
+        if wallClockRotation && fd >= 0 && wallClock >= intervalEnd {
+            rotate(.time, time: wallClock, counters: c)
+        }
+        if let slot, fd >= 0, slot.rotations.load(ordering: .relaxed) != rotationsSeen {
+            rotationsSeen = slot.rotations.load(ordering: .relaxed)
+            rotate(.forced, time: wallClockRotation ? wallClock : lab_realtime_ns(), counters: c)
+        }
+        if !inFlight && queued > 0 {
+            let batch = batches + head
+            let due =
+                draining || queued > 1 || batch.pointee.frames >= 64 || batch.pointee.bytes >= 256 * 1024
+                || batch.pointee.fd != fd || pagesHeld >= pageCap / 2
+                || lab_monotonic_ns() &- batch.pointee.firstTime >= flushNanoseconds
+            if due {
+                if batch.pointee.frames == 0 {
+                    head = (head &+ 1) % Self.batchCount
+                    queued &-= 1
+                } else {
+                    submit(uring: uring, counters: c)
+                }
+            }
+        }
+        retireFinished()
+        flushDeferred()
+    }
+
+    mutating func submit(uring: borrowing IOURing, counters c: SingleWriterCounters) {
+        let batch = batches + head
+        inFlightFlags = dontCache ? curing_rwf_dontcache() : 0
+        do throws(Errno) {
+            try uring.writev(
+                fd: batch.pointee.fd, batch.pointee.iov, count: batch.pointee.iovCount,
+                offset: sequential ? -1 : batch.pointee.start, flags: inFlightFlags,
+                tag: CompletionKind.write.tag(0))
+            inFlight = true
+        } catch {
+            // No room in the submission queue: try again at the next pass.
+            c.add(WorkerCounter.uringErrors.rawValue, 1)
+        }
+    }
+
+    /// The in-flight write completed with `result` (bytes, or -errno).
+    mutating func completed(
+        _ result: Int32, uring: borrowing IOURing, room: Room, counters c: SingleWriterCounters
+    ) {
+        guard inFlight else { return }
+        inFlight = false
+        let batch = batches + head
+        if result < 0 && inFlightFlags != 0 && (result == -EOPNOTSUPP || result == -EINVAL) {
+            // RWF_DONTCACHE refused (tmpfs, a pipe): the same write without
+            // it, and never again for this file.
+            if batch.pointee.fd == fd { dontCache = false }
+            inFlightFlags = 0
+            do throws(Errno) {
+                try uring.writev(
+                    fd: batch.pointee.fd, batch.pointee.iov, count: batch.pointee.iovCount,
+                    offset: sequential ? -1 : batch.pointee.start, flags: 0, tag: CompletionKind.write.tag(0))
+                inFlight = true
+                return
+            } catch {
+                c.add(WorkerCounter.uringErrors.rawValue, 1)
+                // Fall through: counted as failed below.
+            }
+        }
+        if result >= 0 && Int(result) == batch.pointee.bytes {
+            c.add(WorkerCounter.written.rawValue, batch.pointee.frames)
+            c.add(WorkerCounter.writtenBytes.rawValue, batch.pointee.frameBytes)
+            release(batch, room: room)
+            pop()
+            retireFinished()
+            return
+        }
+        // A short write or an error: the whole blocks before it stay; the
+        // rest of this batch, and every later batch for this file, are not
+        // written; the file is cut back to its last whole block.
+        let diskFull = result >= 0 || result == -ENOSPC || result == -EDQUOT || result == -EFBIG
+        let written = result > 0 ? Int(result) : 0
+        var kept = 0
+        var keptFrames = 0
+        var keptFrameBytes = 0
+        while keptFrames < batch.pointee.frames && kept &+ Int(batch.pointee.unitBytes[keptFrames]) <= written {
+            kept &+= Int(batch.pointee.unitBytes[keptFrames])
+            keptFrameBytes &+= Int(batch.pointee.unitFrameBytes[keptFrames])
+            keptFrames &+= 1
+        }
+        c.add(WorkerCounter.written.rawValue, keptFrames)
+        c.add(WorkerCounter.writtenBytes.rawValue, keptFrameBytes)
+        let failedFD = batch.pointee.fd
+        let end = batch.pointee.start &+ Int64(kept)
+        var firstLostInterface = Int8.max
+        func lose(_ b: UnsafeMutablePointer<WriteBatch>, from: Int) {
+            for i in from..<b.pointee.frames {
+                if diskFull {
+                    c.add(WorkerCounter.unwrittenDiskFull.rawValue, 1)
+                    c.add(WorkerCounter.unwrittenDiskFullBytes.rawValue, Int(b.pointee.unitFrameBytes[i]))
+                } else {
+                    c.add(WorkerCounter.unwrittenError.rawValue, 1)
+                }
+                if b.pointee.unitInterface[i] >= 0 {
+                    firstLostInterface = Swift.min(firstLostInterface, b.pointee.unitInterface[i])
+                }
+            }
+        }
+        lose(batch, from: keptFrames)
+        release(batch, room: room)
+        pop()
+        // Later batches for the same file were laid out past the cut.
+        var lostPackets = batch.pointee.frames &- keptFrames
+        var i = 0
+        while i < queued {
+            let b = batches + (head &+ i) % Self.batchCount
+            if b.pointee.fd == failedFD {
+                lose(b, from: 0)
+                lostPackets &+= b.pointee.frames
+                release(b, room: room)
+                b.pointee.reset(fd: failedFD, start: end)
+            }
+            i &+= 1
+        }
+        // Drop the emptied batches at the front.
+        while queued > 0 && batches[head].frames == 0 {
+            head = (head &+ 1) % Self.batchCount
+            queued &-= 1
+        }
+        recount()
+        if failedFD == fd {
+            offset = end
+            filePackets = Swift.max(0, filePackets &- lostPackets)
+            if firstLostInterface != Int8.max {
+                // Interfaces described in the lost part are described again.
+                keys.truncate(to: Int(firstLostInterface))
+                for k in 0..<InterfaceHeaders.keys where ids[k] >= firstLostInterface { ids[k] = -1 }
+            }
+        } else {
+            for r in 0..<retiringCount where retiring[r].fd == failedFD {
+                retiring[r].offset = end
+                retiring[r].packets = Swift.max(0, retiring[r].packets &- Int64(lostPackets))
+                if firstLostInterface != Int8.max { retiring[r].interfaces.truncate(to: Int(firstLostInterface)) }
+            }
+        }
+        truncationsAsked &+= 1
+        var t = RecordingEvent(kind: .truncate)
+        t.fd = failedFD
+        t.offset = end
+        t.generation = truncationsAsked
+        post(t)
+        if failedFD == fd { waitingForTruncation = truncationsAsked }
+        if !diskFull {
+            var e = RecordingEvent(kind: .writeError)
+            e.fd = failedFD
+            e.errno = -result
+            post(e)
+        }
+        retireFinished()
+    }
+
+    /// Gives the batch's pages back to the room and empties it (call
+    /// ``recount()`` after).
+    func release(_ batch: UnsafeMutablePointer<WriteBatch>, room: Room) {
+        for i in 0..<batch.pointee.frames { room.free(room.adopt(batch.pointee.pages[i])) }
+        batch.pointee.frames = 0
+        batch.pointee.iovCount = 0
+        batch.pointee.bytes = 0
+        batch.pointee.frameBytes = 0
+        batch.pointee.pagesHeld = 0
+    }
+
+    /// The pages held: those of the batches still queued.
+    mutating func recount() {
+        var n = 0
+        for i in 0..<queued { n &+= batches[(head &+ i) % Self.batchCount].pagesHeld }
+        pagesHeld = n
+    }
+
+    /// Drops the batch at the front (written, or emptied).
+    mutating func pop() {
+        head = (head &+ 1) % Self.batchCount
+        queued &-= 1
+        recount()
+    }
+
+    /// At the end: the current file is handed to the control thread as
+    /// retired (call when no write is pending).
+    mutating func retireCurrent() {
+        guard enabled, fd >= 0, retiringCount < Self.retiringCapacity else { return }
+        var e = RecordingEvent(kind: .retired)
+        e.fd = fd
+        e.offset = offset
+        e.packets = Int64(filePackets)
+        e.interfaces = keys
+        retiring[retiringCount] = e
+        retiringCount &+= 1
+        fd = -1
+        slot?.currentFD.store(-1, ordering: .relaxed)
+        retireFinished()
+    }
+
+    /// Gives back every page still held, uncounted writes lost (only when the
+    /// io_uring is going away with writes the kernel never took).
+    mutating func abandon(room: Room, counters c: SingleWriterCounters) {
+        guard enabled else { return }
+        for i in 0..<queued {
+            let b = batches + (head &+ i) % Self.batchCount
+            c.add(WorkerCounter.unwrittenError.rawValue, b.pointee.frames)
+            release(b, room: room)
+        }
+        queued = 0
+        inFlight = false
+        recount()
+    }
+}

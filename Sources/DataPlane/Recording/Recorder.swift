@@ -1,0 +1,434 @@
+import CRoomsSupport
+import Sinks
+import Synchronization
+import Syscalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a recording did, for reports, `stats` and Prometheus.
+public struct RecorderCounters: Sendable, Equatable {
+    /// Files finished (closed with their statistics), and their bytes.
+    public var filesWritten = 0
+    public var bytesWritten = 0
+    /// Files removed to keep the ring (`-W`), and below `min_free`.
+    public var unlinkedRing = 0
+    public var unlinkedFreeSpace = 0
+    /// Times writing stopped at the free-space floor.
+    public var diskFullStops = 0
+    /// Truncations after short writes.
+    public var truncations = 0
+    /// The file each worker writes now.
+    public var currentFiles: [String] = []
+    /// Every file this run made that is still on disk, per worker, oldest first.
+    public var files: [[String]] = []
+    /// The last error, if any (a write, a file that could not be opened).
+    public var lastError: String? = nil
+}
+
+/// The recorder's control thread (`ctl-record`): it opens every worker's
+/// next file ahead of need (a hidden `.part` name, the Section Header
+/// written), names it when the worker takes it, finishes the files the
+/// workers are done with (Interface Statistics Blocks, close), keeps the
+/// ring (`-W`) and the free-space floor (`min_free`, by statvfs), and cuts a
+/// file back to its last whole block after a short write. Workers only swap
+/// descriptors and post events; nothing here makes a worker wait.
+public final class Recorder: @unchecked Sendable {
+    public let options: RecordingOptions
+    public let slots: [RecordingSlot]
+    let headers: InterfaceHeaders
+    private let stopFlag = Atomic<Bool>(false)
+    private let state: Mutex<RecorderCounters>
+    private let bell = Doorbell()
+    private var thread: PinnedThread? = nil
+    private var workers: [WorkerShared] = []
+    private var files: [WorkerFiles]
+    private let started = lab_realtime_ns()
+    private var lastStatvfs: UInt64 = 0
+    private var stopped = false
+    /// Called (on the control thread) with each line worth logging.
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    /// One worker's files, on the control thread only.
+    struct WorkerFiles {
+        var sequence: UInt64 = 0
+        /// The prepared file: its descriptor and hidden name.
+        var prepared: (fd: Int32, path: String)? = nil
+        /// The file being written, by descriptor, with its name.
+        var current: (fd: Int32, path: String)? = nil
+        /// Files of this run finished and kept (ring only), oldest first.
+        var closed: [(path: String, bytes: Int)] = []
+        /// Files retired but not yet named (the worker retired a file it
+        /// never announced: cannot happen, kept for safety).
+        var pathsByFD: [Int32: String] = [:]
+        var failures = 0
+    }
+
+    /// Prepares the first file of every worker: a path that cannot be
+    /// opened is an error here, before anything runs.
+    public init(options: RecordingOptions) throws(RecordingError) {
+        self.options = options
+        headers = try InterfaceHeaders(format: options.format, options: options)
+        let workers = options.naming.workers
+        slots = (0..<workers).map { RecordingSlot(worker: $0) }
+        files = Array(repeating: WorkerFiles(), count: workers)
+        state = Mutex(
+            RecorderCounters(
+                currentFiles: Array(repeating: "", count: workers), files: Array(repeating: [], count: workers)))
+        for w in 0..<workers {
+            if let problem = prepare(worker: w) { throw RecordingError(problem) }
+        }
+    }
+
+    deinit {
+        for w in files.indices {
+            if let p = files[w].prepared {
+                closeFile(p.fd)
+                unlink(p.path)
+            }
+        }
+    }
+
+    /// The workers whose counters go into the statistics blocks.
+    public func attach(_ workers: [WorkerShared]) {
+        self.workers = workers
+    }
+
+    /// Starts the control thread on `cpus` (nil: where the caller runs).
+    public func start(cpus: [Int]?) throws(ThreadStartError) {
+        thread = try PinnedThread(name: "ctl-record", cpus: cpus) { [self] in run() }
+    }
+
+    /// After the workers have stopped (each retired its last file): handles
+    /// their last events, finishes every file, and stops the thread.
+    public func finish() {
+        stopFlag.store(true, ordering: .releasing)
+        bell.ring()
+        if let t = thread.take() { t.join() }
+        guard !stopped else { return }
+        stopped = true
+        handleEvents()
+        for w in files.indices {
+            if let p = files[w].prepared {
+                files[w].prepared = nil
+                if files[w].current == nil && files[w].closed.isEmpty && files[w].sequence == 0 {
+                    // No frame ever came: the file still appears, empty, as
+                    // tcpdump's does.
+                    name(worker: w, fd: p.fd, temporary: p.path, reason: .start, time: started)
+                    finishFile(worker: w, fd: p.fd, length: Int64(fileLength(p.fd)), interfaces: InterfaceKeys())
+                } else {
+                    closeFile(p.fd)
+                    unlink(p.path)
+                }
+            }
+        }
+    }
+
+    /// Asks every worker to move to a new file.
+    public func rotate() {
+        for s in slots { s.requestRotation() }
+    }
+
+    public var counters: RecorderCounters { state.withLock { $0 } }
+
+    // MARK: The loop
+
+    func run() {
+        while !stopFlag.load(ordering: .acquiring) {
+            handleEvents()
+            for w in files.indices where files[w].prepared == nil && needsNext(w) {
+                if let problem = prepare(worker: w) { note(problem) }
+            }
+            let now = lab_monotonic_ns()
+            if options.naming.rotation.minimumFreeBytes != nil && now &- lastStatvfs >= 250_000_000 {
+                lastStatvfs = now
+                checkFreeSpace()
+            }
+            bell.wait(timeoutNanoseconds: 20_000_000) {
+                stopFlag.load(ordering: .relaxed) || slots.contains { $0.events.count > 0 }
+            }
+        }
+    }
+
+    /// Whether worker `w` may need another file: at the start, or when
+    /// files rotate (by size, time or a `rotate`).
+    func needsNext(_ w: Int) -> Bool {
+        if options.naming.isStandardOutput { return false }
+        if files[w].current == nil { return true }
+        return options.naming.rotation.rotates || slots[w].rotations.load(ordering: .relaxed) > 0
+    }
+
+    func handleEvents() {
+        for (w, slot) in slots.enumerated() {
+            while let e = slot.events.pop() {
+                switch e.kind {
+                case .activated:
+                    guard let p = files[w].prepared, p.fd == e.fd else {
+                        note("worker \(w): took a file the recorder did not prepare (fd \(e.fd))")
+                        continue
+                    }
+                    files[w].prepared = nil
+                    name(worker: w, fd: e.fd, temporary: p.path, reason: e.reason, time: e.time)
+                case .retired:
+                    finishFile(worker: w, fd: e.fd, length: e.offset, interfaces: e.interfaces)
+                case .truncate:
+                    if !options.naming.isStandardOutput && ftruncate(e.fd, off_t(e.offset)) != 0 {
+                        note("\(path(w, e.fd)): cannot cut back to \(e.offset) bytes: \(Errno.current)")
+                    }
+                    state.withLock { $0.truncations += 1 }
+                    slot.truncationsDone.store(e.generation, ordering: .releasing)
+                case .writeError:
+                    note("\(path(w, e.fd)): write: \(Errno(rawValue: e.errno))")
+                }
+            }
+        }
+    }
+
+    func path(_ w: Int, _ fd: Int32) -> String {
+        files[w].pathsByFD[fd] ?? "worker \(w)'s file"
+    }
+
+    func note(_ message: String) {
+        state.withLock { $0.lastError = message }
+        log(message)
+    }
+
+    // MARK: Files
+
+    /// Opens worker `w`'s next file under a hidden name beside where it
+    /// will be named, writes its Section Header (or a pcap file header when
+    /// the link type is known), and offers it. Returns the problem, if any.
+    func prepare(worker w: Int) -> String? {
+        let naming = options.naming
+        if naming.isStandardOutput {
+            guard files[w].current == nil else { return nil }
+            let length = writeHeaders(fd: 1, sequential: true)
+            guard length >= 0 else { return "standard output: \(Errno.current)" }
+            files[w].prepared = (1, "-")
+            files[w].pathsByFD[1] = "-"
+            slots[w].offer(fd: 1, length: length)
+            return nil
+        }
+        let guess: String
+        do {
+            guess = try naming.path(
+                worker: w, sequence: files[w].sequence, timeSeconds: started / 1_000_000_000)
+        } catch {
+            return "\(naming.template): \(error)"
+        }
+        let slash = guess.lastIndex(of: "/")
+        let directory = slash.map { String(guess[..<$0]) } ?? "."
+        let base = slash.map { String(guess[guess.index(after: $0)...]) } ?? guess
+        let temporary = "\(directory)/.\(base).\(getpid()).\(w).part"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options.fileMode)
+        guard fd >= 0 else {
+            let e = Errno.current
+            files[w].failures += 1
+            return "\(guess): cannot create \(temporary): \(e)"
+        }
+        _ = fchmod(fd, options.fileMode)
+        if let group = options.group { _ = fchown(fd, uid_t.max, group) }
+        let length = writeHeaders(fd: fd, sequential: false)
+        guard length >= 0 else {
+            let e = Errno.current
+            close(fd)
+            unlink(temporary)
+            return "\(guess): cannot write its header: \(e)"
+        }
+        files[w].prepared = (fd, temporary)
+        slots[w].offer(fd: fd, length: length)
+        bell.ring()
+        return nil
+    }
+
+    /// The headers the control thread writes: the Section Header (pcapng),
+    /// or a live capture's pcap file header. Returns the bytes, or -1.
+    func writeHeaders(fd: Int32, sequential: Bool) -> Int {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        var length = 0
+        switch options.format {
+        case .pcapng:
+            var uts = utsname()
+            uname(&uts)
+            let release = withUnsafeBytes(of: &uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let os = "Linux \(release)"
+            do {
+                length = try buffer.withUnsafeMutableBytes { (b) throws(PcapEncodingError) in
+                    try PcapngEncoder.sectionHeader(into: b, version: options.version, os: os)
+                }
+            } catch {
+                errno = EINVAL
+                return -1
+            }
+        case .pcap:
+            // Live: the one link type is known; a replay's comes with its first frame.
+            guard options.interfaces.count == 1, headers.lengths[0] > 0 else { return 0 }
+            length = headers.lengths[0]
+            buffer.withUnsafeMutableBytes { $0.baseAddress!.copyMemory(from: headers.bytes, byteCount: length) }
+        }
+        let n = buffer.withUnsafeBytes { b in
+            sequential ? write(fd, b.baseAddress, length) : pwrite(fd, b.baseAddress, length, 0)
+        }
+        return n == length ? length : -1
+    }
+
+    /// Names the file a worker took: with `-G`, by the start of the interval
+    /// holding `time` (at the start or a time rotation), else by the second.
+    func name(worker w: Int, fd: Int32, temporary: String, reason: RotationReason, time: Int64) {
+        let naming = options.naming
+        if naming.isStandardOutput {
+            files[w].current = (fd, "-")
+            state.withLock { $0.currentFiles[w] = "-" }
+            return
+        }
+        var seconds = time / 1_000_000_000
+        if time < 0 && time % 1_000_000_000 != 0 { seconds -= 1 }
+        if let n = naming.rotation.intervalSeconds, reason == .start || reason == .time {
+            seconds = (seconds >= 0 ? seconds / n : (seconds - n + 1) / n) * n
+        }
+        let sequence = files[w].sequence
+        files[w].sequence += 1
+        var final = temporary
+        do {
+            final = try naming.path(worker: w, sequence: sequence, timeSeconds: seconds)
+            if rename(temporary, final) != 0 {
+                note("\(final): cannot name the file (kept as \(temporary)): \(Errno.current)")
+                final = temporary
+            }
+        } catch {
+            note("\(naming.template): \(error) (the file keeps the name \(temporary))")
+        }
+        files[w].current = (fd, final)
+        files[w].pathsByFD[fd] = final
+        state.withLock {
+            $0.currentFiles[w] = final
+            $0.files[w].append(final)
+        }
+        log("worker \(w): writing \(final)\(reason == .start ? "" : " (rotated by \(reason))")")
+    }
+
+    /// A worker is done with `fd`, `length` bytes long: the statistics
+    /// blocks go at its end, it is closed, and the ring keeps the newest.
+    func finishFile(worker w: Int, fd: Int32, length: Int64, interfaces: InterfaceKeys) {
+        var total = Int(length)
+        if options.format == .pcapng {
+            total += writeStatistics(worker: w, fd: fd, at: length, interfaces: interfaces)
+        }
+        let path = files[w].pathsByFD[fd] ?? "?"
+        files[w].pathsByFD[fd] = nil
+        if files[w].current?.fd == fd { files[w].current = nil }
+        closeFile(fd)
+        state.withLock {
+            $0.filesWritten += 1
+            $0.bytesWritten += total
+            if $0.currentFiles[w] == path { $0.currentFiles[w] = "" }
+        }
+        guard let ring = options.naming.rotation.ringSize, !options.naming.isStandardOutput else { return }
+        files[w].closed.append((path, total))
+        // The current file counts as one of the ring's.
+        let keep = ring - (files[w].current == nil ? 0 : 1)
+        while files[w].closed.count > Swift.max(0, keep) {
+            let old = files[w].closed.removeFirst()
+            remove(old.path, worker: w, reason: "ring")
+        }
+    }
+
+    func remove(_ path: String, worker w: Int, reason: String) {
+        if unlink(path) == 0 {
+            state.withLock {
+                if reason == "ring" { $0.unlinkedRing += 1 } else { $0.unlinkedFreeSpace += 1 }
+                $0.files[w].removeAll { $0 == path }
+            }
+        } else {
+            note("\(path): cannot remove (\(reason)): \(Errno.current)")
+        }
+    }
+
+    /// Interface Statistics Blocks at `offset`, one per interface in the
+    /// file, with the worker's counts since the start (as dumpcap's are):
+    /// received, the kernel's drops, ours (nomem and unwritten), delivered
+    /// (written). With one interface they are that interface's; with
+    /// several, each block carries the times alone. Returns the bytes.
+    func writeStatistics(worker w: Int, fd: Int32, at offset: Int64, interfaces: InterfaceKeys) -> Int {
+        let count = Swift.max(1, Int(interfaces.count))
+        let now = lab_realtime_ns()
+        var stats = PcapngInterfaceStatistics(startNanoseconds: started, endNanoseconds: now)
+        if count == 1, w < workers.count {
+            let s = workers[w]
+            let nomem = s.counter(.droppedNoMemory)
+            stats.received = UInt64(clamping: s.counter(.processed) + nomem)
+            stats.interfaceDropped = UInt64(clamping: s.counter(.kernelDrops))
+            let ours =
+                nomem + s.counter(.unwrittenOverload) + s.counter(.unwrittenDiskFull) + s.counter(.unwrittenError)
+                + s.counter(.unwrittenOversized) + s.counter(.unwrittenLinkType)
+            stats.osDropped = UInt64(clamping: ours)
+            stats.delivered = UInt64(clamping: s.counter(.written))
+        }
+        var buffer = [UInt8](repeating: 0, count: PcapngEncoder.interfaceStatisticsMaximumSize * count)
+        var length = 0
+        for i in 0..<count {
+            let n = buffer.withUnsafeMutableBytes { b -> Int in
+                let slice = UnsafeMutableRawBufferPointer(rebasing: b[length...])
+                return
+                    (try? PcapngEncoder.interfaceStatistics(
+                        into: slice, interface: UInt32(i), timestampNanoseconds: now, stats)) ?? 0
+            }
+            length += n
+        }
+        let written = buffer.withUnsafeBytes { b in
+            options.naming.isStandardOutput
+                ? write(fd, b.baseAddress, length) : pwrite(fd, b.baseAddress, length, off_t(offset))
+        }
+        if written != length {
+            note("\(path(w, fd)): cannot write its statistics: \(Errno.current)")
+            if !options.naming.isStandardOutput { _ = ftruncate(fd, off_t(offset)) }
+            return 0
+        }
+        return length
+    }
+
+    func closeFile(_ fd: Int32) {
+        if fd > 2 { close(fd) }
+    }
+
+    func fileLength(_ fd: Int32) -> Int {
+        var st = stat()
+        return fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    // MARK: Free space
+
+    /// Below `min_free`: the oldest closed files of this run go (with a
+    /// ring), or writing stops until space comes back.
+    func checkFreeSpace() {
+        guard let floor = options.naming.rotation.minimumFreeBytes else { return }
+        var anyBelow = false
+        for w in files.indices {
+            guard let current = files[w].current else { continue }
+            var fs = statvfs()
+            guard fstatvfs(current.fd, &fs) == 0 else { continue }
+            var free = Int(fs.f_bavail) &* Int(fs.f_frsize)
+            if free < floor && options.naming.rotation.ringSize != nil {
+                while free < floor, !files[w].closed.isEmpty {
+                    let old = files[w].closed.removeFirst()
+                    remove(old.path, worker: w, reason: "min_free")
+                    free += old.bytes
+                }
+            }
+            if free < floor { anyBelow = true }
+        }
+        for slot in slots {
+            let was = slot.writing.load(ordering: .relaxed)
+            if was == anyBelow {
+                slot.writing.store(!anyBelow, ordering: .relaxed)
+                if anyBelow {
+                    state.withLock { $0.diskFullStops += 1 }
+                    note("below min_free (\(floor) bytes free): writing stops until space comes back")
+                } else {
+                    log("free space is back above min_free: writing resumes")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Synchronization
+
+/// Why a worker moved to a new file.
+public enum RotationReason: UInt8, Sendable, BitwiseCopyable {
+    case start = 0
+    case size = 1
+    case time = 2
+    case forced = 3
+}
+
+/// What a worker tells the recorder's control thread: plain values through
+/// an SPSC ring, so the worker never allocates or waits.
+@frozen
+public struct RecordingEvent: BitwiseCopyable, Sendable {
+    public enum Kind: UInt8, Sendable, BitwiseCopyable {
+        /// The worker took the prepared file `fd` at `time` for `reason`:
+        /// name it, and prepare the next.
+        case activated = 1
+        /// The worker is done with `fd`: `offset` bytes long, `packets`
+        /// frames in it, `interfaces` described in it (in id order).
+        case retired = 2
+        /// Cut `fd` back to `offset` bytes (a short write), then bump
+        /// `truncationsDone` to `generation`.
+        case truncate = 3
+        /// A write to `fd` failed with `errno`.
+        case writeError = 4
+    }
+
+    public var kind: Kind
+    public var reason: RotationReason = .start
+    public var fd: Int32 = -1
+    public var errno: Int32 = 0
+    public var offset: Int64 = 0
+    public var time: Int64 = 0
+    public var packets: Int64 = 0
+    public var generation: Int64 = 0
+    /// Interface keys in the file, in id order (up to 16), and how many.
+    public var interfaces: InterfaceKeys = InterfaceKeys()
+
+    @inlinable
+    public init(kind: Kind) { self.kind = kind }
+}
+
+/// Up to 16 small interface keys, in order, as plain bytes.
+@frozen
+public struct InterfaceKeys: BitwiseCopyable, Sendable {
+    @usableFromInline var low: UInt64 = 0
+    @usableFromInline var high: UInt64 = 0
+    public var count: UInt8 = 0
+    public static let capacity = 16
+
+    @inlinable public init() {}
+
+    @inlinable
+    public subscript(i: Int) -> Int {
+        let word = i < 8 ? low : high
+        return Int(truncatingIfNeeded: (word &>> UInt64((i & 7) &* 8)) & 0xFF)
+    }
+
+    @inlinable
+    public mutating func append(_ key: Int) {
+        let i = Int(count)
+        let shift = UInt64((i & 7) &* 8)
+        if i < 8 {
+            low |= UInt64(truncatingIfNeeded: key & 0xFF) &<< shift
+        } else {
+            high |= UInt64(truncatingIfNeeded: key & 0xFF) &<< shift
+        }
+        count &+= 1
+    }
+
+    /// Keeps the first `n`.
+    @inlinable
+    public mutating func truncate(to n: Int) {
+        var kept = InterfaceKeys()
+        for i in 0..<Swift.min(n, Int(count)) { kept.append(self[i]) }
+        self = kept
+    }
+}
+
+/// What a worker and the recorder's control thread share: the next file,
+/// prepared ahead; whether writing is allowed (the free-space floor); the
+/// truncations done; forced rotations asked; and the worker's events.
+public final class RecordingSlot: @unchecked Sendable {
+    public let worker: Int
+    /// The prepared file (-1: none yet), and the bytes already in it (the
+    /// Section Header, or a pcap file header).
+    let nextFD = Atomic<Int32>(-1)
+    let nextLength = Atomic<Int>(0)
+    /// False while the free-space floor stops writing (no ring to unlink from).
+    let writing = Atomic<Bool>(true)
+    /// Truncations done, by generation.
+    let truncationsDone = Atomic<Int64>(0)
+    /// Forced rotations asked (`rotate`).
+    let rotations = Atomic<Int>(0)
+    /// The file the worker writes now (for `stats`), -1 before the first.
+    let currentFD = Atomic<Int32>(-1)
+    let events = SPSCRing<RecordingEvent>(capacity: 256)
+
+    init(worker: Int) {
+        self.worker = worker
+    }
+
+    /// Control side: hands over a prepared file; only when the last one was taken.
+    func offer(fd: Int32, length: Int) {
+        nextLength.store(length, ordering: .relaxed)
+        nextFD.store(fd, ordering: .releasing)
+    }
+
+    var hasOffer: Bool { nextFD.load(ordering: .acquiring) >= 0 }
+
+    /// Worker side: takes the prepared file, if there is one.
+    @usableFromInline
+    func takeNext() -> (fd: Int32, length: Int)? {
+        let fd = nextFD.exchange(-1, ordering: .acquiring)
+        guard fd >= 0 else { return nil }
+        return (fd, nextLength.load(ordering: .relaxed))
+    }
+
+    /// Asks the worker to move to a new file at its next frame or tick.
+    public func requestRotation() {
+        rotations.wrappingAdd(1, ordering: .relaxed)
+    }
+}
