@@ -98,7 +98,9 @@ let package = Package(
 
         // Helpers shared by the test targets (libpcap as the reference reader,
         // capture writers, paths); never linked into the daemon.
-        .target(name: "TestSupport", dependencies: ["CPcap"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["CPcap", "StatsProtocol"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .executableTarget(
             name: "labyrinthctl",
             dependencies: [
@@ -123,6 +125,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RecordingTests",
+            dependencies: ["StatsProtocol", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "LiveCaptureTests",
             dependencies: ["StatsProtocol", "TestSupport"],
             swiftSettings: strict
@@ -136,6 +143,13 @@ let package = Package(
         .testTarget(
             name: "SinksTests",
             dependencies: ["Sinks", "TestSupport"],
+            swiftSettings: strict
+        ),
+        // Flow export end to end: labyrinthd's IPFIX to nfcapd, softflowd,
+        // tshark and the tests' own sockets.
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["StatsProtocol", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -191,14 +191,17 @@ public final class OfflineFilter: @unchecked Sendable {
     }
 
     private func compile(_ linkType: UInt32) throws(LiveCaptureError) {
-        guard let dead = pcap_open_dead(Int32(bitPattern: linkType), 262_144) else {
+        // pcap_open_dead takes a DLT_ value: LINKTYPE_RAW (101) is DLT_RAW
+        // (12 on Linux); the others the decoder knows are the same number.
+        let dlt = linkType == 101 ? Int32(DLT_RAW) : Int32(bitPattern: linkType)
+        guard let dead = pcap_open_dead(dlt, 262_144) else {
             throw LiveCaptureError(interface: "replay", "pcap_open_dead failed")
         }
         defer { pcap_close(dead) }
         var program = bpf_program()
         if pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             let reason = String(cString: pcap_geterr(dead))
-            let known: UnsafePointer<CChar>? = pcap_datalink_val_to_name(Int32(bitPattern: linkType))
+            let known: UnsafePointer<CChar>? = pcap_datalink_val_to_name(dlt)
             let name = known.map { String(cString: $0) } ?? "DLT \(linkType)"
             throw LiveCaptureError(
                 interface: "replay", "filter \"\(expression)\" cannot run on link type \(name) (\(linkType)): \(reason)"

@@ -33,6 +33,7 @@ public final class FlowExporter: @unchecked Sendable {
     private let stopFlag = Atomic<Int>(0)
     private let state = Mutex(FlowExporterCounters())
     private var thread: PinnedThread? = nil
+    private var ringDropsSeen = (records: 0, packets: 0, octets: 0)
 
     /// Opens a connected UDP socket to each collector (resolving names once).
     public init(options: FlowExportOptions, rings: [FlowExportRing]) throws(ExportError) {
@@ -142,13 +143,40 @@ public final class FlowExporter: @unchecked Sendable {
                     }
                 }
             }
+            countRingDrops()
+            if stopping && moved == 0 {
+                // The last round of statistics, with every count final.
+                for c in sessions.indices { sessions[c].requestStatistics() }
+                statisticsAndTemplates(buffer: buffer)
+                break
+            }
             statisticsAndTemplates(buffer: buffer)
-            if stopping && moved == 0 { break }
             if moved == 0 {
                 var ts = timespec(tv_sec: 0, tv_nsec: 2_000_000)
                 nanosleep(&ts, nil)
             }
         }
+    }
+
+    /// Flows the workers' rings had no room for count as not sent (RFC 7011
+    /// section 4.3) in every collector's statistics.
+    func countRingDrops() {
+        var total = (records: 0, packets: 0, octets: 0)
+        for ring in rings {
+            let d = ring.droppedTotals
+            total.records &+= d.records
+            total.packets &+= d.packets
+            total.octets &+= d.octets
+        }
+        guard total != ringDropsSeen else { return }
+        let now = Self.wallClock()
+        for c in sessions.indices {
+            sessions[c].flowsNotSent(
+                records: UInt64(clamping: total.records &- ringDropsSeen.records),
+                packets: UInt64(clamping: total.packets &- ringDropsSeen.packets),
+                octets: UInt64(clamping: total.octets &- ringDropsSeen.octets), now: now)
+        }
+        ringDropsSeen = total
     }
 
     /// Sends `records` to every collector, as many messages as they take.

@@ -1,6 +1,7 @@
 import CRoomsSupport
 import Packet
 import Sinks
+import Synchronization
 
 /// One flow as reports see it: both directions' packets, captured bytes and
 /// IP octets, first and last times and TCP flags, of the flow's current
@@ -175,6 +176,10 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     public private(set) var exportDropped = 0
     /// Records handed to the export ring.
     public private(set) var exported = 0
+    /// While flushing at the end of a run: wait for room in the export ring
+    /// (until the deadline, monotonic ns) instead of dropping.
+    @usableFromInline var waitForExport = false
+    @usableFromInline var waitDeadline: Int64 = 0
 
     /// - Parameters:
     ///   - capacity: slots, rounded up to a power of two; new flows beyond
@@ -370,11 +375,25 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         case .lackOfResources: ended.5 &+= 1
         }
         guard let export, cold[i].packetsAB | cold[i].packetsBA != 0 else { return }
-        if export.ring.push(record(i, reason: reason)) {
+        let r = record(i, reason: reason)
+        if export.ring.push(r) {
             exported &+= 1
-        } else {
-            exportDropped &+= 1
+            return
         }
+        if _slowPath(waitForExport) {
+            // The end of a run: the exporter drains the ring, so wait for room
+            // (never on the packet path), at most a few seconds in all.
+            while lab_monotonic_ns() < waitDeadline {
+                var ts = timespec(tv_sec: 0, tv_nsec: 50_000)
+                nanosleep(&ts, nil)
+                if export.ring.push(r) {
+                    exported &+= 1
+                    return
+                }
+            }
+        }
+        exportDropped &+= 1
+        export.dropped(r)
     }
 
     /// Slot `i` as an export record.
@@ -442,7 +461,10 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
 
     /// Ends every flow for `reason` (a forced end: shutdown, the end of a
     /// replay, a flush) and empties the table.
-    public mutating func flushAll(reason: FlowEndReason = .forcedEnd) {
+    public mutating func flushAll(reason: FlowEndReason = .forcedEnd, waitingForExport: Bool = false) {
+        waitForExport = waitingForExport
+        waitDeadline = Int64(bitPattern: lab_monotonic_ns()) &+ 5_000_000_000
+        defer { waitForExport = false }
         for i in 0...mask where hot[i].isUsed {
             end(i, reason: reason)
         }
@@ -550,8 +572,35 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
 /// drop.
 public final class FlowExportRing: @unchecked Sendable {
     public let ring: SPSCRing<FlowExportRecord>
+    /// What the ring had no room for: uniflow records, packets and octets
+    /// (written by the worker, read by the exporter for the not-sent
+    /// statistics of RFC 7011 section 4.3).
+    let droppedRecords = Atomic<Int>(0)
+    let droppedPackets = Atomic<Int>(0)
+    let droppedOctets = Atomic<Int>(0)
 
     public init(capacity: Int) {
         ring = SPSCRing(capacity: capacity)
+    }
+
+    /// Worker side: counts a record that found the ring full.
+    @usableFromInline
+    func dropped(_ r: FlowExportRecord) {
+        let records = (r.packetsAB > 0 ? 1 : 0) + (r.packetsBA > 0 ? 1 : 0)
+        droppedRecords.store(droppedRecords.load(ordering: .relaxed) &+ records, ordering: .relaxed)
+        droppedPackets.store(
+            droppedPackets.load(ordering: .relaxed) &+ Int(truncatingIfNeeded: r.packetsAB &+ r.packetsBA),
+            ordering: .relaxed)
+        droppedOctets.store(
+            droppedOctets.load(ordering: .relaxed) &+ Int(truncatingIfNeeded: r.octetsAB &+ r.octetsBA),
+            ordering: .relaxed)
+    }
+
+    /// Exporter side: what was dropped in all.
+    var droppedTotals: (records: Int, packets: Int, octets: Int) {
+        (
+            droppedRecords.load(ordering: .relaxed), droppedPackets.load(ordering: .relaxed),
+            droppedOctets.load(ordering: .relaxed)
+        )
     }
 }

@@ -82,7 +82,8 @@ public struct IOURing: ~Copyable {
     public func writev(
         fd: Int32, _ iovecs: UnsafePointer<iovec>, count: Int, offset: Int64, flags: Int32, tag: UInt64
     ) throws(Errno) {
-        let r = curing_prep_writev(ring, fd, iovecs, UInt32(truncatingIfNeeded: count), UInt64(offset), flags, tag)
+        let r = curing_prep_writev(
+            ring, fd, iovecs, UInt32(truncatingIfNeeded: count), UInt64(bitPattern: offset), flags, tag)
         if r < 0 { throw Errno(rawValue: -r) }
     }
 

@@ -394,6 +394,14 @@ struct LiveSources: ~Copyable, WorkerSources {
         }
     }
 
+    func waitForWrites(context: borrowing WorkerContext) {
+        do throws(Errno) {
+            try uring.submit(waitingNanoseconds: 10_000_000)
+        } catch {
+            uringError(error, context: context)
+        }
+    }
+
     mutating func publishKernelCounts(context: borrowing WorkerContext) {
         var packets: UInt64 = 0
         var drops: UInt64 = 0

@@ -298,8 +298,8 @@ public struct PacketProcessor: ~Copyable {
     }
 
     /// Ends every flow now (forced: a flush, the end of a replay, shutdown).
-    public mutating func flushFlows() {
-        flows.flushAll(reason: .forcedEnd)
+    public mutating func flushFlows(waitingForExport: Bool = false) {
+        flows.flushAll(reason: .forcedEnd, waitingForExport: waitingForExport)
     }
 
     /// Publishes the flow table's gauges; called between polls.

@@ -30,6 +30,8 @@ protocol WorkerSources: ~Copyable {
     func sleep(
         inbox: borrowing ReplayInbox, timeoutNanoseconds: Int64, context: borrowing WorkerContext,
         until ready: () -> Bool)
+    /// Sleeps until a recording's write completes (or a short while).
+    func waitForWrites(context: borrowing WorkerContext)
     /// After the stop: processes what the kernel already put in pages and
     /// publishes the last counts.
     mutating func drain(context: borrowing WorkerContext)
@@ -87,8 +89,12 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             }
             #endif
             c.add(WorkerCounter.heartbeat.rawValue, 1)
+            // A recording that cannot take another frame holds the replay
+            // back (its reader waits for queue space: nothing is lost)
+            // until its writes complete.
+            let held = context.processor.pointee.writer.saturated
             AtomicContext.enter()
-            let replayed = pollReplay(budget: budget)
+            let replayed = held ? 0 : pollReplay(budget: budget)
             let (captured, capturedMore) = sources.poll(budget: budget, context: context)
             AtomicContext.exit()
             let n = replayed &+ captured
@@ -103,13 +109,19 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             // The flow table's timer on the wall clock: flows end on an idle
             // link too. (On the packets' clock it runs with the packets.)
             if sources.usesWallClock { context.processor.pointee.tick(now: LiveSources.wallClock()) }
-            shared.answerFlush(&context.processor.pointee)
+            // A flush with no live source (the end of a replay job) waits
+            // for the exporter's ring; with live sources it never waits.
+            shared.answerFlush(&context.processor.pointee, waitingForExport: !sources.usesWallClock)
             if replayed > 0 || tick { context.processor.pointee.publishFlowGauges() }
             shared.answerFlowRequest(from: context.processor.pointee)
             if let limit = context.limit, limit.isSpent { stopping = true }
             if n > 0 { c.add(WorkerCounter.polls.rawValue, 1) }
             if n >= budget { c.add(WorkerCounter.budgetExhausted.rawValue, 1) }
             if stopping { break }
+            if held && context.processor.pointee.writer.inFlight {
+                sources.waitForWrites(context: context)
+                continue
+            }
             if more {
                 sources.kick(always: false, context: context)
                 continue
@@ -145,7 +157,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         // the daemon): each becomes a record.
         if shared.exportRing != nil {
             let active = context.counters.load(WorkerCounter.flowsActive.rawValue)
-            context.processor.pointee.flushFlows()
+            context.processor.pointee.flushFlows(waitingForExport: true)
             context.processor.pointee.publishFlowGauges()
             // "Active at the end" still says what the tables held.
             context.counters.store(WorkerCounter.flowsActive.rawValue, active)
@@ -167,7 +179,9 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         let processor = context.processor
         var n = 0
         processor.pointee.ingress = 0  // replayed: no interface
-        while n < budget, let d = inbox.ring.pop() {
+        // A recording that cannot take another frame holds the rest back.
+        let recording = processor.pointee.writer.enabled
+        while n < budget, !(recording && processor.pointee.writer.saturated), let d = inbox.ring.pop() {
             if let next = inbox.ring.peek(ahead: 1) { processor.pointee.prefetch(next) }
             processor.pointee.process(
                 UnsafeRawPointer(bitPattern: d.address)!, capturedLength: Int(d.capturedLength),
@@ -219,6 +233,8 @@ struct ReplayOnly: WorkerSources {
     ) {
         inbox.arrivals.wait(timeoutNanoseconds: timeoutNanoseconds, until: ready)
     }
+
+    func waitForWrites(context: borrowing WorkerContext) {}
 
     mutating func drain(context: borrowing WorkerContext) {}
 

@@ -132,10 +132,10 @@ public final class WorkerShared: @unchecked Sendable {
 
     /// Worker side: serves a pending flush.
     @inline(__always)
-    func answerFlush(_ processor: inout PacketProcessor) {
+    func answerFlush(_ processor: inout PacketProcessor, waitingForExport: Bool) {
         let request = flushRequest.load(ordering: .acquiring)
         guard _slowPath(request != flushAnswered.load(ordering: .relaxed)) else { return }
-        processor.flushFlows()
+        processor.flushFlows(waitingForExport: waitingForExport)
         processor.publishFlowGauges()
         flushAnswered.store(request, ordering: .releasing)
     }

@@ -181,6 +181,12 @@ public struct IPFIXExportSession: Sendable {
         return summary
     }
 
+    /// Makes a statistics round due now (the exporter's last, as it stops),
+    /// unless one is under way.
+    public mutating func requestStatistics() {
+        if statisticsCursor < 0 { statisticsSent = false }
+    }
+
     /// Whether `nextStatisticsMessage` would write something now.
     public func statisticsDue(now: Int64) -> Bool {
         if statisticsCursor >= 0 { return true }

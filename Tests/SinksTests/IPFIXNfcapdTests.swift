@@ -12,101 +12,7 @@ import Glibc
 struct IPFIXNfcapdTests {
     typealias Flows = IPFIXTestFlows
 
-    /// An nfcapd listening on 127.0.0.1, writing into its own directory; stopped with SIGTERM.
-    final class Collector {
-        let directory: String
-        let port: UInt16
-        let process: IPFIXTestProcess
-        private(set) var stopped = false
-
-        init() throws {
-            directory = temporaryDirectory("ipfix-nfcapd")
-            var lastError = ""
-            // The port was free a moment ago; another process may take it first, so try a few.
-            for _ in 0..<5 {
-                let port = try IPFIXTestSystem.freePort()
-                let child = try IPFIXTestProcess([
-                    "nfcapd", "-b", "127.0.0.1", "-p", String(port), "-w", directory, "-B", "8388608", "-t", "3600",
-                ])
-                let deadline = monotonicSeconds() + 15
-                while monotonicSeconds() < deadline && child.poll() == nil && !IPFIXTestSystem.udpBound(port: port) {
-                    usleep(10_000)
-                }
-                if child.poll() == nil && IPFIXTestSystem.udpBound(port: port) {
-                    self.port = port
-                    process = child
-                    return
-                }
-                lastError = "nfcapd on port \(port): exit \(child.poll().map(String.init) ?? "none"): \(child.stderr)"
-                _ = child.stop(SIGKILL, timeoutSeconds: 10)
-            }
-            IPFIXTestSystem.removeDirectory(directory)
-            throw IPFIXTestSystem.Failure("nfcapd did not bind: \(lastError)")
-        }
-
-        /// Waits until nfcapd has read every datagram and is blocked in recvfrom again, so it has
-        /// also processed them (it drops a datagram it received when SIGTERM comes before it is
-        /// processed). Polls with a deadline.
-        /// - Returns: the socket's drop count, or nil when the deadline passed.
-        func waitUntilDrained(timeoutSeconds: Double = 30) -> UInt64? {
-            let deadline = monotonicSeconds() + timeoutSeconds
-            var quietPolls = 0
-            while monotonicSeconds() < deadline && process.poll() == nil {
-                let queue = IPFIXTestSystem.udpQueue(port: port)
-                let blocked = IPFIXTestSystem.blockedSyscall(process.pid) == IPFIXTestSystem.recvfromSyscall
-                quietPolls = queue?.queued == 0 && blocked ? quietPolls + 1 : 0
-                if quietPolls >= 3, let queue { return queue.drops }
-                usleep(5_000)
-            }
-            return nil
-        }
-
-        /// SIGTERM, and waits for the exit that completes the file.
-        /// - Returns: the exit status.
-        func stop() -> Int32 {
-            stopped = true
-            return process.stop(SIGTERM, timeoutSeconds: 30)
-        }
-
-        /// The completed files (not the one being written).
-        var files: [String] {
-            IPFIXTestSystem.list(directory).filter { $0.hasPrefix("nfcapd.") && !$0.hasPrefix("nfcapd.current") }
-                .map { directory + "/" + $0 }
-        }
-
-        deinit {
-            if !stopped { _ = stop() }
-            IPFIXTestSystem.removeDirectory(directory)
-        }
-    }
-
-    /// One flow as `nfdump -o raw` prints it.
-    struct NfdumpFlow: CustomStringConvertible {
-        var fields: [String: String] = [:]
-        func number(_ key: String) -> UInt64? { fields[key].flatMap { UInt64($0.split(separator: " ").first ?? "") } }
-        var description: String {
-            fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        }
-    }
-
-    /// Parses `nfdump -o raw`: a block per flow, lines `  key = value`.
-    static func parseRaw(_ text: String) -> [NfdumpFlow] {
-        var flows: [NfdumpFlow] = []
-        var current: NfdumpFlow?
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("Flow Record:") {
-                if let c = current { flows.append(c) }
-                current = NfdumpFlow()
-                continue
-            }
-            guard current != nil, let eq = line.firstIndex(of: "=") else { continue }
-            let key = line[..<eq].split(separator: " ").joined(separator: " ")
-            let value = line[line.index(after: eq)...].split(separator: " ").joined(separator: " ")
-            if current!.fields[key] == nil { current!.fields[key] = value }
-        }
-        if let c = current { flows.append(c) }
-        return flows
-    }
+    typealias Collector = NfcapdCollector
 
     @Test("nfcapd stores every flow as encoded, with no sequence failure and no loss")
     func collect() throws {
@@ -162,22 +68,10 @@ struct IPFIXNfcapdTests {
         let files = collector.files
         #expect(!files.isEmpty, "no nfcapd file in \(IPFIXTestSystem.list(collector.directory))")
 
-        var stored: [NfdumpFlow] = []
-        var sequenceFailures: UInt64 = 0
-        var statFlows: UInt64 = 0
-        for file in files {
-            let raw = run(["nfdump", "-r", file, "-q", "-o", "raw"], timeoutSeconds: 120)
-            #expect(raw.status == 0, "nfdump -o raw: \(raw.stderr)")
-            stored += Self.parseRaw(raw.stdout)
-            let info = run(["nfdump", "-I", "-r", file], timeoutSeconds: 60)
-            #expect(info.status == 0, "nfdump -I: \(info.stderr)")
-            for line in info.stdout.split(separator: "\n") {
-                let parts = line.split(separator: ":", maxSplits: 1).map { $0.split(separator: " ").joined() }
-                guard parts.count == 2, let v = UInt64(parts[1]) else { continue }
-                if parts[0] == "Sequencefailures" { sequenceFailures += v }
-                if parts[0] == "Flows" { statFlows += v }
-            }
-        }
+        let stored = try Nfdump.flows(files)
+        let info = try Nfdump.info(files)
+        let sequenceFailures = info["Sequence failures"] ?? 0
+        let statFlows = info["Flows"] ?? 0
         let expected = (known + bulk).flatMap(Flows.uniflows)
         #expect(sequenceFailures == 0, "nfdump -I reports sequence failures; nfcapd log:\n\(log)")
         #expect(log.contains("Sequence Errors: 0"), "nfcapd log:\n\(log)")

@@ -157,6 +157,27 @@ public enum Frames {
         return p
     }
 
+    /// Ethernet + IPv4 + UDP around `payload` (a datagram as it was sent),
+    /// from 127.0.0.1:sport to 127.0.0.1:dport, with a valid IPv4 checksum
+    /// and no UDP checksum (allowed over IPv4).
+    public static func loopbackUDP(_ payload: [UInt8], sport: UInt16, dport: UInt16) -> [UInt8] {
+        var f: [UInt8] = [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 2, 0x08, 0x00]
+        let total = 20 + 8 + payload.count
+        var ip: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 1, 0x40, 0, 64, 17, 0, 0]
+        ip += [127, 0, 0, 1, 127, 0, 0, 1]
+        var sum: UInt32 = 0
+        for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[i]) << 8 | UInt32(ip[i + 1]) }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        let checksum = ~UInt16(sum)
+        ip[10] = UInt8(checksum >> 8)
+        ip[11] = UInt8(checksum & 0xFF)
+        f += ip
+        let udpLength = 8 + payload.count
+        f += [UInt8(sport >> 8), UInt8(sport & 0xFF), UInt8(dport >> 8), UInt8(dport & 0xFF)]
+        f += [UInt8(udpLength >> 8), UInt8(udpLength & 0xFF), 0, 0]
+        return f + payload
+    }
+
     /// A bare IPv6 + UDP packet.
     public static func udp6(sport: UInt16 = 5353, dport: UInt16 = 5353) -> [UInt8] {
         var p: [UInt8] = [0x60, 0, 0, 0, 0, 8, 17, 64]

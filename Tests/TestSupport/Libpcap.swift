@@ -84,3 +84,36 @@ public func libpcapRead(_ path: String) -> (records: [LibpcapRecord], error: Str
         }
     }
 }
+
+/// One record with its bytes, as libpcap reads it.
+public struct LibpcapFrame: Sendable {
+    public var data: [UInt8]
+    public var wirelen: Int
+    public var ns: Int64
+}
+
+/// Every record of a capture file with its bytes and the file's link type;
+/// nil (with libpcap's message) when libpcap cannot open or finish it.
+public func libpcapFrames(_ path: String) -> (linkType: Int32, frames: [LibpcapFrame])? {
+    var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+    guard let p = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+        return nil
+    }
+    defer { pcap_close(p) }
+    var out: [LibpcapFrame] = []
+    var header: UnsafeMutablePointer<pcap_pkthdr>?
+    var data: UnsafePointer<UInt8>?
+    while true {
+        let rc = pcap_next_ex(p, &header, &data)
+        if rc == 1, let h = header?.pointee, let data {
+            out.append(
+                LibpcapFrame(
+                    data: Array(UnsafeBufferPointer(start: data, count: Int(h.caplen))), wirelen: Int(h.len),
+                    ns: Int64(h.ts.tv_sec) * 1_000_000_000 + Int64(h.ts.tv_usec)))
+        } else if rc == PCAP_ERROR_BREAK {
+            return (pcap_datalink(p), out)
+        } else {
+            return nil
+        }
+    }
+}

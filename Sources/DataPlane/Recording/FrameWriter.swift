@@ -101,6 +101,10 @@ struct WriteBatch {
     var pagesHeld = 0
     /// When its first frame came (monotonic ns): the flush deadline runs from it.
     var firstTime: UInt64 = 0
+    /// A pipe took part of it: the bytes written so far, and the first
+    /// iovec still to write (adjusted to start where the pipe stopped).
+    var done = 0
+    var firstIov = 0
     let iov: UnsafeMutablePointer<iovec>
     let pages: UnsafeMutablePointer<RawPage>
     /// Per frame: its unit's bytes (interface header and block), its frame
@@ -138,6 +142,25 @@ struct WriteBatch {
         bytes = 0
         frameBytes = 0
         pagesHeld = 0
+        done = 0
+        firstIov = 0
+    }
+
+    /// After a partial write of `n` more bytes: the iovecs start after them.
+    mutating func advance(by n: Int) {
+        done &+= n
+        var left = n
+        while left > 0 && firstIov < iovCount {
+            let length = iov[firstIov].iov_len
+            if left >= length {
+                left &-= length
+                firstIov &+= 1
+            } else {
+                iov[firstIov].iov_base = iov[firstIov].iov_base.map { $0 + left }
+                iov[firstIov].iov_len = length &- left
+                left = 0
+            }
+        }
     }
 }
 
@@ -180,6 +203,8 @@ public struct FrameWriter: ~Copyable {
     var waitingForTruncation: Int64 = 0
     var truncationsAsked: Int64 = 0
     var rotationsSeen = 0
+    /// The last file was handed back: the run is over.
+    var retiredLast = false
 
     // Batches: a ring; the head is in flight when `inFlight`.
     let batches: UnsafeMutablePointer<WriteBatch>
@@ -259,6 +284,18 @@ public struct FrameWriter: ~Copyable {
         return false
     }
     var retiringCountIsZero: Bool { retiringCount == 0 }
+
+    /// No room for another frame of the largest order: a replay holds its
+    /// frames back (the reader waits, nothing is lost) until writes complete.
+    var saturated: Bool {
+        guard enabled else { return false }
+        if pagesHeld &+ (1 &<< Room.maxOrder) > pageCap { return true }
+        if queued == Self.batchCount {
+            let last = batches + (head &+ queued &- 1) % Self.batchCount
+            return !last.pointee.hasRoom || (inFlight && queued == 1) || last.pointee.fd != fd
+        }
+        return false
+    }
 
     // MARK: Frames
 
@@ -475,7 +512,6 @@ public struct FrameWriter: ~Copyable {
             let startOfInterval = (r < 0 ? q &- 1 : q) &* intervalNanoseconds
             intervalEnd = startOfInterval &+ intervalNanoseconds
         }
-        slot.currentFD.store(fd, ordering: .relaxed)
         var e = RecordingEvent(kind: .activated)
         e.reason = reason
         e.fd = fd
@@ -520,7 +556,7 @@ public struct FrameWriter: ~Copyable {
         guard let slot else { return }
         // Keep the order: events deferred earlier go first.
         flushDeferred()
-        if deferredCount == 0 && slot.events.push(e) { return }
+        if deferredCount == 0 && slot.post(e) { return }
         if deferredCount < Self.deferredCapacity {
             deferred[deferredCount] = e
             deferredCount &+= 1
@@ -530,7 +566,7 @@ public struct FrameWriter: ~Copyable {
     mutating func flushDeferred() {
         guard let slot else { return }
         var sent = 0
-        while sent < deferredCount && slot.events.push(deferred[sent]) { sent &+= 1 }
+        while sent < deferredCount && slot.post(deferred[sent]) { sent &+= 1 }
         if sent > 0 {
             for i in sent..<deferredCount { deferred[i &- sent] = deferred[i] }
             deferredCount &-= sent
@@ -547,6 +583,11 @@ public struct FrameWriter: ~Copyable {
         uring: borrowing IOURing, now wallClock: Int64, draining: Bool, counters c: SingleWriterCounters
     ) {
         guard enabled else { return }
+        // Live: the first file opens at the start, as tcpdump's does, and
+        // time rotation runs on the wall clock, frames or not.
+        if wallClockRotation && fd < 0 && retiringCount == 0 && !retiredLast {
+            _ = activate(.start, time: wallClock, counters: c)
+        }
         if wallClockRotation && fd >= 0 && wallClock >= intervalEnd {
             rotate(.time, time: wallClock, counters: c)
         }
@@ -573,13 +614,14 @@ public struct FrameWriter: ~Copyable {
         flushDeferred()
     }
 
-    mutating func submit(uring: borrowing IOURing, counters c: SingleWriterCounters) {
+    mutating func submit(uring: borrowing IOURing, counters c: SingleWriterCounters, dontCache allowed: Bool = true) {
         let batch = batches + head
-        inFlightFlags = dontCache ? curing_rwf_dontcache() : 0
+        inFlightFlags = dontCache && allowed ? curing_rwf_dontcache() : 0
         do throws(Errno) {
             try uring.writev(
-                fd: batch.pointee.fd, batch.pointee.iov, count: batch.pointee.iovCount,
-                offset: sequential ? -1 : batch.pointee.start, flags: inFlightFlags,
+                fd: batch.pointee.fd, batch.pointee.iov + batch.pointee.firstIov,
+                count: batch.pointee.iovCount &- batch.pointee.firstIov,
+                offset: sequential ? -1 : batch.pointee.start &+ Int64(batch.pointee.done), flags: inFlightFlags,
                 tag: CompletionKind.write.tag(0))
             inFlight = true
         } catch {
@@ -599,19 +641,16 @@ public struct FrameWriter: ~Copyable {
             // RWF_DONTCACHE refused (tmpfs, a pipe): the same write without
             // it, and never again for this file.
             if batch.pointee.fd == fd { dontCache = false }
-            inFlightFlags = 0
-            do throws(Errno) {
-                try uring.writev(
-                    fd: batch.pointee.fd, batch.pointee.iov, count: batch.pointee.iovCount,
-                    offset: sequential ? -1 : batch.pointee.start, flags: 0, tag: CompletionKind.write.tag(0))
-                inFlight = true
-                return
-            } catch {
-                c.add(WorkerCounter.uringErrors.rawValue, 1)
-                // Fall through: counted as failed below.
-            }
+            submit(uring: uring, counters: c, dontCache: false)
+            if inFlight { return }
         }
-        if result >= 0 && Int(result) == batch.pointee.bytes {
+        if sequential && result > 0 && batch.pointee.done &+ Int(result) < batch.pointee.bytes {
+            // A pipe takes what fits: the rest goes next.
+            batch.pointee.advance(by: Int(result))
+            submit(uring: uring, counters: c)
+            if inFlight { return }
+        }
+        if result >= 0 && batch.pointee.done &+ Int(result) == batch.pointee.bytes {
             c.add(WorkerCounter.written.rawValue, batch.pointee.frames)
             c.add(WorkerCounter.writtenBytes.rawValue, batch.pointee.frameBytes)
             release(batch, room: room)
@@ -623,7 +662,7 @@ public struct FrameWriter: ~Copyable {
         // rest of this batch, and every later batch for this file, are not
         // written; the file is cut back to its last whole block.
         let diskFull = result >= 0 || result == -ENOSPC || result == -EDQUOT || result == -EFBIG
-        let written = result > 0 ? Int(result) : 0
+        let written = batch.pointee.done &+ (result > 0 ? Int(result) : 0)
         var kept = 0
         var keptFrames = 0
         var keptFrameBytes = 0
@@ -732,6 +771,7 @@ public struct FrameWriter: ~Copyable {
     /// retired (call when no write is pending).
     mutating func retireCurrent() {
         guard enabled, fd >= 0, retiringCount < Self.retiringCapacity else { return }
+        retiredLast = true
         var e = RecordingEvent(kind: .retired)
         e.fd = fd
         e.offset = offset
@@ -740,7 +780,6 @@ public struct FrameWriter: ~Copyable {
         retiring[retiringCount] = e
         retiringCount &+= 1
         fd = -1
-        slot?.currentFD.store(-1, ordering: .relaxed)
         retireFinished()
     }
 

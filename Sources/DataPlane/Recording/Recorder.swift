@@ -40,21 +40,22 @@ public final class Recorder: @unchecked Sendable {
     let headers: InterfaceHeaders
     private let stopFlag = Atomic<Bool>(false)
     private let state: Mutex<RecorderCounters>
-    private let bell = Doorbell()
+    private let bell = RecorderBell()
     private var thread: PinnedThread? = nil
     private var workers: [WorkerShared] = []
     private var files: [WorkerFiles]
     private let started = lab_realtime_ns()
     private var lastStatvfs: UInt64 = 0
     private var stopped = false
+    private var preparedCount = 0
     /// Called (on the control thread) with each line worth logging.
     public var log: @Sendable (String) -> Void = { _ in }
 
     /// One worker's files, on the control thread only.
     struct WorkerFiles {
         var sequence: UInt64 = 0
-        /// The prepared file: its descriptor and hidden name.
-        var prepared: (fd: Int32, path: String)? = nil
+        /// The prepared files, oldest first: descriptor and hidden name.
+        var prepared: [(fd: Int32, path: String)] = []
         /// The file being written, by descriptor, with its name.
         var current: (fd: Int32, path: String)? = nil
         /// Files of this run finished and kept (ring only), oldest first.
@@ -71,19 +72,22 @@ public final class Recorder: @unchecked Sendable {
         self.options = options
         headers = try InterfaceHeaders(format: options.format, options: options)
         let workers = options.naming.workers
-        slots = (0..<workers).map { RecordingSlot(worker: $0) }
+        let bell = self.bell
+        slots = (0..<workers).map { RecordingSlot(worker: $0, bell: bell) }
         files = Array(repeating: WorkerFiles(), count: workers)
         state = Mutex(
             RecorderCounters(
                 currentFiles: Array(repeating: "", count: workers), files: Array(repeating: [], count: workers)))
         for w in 0..<workers {
-            if let problem = prepare(worker: w) { throw RecordingError(problem) }
+            repeat {
+                if let problem = prepare(worker: w) { throw RecordingError(problem) }
+            } while files[w].prepared.count < ahead(w)
         }
     }
 
     deinit {
         for w in files.indices {
-            if let p = files[w].prepared {
+            for p in files[w].prepared {
                 closeFile(p.fd)
                 unlink(p.path)
             }
@@ -104,26 +108,29 @@ public final class Recorder: @unchecked Sendable {
     /// their last events, finishes every file, and stops the thread.
     public func finish() {
         stopFlag.store(true, ordering: .releasing)
-        bell.ring()
+        bell.bell.ring()
         if let t = thread.take() { t.join() }
         guard !stopped else { return }
         stopped = true
         handleEvents()
         for w in files.indices {
-            if let p = files[w].prepared {
-                files[w].prepared = nil
-                if files[w].current == nil && files[w].closed.isEmpty && files[w].sequence == 0 {
+            let never = files[w].current == nil && files[w].closed.isEmpty && files[w].sequence == 0
+            for (i, p) in files[w].prepared.enumerated() {
+                if i == 0 && never {
                     // No frame ever came: the file still appears, empty, as
                     // tcpdump's does.
                     name(worker: w, fd: p.fd, temporary: p.path, reason: .start, time: started)
                     finishFile(worker: w, fd: p.fd, length: Int64(fileLength(p.fd)), interfaces: InterfaceKeys())
                 } else {
                     closeFile(p.fd)
-                    unlink(p.path)
+                    if p.path != "-" { unlink(p.path) }
                 }
             }
+            files[w].prepared = []
         }
     }
+
+    var rotates: Bool { options.naming.rotation.rotates }
 
     /// Asks every worker to move to a new file.
     public func rotate() {
@@ -137,26 +144,32 @@ public final class Recorder: @unchecked Sendable {
     func run() {
         while !stopFlag.load(ordering: .acquiring) {
             handleEvents()
-            for w in files.indices where files[w].prepared == nil && needsNext(w) {
-                if let problem = prepare(worker: w) { note(problem) }
+            for w in files.indices {
+                while files[w].prepared.count < ahead(w) {
+                    if let problem = prepare(worker: w) {
+                        note(problem)
+                        break
+                    }
+                }
             }
             let now = lab_monotonic_ns()
             if options.naming.rotation.minimumFreeBytes != nil && now &- lastStatvfs >= 250_000_000 {
                 lastStatvfs = now
                 checkFreeSpace()
             }
-            bell.wait(timeoutNanoseconds: 20_000_000) {
+            bell.bell.wait(timeoutNanoseconds: 20_000_000) {
                 stopFlag.load(ordering: .relaxed) || slots.contains { $0.events.count > 0 }
             }
         }
     }
 
-    /// Whether worker `w` may need another file: at the start, or when
-    /// files rotate (by size, time or a `rotate`).
-    func needsNext(_ w: Int) -> Bool {
-        if options.naming.isStandardOutput { return false }
-        if files[w].current == nil { return true }
-        return options.naming.rotation.rotates || slots[w].rotations.load(ordering: .relaxed) > 0
+    /// How many files worker `w` should have ready: one to start with;
+    /// a few when files rotate (by size, time or a `rotate`), so that fast
+    /// rotations never wait; none for standard output once started.
+    func ahead(_ w: Int) -> Int {
+        if options.naming.isStandardOutput { return files[w].current == nil && files[w].sequence == 0 ? 1 : 0 }
+        if options.naming.rotation.rotates || slots[w].rotations.load(ordering: .relaxed) > 0 { return 4 }
+        return files[w].current == nil && files[w].sequence == 0 ? 1 : 0
     }
 
     func handleEvents() {
@@ -164,11 +177,11 @@ public final class Recorder: @unchecked Sendable {
             while let e = slot.events.pop() {
                 switch e.kind {
                 case .activated:
-                    guard let p = files[w].prepared, p.fd == e.fd else {
+                    guard let p = files[w].prepared.first, p.fd == e.fd else {
                         note("worker \(w): took a file the recorder did not prepare (fd \(e.fd))")
                         continue
                     }
-                    files[w].prepared = nil
+                    files[w].prepared.removeFirst()
                     name(worker: w, fd: e.fd, temporary: p.path, reason: e.reason, time: e.time)
                 case .retired:
                     finishFile(worker: w, fd: e.fd, length: e.offset, interfaces: e.interfaces)
@@ -205,22 +218,24 @@ public final class Recorder: @unchecked Sendable {
             guard files[w].current == nil else { return nil }
             let length = writeHeaders(fd: 1, sequential: true)
             guard length >= 0 else { return "standard output: \(Errno.current)" }
-            files[w].prepared = (1, "-")
+            files[w].prepared.append((1, "-"))
             files[w].pathsByFD[1] = "-"
-            slots[w].offer(fd: 1, length: length)
+            _ = slots[w].offer(PreparedFile(fd: 1, length: length))
             return nil
         }
         let guess: String
         do {
             guess = try naming.path(
-                worker: w, sequence: files[w].sequence, timeSeconds: started / 1_000_000_000)
+                worker: w, sequence: files[w].sequence + UInt64(files[w].prepared.count),
+                timeSeconds: lab_realtime_ns() / 1_000_000_000)
         } catch {
             return "\(naming.template): \(error)"
         }
         let slash = guess.lastIndex(of: "/")
         let directory = slash.map { String(guess[..<$0]) } ?? "."
         let base = slash.map { String(guess[guess.index(after: $0)...]) } ?? guess
-        let temporary = "\(directory)/.\(base).\(getpid()).\(w).part"
+        preparedCount &+= 1
+        let temporary = "\(directory)/.\(base).\(getpid()).\(preparedCount).part"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options.fileMode)
         guard fd >= 0 else {
             let e = Errno.current
@@ -236,9 +251,12 @@ public final class Recorder: @unchecked Sendable {
             unlink(temporary)
             return "\(guess): cannot write its header: \(e)"
         }
-        files[w].prepared = (fd, temporary)
-        slots[w].offer(fd: fd, length: length)
-        bell.ring()
+        guard slots[w].offer(PreparedFile(fd: fd, length: length)) else {
+            close(fd)
+            unlink(temporary)
+            return nil
+        }
+        files[w].prepared.append((fd, temporary))
         return nil
     }
 
@@ -279,7 +297,11 @@ public final class Recorder: @unchecked Sendable {
         let naming = options.naming
         if naming.isStandardOutput {
             files[w].current = (fd, "-")
-            state.withLock { $0.currentFiles[w] = "-" }
+            files[w].sequence += 1
+            state.withLock {
+                $0.currentFiles[w] = "-"
+                $0.files[w] = ["-"]
+            }
             return
         }
         var seconds = time / 1_000_000_000
@@ -312,8 +334,23 @@ public final class Recorder: @unchecked Sendable {
     /// blocks go at its end, it is closed, and the ring keeps the newest.
     func finishFile(worker w: Int, fd: Int32, length: Int64, interfaces: InterfaceKeys) {
         var total = Int(length)
+        var interfaces = interfaces
+        // A file no frame reached still describes an interface (libpcap
+        // refuses a section without one): the first source, or Ethernet in
+        // a replay; a pcap file still gets its header.
+        let fallback = options.interfaces.isEmpty ? RecordingOptions.replayKey(1) : 0
+        if interfaces.count == 0 && !options.naming.isStandardOutput {
+            let header = UnsafeRawBufferPointer(
+                start: headers.bytes + headers.offsets[fallback], count: headers.lengths[fallback])
+            if options.format == .pcapng || length == 0 {
+                if pwrite(fd, header.baseAddress, header.count, off_t(length)) == header.count {
+                    total += header.count
+                    interfaces.append(fallback)
+                }
+            }
+        }
         if options.format == .pcapng {
-            total += writeStatistics(worker: w, fd: fd, at: length, interfaces: interfaces)
+            total += writeStatistics(worker: w, fd: fd, at: Int64(total), interfaces: interfaces)
         }
         let path = files[w].pathsByFD[fd] ?? "?"
         files[w].pathsByFD[fd] = nil

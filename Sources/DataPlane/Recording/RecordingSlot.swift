@@ -78,43 +78,56 @@ public struct InterfaceKeys: BitwiseCopyable, Sendable {
     }
 }
 
-/// What a worker and the recorder's control thread share: the next file,
+/// A file the control thread opened ahead of need: its descriptor, and the
+/// bytes already in it (the Section Header, or a pcap file header).
+@frozen
+public struct PreparedFile: BitwiseCopyable, Sendable {
+    public var fd: Int32
+    public var length: Int
+}
+
+/// The control thread's doorbell, rung by every worker that posts an event.
+final class RecorderBell: Sendable {
+    let bell = Doorbell()
+}
+
+/// What a worker and the recorder's control thread share: the next files,
 /// prepared ahead; whether writing is allowed (the free-space floor); the
 /// truncations done; forced rotations asked; and the worker's events.
 public final class RecordingSlot: @unchecked Sendable {
     public let worker: Int
-    /// The prepared file (-1: none yet), and the bytes already in it (the
-    /// Section Header, or a pcap file header).
-    let nextFD = Atomic<Int32>(-1)
-    let nextLength = Atomic<Int>(0)
+    /// Files opened ahead, oldest first (the control thread keeps a few
+    /// ready, so that rotations in a fast replay never wait for one).
+    let prepared = SPSCRing<PreparedFile>(capacity: 8)
     /// False while the free-space floor stops writing (no ring to unlink from).
     let writing = Atomic<Bool>(true)
     /// Truncations done, by generation.
     let truncationsDone = Atomic<Int64>(0)
     /// Forced rotations asked (`rotate`).
     let rotations = Atomic<Int>(0)
-    /// The file the worker writes now (for `stats`), -1 before the first.
-    let currentFD = Atomic<Int32>(-1)
     let events = SPSCRing<RecordingEvent>(capacity: 256)
+    let bell: RecorderBell
 
-    init(worker: Int) {
+    init(worker: Int, bell: RecorderBell) {
         self.worker = worker
+        self.bell = bell
     }
 
-    /// Control side: hands over a prepared file; only when the last one was taken.
-    func offer(fd: Int32, length: Int) {
-        nextLength.store(length, ordering: .relaxed)
-        nextFD.store(fd, ordering: .releasing)
-    }
+    /// Control side: hands over a prepared file.
+    func offer(_ file: PreparedFile) -> Bool { prepared.push(file) }
 
-    var hasOffer: Bool { nextFD.load(ordering: .acquiring) >= 0 }
+    /// Worker side: whether a prepared file is there.
+    var hasOffer: Bool { prepared.count > 0 }
 
-    /// Worker side: takes the prepared file, if there is one.
+    /// Worker side: takes the next prepared file, if there is one.
     @usableFromInline
-    func takeNext() -> (fd: Int32, length: Int)? {
-        let fd = nextFD.exchange(-1, ordering: .acquiring)
-        guard fd >= 0 else { return nil }
-        return (fd, nextLength.load(ordering: .relaxed))
+    func takeNext() -> PreparedFile? { prepared.pop() }
+
+    /// Worker side: posts an event and wakes the control thread.
+    func post(_ e: RecordingEvent) -> Bool {
+        guard events.push(e) else { return false }
+        bell.bell.ring()
+        return true
     }
 
     /// Asks the worker to move to a new file at its next frame or tick.

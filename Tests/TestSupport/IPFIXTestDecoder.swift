@@ -1,70 +1,77 @@
 /// A small IPFIX reader written from RFC 7011 for the tests, independent of
 /// the encoder: it checks the framing strictly and keeps every template and
 /// record it meets.
-struct IPFIXTestDecoder {
-    struct Header: Equatable {
-        var version: UInt16
-        var length: Int
-        var exportTime: UInt32
-        var sequence: UInt32
-        var domain: UInt32
+public struct IPFIXTestDecoder {
+    public struct Header: Equatable, Sendable {
+        public var version: UInt16
+        public var length: Int
+        public var exportTime: UInt32
+        public var sequence: UInt32
+        public var domain: UInt32
     }
 
-    struct Field: Equatable {
-        var id: UInt16
-        var length: Int
+    public struct Field: Equatable, Sendable {
+        public var id: UInt16
+        public var length: Int
+
+        public init(id: UInt16, length: Int) {
+            self.id = id
+            self.length = length
+        }
     }
 
-    struct Template: Equatable {
-        var id: UInt16
-        var scopeCount: Int
-        var fields: [Field]
-        var recordLength: Int { fields.reduce(0) { $0 + $1.length } }
+    public struct Template: Equatable, Sendable {
+        public var id: UInt16
+        public var scopeCount: Int
+        public var fields: [Field]
+        public var recordLength: Int { fields.reduce(0) { $0 + $1.length } }
     }
 
     /// One data record: its template and each field's value (fields of up to 8 bytes as
     /// integers, longer ones as bytes).
-    struct Record {
-        var templateID: UInt16
-        var domain: UInt32
-        var fields: [(id: UInt16, bytes: [UInt8])]
+    public struct Record {
+        public var templateID: UInt16
+        public var domain: UInt32
+        public var fields: [(id: UInt16, bytes: [UInt8])]
 
         /// The first field with this element id, as an integer.
-        func value(_ id: UInt16, occurrence: Int = 0) -> UInt64? {
+        public func value(_ id: UInt16, occurrence: Int = 0) -> UInt64? {
             let matching = fields.filter { $0.id == id }
             guard occurrence < matching.count else { return nil }
             return matching[occurrence].bytes.reduce(0) { $0 << 8 | UInt64($1) }
         }
 
-        func bytes(_ id: UInt16) -> [UInt8]? { fields.first { $0.id == id }?.bytes }
+        public func bytes(_ id: UInt16) -> [UInt8]? { fields.first { $0.id == id }?.bytes }
     }
 
-    struct Message {
-        var header: Header
+    public struct Message {
+        public var header: Header
         /// Set ids in order.
-        var sets: [(id: UInt16, length: Int)]
-        var templates: [Template]
-        var records: [Record]
+        public var sets: [(id: UInt16, length: Int)]
+        public var templates: [Template]
+        public var records: [Record]
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-        init(_ d: String) { description = d }
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
     }
 
     /// Templates known per (domain, template id).
-    var templates: [UInt64: Template] = [:]
+    public var templates: [UInt64: Template] = [:]
 
-    static func key(_ domain: UInt32, _ id: UInt16) -> UInt64 { UInt64(domain) << 16 | UInt64(id) }
+    public init() {}
 
-    static func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
-    static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
+    public static func key(_ domain: UInt32, _ id: UInt16) -> UInt64 { UInt64(domain) << 16 | UInt64(id) }
+
+    public static func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) << 8 | UInt16(b[at + 1]) }
+    public static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
         UInt32(u16(b, at)) << 16 | UInt32(u16(b, at + 2))
     }
 
     /// Decodes one message; throws on any framing error (a set past the end, padding, an
     /// empty set, data without a template, a record cut short).
-    mutating func decode(_ b: [UInt8]) throws -> Message {
+    public mutating func decode(_ b: [UInt8]) throws -> Message {
         guard b.count >= 16 else { throw Failure("message of \(b.count) bytes") }
         let header = Header(
             version: Self.u16(b, 0), length: Int(Self.u16(b, 2)), exportTime: Self.u32(b, 4),

@@ -1,24 +1,22 @@
-import TestSupport
-
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What the collector tests need from the system: a UDP sender, the
 /// kernel's UDP counters, a free port, and a directory listing.
-enum IPFIXTestSystem {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
-        init(_ d: String) { description = d }
+public enum IPFIXTestSystem {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(_ d: String) { description = d }
     }
 
     /// Whether `program` is on the PATH.
-    static func installed(_ program: String) -> Bool {
+    public static func installed(_ program: String) -> Bool {
         run(["sh", "-c", "command -v \(program)"], timeoutSeconds: 10).status == 0
     }
 
     /// A UDP port on 127.0.0.1 that was free a moment ago.
-    static func freePort() throws -> UInt16 {
+    public static func freePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket: \(errno)") }
         defer { close(fd) }
@@ -36,7 +34,7 @@ enum IPFIXTestSystem {
         return UInt16(bigEndian: address.sin_port)
     }
 
-    static func loopback(port: UInt16) -> sockaddr_in {
+    public static func loopback(port: UInt16) -> sockaddr_in {
         var a = sockaddr_in()
         a.sin_family = sa_family_t(AF_INET)
         a.sin_port = port.bigEndian
@@ -45,7 +43,7 @@ enum IPFIXTestSystem {
     }
 
     /// Sends each message as one datagram to 127.0.0.1:`port`; throws unless every byte went out.
-    static func send(_ messages: [[UInt8]], to port: UInt16) throws {
+    public static func send(_ messages: [[UInt8]], to port: UInt16) throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw Failure("socket: \(errno)") }
         defer { close(fd) }
@@ -63,7 +61,7 @@ enum IPFIXTestSystem {
     }
 
     /// The kernel's UDP counters from /proc/net/snmp (InDatagrams, RcvbufErrors, InErrors…).
-    static func udpCounters() -> [String: UInt64] {
+    public static func udpCounters() -> [String: UInt64] {
         let text = String(decoding: readFile("/proc/net/snmp") ?? [], as: UTF8.self)
         let lines = text.split(separator: "\n").filter { $0.hasPrefix("Udp: ") }
         guard lines.count >= 2 else { return [:] }
@@ -75,7 +73,7 @@ enum IPFIXTestSystem {
     }
 
     /// The /proc/net/udp line of the socket bound to 127.0.0.1:`port`, split at blanks.
-    static func udpSocket(port: UInt16) -> [Substring]? {
+    public static func udpSocket(port: UInt16) -> [Substring]? {
         let text = String(decoding: readFile("/proc/net/udp") ?? [], as: UTF8.self)
         let hex = String(port, radix: 16, uppercase: true)
         let wanted = "0100007F:" + String(repeating: "0", count: 4 - hex.count) + hex
@@ -83,10 +81,10 @@ enum IPFIXTestSystem {
     }
 
     /// Whether a UDP socket is bound to 127.0.0.1:`port`.
-    static func udpBound(port: UInt16) -> Bool { udpSocket(port: port) != nil }
+    public static func udpBound(port: UInt16) -> Bool { udpSocket(port: port) != nil }
 
     /// Bytes waiting in the receive queue of the socket on 127.0.0.1:`port`, and the datagrams it dropped.
-    static func udpQueue(port: UInt16) -> (queued: UInt64, drops: UInt64)? {
+    public static func udpQueue(port: UInt16) -> (queued: UInt64, drops: UInt64)? {
         guard let f = udpSocket(port: port), let queues = f[4].split(separator: ":").last,
             let queued = UInt64(queues, radix: 16), let drops = UInt64(f[f.count - 1])
         else { return nil }
@@ -94,13 +92,13 @@ enum IPFIXTestSystem {
     }
 
     /// The system call a process's main thread is blocked in (from /proc/PID/syscall), or nil when it runs.
-    static func blockedSyscall(_ pid: pid_t) -> Int? {
+    public static func blockedSyscall(_ pid: pid_t) -> Int? {
         let text = String(decoding: readFile("/proc/\(pid)/syscall") ?? [], as: UTF8.self)
         return text.split(separator: " ").first.flatMap { Int($0) }
     }
 
     /// recvfrom's system call number.
-    static var recvfromSyscall: Int {
+    public static var recvfromSyscall: Int {
         #if arch(x86_64)
         return 45
         #elseif arch(arm64)
@@ -111,7 +109,7 @@ enum IPFIXTestSystem {
     }
 
     /// The names in a directory.
-    static func list(_ directory: String) -> [String] {
+    public static func list(_ directory: String) -> [String] {
         guard let d = opendir(directory) else { return [] }
         defer { closedir(d) }
         var names: [String] = []
@@ -125,7 +123,7 @@ enum IPFIXTestSystem {
     }
 
     /// Removes a directory of plain files.
-    static func removeDirectory(_ directory: String) {
+    public static func removeDirectory(_ directory: String) {
         for name in list(directory) { unlink(directory + "/" + name) }
         rmdir(directory)
     }
@@ -134,12 +132,12 @@ enum IPFIXTestSystem {
 /// A child process with its output in files, started with an empty signal
 /// mask and default signal handling: a test thread (a dispatch worker)
 /// blocks signals, and a child would inherit that and never see SIGTERM.
-final class IPFIXTestProcess {
-    let pid: pid_t
+public final class IPFIXTestProcess {
+    public let pid: pid_t
     let directory: String
-    private(set) var status: Int32?
+    public private(set) var status: Int32?
 
-    init(_ arguments: [String]) throws {
+    public init(_ arguments: [String]) throws {
         directory = temporaryDirectory("ipfix-child")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -167,11 +165,11 @@ final class IPFIXTestProcess {
         pid = child
     }
 
-    var stdout: String { String(decoding: readFile(directory + "/stdout") ?? [], as: UTF8.self) }
-    var stderr: String { String(decoding: readFile(directory + "/stderr") ?? [], as: UTF8.self) }
+    public var stdout: String { String(decoding: readFile(directory + "/stdout") ?? [], as: UTF8.self) }
+    public var stderr: String { String(decoding: readFile(directory + "/stderr") ?? [], as: UTF8.self) }
 
     /// The exit status (128 + signal when killed) once it has exited, else nil.
-    func poll() -> Int32? {
+    public func poll() -> Int32? {
         if status != nil { return status }
         var raw: Int32 = 0
         if waitpid(pid, &raw, WNOHANG) == pid { status = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F) }
@@ -179,7 +177,7 @@ final class IPFIXTestProcess {
     }
 
     /// Sends `signal` and waits for the exit, polling; SIGKILL after `timeoutSeconds`.
-    func stop(_ signal: Int32 = SIGTERM, timeoutSeconds: Double) -> Int32 {
+    public func stop(_ signal: Int32 = SIGTERM, timeoutSeconds: Double) -> Int32 {
         if poll() == nil { kill(pid, signal) }
         let deadline = monotonicSeconds() + timeoutSeconds
         while poll() == nil {
