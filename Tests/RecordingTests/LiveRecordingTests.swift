@@ -138,6 +138,7 @@ struct LiveRecordingTests {
         mkdir(backing, 0o755)
         mkdir(mountpoint, 0o755)
         // Every write of the file system sleeps 100 ms: about 1 MB/s at most.
+        // Every write of the file system sleeps 100 ms: about 1 MB/s at most.
         let fuse = try ChildProcess(["/usr/bin/python3", fixturesDirectory + "/slowfs.py", backing, mountpoint, "100"])
         defer {
             _ = run(["fusermount", "-u", "-z", mountpoint])
@@ -152,15 +153,17 @@ struct LiveRecordingTests {
                 run(["mountpoint", "-q", mountpoint]).status == 0
             }, "slowfs did not mount: \(fuse.stderr)")
         let input = directory + "/sent.pcap"
-        let count = 30_000
+        // 5 MB/s for 3 s into a kernel buffer of 2 MiB (0.4 s of traffic): a
+        // worker that waited for the disk would overflow it at once.
+        let count = 15_000
         writeFile(input, udpCapture(count: count, flows: 200, payload: 1000))
         let child = try startCapture(
             network,
             [
-                "--workers", "1", "--count", String(count), "--duration", "60", "--pages-in-flight", "512", "-w",
-                mountpoint + "/slow.pcapng",
+                "--workers", "1", "--count", String(count), "--duration", "60", "--buffer-mib", "2",
+                "--pages-in-flight", "512", "-w", mountpoint + "/slow.pcapng",
             ])
-        let sent = network.send(input, pps: 15_000)
+        let sent = network.send(input, pps: 5000)
         #expect(sent.status == 0, "tcpreplay: \(sent.stderr)")
         #expect(child.wait(timeoutSeconds: 120) == 0, "\(child.stderr)")
         let report = try JSON.parse(child.stdout)
