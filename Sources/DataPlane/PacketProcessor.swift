@@ -24,9 +24,10 @@ public struct PacketProcessor: ~Copyable {
     /// Frames copied into pages whose decode waits a few frames, while
     /// their flow's slot loads (live capture through libpcap, whose
     /// callback sees one frame at a time).
-    @usableFromInline var staged: StagedFrames
+    var staged: StagedFrames
     /// The recording, when the run records (disabled otherwise).
-    @usableFromInline var writer: FrameWriter
+    var writer: FrameWriter
+    @usableFromInline var recording = false
     /// The source the frames come from now (its recording interface), or
     /// -1 for replayed frames (their link type picks the interface).
     @usableFromInline var sourceKey = -1
@@ -128,7 +129,6 @@ public struct PacketProcessor: ~Copyable {
     /// its flow's slot starts loading, and the frame staged that many
     /// frames ago is decoded and accounted. Call ``processStaged()`` when
     /// the batch ends.
-    @inlinable
     public mutating func stage(
         _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64
     ) {
@@ -163,12 +163,10 @@ public struct PacketProcessor: ~Copyable {
     }
 
     /// Decodes and accounts every staged frame.
-    @inlinable
     public mutating func processStaged() {
         while staged.count > 0 { decodeOldestStaged() }
     }
 
-    @inlinable
     mutating func decodeOldestStaged() {
         let f = staged.removeOldest()
         let page = room.adopt(f.page)
@@ -208,11 +206,8 @@ public struct PacketProcessor: ~Copyable {
     mutating func finish(
         _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
     ) {
-        if _slowPath(writer.enabled) {
-            let key = sourceKey >= 0 ? sourceKey : RecordingOptions.replayKey(linkType.rawValue)
-            writer.append(
-                page, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut, room: room,
-                counters: counters)
+        if _slowPath(recording) {
+            record(page, offset: offset, captured: captured, wire: wire, time: time, linkType: linkType, cut: cut)
             return
         }
         #if DEBUG
@@ -224,9 +219,21 @@ public struct PacketProcessor: ~Copyable {
         room.free(page)
     }
 
+    /// The frame goes to the recording.
+    @usableFromInline
+    mutating func record(
+        _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
+    ) {
+        let key = sourceKey >= 0 ? sourceKey : RecordingOptions.replayKey(linkType.rawValue)
+        writer.append(
+            page, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut, room: room,
+            counters: counters)
+    }
+
     /// Starts recording (before the first frame).
     mutating func startRecording(_ writer: consuming FrameWriter) {
         self.writer = writer
+        recording = self.writer.enabled
     }
 
     #if DEBUG
@@ -343,19 +350,17 @@ public struct PacketProcessor: ~Copyable {
 }
 
 /// One staged frame: its page, given up until its decode.
-@frozen @usableFromInline
 struct StagedFrame {
-    @usableFromInline var page: RawPage
-    @usableFromInline var offset: Int32
-    @usableFromInline var length: Int32
-    @usableFromInline var wireLength: Int32
-    @usableFromInline var capturedLength: Int32
-    @usableFromInline var linkType: LinkType
-    @usableFromInline var hash: UInt32
-    @usableFromInline var timestamp: Int64
-    @usableFromInline var cut: Bool
+    var page: RawPage
+    var offset: Int32
+    var length: Int32
+    var wireLength: Int32
+    var capturedLength: Int32
+    var linkType: LinkType
+    var hash: UInt32
+    var timestamp: Int64
+    var cut: Bool
 
-    @inlinable
     init(
         page: RawPage, offset: Int32, length: Int32, wireLength: Int32, capturedLength: Int32, linkType: LinkType,
         hash: UInt32, timestamp: Int64, cut: Bool
@@ -375,12 +380,11 @@ struct StagedFrame {
 /// The frames waiting for their decode: a fixed ring of ``depth``, the
 /// prefetch distance (far enough for a slot's line to arrive from memory
 /// while the frames between are copied and decoded).
-@usableFromInline
 struct StagedFrames: ~Copyable {
-    @usableFromInline static let depth = 4
-    @usableFromInline let entries: UnsafeMutablePointer<StagedFrame>
-    @usableFromInline var head = 0
-    @usableFromInline var count = 0
+    static let depth = 4
+    let entries: UnsafeMutablePointer<StagedFrame>
+    var head = 0
+    var count = 0
 
     @usableFromInline
     init() {
@@ -393,13 +397,11 @@ struct StagedFrames: ~Copyable {
 
     @inlinable var isFull: Bool { count == StagedFrames.depth }
 
-    @inlinable
     mutating func append(_ f: StagedFrame) {
         (entries + ((head &+ count) & (StagedFrames.depth &- 1))).initialize(to: f)
         count &+= 1
     }
 
-    @inlinable
     mutating func removeOldest() -> StagedFrame {
         let f = (entries + head).move()
         head = (head &+ 1) & (StagedFrames.depth &- 1)

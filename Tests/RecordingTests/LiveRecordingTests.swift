@@ -137,8 +137,8 @@ struct LiveRecordingTests {
         let mountpoint = directory + "/mnt"
         mkdir(backing, 0o755)
         mkdir(mountpoint, 0o755)
-        // Every write of the file system sleeps 100 ms: about 1 MB/s at most.
-        // Every write of the file system sleeps 100 ms: about 1 MB/s at most.
+        // Every write of the file system sleeps 100 ms: at most 1.3 MB/s
+        // (128 KiB writes), 4 MB in the 3 s of traffic.
         let fuse = try ChildProcess(["/usr/bin/python3", fixturesDirectory + "/slowfs.py", backing, mountpoint, "100"])
         defer {
             _ = run(["fusermount", "-u", "-z", mountpoint])
@@ -153,14 +153,16 @@ struct LiveRecordingTests {
                 run(["mountpoint", "-q", mountpoint]).status == 0
             }, "slowfs did not mount: \(fuse.stderr)")
         let input = directory + "/sent.pcap"
-        // 5 MB/s for 3 s into a kernel buffer of 2 MiB (0.4 s of traffic): a
-        // worker that waited for the disk would overflow it at once.
+        // 5 MB/s for 3 s (15 MB) into a kernel buffer of 8 MiB: a worker
+        // that waited for the disk would take in at most 4 + 8 MB and drop
+        // the rest. The buffer is kept large enough that a worker starved
+        // of CPU for a second by parallel tests does not drop.
         let count = 15_000
         writeFile(input, udpCapture(count: count, flows: 200, payload: 1000))
         let child = try startCapture(
             network,
             [
-                "--workers", "1", "--count", String(count), "--duration", "60", "--buffer-mib", "2",
+                "--workers", "1", "--count", String(count), "--duration", "60", "--buffer-mib", "8",
                 "--pages-in-flight", "512", "-w", mountpoint + "/slow.pcapng",
             ])
         let sent = network.send(input, pps: 5000)

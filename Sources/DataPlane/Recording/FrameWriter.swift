@@ -72,6 +72,17 @@ final class InterfaceHeaders: @unchecked Sendable {
         }
     }
 
+    /// No headers (a writer that does not record).
+    private init() {
+        bytes = .allocate(byteCount: 1, alignment: 8)
+        offsets = .allocate(capacity: Self.keys)
+        offsets.initialize(repeating: 0, count: Self.keys)
+        lengths = .allocate(capacity: Self.keys)
+        lengths.initialize(repeating: 0, count: Self.keys)
+    }
+
+    static let none = InterfaceHeaders()
+
     deinit {
         bytes.deallocate()
         offsets.deallocate()
@@ -179,8 +190,13 @@ struct WriteBatch {
 /// counted and its page goes home.
 public struct FrameWriter: ~Copyable {
     @usableFromInline let enabled: Bool
-    let slot: RecordingSlot?
-    let headers: InterfaceHeaders?
+    /// The slot and the headers, kept alive here, and used through
+    /// unretained references and plain pointers: no ARC on the packet path.
+    let owners: (RecordingSlot, InterfaceHeaders)
+    unowned(unsafe) let slot: RecordingSlot
+    let headerBytes: UnsafeMutableRawPointer
+    let headerOffsets: UnsafeMutablePointer<Int>
+    let headerLengths: UnsafeMutablePointer<Int>
     let format: RecordFormat
     let snapLength: Int
     let pageCap: Int
@@ -227,8 +243,11 @@ public struct FrameWriter: ~Copyable {
     /// Not recording.
     public init() {
         enabled = false
-        slot = nil
-        headers = nil
+        owners = (RecordingSlot.none, InterfaceHeaders.none)
+        slot = owners.0
+        headerBytes = owners.1.bytes
+        headerOffsets = owners.1.offsets
+        headerLengths = owners.1.lengths
         format = .pcapng
         snapLength = .max
         pageCap = 0
@@ -246,8 +265,11 @@ public struct FrameWriter: ~Copyable {
 
     init(options: RecordingOptions, slot: RecordingSlot, headers: InterfaceHeaders, roomPages: Int) {
         enabled = true
+        owners = (slot, headers)
         self.slot = slot
-        self.headers = headers
+        headerBytes = headers.bytes
+        headerOffsets = headers.offsets
+        headerLengths = headers.lengths
         format = options.format
         snapLength = options.snapLength ?? .max
         pageCap = Swift.max(16, options.pagesInFlight ?? roomPages / 4)
@@ -314,10 +336,6 @@ public struct FrameWriter: ~Copyable {
             room.free(page)
             return
         }
-        guard let slot, let headers else {
-            room.free(page)
-            return
-        }
         if _slowPath(waitingForTruncation != 0) {
             if slot.truncationsDone.load(ordering: .acquiring) >= waitingForTruncation {
                 waitingForTruncation = 0
@@ -347,7 +365,7 @@ public struct FrameWriter: ~Copyable {
             rotationsSeen = slot.rotations.load(ordering: .relaxed)
             rotate(.forced, time: time, counters: c)
         }
-        guard key >= 0, key < InterfaceHeaders.keys, headers.lengths[key] > 0 else {
+        guard key >= 0, key < InterfaceHeaders.keys, headerLengths[key] > 0 else {
             c.add(WorkerCounter.unwrittenError.rawValue, 1)
             room.free(page)
             return
@@ -365,7 +383,7 @@ public struct FrameWriter: ~Copyable {
                     room.free(page)
                     return
                 }
-                interfaceHeader = headers.lengths[key]
+                interfaceHeader = headerLengths[key]
                 newInterface = Int8(keys.count)
             case .pcap:
                 if keys.count > 0 {
@@ -374,7 +392,7 @@ public struct FrameWriter: ~Copyable {
                     return
                 }
                 // The file header, unless the control thread wrote it.
-                interfaceHeader = offset == 0 ? headers.lengths[key] : 0
+                interfaceHeader = offset == 0 ? headerLengths[key] : 0
                 newInterface = 0
             }
         }
@@ -411,7 +429,7 @@ public struct FrameWriter: ~Copyable {
                 var n = batch.pointee.iovCount
                 if interfaceHeader > 0 {
                     batch.pointee.iov[n] = iovec(
-                        iov_base: headers.bytes + headers.offsets[key], iov_len: interfaceHeader)
+                        iov_base: headerBytes + headerOffsets[key], iov_len: interfaceHeader)
                     n &+= 1
                 }
                 if fitsInPage {
@@ -432,7 +450,7 @@ public struct FrameWriter: ~Copyable {
                 var n = batch.pointee.iovCount
                 if interfaceHeader > 0 {
                     batch.pointee.iov[n] = iovec(
-                        iov_base: headers.bytes + headers.offsets[key], iov_len: interfaceHeader)
+                        iov_base: headerBytes + headerOffsets[key], iov_len: interfaceHeader)
                     n &+= 1
                 }
                 if fitsInPage {
@@ -499,7 +517,7 @@ public struct FrameWriter: ~Copyable {
 
     /// Takes the prepared file; false when the control thread has none ready.
     mutating func activate(_ reason: RotationReason, time: Int64, counters c: SingleWriterCounters) -> Bool {
-        guard let slot, let next = slot.takeNext() else { return false }
+        guard let next = slot.takeNext() else { return false }
         fd = next.fd
         offset = Int64(next.length)
         filePackets = 0
@@ -524,7 +542,7 @@ public struct FrameWriter: ~Copyable {
     /// Moves to the next file, if one is prepared and the retiring queue
     /// has room; else stays in this one (the next frame tries again).
     mutating func rotate(_ reason: RotationReason, time: Int64, counters c: SingleWriterCounters) {
-        guard let slot, slot.hasOffer, retiringCount < Self.retiringCapacity else { return }
+        guard slot.hasOffer, retiringCount < Self.retiringCapacity else { return }
         var e = RecordingEvent(kind: .retired)
         e.fd = fd
         e.offset = offset
@@ -553,7 +571,7 @@ public struct FrameWriter: ~Copyable {
     }
 
     mutating func post(_ e: RecordingEvent) {
-        guard let slot else { return }
+        guard enabled else { return }
         // Keep the order: events deferred earlier go first.
         flushDeferred()
         if deferredCount == 0 && slot.post(e) { return }
@@ -564,7 +582,7 @@ public struct FrameWriter: ~Copyable {
     }
 
     mutating func flushDeferred() {
-        guard let slot else { return }
+        guard enabled else { return }
         var sent = 0
         while sent < deferredCount && slot.post(deferred[sent]) { sent &+= 1 }
         if sent > 0 {
@@ -591,7 +609,7 @@ public struct FrameWriter: ~Copyable {
         if wallClockRotation && fd >= 0 && wallClock >= intervalEnd {
             rotate(.time, time: wallClock, counters: c)
         }
-        if let slot, fd >= 0, slot.rotations.load(ordering: .relaxed) != rotationsSeen {
+        if fd >= 0, slot.rotations.load(ordering: .relaxed) != rotationsSeen {
             rotationsSeen = slot.rotations.load(ordering: .relaxed)
             rotate(.forced, time: wallClockRotation ? wallClock : lab_realtime_ns(), counters: c)
         }

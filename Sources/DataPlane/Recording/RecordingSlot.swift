@@ -113,6 +113,9 @@ public final class RecordingSlot: @unchecked Sendable {
         self.bell = bell
     }
 
+    /// The slot of a writer that does not record.
+    static let none = RecordingSlot(worker: -1, bell: RecorderBell())
+
     /// Control side: hands over a prepared file.
     func offer(_ file: PreparedFile) -> Bool { prepared.push(file) }
 
