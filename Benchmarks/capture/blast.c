@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
             uint8_t *ip = f + 14;
             int iplen = len - 14;
             ip[0] = 0x45; ip[2] = iplen >> 8; ip[3] = iplen & 0xff; ip[8] = 64; ip[9] = 17;
-            ip[12] = 10; ip[13] = 1; ip[14] = flow >> 8; ip[15] = flow & 0xff;
+            ip[12] = 10; ip[13] = (uint8_t)(1 + (flow >> 16)); ip[14] = (flow >> 8) & 0xff; ip[15] = flow & 0xff;
             ip[16] = 10; ip[17] = 2; ip[18] = 0; ip[19] = 1;
             uint16_t c = checksum(ip, 20);
             ip[10] = c >> 8; ip[11] = c & 0xff;

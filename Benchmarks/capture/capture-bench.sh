@@ -2,10 +2,11 @@
 # capture-bench.sh — live capture on a veth pair: labyrinthd's two backends
 # against tcpdump and the bare loops they are built on, in the same run.
 #
-# Usage: capture-bench.sh [--rounds R] [--count64 N] [--count1500 N]
+# Usage: capture-bench.sh [--rounds R] [--count64 N] [--count1500 N] [--flows F]
 #
 # A network namespace of its own holds a veth pair (IPv6 off); a sender
-# (blast.c: raw AF_PACKET socket, sendmmsg, 256 flows) pinned to CPU 0 sends
+# (blast.c: raw AF_PACKET socket, sendmmsg, --flows F flows, default 4096;
+# labyrinthd's table gets 2 F slots, at least 65536) pinned to CPU 0 sends
 # N frames as fast as it can out of one end; each consumer, pinned to CPU 1,
 # captures on the other end:
 #   tcpdump         tcpdump -i vb -w /dev/null -B 32768
@@ -13,6 +14,8 @@
 #   labyrinthd-pcap labyrinthd capture --backend pcap --workers 1 (decode, flows)
 #   uring-bare      a bare io_uring multishot recvmsg loop, provided buffers
 #   uring-bare-recv the same with multishot recv (not in the default set)
+#   uring-bare-aux  the same with PACKET_AUXDATA read per frame, as the
+#                   uring backend does (for VLAN tags)
 #   labyrinthd-uring labyrinthd capture --backend uring --workers 1
 # Per run: frames received, drop % ((sent - received) / sent), the sender's
 # rate (the offered load), and the consumer's CPU time per received frame
@@ -27,11 +30,13 @@ root="$here/../.."
 rounds=3
 count64=2000000
 count1500=1000000
+flows=4096
 while (($# > 0)); do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --count64) count64=$2; shift 2 ;;
         --count1500) count1500=$2; shift 2 ;;
+        --flows) flows=$2; shift 2 ;;
         *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 64 ;;
     esac
 done
@@ -74,8 +79,9 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
         pcap-bare) ip netns exec "$ns" taskset -c 1 "$work/pcap-live-bare" vb >"$work/out" 2>"$work/err" & ;;
         uring-bare) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb >"$work/out" 2>"$work/err" & ;;
         uring-bare-recv) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb recv >"$work/out" 2>"$work/err" & ;;
-        labyrinthd-pcap) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --json >"$work/out" 2>"$work/err" & ;;
-        labyrinthd-uring) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --json >"$work/out" 2>"$work/err" & ;;
+        uring-bare-aux) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb aux >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-pcap) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-uring) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
     esac
     consumer=$!
     for _ in $(seq 200); do
@@ -88,12 +94,13 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
 received_of() { # name -> frames the consumer says it received
     case $1 in
         tcpdump) awk '/packets captured/ {print $1}' "$work/err" ;;
-        pcap-bare|uring-bare|uring-bare-recv) awk '{print $2}' "$work/out" ;;
+        pcap-bare|uring-bare|uring-bare-recv|uring-bare-aux) awk '{print $2}' "$work/out" ;;
         labyrinthd-*) python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' "$work/out" ;;
     esac
 }
 
-consumers=${CONSUMERS:-"tcpdump pcap-bare labyrinthd-pcap uring-bare labyrinthd-uring"}
+table=$((flows * 2 > 65536 ? flows * 2 : 65536))
+consumers=${CONSUMERS:-"tcpdump pcap-bare labyrinthd-pcap uring-bare-aux labyrinthd-uring"}
 declare -A results
 for len in ${SIZES:-64 1500}; do
     count=$([ "$len" = 64 ] && echo "$count64" || echo "$count1500")
@@ -101,7 +108,7 @@ for len in ${SIZES:-64 1500}; do
         for c in $consumers; do
             start_consumer "$c"
             before=$(cpu_ns "$consumer")
-            line=$(inns taskset -c 0 "$work/blast" va "$count" "$len")
+            line=$(inns taskset -c 0 "$work/blast" va "$count" "$len" 0 "$flows")
             # tcpdump's blocks retire after its 1 s timeout.
             sleep 1.5
             after=$(cpu_ns "$consumer")
@@ -122,7 +129,7 @@ EOF
 done
 
 echo
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); sender on CPU 0, consumer on CPU 1; medians of $rounds rounds"
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); sender on CPU 0, consumer on CPU 1; $flows flows (table $table); medians of $rounds rounds"
 printf '%-6s %-17s %12s %9s %14s %12s %10s\n' size consumer received "drop %" "offered pps" "CPU ns/pkt" "vs peer"
 for len in ${SIZES:-64 1500}; do
     for c in $consumers; do
@@ -131,7 +138,7 @@ import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 med = [statistics.median(r[i] for r in rows) for i in range(4)]
 name = sys.argv[3]
-peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-uring": "uring-bare"}.get(name)
+peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-uring": "uring-bare-aux"}.get(name)
 ratio = "-"
 if peer:
     prow = [list(map(float, l.split())) for l in open(f"{sys.argv[4]}/{peer}-{sys.argv[2]}")]

@@ -5,9 +5,11 @@
  * recycling each buffer at once. No decode, no flows. Runs until SIGINT or
  * SIGTERM, then prints: received, bytes, kernel packets and drops, enobufs.
  * With "recv", a multishot recv instead of recvmsg (no address, no
- * truncation length beyond what MSG_TRUNC gives recv).
+ * truncation length beyond what MSG_TRUNC gives recv). With "aux", recvmsg
+ * with PACKET_AUXDATA on and its control message read for every frame, as
+ * the uring backend does (for the VLAN tag the kernel took out).
  *
- *   uring-bare IFACE [recv]
+ *   uring-bare IFACE [recv|aux]
  *
  * Build: cc -O2 -o uring-bare uring-bare.c -luring
  */
@@ -35,6 +37,7 @@ static void on_signal(int s) { (void)s; stop = 1; }
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: uring-bare IFACE [recv]\n"); return 64; }
     int plain = argc > 2 && strcmp(argv[2], "recv") == 0;
+    int aux = argc > 2 && strcmp(argv[2], "aux") == 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
@@ -43,6 +46,8 @@ int main(int argc, char **argv) {
     if (fd < 0 || bind(fd, (struct sockaddr *)&sll, sizeof sll) != 0) { perror("socket/bind"); return 1; }
     int rcv = 32 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof rcv);
+    int one = 1;
+    if (aux && setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) { perror("PACKET_AUXDATA"); return 1; }
     struct io_uring ring;
     struct io_uring_params p = {.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN};
     if (io_uring_queue_init_params(256, &ring, &p) < 0) { perror("io_uring"); return 1; }
@@ -55,7 +60,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < ENTRIES; i++)
         io_uring_buf_ring_add(br, buffers + i * BUF, BUF, i, io_uring_buf_ring_mask(ENTRIES), i);
     io_uring_buf_ring_advance(br, ENTRIES);
-    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_ll)};
+    struct msghdr msg = {.msg_namelen = sizeof(struct sockaddr_ll),
+                         .msg_controllen = aux ? CMSG_SPACE(sizeof(struct tpacket_auxdata)) : 0};
+    long tagged = 0;
     int armed = 0;
     long received = 0, bytes = 0, enobufs = 0;
     struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 100000000};
@@ -89,6 +96,16 @@ int main(int argc, char **argv) {
             } else if ((o = io_uring_recvmsg_validate(buffers + bid * BUF, cqe->res, &msg)) != NULL) {
                 received++;
                 bytes += io_uring_recvmsg_payload_length(o, cqe->res, &msg);
+                if (aux) {
+                    for (struct cmsghdr *c = io_uring_recvmsg_cmsg_firsthdr(o, &msg); c;
+                         c = io_uring_recvmsg_cmsg_nexthdr(o, &msg, c)) {
+                        if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA) {
+                            struct tpacket_auxdata a;
+                            memcpy(&a, CMSG_DATA(c), sizeof a);
+                            if (a.tp_status & TP_STATUS_VLAN_VALID) tagged++;
+                        }
+                    }
+                }
             }
             io_uring_buf_ring_add(br, buffers + bid * BUF, BUF, bid, io_uring_buf_ring_mask(ENTRIES), recycled++);
         }
@@ -98,7 +115,7 @@ int main(int argc, char **argv) {
     struct tpacket_stats st;
     socklen_t sl = sizeof st;
     getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl);
-    printf("received %ld bytes %ld kernel_packets %u kernel_drops %u enobufs %ld\n", received, bytes, st.tp_packets,
-           st.tp_drops, enobufs);
+    printf("received %ld bytes %ld kernel_packets %u kernel_drops %u enobufs %ld tagged %ld\n", received, bytes,
+           st.tp_packets, st.tp_drops, enobufs, tagged);
     return 0;
 }
