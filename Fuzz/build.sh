@@ -69,7 +69,7 @@ harness() {
         local files=("$sources/$item")
         [[ -d "$sources/$item" ]] && mapfile -t files < <(find "$sources/$item" -name '*.swift' | sort)
         for file in "${files[@]}"; do
-            strip "$file" "$dir/$(dirname "${file#$sources/}" | tr / _)_$(basename "$file")"
+            strip "$file" "$dir/$(dirname "${file#$sources/}" | sed -e "s|^\.\./||" -e "s|/|_|g")_$(basename "$file")"
         done
     done
     strip "$fuzz/$name.swift" "$dir/$name.swift"
@@ -94,8 +94,12 @@ build() {
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
     FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Pacer.swift ;;
     FuzzTOML)
-        harness FuzzTOML Rooms Packet Capture Sinks DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
-            DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/SPSCRing.swift StatsProtocol \
+        # (Sinks without its pcapng encoder, whose PcapngInterface would
+        # clash with Capture's in one module.)
+        harness FuzzTOML Rooms Packet Capture $(cd "$sources" && ls Sinks/*.swift | grep -v /Pcap) \
+            DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
+            DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/SPSCRing.swift \
+            DataPlane/Recording/RecordingOptions.swift ../Fuzz/Shims/Recorder.swift StatsProtocol \
             ControlPlane/Config
         ;;
     *)

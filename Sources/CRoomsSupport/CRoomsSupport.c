@@ -5,6 +5,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <fcntl.h>
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
 
 _Thread_local unsigned char lab_thread_anchor;
 _Thread_local int32_t lab_atomic_depth;
@@ -36,4 +40,9 @@ int64_t lab_memlock_limit(void) {
 int lab_set_memlock_limit(int64_t bytes) {
     struct rlimit r = { (rlim_t)bytes, (rlim_t)bytes };
     return setrlimit(RLIMIT_MEMLOCK, &r) == 0 ? 0 : errno;
+}
+
+int lab_rename_noreplace(const char *from, const char *to) {
+    long r = syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+    return r == 0 ? 0 : errno;
 }

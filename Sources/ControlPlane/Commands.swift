@@ -82,6 +82,11 @@ public struct CommandProcessor: Sendable {
         case let replay as ReplayRequest: return .reply(ReplyEnvelope.ok(try self.replay(replay)))
         case is PrometheusRequest: return .reply(ReplyEnvelope.ok(prometheus()))
         case let flush as FlushRequest: return .deferred(flush)
+        case let rotate as RotateRequest:
+            guard state.recorder != nil else {
+                throw RequestError("nothing is recorded: the configuration has no [[sink]]")
+            }
+            return .deferred(rotate)
         default: throw RequestError("no handler for \(type(of: request).command.rawValue)")
         }
     }
@@ -99,6 +104,15 @@ public struct CommandProcessor: Sendable {
                 FlushReply(
                     flowsEnded: ended, recordsExported: state.total(.flowRecordsExported),
                     workersNotAnswering: missing))
+        case is RotateRequest:
+            guard let missing = await state.rotateRecording(), let recorder = state.recorder else {
+                return ReplyEnvelope.error("nothing is recorded: the configuration has no [[sink]]")
+            }
+            let counters = recorder.counters
+            return ReplyEnvelope.ok(
+                RotateReply(
+                    currentFiles: counters.currentFiles, filesWritten: counters.filesWritten, workersNotRotated: missing
+                ))
         default:
             return ReplyEnvelope.error("no handler for \(type(of: request).command.rawValue)")
         }
@@ -144,7 +158,8 @@ public struct CommandProcessor: Sendable {
                     snaplen: s.snaplen)
             },
             rooms: roomTotals, replay: counts,
-            export: state.exporter.map { ExportReport($0, workers: state.workers) })
+            export: state.exporter.map { ExportReport($0, workers: state.workers) },
+            recording: state.recorder.map { RecordingReport($0, workers: state.workers) })
     }
 
     public func workers() -> [WorkerReport] {
@@ -187,6 +202,21 @@ public struct CommandProcessor: Sendable {
     }
 
     // MARK: Prometheus
+
+    /// A label value escaped as the exposition format asks: backslash,
+    /// double quote and line feed.
+    static func labelValue(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
 
     /// The counters in the text exposition format (version 0.0.4): counters
     /// end in `_total`, gauges do not; every family has HELP and TYPE.
@@ -274,6 +304,39 @@ public struct CommandProcessor: Sendable {
             family("labyrinth_ipfix_bytes_total", "counter", "Bytes of IPFIX messages sent.", [("", c.bytesSent)])
         }
 
+        if let recorder = state.recorder {
+            let r = RecordingReport(recorder, workers: state.workers)
+            family(
+                "labyrinth_recording_frames_total", "counter",
+                "Frames the [[sink]] recording wrote, and those it did not, by reason.",
+                [
+                    ("result=\"written\"", r.written), ("result=\"overload\"", r.unwritten.overload),
+                    ("result=\"disk_full\"", r.unwritten.diskFull), ("result=\"error\"", r.unwritten.error),
+                    ("result=\"oversized\"", r.unwritten.oversized), ("result=\"linktype\"", r.unwritten.linktype),
+                ])
+            family(
+                "labyrinth_recording_written_bytes_total", "counter",
+                "Bytes of frames written (after the snap length).",
+                [("", r.writtenBytes)])
+            family(
+                "labyrinth_recording_files_started_total", "counter", "Files the workers started.",
+                [("", r.filesStarted)])
+            family(
+                "labyrinth_recording_files_written_total", "counter", "Files finished (statistics written, closed).",
+                [("", r.filesWritten)])
+            family(
+                "labyrinth_recording_file_bytes_total", "counter", "Bytes of the finished files.",
+                [("", r.bytesWritten)])
+            family(
+                "labyrinth_recording_files_removed_total", "counter", "Files removed, by reason.",
+                [("reason=\"ring\"", r.unlinkedRing), ("reason=\"min_free\"", r.unlinkedFreeSpace)])
+            family(
+                "labyrinth_recording_current_file_info", "gauge", "The file each worker writes now (value 1).",
+                r.currentFiles.enumerated().filter { !$0.element.isEmpty }.map {
+                    ("worker=\"\($0.offset)\",path=\"\(Self.labelValue($0.element))\"", 1)
+                })
+        }
+
         family("labyrinth_worker_heartbeat_total", "counter", "Loops of each worker's poll.", perWorker(.heartbeat))
         family("labyrinth_worker_polls_total", "counter", "Polls that found work.", perWorker(.polls))
         family(
@@ -348,7 +411,15 @@ extension ConfigReport {
                     collectors: c.ipfix.collectors.map(\.description),
                     observationDomain: Int(c.ipfix.observationDomain),
                     mtu: c.ipfix.mtu, templateRefresh: Int(c.ipfix.templateRefresh),
-                    templateRefreshMessages: c.ipfix.templateRefreshMessages, rate: c.ipfix.rate, ring: c.ipfix.ring))
+                    templateRefreshMessages: c.ipfix.templateRefreshMessages, rate: c.ipfix.rate, ring: c.ipfix.ring),
+            sink: c.sink.map { k in
+                Sink(
+                    path: k.path, format: k.format, rotateSize: k.rotateSize,
+                    rotateSeconds: k.rotateSeconds.map { Int($0) },
+                    maxFiles: k.maxFiles, minFree: k.minFree, snaplen: k.snaplen, flushMs: k.flushMilliseconds,
+                    pagesInFlight: k.pagesInFlight, cacheWrites: k.cacheWrites, mode: "0" + String(k.mode, radix: 8),
+                    group: k.group)
+            })
     }
 }
 

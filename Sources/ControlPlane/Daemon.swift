@@ -55,15 +55,47 @@ public enum Daemon {
         for note in arena.arena.layout.notes { logger.warning("\(note)") }
 
         let cpus = workerCPUs(config)
+        let freeCPUs = PinnedThread.currentAffinity.filter { !(cpus ?? []).contains($0) }
+        var options = workerOptions(config)
+        let recorder: Recorder?
+        switch prepareRecorder(config, logger: logger) {
+        case .success(let r): recorder = r
+        case .failure(let exit): return exit.rawValue
+        }
+        if let recorder {
+            options.recorder = recorder
+            options.ioHelperCPUs = freeCPUs
+        }
         let pool: WorkerPool
         do {
             pool = try WorkerPool(
                 rooms: arena.arena.rooms, cpus: cpus, fifoPriority: config.workers.priority,
-                options: workerOptions(config), ringCapacity: config.replay.ring,
+                options: options, ringCapacity: config.replay.ring,
                 sources: config.sources.map(\.liveOptions))
         } catch {
             logger.error("\(error)")
+            recorder?.finish()
             return Exit.startFailed.rawValue
+        }
+        if let recorder {
+            recorder.attach(pool.workers)
+            do {
+                try recorder.start(cpus: freeCPUs.isEmpty ? nil : freeCPUs)
+            } catch {
+                logger.error("recording: \(error)")
+                _ = pool.finish()
+                recorder.finish()
+                return Exit.startFailed.rawValue
+            }
+            let r = recorder.options.naming.rotation
+            let rotation =
+                [
+                    r.maximumFileSize.map { "every \($0) bytes" }, r.intervalSeconds.map { "every \($0) s" },
+                    r.ringSize.map { "the newest \($0) kept" }, r.minimumFreeBytes.map { "\($0) bytes kept free" },
+                ].compactMap { $0 }
+            logger.info(
+                "recording to \(recorder.options.naming.template) (\(recorder.options.format.rawValue)\(rotation.isEmpty ? "" : ", " + rotation.joined(separator: ", ")))"
+            )
         }
         for source in config.sources {
             logger.info(
@@ -76,6 +108,7 @@ public enum Daemon {
         case .success(let e): exporter = e
         case .failure(let exit):
             _ = pool.finish()
+            recorder?.finish()
             return exit.rawValue
         }
         // Replay alone ages flows on the packets' clock: each job ends with
@@ -88,10 +121,12 @@ public enum Daemon {
             logger.error("\(error)")
             _ = pool.finish()
             exporter?.finish()
+            recorder?.finish()
             return Exit.startFailed.rawValue
         }
         let state = DaemonState(
-            workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config, exporter: exporter)
+            workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config, exporter: exporter,
+            recorder: recorder)
         for problem in state.allowedDirectories.problems { logger.warning("\(problem)") }
         let servers: SocketServers
         do {
@@ -102,6 +137,7 @@ public enum Daemon {
             replayThread.join()
             _ = pool.finish()
             exporter?.finish()
+            recorder?.finish()
             return Exit.startFailed.rawValue
         }
         confineControlPlane(workerCPUs: cpus, logger: logger)
@@ -195,6 +231,62 @@ public enum Daemon {
         }
     }
 
+    /// The `[[sink]]` recorder, its first files prepared (not started):
+    /// a path that cannot be opened, a source that cannot be recorded or
+    /// a group that does not exist stops the start (exit 78).
+    static func prepareRecorder(_ config: DaemonConfiguration, logger: Logger) -> Result<Recorder?, Exit> {
+        guard let sink = config.sink else { return .success(nil) }
+        var options: RecordingOptions
+        do {
+            options = try sink.options(workers: config.workerCount)
+        } catch {
+            logger.error("[[sink]] (line \(sink.line)): path: \(error)")
+            return .failure(.config)
+        }
+        options.version = DaemonState.version
+        if sink.group == nil {
+            options.group = groupID("labyrinth")
+            if options.group == nil {
+                logger.notice("[[sink]]: no group labyrinth on this system; the files keep the daemon's group")
+            }
+        } else if let name = sink.group, !name.isEmpty {
+            guard let gid = groupID(name) else {
+                logger.error(
+                    "[[sink]] (line \(sink.line)): group: no group named \"\(name)\" on this system (set group = \"\" for the daemon's own)"
+                )
+                return .failure(.config)
+            }
+            options.group = gid
+        }
+        for source in config.sources {
+            guard let linkType = interfaceLinkType(source.interface) else {
+                logger.error(
+                    "[[sink]]: cannot record \(source.interface): no such interface, or its link type is neither Ethernet nor raw IP"
+                )
+                return .failure(.config)
+            }
+            options.interfaces.append(
+                RecordedInterface(
+                    name: source.interface, linkType: linkType, snapLength: source.snaplen, filter: source.filter))
+        }
+        if options.format == .pcap && Set(options.interfaces.map(\.linkType)).count > 1 {
+            logger.error(
+                "[[sink]] (line \(sink.line)): format pcap holds one link type per file; the sources have several")
+            return .failure(.config)
+        }
+        do {
+            let recorder = try Recorder(options: options)
+            var log = logger
+            log[metadataKey: "sink"] = "\(sink.path)"
+            let sinkLogger = log
+            recorder.log = { sinkLogger.info("\($0)") }
+            return .success(recorder)
+        } catch {
+            logger.error("[[sink]] (line \(sink.line)): \(error)")
+            return .failure(.config)
+        }
+    }
+
     /// The CPU of each worker: as configured, or the allowed CPUs in order.
     static func workerCPUs(_ config: DaemonConfiguration) -> [Int]? {
         if let cpus = config.workers.cpus { return cpus }
@@ -283,6 +375,18 @@ public enum Daemon {
         // The workers end their flows as they stop (exported when flows
         // are), then the exporter sends what their rings hold.
         let flows = pool.finish().reduce(0) { $0 + $1.count }
+        if let recorder = state.recorder {
+            // Every worker retired its last file as it stopped: statistics
+            // blocks, final names, then the thread ends.
+            recorder.finish()
+            let report = RecordingReport(recorder, workers: state.workers)
+            logger.info(
+                "recording",
+                metadata: [
+                    "written": "\(report.written)", "unwritten": "\(report.unwritten.total)",
+                    "files": "\(report.filesWritten)", "bytes": "\(report.bytesWritten)",
+                ])
+        }
         if let exporter = state.exporter {
             exporter.finish()
             let report = ExportReport(exporter, workers: state.workers)
@@ -419,6 +523,9 @@ public enum Daemon {
         var newIPFIX = new.ipfix
         newIPFIX.line = old.ipfix.line
         if newIPFIX != old.ipfix { refused.append("[ipfix]") }
+        var newSink = new.sink
+        newSink?.line = old.sink?.line ?? 0
+        if newSink != old.sink { refused.append("[[sink]]") }
         if new.daemon.socket != old.daemon.socket || new.daemon.socketGroup != old.daemon.socketGroup
             || new.daemon.socketMode != old.daemon.socketMode || new.daemon.maxClients != old.daemon.maxClients
             || new.replaySocketPath != old.replaySocketPath || new.daemon.adminGroup != old.daemon.adminGroup

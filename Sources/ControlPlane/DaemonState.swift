@@ -15,6 +15,8 @@ public final class DaemonState: Sendable {
     public let replay: ReplayQueue
     /// The IPFIX exporter, when `[ipfix]` names collectors.
     public let exporter: FlowExporter?
+    /// The `[[sink]]` recording, when the daemon records.
+    public let recorder: Recorder?
     public let started: UInt64
     /// The stats socket's answer budget (daemon.max_requests_per_second).
     public let requestBudget: RequestBudget
@@ -25,10 +27,11 @@ public final class DaemonState: Sendable {
 
     public init(
         workers: [WorkerShared], rooms: [Room], replay: ReplayQueue, configuration: DaemonConfiguration,
-        exporter: FlowExporter? = nil
+        exporter: FlowExporter? = nil, recorder: Recorder? = nil
     ) {
         self.workers = workers
         self.exporter = exporter
+        self.recorder = recorder
         self.rooms = rooms
         self.replay = replay
         self.configuration = Mutex(configuration)
@@ -97,6 +100,35 @@ public final class DaemonState: Sendable {
         let missing = workers.indices.filter { !workers[$0].flushed(requests[$0]) }
         let ended = workers.indices.reduce(0) { $0 + workers[$1].counter(.flowsForced) - before[$1] }
         return (ended, missing)
+    }
+
+    /// Asks every worker of the recording to start its next file, and
+    /// waits at most `timeout` for each to have done so: the workers that
+    /// have not (nil: nothing is recorded).
+    public func rotateRecording(timeout: Duration = .seconds(2)) async -> [Int]? {
+        guard let recorder else { return nil }
+        let before = workers.map { $0.counter(.filesStarted) }
+        let named = recorder.counters.currentFiles
+        let finishedBefore = recorder.counters.filesWritten
+        let open = named.filter { !$0.isEmpty }.count
+        recorder.rotate()
+        replay.replayer.pool.wakeWorkers()
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        // Moved on: the worker took its next file, and the control thread
+        // finished the old one and named the new (a name never repeats).
+        func pending() -> [Int] {
+            let now = recorder.counters.currentFiles
+            return workers.indices.filter {
+                (workers[$0].counter(.filesStarted) == before[$0] || now[$0] == named[$0]) && !workers[$0].exited
+            }
+        }
+        // ... and the old files are finished (statistics, closed), so that
+        // whoever asked may take them at once.
+        while (!pending().isEmpty || recorder.counters.filesWritten < finishedBefore + open) && clock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return pending()
     }
 
     /// The top flows over all workers, asked of each worker (they answer

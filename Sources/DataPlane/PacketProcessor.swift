@@ -224,7 +224,7 @@ public struct PacketProcessor: ~Copyable {
     mutating func record(
         _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
     ) {
-        let key = sourceKey >= 0 ? sourceKey : RecordingOptions.replayKey(linkType.rawValue)
+        let key = sourceKey >= 0 ? sourceKey : writer.key(replayed: linkType.rawValue)
         writer.append(
             page, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut, room: room,
             counters: counters)

@@ -179,6 +179,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         let processor = context.processor
         var n = 0
         processor.pointee.ingress = 0  // replayed: no interface
+        processor.pointee.sourceKey = -1  // recorded by link type
         // A recording that cannot take another frame holds the rest back.
         let recording = processor.pointee.writer.enabled
         while n < budget, !(recording && processor.pointee.writer.saturated), let d = inbox.ring.pop() {

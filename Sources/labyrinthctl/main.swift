@@ -14,7 +14,8 @@ struct Labyrinthctl: ParsableCommand {
         discussion:
             "The socket is --socket (before or after the subcommand), else $LABYRINTH_SOCKET, else /run/labyrinth/labyrinthd.sock. Exit status: 0, or 1 when the daemon answered with an error, 69 when the socket cannot be reached, 77 when permission is denied, 76 when the reply is unreadable.",
         subcommands: [
-            Stats.self, Workers.self, Rooms.self, Flows.self, Flush.self, Replay.self, Prometheus.self, Watch.self,
+            Stats.self, Workers.self, Rooms.self, Flows.self, Flush.self, Rotate.self, Replay.self, Prometheus.self,
+            Watch.self,
             Version.self, Uptime.self, Config.self, Raw.self,
         ]
     )
@@ -131,6 +132,15 @@ struct Stats: ParsableCommand {
                     "ipfix    to \(x.collectors.joined(separator: ", "))  flows \(x.flows)  records \(x.records)  messages \(x.messagesSent)  failed \(x.messagesFailed)  dropped \(x.dropped)\(x.lastError.map { "  last error: \($0)" } ?? "")"
                 )
             }
+            if let w = r.recording {
+                let u = w.unwritten
+                lines.append(
+                    "record   \(w.path) (\(w.format))  written \(w.written)  unwritten \(u.total) (overload \(u.overload), disk_full \(u.diskFull), error \(u.error), oversized \(u.oversized))  files \(w.filesWritten) done, \(w.filesStarted) started\(w.lastError.map { "  last error: \($0)" } ?? "")"
+                )
+                for (i, f) in w.currentFiles.enumerated() where !f.isEmpty {
+                    lines.append("         worker \(i): \(f)")
+                }
+            }
             if !r.sources.isEmpty {
                 lines.append(
                     "kernel   packets \(r.kernel.packets)  drops \(r.kernel.drops)  no_buffers \(r.noBuffers)")
@@ -231,6 +241,25 @@ struct Flush: ParsableCommand {
             if !r.workersNotAnswering.isEmpty {
                 text +=
                     "\nworkers that did not answer: \(r.workersNotAnswering.map(String.init).joined(separator: ", "))"
+            }
+            return text
+        }
+    }
+}
+
+struct Rotate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Close every worker's recording file and start the next ([[sink]]).",
+        discussion: "Needs root or the admin group. Exits 1 when the daemon records nothing.")
+    @OptionGroup var connection: Connection
+
+    func run() throws {
+        connection.show(connection.ask(RotateRequest())) { r in
+            var text = r.currentFiles.enumerated().map { "worker \($0.offset): \($0.element)" }.joined(separator: "\n")
+            text += "\n\(r.filesWritten) files finished in all"
+            if !r.workersNotRotated.isEmpty {
+                text +=
+                    "\nworkers still on their old file: \(r.workersNotRotated.map(String.init).joined(separator: ", "))"
             }
             return text
         }

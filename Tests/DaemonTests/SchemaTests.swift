@@ -25,8 +25,17 @@ struct SchemaTests {
 
     @Test("every command's reply decodes into its type")
     func everyReplyDecodes() throws {
-        let daemon = try DaemonProcess(workers: 2)
-        defer { #expect(daemon.stop() == 0) }
+        // With a recording, so that `rotate` has something to rotate.
+        let directory = temporaryDirectory("schema-sink")
+        let daemon = try DaemonProcess(
+            workers: 2, more: "\n[[sink]]\npath = \"\(directory)/schema.pcapng\"\ngroup = \"\"")
+        defer {
+            #expect(daemon.stop() == 0)
+            for name in ["schema.w0.pcapng", "schema.w1.pcapng", "schema-1.w0.pcapng", "schema-1.w1.pcapng"] {
+                unlink(directory + "/" + name)
+            }
+            #expect(rmdir(directory) == 0, "files left in \(directory)")
+        }
         let job = try waitForJob(
             daemon, try daemon.ask(["command": "replay", "file": .string(packageRoot + "/captures/loopback.pcap")]))
         let id = try #require(job["job"]?.intValue)
@@ -48,6 +57,7 @@ struct SchemaTests {
                 try check(ReplayRequest(job: id), on: daemon)
             case .prometheus: try check(PrometheusRequest(), on: daemon)
             case .flush: try check(FlushRequest(), on: daemon)
+            case .rotate: try check(RotateRequest(), on: daemon)
             }
         }
         // The help lists every command with its access level and fields.

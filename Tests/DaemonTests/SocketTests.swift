@@ -20,11 +20,16 @@ struct SocketTests {
         #expect(
             names == [
                 "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "prometheus",
-                "flush",
+                "flush", "rotate",
             ])
-        for name in names where name != "help" {
+        for name in names where name != "help" && name != "rotate" {
             _ = try daemon.ask(.object([("command", .string(name))]))
         }
+        // rotate answers with an error when nothing is recorded (with a
+        // [[sink]]: DaemonRecordingTests).
+        var client = try StatsClient(path: daemon.socket)
+        let refused = try client.request(["command": "rotate"])
+        #expect(refused["error"]?.stringValue?.contains("no [[sink]]") == true, "\(refused.text)")
         let workers = try daemon.ask(["command": "workers"]).arrayValue ?? []
         #expect(workers.count == 2)
         #expect(workers.allSatisfy { $0["state"]?.stringValue == "running" })

@@ -12,13 +12,11 @@ import Glibc
 @Suite("Recording live capture", .serialized)
 struct LiveRecordingTests {
     /// Starts `labyrinthd capture` in `network`, waits until it captures.
-    func startCapture(_ network: TestNetwork, _ arguments: [String]) throws -> ChildProcess {
+    func startCapture(_ network: TestNetwork, _ arguments: [String], immediate: Bool = true) throws -> ChildProcess {
         let child = try ChildProcess(
             network.command(
-                [
-                    executable("labyrinthd"), "capture", "-i", network.receiver, "--lock", "off", "--immediate",
-                    "--json",
-                ] + arguments))
+                [executable("labyrinthd"), "capture", "-i", network.receiver, "--lock", "off", "--json"]
+                    + (immediate ? ["--immediate"] : []) + arguments))
         guard child.waitForError(containing: "capturing on", timeoutSeconds: 20) else {
             throw TestNetwork.SetupError("capture did not start: \(child.stderr)")
         }
@@ -52,6 +50,10 @@ struct LiveRecordingTests {
             [
                 "--backend", backend, "--workers", "1", "--count", String(count), "--duration", "40", "-w", out,
                 "--format", format,
+                // Room for 3 s of these frames in flight: a disk that parallel
+                // tests hold up for a moment costs no frame (overload has a
+                // test of its own below).
+                "--pages-per-room", "16384", "--pages-in-flight", "12288",
             ])
         let sent = network.send(input, pps: 4000)
         #expect(sent.status == 0, "tcpreplay: \(sent.stderr)")
@@ -138,7 +140,7 @@ struct LiveRecordingTests {
         mkdir(backing, 0o755)
         mkdir(mountpoint, 0o755)
         // Every write of the file system sleeps 100 ms: at most 1.3 MB/s
-        // (128 KiB writes), 4 MB in the 3 s of traffic.
+        // (128 KiB writes), 7 MB in the 5 s of traffic.
         let fuse = try ChildProcess(["/usr/bin/python3", fixturesDirectory + "/slowfs.py", backing, mountpoint, "100"])
         defer {
             _ = run(["fusermount", "-u", "-z", mountpoint])
@@ -153,18 +155,20 @@ struct LiveRecordingTests {
                 run(["mountpoint", "-q", mountpoint]).status == 0
             }, "slowfs did not mount: \(fuse.stderr)")
         let input = directory + "/sent.pcap"
-        // 5 MB/s for 3 s (15 MB) into a kernel buffer of 8 MiB: a worker
-        // that waited for the disk would take in at most 4 + 8 MB and drop
-        // the rest. The buffer is kept large enough that a worker starved
-        // of CPU for a second by parallel tests does not drop.
-        let count = 15_000
+        // 5 MB/s for 5 s (26 MB) into a kernel ring of 8 MiB: a worker that
+        // waited for the disk would take in at most 7 + 8 MB and drop the
+        // rest. Not in immediate mode, where libpcap retires a 256 KiB block
+        // of the ring every millisecond, a few frames each: 32 blocks would
+        // then hold 32 ms of traffic, and a worker that parallel tests keep
+        // off its CPU for that long would drop. Here each block fills (50 ms).
+        let count = 25_000
         writeFile(input, udpCapture(count: count, flows: 200, payload: 1000))
         let child = try startCapture(
             network,
             [
                 "--workers", "1", "--count", String(count), "--duration", "60", "--buffer-mib", "8",
                 "--pages-in-flight", "512", "-w", mountpoint + "/slow.pcapng",
-            ])
+            ], immediate: false)
         let sent = network.send(input, pps: 5000)
         #expect(sent.status == 0, "tcpreplay: \(sent.stderr)")
         #expect(child.wait(timeoutSeconds: 120) == 0, "\(child.stderr)")

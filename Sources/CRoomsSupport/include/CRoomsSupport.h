@@ -24,6 +24,11 @@ static inline void lab_atomic_enter(void) { lab_atomic_depth += 1; }
 static inline void lab_atomic_exit(void) { lab_atomic_depth -= 1; }
 static inline bool lab_in_atomic(void) { return lab_atomic_depth > 0; }
 
+/// rename(2) that never replaces: renameat2 with RENAME_NOREPLACE. Returns
+/// 0, or the errno (EEXIST when `to` exists; EINVAL where the file system
+/// does not know the flag).
+int lab_rename_noreplace(const char *from, const char *to);
+
 /// FUTEX_WAIT_PRIVATE on `word` while it equals `expected`, for at most
 /// `timeout_ns` nanoseconds (negative: forever). Returns 0 or an errno value.
 int lab_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);

@@ -131,6 +131,49 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var replay = ReplaySection()
     public var sources: [Source] = []
     public var ipfix = IPFIXSection()
+    /// `[[sink]]`: the recording (one at most).
+    public var sink: SinkSection? = nil
+
+    /// `[[sink]]`: every worker writes the frames it sees (live sources and
+    /// replay jobs) to files of its own, as `labyrinthd capture -w` does.
+    public struct SinkSection: Sendable, Equatable {
+        /// The path template (strftime fields, `{worker}`, `{seq}`).
+        public var path = "/var/lib/labyrinth/labyrinth-%Y%m%d-%H%M%S.pcapng"
+        public var format = "pcapng"
+        /// `-C`, `-G`, `-W`, `min_free`.
+        public var rotateSize: Int? = nil
+        public var rotateSeconds: Int64? = nil
+        public var maxFiles: Int? = nil
+        public var minFree: Int? = nil
+        /// `-s`: bytes of each frame written (nil: whole).
+        public var snaplen: Int? = nil
+        public var flushMilliseconds = 1000
+        public var pagesInFlight: Int? = nil
+        public var cacheWrites = false
+        public var mode: mode_t = 0o640
+        /// The files' group: nil, `labyrinth` where that group exists; "",
+        /// the daemon's own.
+        public var group: String? = nil
+        public var line = 0
+
+        /// The recording's options for `workers` workers (the group's id
+        /// resolved by the caller); the interfaces are the live sources'.
+        public func options(workers: Int) throws(FileNamingError) -> RecordingOptions {
+            let rotation = RotationConfiguration(
+                maximumFileSize: rotateSize, intervalSeconds: rotateSeconds, ringSize: maxFiles,
+                minimumFreeBytes: minFree)
+            var o = RecordingOptions(
+                naming: try FileNaming(template: path, workers: workers, rotation: rotation))
+            o.format = RecordFormat(rawValue: format) ?? .pcapng
+            o.snapLength = snaplen
+            o.flushMilliseconds = flushMilliseconds
+            o.pagesInFlight = pagesInFlight
+            o.dontCache = !cacheWrites
+            o.fileMode = mode
+            o.wallClockRotation = true
+            return o
+        }
+    }
 
     /// `[ipfix]`: export ended flows to collectors.
     public struct IPFIXSection: Sendable, Equatable {
@@ -217,13 +260,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         var c = DaemonConfiguration()
         var top = Section(file: file, name: "", table: root)
-        let sections = ["daemon", "rooms", "workers", "replay", "source", "ipfix"]
+        let sections = ["daemon", "rooms", "workers", "replay", "source", "ipfix", "sink"]
         for (k, n) in root.entries {
             if case .table = n.value { continue }
             if case .tableArray = n.value { continue }
             throw ConfigError(
                 file: file, line: n.line, key: k,
-                message: "a key outside any section; put it under [daemon], [rooms], [workers], [replay] or [[source]]")
+                message:
+                    "a key outside any section; put it under [daemon], [rooms], [workers], [replay], [ipfix], [[source]] or [[sink]]"
+            )
         }
         if let n = top.node("daemon") { c.daemon = try readDaemon(try table(n, "daemon", file)) }
         if let n = top.node("rooms") { c.rooms = try readRooms(try table(n, "rooms", file)) }
@@ -238,6 +283,20 @@ public struct DaemonConfiguration: Sendable, Equatable {
             for (i, t) in tables.enumerated() {
                 c.sources.append(try readSource(Section(file: file, name: "source[\(i)]", table: t)))
             }
+        }
+        if let n = top.node("sink") {
+            guard case .tableArray(let tables) = n.value else {
+                throw ConfigError(
+                    file: file, line: n.line, key: "sink", message: "must be an array of tables: write [[sink]]")
+            }
+            guard tables.count == 1 else {
+                throw ConfigError(
+                    file: file, line: tables.count > 1 ? tables[1].line : n.line, key: "sink",
+                    message:
+                        "one [[sink]] per daemon (every worker writes its own files already); found \(tables.count)"
+                )
+            }
+            c.sink = try readSink(Section(file: file, name: "sink[0]", table: tables[0]), workers: c.workerCount)
         }
         try top.finish(known: sections)
         try c.check(file: file, root: root)
@@ -395,6 +454,65 @@ public struct DaemonConfiguration: Sendable, Equatable {
         r.maxOpenJobs = try s.int("max_open_jobs", default: r.maxOpenJobs, in: 1...1024)
         try s.finish(known: ["ring", "speed", "multiplier", "pps", "mbps", "allowed_directories", "max_open_jobs"])
         return r
+    }
+
+    static func readSink(_ s: Section, workers: Int) throws(ConfigError) -> SinkSection {
+        var s = s
+        var k = SinkSection()
+        k.line = s.table.line
+        k.path = try s.string("path", default: k.path)!
+        if !k.path.hasPrefix("/") { throw s.error("path", "must be an absolute path (the daemon's directory is /)") }
+        k.format = try s.string("format", default: k.format)!
+        guard RecordFormat(rawValue: k.format) != nil else {
+            throw s.error("format", "is \"pcapng\" or \"pcap\", not \"\(k.format)\"")
+        }
+        func byteSize(_ key: String) throws(ConfigError) -> Int? {
+            guard let n = s.node(key) else { return nil }
+            switch n.value {
+            case .integer(let i):
+                guard i >= 1 else { throw s.error(key, "must be at least 1 byte, not \(i)") }
+                return i
+            case .string(let text):
+                do {
+                    return try ByteSize.parse(text)
+                } catch {
+                    throw s.error(key, "\(error)")
+                }
+            default:
+                throw s.error(
+                    key, "must be a size (bytes, or a string such as \"512MiB\" or \"1GB\"), not \(n.value.typeName)")
+            }
+        }
+        k.rotateSize = try byteSize("rotate_size")
+        k.minFree = try byteSize("min_free")
+        k.rotateSeconds = try s.optionalInt(
+            "rotate_seconds", in: 1...Int(RotationConfiguration.maximumIntervalSeconds)
+        ).map { Int64($0) }
+        k.maxFiles = try s.optionalInt("max_files", in: 1...1_000_000)
+        if k.maxFiles != nil && k.rotateSize == nil && k.rotateSeconds == nil {
+            throw s.error("max_files", "keeps a ring of rotated files: set rotate_size or rotate_seconds too")
+        }
+        k.snaplen = try s.optionalInt("snaplen", in: 1...262_144)
+        k.flushMilliseconds = try s.int("flush_ms", default: k.flushMilliseconds, in: 1...600_000)
+        k.pagesInFlight = try s.optionalInt("pages_in_flight", in: 16...(1 << 24))
+        k.cacheWrites = try s.bool("cache_writes", default: k.cacheWrites)
+        if let mode = try s.string("mode", default: nil) {
+            guard let m = UInt32(mode, radix: 8), m <= 0o666 else {
+                throw s.error("mode", "must be an octal file mode such as \"0640\", not \"\(mode)\"")
+            }
+            k.mode = m
+        }
+        k.group = try s.string("group", default: nil)
+        do {
+            _ = try k.options(workers: workers)
+        } catch {
+            throw s.error("path", "\(error)")
+        }
+        try s.finish(known: [
+            "path", "format", "rotate_size", "rotate_seconds", "max_files", "min_free", "snaplen", "flush_ms",
+            "pages_in_flight", "cache_writes", "mode", "group",
+        ])
+        return k
     }
 
     static func readIPFIX(_ s: Section) throws(ConfigError) -> IPFIXSection {

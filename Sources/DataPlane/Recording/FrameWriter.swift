@@ -16,6 +16,12 @@ final class InterfaceHeaders: @unchecked Sendable {
     let bytes: UnsafeMutableRawPointer
     let offsets: UnsafeMutablePointer<Int>
     let lengths: UnsafeMutablePointer<Int>
+    /// The key of a replayed frame, by the index of its link type in
+    /// ``RecordingOptions/replayLinkTypes``: after the live sources' keys,
+    /// or (classic pcap, one link type per file) the live source's own key
+    /// when one has that link type. -1: not recordable.
+    let replayKeys: UnsafeMutablePointer<Int>
+    static let replayLinkTypes = RecordingOptions.replayLinkTypes.count
 
     init(format: RecordFormat, options: RecordingOptions) throws(RecordingError) {
         var blocks: [[UInt8]] = Array(repeating: [], count: Self.keys)
@@ -45,18 +51,24 @@ final class InterfaceHeaders: @unchecked Sendable {
                 }
             }
         }
-        if options.interfaces.isEmpty {
-            for (key, linkType) in RecordingOptions.replayLinkTypes.enumerated() {
-                blocks[key] = try block(
+        // The live sources first, then one key per link type a replay (or
+        // a daemon's replay job) may bring.
+        let live = options.interfaces.count
+        guard live + Self.replayLinkTypes <= Self.keys else {
+            throw RecordingError("at most \(Self.keys - Self.replayLinkTypes) sources can be recorded")
+        }
+        for (key, i) in options.interfaces.enumerated() {
+            blocks[key] = try block(
+                i.linkType, name: i.name, snap: options.declaredSnapLength(source: i.snapLength), filter: i.filter)
+        }
+        replayKeys = .allocate(capacity: Self.replayLinkTypes)
+        for (k, linkType) in RecordingOptions.replayLinkTypes.enumerated() {
+            if format == .pcap, let same = options.interfaces.firstIndex(where: { $0.linkType == linkType }) {
+                replayKeys[k] = same
+            } else {
+                replayKeys[k] = live + k
+                blocks[live + k] = try block(
                     linkType, name: "replay", snap: options.declaredSnapLength(source: nil), filter: nil)
-            }
-        } else {
-            guard options.interfaces.count <= Self.keys else {
-                throw RecordingError("at most \(Self.keys) sources can be recorded")
-            }
-            for (key, i) in options.interfaces.enumerated() {
-                blocks[key] = try block(
-                    i.linkType, name: i.name, snap: options.declaredSnapLength(source: i.snapLength), filter: i.filter)
             }
         }
         let total = blocks.reduce(0) { $0 + $1.count }
@@ -79,6 +91,8 @@ final class InterfaceHeaders: @unchecked Sendable {
         offsets.initialize(repeating: 0, count: Self.keys)
         lengths = .allocate(capacity: Self.keys)
         lengths.initialize(repeating: 0, count: Self.keys)
+        replayKeys = .allocate(capacity: Self.replayLinkTypes)
+        replayKeys.initialize(repeating: -1, count: Self.replayLinkTypes)
     }
 
     static let none = InterfaceHeaders()
@@ -87,6 +101,7 @@ final class InterfaceHeaders: @unchecked Sendable {
         bytes.deallocate()
         offsets.deallocate()
         lengths.deallocate()
+        replayKeys.deallocate()
     }
 }
 
@@ -197,6 +212,7 @@ public struct FrameWriter: ~Copyable {
     let headerBytes: UnsafeMutableRawPointer
     let headerOffsets: UnsafeMutablePointer<Int>
     let headerLengths: UnsafeMutablePointer<Int>
+    let replayKeys: UnsafeMutablePointer<Int>
     let format: RecordFormat
     let snapLength: Int
     let pageCap: Int
@@ -248,6 +264,7 @@ public struct FrameWriter: ~Copyable {
         headerBytes = owners.1.bytes
         headerOffsets = owners.1.offsets
         headerLengths = owners.1.lengths
+        replayKeys = owners.1.replayKeys
         format = .pcapng
         snapLength = .max
         pageCap = 0
@@ -270,6 +287,7 @@ public struct FrameWriter: ~Copyable {
         headerBytes = headers.bytes
         headerOffsets = headers.offsets
         headerLengths = headers.lengths
+        replayKeys = headers.replayKeys
         format = options.format
         snapLength = options.snapLength ?? .max
         pageCap = Swift.max(16, options.pagesInFlight ?? roomPages / 4)
@@ -312,11 +330,9 @@ public struct FrameWriter: ~Copyable {
     var saturated: Bool {
         guard enabled else { return false }
         if pagesHeld &+ (1 &<< Room.maxOrder) > pageCap { return true }
-        if queued == Self.batchCount {
-            let last = batches + (head &+ queued &- 1) % Self.batchCount
-            return !last.pointee.hasRoom || (inFlight && queued == 1) || last.pointee.fd != fd
-        }
-        return false
+        // Every batch taken: the next frame could need a batch of its own
+        // (it may start the next file, by size or on the packets' clock).
+        return queued == Self.batchCount
     }
 
     // MARK: Frames
@@ -362,7 +378,8 @@ public struct FrameWriter: ~Copyable {
         } else if _slowPath(Int(offset) >= sizeLimit && filePackets > 0) {
             rotate(.size, time: time, counters: c)
         } else if _slowPath(slot.rotations.load(ordering: .relaxed) != rotationsSeen) {
-            rotationsSeen = slot.rotations.load(ordering: .relaxed)
+            // Asked to rotate: done once a next file is ready (activating it
+            // records the request as seen); until then, tried again.
             rotate(.forced, time: time, counters: c)
         }
         guard key >= 0, key < InterfaceHeaders.keys, headerLengths[key] > 0 else {
@@ -515,6 +532,13 @@ public struct FrameWriter: ~Copyable {
 
     // MARK: Files
 
+    /// The interface key of a replayed frame of `linkType`, or -1.
+    @inline(__always)
+    func key(replayed linkType: UInt32) -> Int {
+        let k = RecordingOptions.replayKey(linkType)
+        return k < 0 ? -1 : replayKeys[k]
+    }
+
     /// Takes the prepared file; false when the control thread has none ready.
     mutating func activate(_ reason: RotationReason, time: Int64, counters c: SingleWriterCounters) -> Bool {
         guard let next = slot.takeNext() else { return false }
@@ -610,7 +634,6 @@ public struct FrameWriter: ~Copyable {
             rotate(.time, time: wallClock, counters: c)
         }
         if fd >= 0, slot.rotations.load(ordering: .relaxed) != rotationsSeen {
-            rotationsSeen = slot.rotations.load(ordering: .relaxed)
             rotate(.forced, time: wallClockRotation ? wallClock : lab_realtime_ns(), counters: c)
         }
         if !inFlight && queued > 0 {

@@ -135,6 +135,8 @@ public final class Recorder: @unchecked Sendable {
     /// Asks every worker to move to a new file.
     public func rotate() {
         for s in slots { s.requestRotation() }
+        // The control thread prepares the next files at once.
+        bell.bell.ring()
     }
 
     public var counters: RecorderCounters { state.withLock { $0 } }
@@ -314,8 +316,16 @@ public final class Recorder: @unchecked Sendable {
         var final = temporary
         do {
             final = try naming.path(worker: w, sequence: sequence, timeSeconds: seconds)
-            if rename(temporary, final) != 0 {
-                note("\(final): cannot name the file (kept as \(temporary)): \(Errno.current)")
+            switch Self.renameWithoutReplacing(temporary, final) {
+            case .success(let named):
+                if named != final {
+                    log(
+                        "worker \(w): \(final) exists (an earlier run, or a rotation within its name's second); writing \(named)"
+                    )
+                }
+                final = named
+            case .failure(let e):
+                note("\(final): cannot name the file (kept as \(temporary)): \(e)")
                 final = temporary
             }
         } catch {
@@ -330,6 +340,32 @@ public final class Recorder: @unchecked Sendable {
         log("worker \(w): writing \(final)\(reason == .start ? "" : " (rotated by \(reason))")")
     }
 
+    /// Renames `temporary` to `path`, or, when a file of that name exists
+    /// (a restarted daemon, a forced rotation within the second of a name's
+    /// time fields), to `path` with `-1`, `-2`… before its extension: a
+    /// recording never replaces a file. Returns the name given.
+    static func renameWithoutReplacing(_ temporary: String, _ path: String) -> Result<String, Errno> {
+        let slash =
+            path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path.utf8.index(after: $0) } ?? path.utf8.startIndex
+        let dot = path.utf8[slash...].firstIndex(of: UInt8(ascii: ".")).flatMap { $0 == slash ? nil : $0 }
+        let stem = String(path[..<(dot ?? path.endIndex)])
+        let suffix = String(path[(dot ?? path.endIndex)...])
+        for n in 0...999 {
+            let candidate = n == 0 ? path : "\(stem)-\(n)\(suffix)"
+            switch lab_rename_noreplace(temporary, candidate) {
+            case 0: return .success(candidate)
+            case EEXIST: continue
+            case EINVAL:
+                // The file system has no RENAME_NOREPLACE (FUSE without
+                // rename2): check, then rename.
+                if access(candidate, F_OK) == 0 { continue }
+                return rename(temporary, candidate) == 0 ? .success(candidate) : .failure(Errno.current)
+            case let e: return .failure(Errno(rawValue: e))
+            }
+        }
+        return .failure(Errno(rawValue: EEXIST))
+    }
+
     /// A worker is done with `fd`, `length` bytes long: the statistics
     /// blocks go at its end, it is closed, and the ring keeps the newest.
     func finishFile(worker w: Int, fd: Int32, length: Int64, interfaces: InterfaceKeys) {
@@ -338,7 +374,7 @@ public final class Recorder: @unchecked Sendable {
         // A file no frame reached still describes an interface (libpcap
         // refuses a section without one): the first source, or Ethernet in
         // a replay; a pcap file still gets its header.
-        let fallback = options.interfaces.isEmpty ? RecordingOptions.replayKey(1) : 0
+        let fallback = options.interfaces.isEmpty ? headers.replayKeys[RecordingOptions.replayKey(1)] : 0
         if interfaces.count == 0 && !options.naming.isStandardOutput {
             let header = UnsafeRawBufferPointer(
                 start: headers.bytes + headers.offsets[fallback], count: headers.lengths[fallback])

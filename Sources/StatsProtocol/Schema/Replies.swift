@@ -70,6 +70,23 @@ public struct FlushReply: Codable, Sendable, Equatable {
     }
 }
 
+/// `rotate`: the files each worker writes now, and who had not moved on
+/// within two seconds (no prepared file yet, or a full disk).
+public struct RotateReply: Codable, Sendable, Equatable {
+    /// Each worker's current file after the rotation ("" between files).
+    public var currentFiles: [String]
+    /// Files finished so far by this daemon, over every worker.
+    public var filesWritten: Int
+    /// Workers still on their old file after two seconds.
+    public var workersNotRotated: [Int]
+
+    public init(currentFiles: [String], filesWritten: Int, workersNotRotated: [Int]) {
+        self.currentFiles = currentFiles
+        self.filesWritten = filesWritten
+        self.workersNotRotated = workersNotRotated
+    }
+}
+
 /// A live source, as `stats` shows it.
 public struct SourceSummary: Codable, Sendable, Equatable {
     public var interface: String
@@ -130,10 +147,13 @@ public struct Stats: Codable, Sendable, Equatable {
     public var replay: JobCounts
     /// The IPFIX exporter, when flows are exported.
     public var export: ExportReport?
+    /// The `[[sink]]` recording, when the daemon records.
+    public var recording: RecordingReport?
 
     public init(
         uptimeSeconds: Double, workers: Int, traffic: TrafficTotals, kernel: KernelTotals, noBuffers: Int,
-        sources: [SourceSummary], rooms: RoomTotals, replay: JobCounts, export: ExportReport? = nil
+        sources: [SourceSummary], rooms: RoomTotals, replay: JobCounts, export: ExportReport? = nil,
+        recording: RecordingReport? = nil
     ) {
         self.uptimeSeconds = uptimeSeconds
         self.workers = workers
@@ -144,10 +164,11 @@ public struct Stats: Codable, Sendable, Equatable {
         self.rooms = rooms
         self.replay = replay
         self.export = export
+        self.recording = recording
     }
 
     enum CodingKeys: String, CodingKey {
-        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay, export
+        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay, export, recording
     }
 
     public init(from decoder: any Decoder) throws {
@@ -161,6 +182,7 @@ public struct Stats: Codable, Sendable, Equatable {
         rooms = try c.decode(RoomTotals.self, forKey: .rooms)
         replay = try c.decode(JobCounts.self, forKey: .replay)
         export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
+        recording = try c.decodeIfPresent(RecordingReport.self, forKey: .recording)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -174,6 +196,7 @@ public struct Stats: Codable, Sendable, Equatable {
         try c.encode(rooms, forKey: .rooms)
         try c.encode(replay, forKey: .replay)
         try c.encodeIfPresent(export, forKey: .export)
+        try c.encodeIfPresent(recording, forKey: .recording)
     }
 }
 
@@ -394,6 +417,38 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.ring = ring
         }
     }
+    /// `[[sink]]`: the recording.
+    public struct Sink: Codable, Sendable, Equatable {
+        public var path: String
+        public var format: String
+        public var rotateSize: Int?
+        public var rotateSeconds: Int?
+        public var maxFiles: Int?
+        public var minFree: Int?
+        public var snaplen: Int?
+        public var flushMs: Int
+        public var pagesInFlight: Int?
+        public var cacheWrites: Bool
+        public var mode: String
+        public var group: String?
+        public init(
+            path: String, format: String, rotateSize: Int?, rotateSeconds: Int?, maxFiles: Int?, minFree: Int?,
+            snaplen: Int?, flushMs: Int, pagesInFlight: Int?, cacheWrites: Bool, mode: String, group: String?
+        ) {
+            self.path = path
+            self.format = format
+            self.rotateSize = rotateSize
+            self.rotateSeconds = rotateSeconds
+            self.maxFiles = maxFiles
+            self.minFree = minFree
+            self.snaplen = snaplen
+            self.flushMs = flushMs
+            self.pagesInFlight = pagesInFlight
+            self.cacheWrites = cacheWrites
+            self.mode = mode
+            self.group = group
+        }
+    }
     public var daemon: Daemon
     public var rooms: Rooms
     public var workers: Workers
@@ -401,14 +456,19 @@ public struct ConfigReport: Codable, Sendable, Equatable {
     public var sources: [Source]
     /// `[ipfix]`, when flows are exported.
     public var ipfix: IPFIX?
+    /// `[[sink]]`, when the daemon records.
+    public var sink: Sink?
 
-    public init(daemon: Daemon, rooms: Rooms, workers: Workers, replay: Replay, sources: [Source], ipfix: IPFIX? = nil)
-    {
+    public init(
+        daemon: Daemon, rooms: Rooms, workers: Workers, replay: Replay, sources: [Source], ipfix: IPFIX? = nil,
+        sink: Sink? = nil
+    ) {
         self.daemon = daemon
         self.rooms = rooms
         self.workers = workers
         self.replay = replay
         self.sources = sources
         self.ipfix = ipfix
+        self.sink = sink
     }
 }

@@ -16,7 +16,7 @@ public enum Access: String, Codable, Sendable {
 
 /// The commands of the stats socket.
 public enum Command: String, Codable, CaseIterable, Sendable {
-    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus, flush
+    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus, flush, rotate
 
     /// What it does, for `help`.
     public var summary: String {
@@ -34,13 +34,14 @@ public enum Command: String, Codable, CaseIterable, Sendable {
                 "\"file\": PATH queues a capture through the workers; \"job\": N shows one job; neither lists them"
         case .prometheus: return "the counters in Prometheus text exposition format"
         case .flush: return "ends every flow now (IPFIX forced end), exporting each when flows are exported"
+        case .rotate: return "every worker of the [[sink]] recording closes its file and starts the next one"
         }
     }
 
     /// Who may send it.
     public var access: Access {
         switch self {
-        case .replay, .flush: return .act
+        case .replay, .flush, .rotate: return .act
         default: return .read
         }
     }
@@ -84,6 +85,7 @@ extension Command {
         case .replay: return try ReplayRequest.decode(json)
         case .prometheus: return try PrometheusRequest.decode(json)
         case .flush: return try FlushRequest.decode(json)
+        case .rotate: return try RotateRequest.decode(json)
         }
     }
 }
@@ -283,6 +285,17 @@ public struct PrometheusRequest: StatsRequest {
 public struct FlushRequest: StatsRequest {
     public typealias Reply = FlushReply
     public static let command = Command.flush
+    public init() {}
+}
+
+/// `rotate`: each worker of the daemon's recording (`[[sink]]`) closes its
+/// file (statistics blocks, then its final name) and starts the next one
+/// at its next frame or timer tick, as a `-C` or `-G` rotation would. The
+/// reply comes once every worker has started a new file, or after two
+/// seconds with those that have not. An error when nothing is recorded.
+public struct RotateRequest: StatsRequest {
+    public typealias Reply = RotateReply
+    public static let command = Command.rotate
     public init() {}
 }
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# pairs-bench.sh — whole-process replay runs against their peers, interleaved
+# round by round (Benchmarks/pairs.py): min, median and max of wall time and
+# of CPU time per frame, and the ratios to the peer.
+#
+# Usage: pairs-bench.sh [placement|recording|export|all] [--rounds N]
+#
+#   placement  6,000,000 x 64 B and 1,000,000 x 1500 B (4096 flows): libpcap's
+#              bare pcap_dispatch loop, labyrinthd replay with the default
+#              --workers (one per CPU less one: the reader on a CPU of its
+#              own), and --workers 2 (the reader shares a worker's CPU).
+#   recording  6,000,000 x 64 B to pcapng on tmpfs: tcpdump -r F -w,
+#              editcap -F pcapng, labyrinthd replay -w, and labyrinthd replay
+#              without -w.
+#   export     4,000,000 x 64 B over 1,048,576 flows (about 1.03 M distinct),
+#              --workers 1 with a table of 2 M slots, with and without --ipfix
+#              to a local nfcapd; then nfcapd's records against ours.
+#
+# Files live in /dev/shm/labyrinth-pairs, removed on exit. Needs a release
+# build (make), gcc, libpcap-dev, tcpdump, editcap, nfdump.
+set -euo pipefail
+export LC_ALL=C
+here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
+root="$here/../.."
+what=all
+rounds=11
+while (($# > 0)); do
+    case "$1" in
+        placement|recording|export|all) what=$1; shift ;;
+        --rounds) rounds=$2; shift 2 ;;
+        *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 64 ;;
+    esac
+done
+L=$root/.build/release/labyrinthd
+[ -x "$L" ] || { echo "build first: make" >&2; exit 1; }
+work=/dev/shm/labyrinth-pairs
+[ -e "$work" ] && { echo "$work exists: another run, or a stale one" >&2; exit 1; }
+mkdir "$work"
+collector=
+cleanup() {
+    [ -n "$collector" ] && kill "$collector" 2>/dev/null && wait "$collector" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+gcc -O2 -o "$work/gen-pcap" "$here/gen-pcap.c"
+gcc -O2 -o "$work/bare" "$here/pcap-bare-loop.c" -lpcap
+echo "machine: $(nproc) CPUs, $(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo), kernel $(uname -r)"
+echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg); labyrinthd: $L"
+echo
+
+pairs() { python3 "$root/Benchmarks/pairs.py" --rounds "$rounds" "$@"; }
+
+if [[ $what == placement || $what == all ]]; then
+    "$work/gen-pcap" "$work/small.pcap" 6000000 64 4096
+    "$work/gen-pcap" "$work/large.pcap" 1000000 1500 4096
+    for f in small:6000000 large:1000000; do
+        file=$work/${f%%:*}.pcap
+        n=${f##*:}
+        pairs --frames "$n" --title "replay placement: $(basename "$file")" \
+            "bare-loop=$work/bare $file" \
+            "labyrinthd (default --workers)=$L replay --json $file" \
+            "labyrinthd --workers 2=$L replay --json --workers 2 $file"
+        echo
+    done
+fi
+
+if [[ $what == recording || $what == all ]]; then
+    [ -e "$work/small.pcap" ] || "$work/gen-pcap" "$work/small.pcap" 6000000 64 4096
+    f=$work/small.pcap
+    pairs --frames 6000000 --title "replay to pcapng on tmpfs (6,000,000 x 64 B)" \
+        "tcpdump -r -w=tcpdump -r $f -w $work/tcpdump.pcap" \
+        "editcap -F pcapng=editcap -F pcapng $f $work/editcap.pcapng" \
+        "labyrinthd replay -w=$L replay --json --workers 1 -w $work/ours.pcapng $f" \
+        "labyrinthd replay (no -w)=$L replay --json --workers 1 $f"
+    echo
+fi
+
+if [[ $what == export || $what == all ]]; then
+    "$work/gen-pcap" "$work/flows.pcap" 4000000 64 1048576
+    mkdir -p "$work/nfcapd"
+    nfcapd -b 127.0.0.1 -p 47391 -w "$work/nfcapd" -B 33554432 -t 3600 >"$work/nfcapd.log" 2>&1 &
+    collector=$!
+    sleep 1
+    f=$work/flows.pcap
+    pairs --frames 4000000 --title "replay of 1 M flows with and without IPFIX export (--workers 1)" \
+        "no export=$L replay --json --workers 1 --flows 2097152 --pages-per-room 16384 $f" \
+        "--ipfix=$L replay --json --workers 1 --flows 2097152 --pages-per-room 16384 --export-ring 1048576 --ipfix 127.0.0.1:47391 $f"
+    # One more run for the counts: our records and nfcapd's.
+    before=$(nfdump -R "$work/nfcapd" -q -o "fmt:%pkt" 2>/dev/null | wc -l || echo 0)
+    "$L" replay --json --workers 1 --flows 2097152 --pages-per-room 16384 --export-ring 1048576 \
+        --ipfix 127.0.0.1:47391 "$f" >"$work/one.json"
+    kill -TERM "$collector"; wait "$collector" 2>/dev/null || true; collector=
+    python3 - "$work/one.json" "$work/nfcapd" <<'EOF'
+import json, subprocess, sys
+r = json.load(open(sys.argv[1]))
+x = r["export"]
+out = subprocess.run(["nfdump", "-R", sys.argv[2], "-q", "-o", "fmt:%pkt"], capture_output=True, text=True).stdout
+stored = len([l for l in out.splitlines() if l.strip()])
+rounds_records = stored
+print(f"last run: {x['flows']} flows, {x['records']} records in {x['messages_sent']} messages, "
+      f"{x['messages_failed']} failed, {x['dropped']} dropped at the rings; "
+      f"{x['records'] / r['elapsed_seconds']:,.0f} records/s over the run ({r['elapsed_seconds']:.3f} s)")
+print(f"nfcapd stored {stored} records over every run of this benchmark")
+EOF
+fi
