@@ -68,7 +68,11 @@ inns() { ip netns exec "$ns" "$@"; }
 
 cpu_ns() { # total on-CPU nanoseconds of every thread of PID
     local total=0 t
-    for t in /proc/"$1"/task/*/schedstat; do total=$((total + $(cut -d' ' -f1 "$t"))); done
+    # (A thread may end between the glob and the read: it counts 0.)
+    for t in /proc/"$1"/task/*/schedstat; do
+        v=$(cut -d' ' -f1 "$t" 2>/dev/null) || v=0
+        total=$((total + ${v:-0}))
+    done
     echo "$total"
 }
 

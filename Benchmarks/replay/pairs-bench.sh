@@ -79,28 +79,47 @@ fi
 if [[ $what == export || $what == all ]]; then
     "$work/gen-pcap" "$work/flows.pcap" 4000000 64 1048576
     mkdir -p "$work/nfcapd"
-    nfcapd -b 127.0.0.1 -p 47391 -w "$work/nfcapd" -B 33554432 -t 3600 >"$work/nfcapd.log" 2>&1 &
-    collector=$!
-    sleep 1
+    # nfcapd, and its socket bound (polled, at most 5 s).
+    start_collector() {
+        nfcapd -b 127.0.0.1 -p 47391 -w "$work/nfcapd" -B 33554432 -t 3600 >>"$work/nfcapd.log" 2>&1 &
+        collector=$!
+        for _ in $(seq 100); do
+            ss -Hlun 'sport = :47391' | grep -q . && return
+            sleep 0.05
+        done
+        echo "nfcapd did not bind 127.0.0.1:47391: $(cat "$work/nfcapd.log")" >&2
+        exit 1
+    }
+    start_collector
     f=$work/flows.pcap
     pairs --frames 4000000 --title "replay of 1 M flows with and without IPFIX export (--workers 1)" \
         "no export=$L replay --json --workers 1 --flows 2097152 --pages-per-room 16384 $f" \
         "--ipfix=$L replay --json --workers 1 --flows 2097152 --pages-per-room 16384 --export-ring 1048576 --ipfix 127.0.0.1:47391 $f"
-    # One more run for the counts: our records and nfcapd's.
-    before=$(nfdump -R "$work/nfcapd" -q -o "fmt:%pkt" 2>/dev/null | wc -l || echo 0)
-    "$L" replay --json --workers 1 --flows 2097152 --pages-per-room 16384 --export-ring 1048576 \
-        --ipfix 127.0.0.1:47391 "$f" >"$work/one.json"
-    kill -TERM "$collector"; wait "$collector" 2>/dev/null || true; collector=
-    python3 - "$work/one.json" "$work/nfcapd" <<'EOF'
-import json, subprocess, sys
+    # Then the counts, run by run: our records against what nfcapd stored
+    # (its files, read back with nfdump), and the kernel's UDP receive-buffer
+    # drops over the run, at full speed and at --ipfix-rate 200000.
+    stored() { nfdump -R "$work/nfcapd" -q -o "fmt:%pkt" 2>/dev/null | grep -c . || true; }
+    rcvbuf() { awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+    for rate in "" 200000; do
+        kill -TERM "$collector"; wait "$collector" 2>/dev/null || true
+        before=$(stored)
+        drops=$(rcvbuf)
+        start_collector
+        "$L" replay --json --workers 1 --flows 2097152 --pages-per-room 16384 --export-ring 1048576 \
+            --ipfix 127.0.0.1:47391 ${rate:+--ipfix-rate $rate} "$f" >"$work/one.json"
+        kill -TERM "$collector"; wait "$collector" 2>/dev/null || true
+        got=$(( $(stored) - before ))
+        lost=$(( $(rcvbuf) - drops ))
+        start_collector
+        python3 - "$work/one.json" "$got" "$lost" "${rate:-none}" <<'EOF'
+import json, sys
 r = json.load(open(sys.argv[1]))
 x = r["export"]
-out = subprocess.run(["nfdump", "-R", sys.argv[2], "-q", "-o", "fmt:%pkt"], capture_output=True, text=True).stdout
-stored = len([l for l in out.splitlines() if l.strip()])
-rounds_records = stored
-print(f"last run: {x['flows']} flows, {x['records']} records in {x['messages_sent']} messages, "
+print(f"--ipfix-rate {sys.argv[4]}: {x['flows']} flows, {x['records']} records in {x['messages_sent']} messages, "
       f"{x['messages_failed']} failed, {x['dropped']} dropped at the rings; "
-      f"{x['records'] / r['elapsed_seconds']:,.0f} records/s over the run ({r['elapsed_seconds']:.3f} s)")
-print(f"nfcapd stored {stored} records over every run of this benchmark")
+      f"{x['records'] / r['elapsed_seconds']:,.0f} records/s over the run ({r['elapsed_seconds']:.3f} s); "
+      f"nfcapd stored {sys.argv[2]} records; UDP RcvbufErrors +{sys.argv[3]}")
 EOF
+    done
+    kill -TERM "$collector"; wait "$collector" 2>/dev/null || true; collector=
 fi

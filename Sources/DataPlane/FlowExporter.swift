@@ -30,6 +30,9 @@ public final class FlowExporter: @unchecked Sendable {
     let rings: [FlowExportRing]
     private let sockets: [Int32]
     private var sessions: [IPFIXExportSession]
+    /// The errno of each collector's last failed send: the error text is
+    /// built when it changes, not for every message a dead collector costs.
+    private var lastErrnos: [Int32]
     private let stopFlag = Atomic<Int>(0)
     private let state = Mutex(FlowExporterCounters())
     private var thread: PinnedThread? = nil
@@ -56,6 +59,7 @@ public final class FlowExporter: @unchecked Sendable {
         }
         self.sockets = sockets
         self.sessions = sessions
+        lastErrnos = Array(repeating: 0, count: sessions.count)
     }
 
     deinit {
@@ -183,7 +187,7 @@ public final class FlowExporter: @unchecked Sendable {
     func send(_ records: UnsafeBufferPointer<FlowExportRecord>, buffer: UnsafeMutableRawBufferPointer) {
         let now = Self.wallClock()
         for c in sessions.indices {
-            var source = FlowExportCollectionSource(records)
+            var source = FlowExportBufferSource(records)
             while !source.isEmpty {
                 let summary: IPFIXMessageSummary
                 do {
@@ -203,7 +207,7 @@ public final class FlowExporter: @unchecked Sendable {
     func statisticsAndTemplates(buffer: UnsafeMutableRawBufferPointer) {
         let now = Self.wallClock()
         for c in sessions.indices {
-            var none = FlowExportCollectionSource(UnsafeBufferPointer<FlowExportRecord>(start: nil, count: 0))
+            var none = FlowExportBufferSource(UnsafeBufferPointer<FlowExportRecord>(start: nil, count: 0))
             if let summary = try? sessions[c].nextMessage(into: buffer, domain: 0, from: &none, now: now),
                 summary.byteCount > 0
             {
@@ -229,11 +233,14 @@ public final class FlowExporter: @unchecked Sendable {
                 $0.templateRecords &+= summary.templateRecords
             }
         } else {
-            let e = Errno.current
+            let e = errno
             sessions[c].messageNotSent(summary, now: now)
+            let changed = e != lastErrnos[c]
+            lastErrnos[c] = e
+            let text = changed ? "\(options.collectors[c]): \(Errno(rawValue: e))" : nil
             state.withLock {
                 $0.messagesFailed &+= 1
-                $0.lastError = "\(options.collectors[c]): \(e)"
+                if let text { $0.lastError = text }
             }
         }
     }

@@ -3,6 +3,10 @@ import Packet
 import Sinks
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One flow as reports see it: both directions' packets, captured bytes and
 /// IP octets, first and last times and TCP flags, of the flow's current
 /// record (a flow split by the active timeout starts counting again).
@@ -159,9 +163,53 @@ struct FlowCold {
 /// slot of the least recently seen flow on its probe path. Timeouts run on
 /// the clock the worker passes: the packets' own in replay, the wall clock
 /// live; ``sweep(now:slots:)`` lets them fire on an idle link too.
+/// The memory of a flow table's arrays. A large table is mapped on its own
+/// and advised to use transparent huge pages (MADV_HUGEPAGE: this machine's
+/// THP mode is `madvise`, so malloc'd memory never gets them): every packet
+/// reads one slot at random, and with 4 KiB pages nearly every one is a TLB
+/// miss, which a VM's nested paging makes cost hundreds of nanoseconds. The
+/// table's initialisation then faults every page in, before any packet.
+enum TableMemory {
+    static let hugePage = 2 << 20
+    /// Below this a table stays on the heap.
+    static let mapped = 1 << 20
+
+    /// The memory, and whether it was mapped (else from the heap).
+    static func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, mapped: Bool) {
+        guard byteCount >= mapped else { return (.allocate(byteCount: byteCount, alignment: 64), false) }
+        let size = (byteCount + hugePage - 1) / hugePage * hugePage
+        // Over-map by a huge page, then trim to a 2 MiB boundary.
+        let span = size + hugePage
+        guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+            raw != MAP_FAILED
+        else {
+            return (.allocate(byteCount: byteCount, alignment: 64), false)
+        }
+        let start = UInt(bitPattern: raw)
+        let aligned = (start + UInt(hugePage) - 1) & ~UInt(hugePage - 1)
+        let head = Int(aligned - start)
+        if head > 0 { munmap(raw, head) }
+        let tail = span - head - size
+        if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + UInt(size)), tail) }
+        let base = UnsafeMutableRawPointer(bitPattern: aligned)!
+        _ = madvise(base, size, MADV_HUGEPAGE)  // refused: 4 KiB pages, still correct
+        return (base, true)
+    }
+
+    static func deallocate(_ base: UnsafeMutableRawPointer, byteCount: Int, mapped: Bool) {
+        if mapped {
+            munmap(base, (byteCount + hugePage - 1) / hugePage * hugePage)
+        } else {
+            base.deallocate()
+        }
+    }
+}
+
 public struct FlowTable: ~Copyable, @unchecked Sendable {
     @usableFromInline let hot: UnsafeMutablePointer<FlowHot>
     @usableFromInline let cold: UnsafeMutablePointer<FlowCold>
+    /// Whether each array was mapped (``TableMemory``), or is on the heap.
+    let mapped: (hot: Bool, cold: Bool)
     @usableFromInline let mask: Int
     public let timeouts: FlowTimeouts
     /// Where ended flows go (nil: nowhere; they are only counted).
@@ -193,18 +241,23 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         self.timeouts = timeouts
         self.export = export
         maximumProbe = Swift.min(size, 128)
-        let hotMemory = UnsafeMutableRawPointer.allocate(byteCount: size * MemoryLayout<FlowHot>.stride, alignment: 64)
-        hotMemory.initializeMemory(as: UInt8.self, repeating: 0, count: size * MemoryLayout<FlowHot>.stride)
+        let hotBytes = size * MemoryLayout<FlowHot>.stride
+        let (hotMemory, hotMapped) = TableMemory.allocate(byteCount: hotBytes)
+        hotMemory.initializeMemory(as: UInt8.self, repeating: 0, count: hotBytes)
         hot = hotMemory.bindMemory(to: FlowHot.self, capacity: size)
-        cold = .allocate(capacity: size)
+        let (coldMemory, coldMapped) = TableMemory.allocate(byteCount: size * MemoryLayout<FlowCold>.stride)
+        cold = coldMemory.bindMemory(to: FlowCold.self, capacity: size)
+        mapped = (hotMapped, coldMapped)
         cold.initialize(repeating: .zero, count: size)
         live = 0
         sweepCursor = 0
     }
 
     deinit {
-        UnsafeMutableRawPointer(hot).deallocate()
-        cold.deallocate()
+        TableMemory.deallocate(
+            UnsafeMutableRawPointer(hot), byteCount: (mask + 1) * MemoryLayout<FlowHot>.stride, mapped: mapped.hot)
+        TableMemory.deallocate(
+            UnsafeMutableRawPointer(cold), byteCount: (mask + 1) * MemoryLayout<FlowCold>.stride, mapped: mapped.cold)
     }
 
     public var capacity: Int { mask + 1 }
@@ -503,7 +556,15 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     func flowRecord(_ i: Int) -> FlowRecord {
         let h = hot[i]
         let c = cold[i]
-        let first = [c.firstAB, c.firstBA].filter { $0 != 0 }.min() ?? h.recordStart
+        // The earlier direction seen (0: not seen), without an array: this
+        // runs on the worker, per flow (`flows`, the end of a run).
+        let first: Int64
+        switch (c.firstAB != 0, c.firstBA != 0) {
+        case (true, true): first = Swift.min(c.firstAB, c.firstBA)
+        case (true, false): first = c.firstAB
+        case (false, true): first = c.firstBA
+        case (false, false): first = h.recordStart
+        }
         return FlowRecord(
             key: h.key, packetsAB: c.packetsAB, packetsBA: c.packetsBA, bytesAB: c.bytesAB, bytesBA: c.bytesBA,
             octetsAB: c.octetsAB, octetsBA: c.octetsBA, firstSeen: first, lastSeen: h.lastSeen,

@@ -32,3 +32,27 @@ where Records.Element == FlowExportRecord {
         if position != records.endIndex { records.formIndex(after: &position) }
     }
 }
+
+/// The exporter's source: a buffer of records, read in place. Not generic,
+/// so that taking a record is a plain load: a generic collection's
+/// subscript, unspecialized across the module boundary, allocates its read
+/// coroutine's frame on the heap once per record.
+public struct FlowExportBufferSource: FlowExportSource {
+    public let records: UnsafeBufferPointer<FlowExportRecord>
+    public private(set) var position = 0
+
+    public init(_ records: UnsafeBufferPointer<FlowExportRecord>) {
+        self.records = records
+    }
+
+    /// Whether every record was taken.
+    public var isEmpty: Bool { position == records.count }
+
+    public func peekFlow() -> FlowExportRecord? {
+        position == records.count ? nil : records[position]
+    }
+
+    public mutating func removeFlow() {
+        if position != records.count { position += 1 }
+    }
+}

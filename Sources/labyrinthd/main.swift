@@ -340,6 +340,7 @@ struct RecordFlags: ParsableArguments {
         o.flushMilliseconds = flushMs
         o.pagesInFlight = pagesInFlight
         o.dontCache = !cacheWrites
+        o.replaceExisting = true  // as tcpdump -w
         o.version = DaemonState.version
         return o
     }

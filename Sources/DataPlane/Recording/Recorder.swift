@@ -316,7 +316,11 @@ public final class Recorder: @unchecked Sendable {
         var final = temporary
         do {
             final = try naming.path(worker: w, sequence: sequence, timeSeconds: seconds)
-            switch Self.renameWithoutReplacing(temporary, final) {
+            let renamed =
+                options.replaceExisting
+                ? (rename(temporary, final) == 0 ? .success(final) : .failure(Errno.current))
+                : Self.renameWithoutReplacing(temporary, final)
+            switch renamed {
             case .success(let named):
                 if named != final {
                     log(

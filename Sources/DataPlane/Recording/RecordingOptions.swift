@@ -51,6 +51,11 @@ public struct RecordingOptions: Sendable {
     /// Mode and group of every file.
     public var fileMode: mode_t = 0o640
     public var group: gid_t? = nil
+    /// A file of the same name is replaced, as tcpdump's `-w` does (the
+    /// command line); false: the new file gets `-1`, `-2`… before its
+    /// extension (the daemon, whose restarts and `rotate` must not lose
+    /// a recording).
+    public var replaceExisting = false
     /// The wall clock rotates files by time (live), or the packets' own (replay).
     public var wallClockRotation = false
     /// `shb_userappl`'s version.
