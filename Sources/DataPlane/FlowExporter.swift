@@ -134,10 +134,11 @@ public final class FlowExporter: @unchecked Sendable {
                 }
                 if n == 0 { continue }
                 moved &+= n
-                send(UnsafeBufferPointer(start: batch, count: n), buffer: buffer)
+                let records = send(UnsafeBufferPointer(start: batch, count: n), buffer: buffer)
                 if let rate = options.recordsPerSecond {
-                    // Records a second at most: wait for the tokens these cost.
-                    tokens -= Double(n)
+                    // Data records a second at most (a flow with traffic
+                    // both ways is two): wait for the tokens these cost.
+                    tokens -= Double(records)
                     while tokens < 0 {
                         var ts = timespec(tv_sec: 0, tv_nsec: 1_000_000)
                         nanosleep(&ts, nil)
@@ -184,8 +185,12 @@ public final class FlowExporter: @unchecked Sendable {
     }
 
     /// Sends `records` to every collector, as many messages as they take.
-    func send(_ records: UnsafeBufferPointer<FlowExportRecord>, buffer: UnsafeMutableRawBufferPointer) {
+    /// Returns the data records they made (for one collector: each gets
+    /// the same).
+    @discardableResult
+    func send(_ records: UnsafeBufferPointer<FlowExportRecord>, buffer: UnsafeMutableRawBufferPointer) -> Int {
         let now = Self.wallClock()
+        var made = 0
         for c in sessions.indices {
             var source = FlowExportBufferSource(records)
             while !source.isEmpty {
@@ -197,9 +202,11 @@ public final class FlowExporter: @unchecked Sendable {
                     break
                 }
                 guard summary.byteCount > 0 else { continue }
+                if c == 0 { made &+= summary.flowRecords }
                 transmit(summary, collector: c, buffer: buffer, now: now)
             }
         }
+        return made
     }
 
     /// Templates on their period, and the exporter's statistics, even when
