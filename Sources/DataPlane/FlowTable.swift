@@ -174,26 +174,25 @@ enum TableMemory {
     /// Below this a table stays on the heap.
     static let mapped = 1 << 20
 
-    /// The memory, and whether it was mapped (else from the heap).
-    static func allocate(byteCount: Int) -> (UnsafeMutableRawPointer, mapped: Bool) {
-        guard byteCount >= mapped else { return (.allocate(byteCount: byteCount, alignment: 64), false) }
+    /// A map of at least `byteCount` bytes on 2 MiB boundaries, or nil
+    /// (too small to be worth it, or mmap refused: the caller takes the heap).
+    static func map(byteCount: Int) -> UnsafeMutableRawPointer? {
+        guard byteCount >= mapped else { return nil }
         let size = (byteCount + hugePage - 1) / hugePage * hugePage
         // Over-map by a huge page, then trim to a 2 MiB boundary.
         let span = size + hugePage
         guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
             raw != MAP_FAILED
-        else {
-            return (.allocate(byteCount: byteCount, alignment: 64), false)
-        }
+        else { return nil }
         let start = UInt(bitPattern: raw)
         let aligned = (start + UInt(hugePage) - 1) & ~UInt(hugePage - 1)
         let head = Int(aligned - start)
         if head > 0 { munmap(raw, head) }
         let tail = span - head - size
         if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + UInt(size)), tail) }
-        let base = UnsafeMutableRawPointer(bitPattern: aligned)!
+        let base = UnsafeMutableRawPointer(bitPattern: aligned)
         _ = madvise(base, size, MADV_HUGEPAGE)  // refused: 4 KiB pages, still correct
-        return (base, true)
+        return base
     }
 
     static func deallocate(_ base: UnsafeMutableRawPointer, byteCount: Int, mapped: Bool) {
@@ -209,7 +208,8 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
     @usableFromInline let hot: UnsafeMutablePointer<FlowHot>
     @usableFromInline let cold: UnsafeMutablePointer<FlowCold>
     /// Whether each array was mapped (``TableMemory``), or is on the heap.
-    let mapped: (hot: Bool, cold: Bool)
+    let hotMapped: Bool
+    let coldMapped: Bool
     @usableFromInline let mask: Int
     public let timeouts: FlowTimeouts
     /// Where ended flows go (nil: nowhere; they are only counted).
@@ -242,12 +242,15 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
         self.export = export
         maximumProbe = Swift.min(size, 128)
         let hotBytes = size * MemoryLayout<FlowHot>.stride
-        let (hotMemory, hotMapped) = TableMemory.allocate(byteCount: hotBytes)
+        let hotMap = TableMemory.map(byteCount: hotBytes)
+        hotMapped = hotMap != nil
+        let hotMemory = hotMap ?? .allocate(byteCount: hotBytes, alignment: 64)
         hotMemory.initializeMemory(as: UInt8.self, repeating: 0, count: hotBytes)
         hot = hotMemory.bindMemory(to: FlowHot.self, capacity: size)
-        let (coldMemory, coldMapped) = TableMemory.allocate(byteCount: size * MemoryLayout<FlowCold>.stride)
-        cold = coldMemory.bindMemory(to: FlowCold.self, capacity: size)
-        mapped = (hotMapped, coldMapped)
+        let coldBytes = size * MemoryLayout<FlowCold>.stride
+        let coldMap = TableMemory.map(byteCount: coldBytes)
+        coldMapped = coldMap != nil
+        cold = (coldMap ?? .allocate(byteCount: coldBytes, alignment: 64)).bindMemory(to: FlowCold.self, capacity: size)
         cold.initialize(repeating: .zero, count: size)
         live = 0
         sweepCursor = 0
@@ -255,9 +258,9 @@ public struct FlowTable: ~Copyable, @unchecked Sendable {
 
     deinit {
         TableMemory.deallocate(
-            UnsafeMutableRawPointer(hot), byteCount: (mask + 1) * MemoryLayout<FlowHot>.stride, mapped: mapped.hot)
+            UnsafeMutableRawPointer(hot), byteCount: (mask + 1) * MemoryLayout<FlowHot>.stride, mapped: hotMapped)
         TableMemory.deallocate(
-            UnsafeMutableRawPointer(cold), byteCount: (mask + 1) * MemoryLayout<FlowCold>.stride, mapped: mapped.cold)
+            UnsafeMutableRawPointer(cold), byteCount: (mask + 1) * MemoryLayout<FlowCold>.stride, mapped: coldMapped)
     }
 
     public var capacity: Int { mask + 1 }

@@ -204,15 +204,19 @@ struct WriteBatch {
 /// exceed the pages-in-flight cap, meet a full disk, or a write error is
 /// counted and its page goes home.
 public struct FrameWriter: ~Copyable {
-    @usableFromInline let enabled: Bool
     /// The slot and the headers, kept alive here, and used through
     /// unretained references and plain pointers: no ARC on the packet path.
-    let owners: (RecordingSlot, InterfaceHeaders)
+    let slotOwner: RecordingSlot
+    let headersOwner: InterfaceHeaders
     unowned(unsafe) let slot: RecordingSlot
     let headerBytes: UnsafeMutableRawPointer
     let headerOffsets: UnsafeMutablePointer<Int>
     let headerLengths: UnsafeMutablePointer<Int>
     let replayKeys: UnsafeMutablePointer<Int>
+    // (Not the first stored property: with -sanitize=thread, Swift 6.3.1's
+    // IRGen bitcast a leading Bool of this struct to a pointer in its
+    // mutating methods, and LLVM's verifier rejected the module.)
+    @usableFromInline let enabled: Bool
     let format: RecordFormat
     let snapLength: Int
     let pageCap: Int
@@ -259,12 +263,13 @@ public struct FrameWriter: ~Copyable {
     /// Not recording.
     public init() {
         enabled = false
-        owners = (RecordingSlot.none, InterfaceHeaders.none)
-        slot = owners.0
-        headerBytes = owners.1.bytes
-        headerOffsets = owners.1.offsets
-        headerLengths = owners.1.lengths
-        replayKeys = owners.1.replayKeys
+        slotOwner = RecordingSlot.none
+        headersOwner = InterfaceHeaders.none
+        slot = slotOwner
+        headerBytes = headersOwner.bytes
+        headerOffsets = headersOwner.offsets
+        headerLengths = headersOwner.lengths
+        replayKeys = headersOwner.replayKeys
         format = .pcapng
         snapLength = .max
         pageCap = 0
@@ -282,7 +287,8 @@ public struct FrameWriter: ~Copyable {
 
     init(options: RecordingOptions, slot: RecordingSlot, headers: InterfaceHeaders, roomPages: Int) {
         enabled = true
-        owners = (slot, headers)
+        slotOwner = slot
+        headersOwner = headers
         self.slot = slot
         headerBytes = headers.bytes
         headerOffsets = headers.offsets
