@@ -111,9 +111,18 @@ public struct StatsClient: ~Copyable {
     /// The corresponding C function is `sendmsg`.
     public mutating func request(_ request: JSON, passing descriptor: Int32) throws(StatsClientError) -> JSON {
         let line = Array((request.text + "\n").utf8)
-        let sent = try sendWithDescriptor(line, descriptor)
+        let sent: Int
+        do {
+            sent = try sendWithDescriptor(line, descriptor)
+        } catch {
+            // A daemon that turned us away (the credential check, too many
+            // clients) wrote its reason before closing: that is the reply.
+            if let last = try? readLine(), let parsed = try? JSON.parse(last) { return parsed }
+            throw error
+        }
         if sent < line.count {
             guard sendRaw(Array(line[sent...])) else {
+                if let last = try? readLine(), let parsed = try? JSON.parse(last) { return parsed }
                 throw StatsClientError(kind: .protocolError, description: "the daemon closed the connection")
             }
         }
