@@ -6,7 +6,9 @@ import Glibc
 /// `JSON.parse`, the command and its typed request through the field table
 /// (ranges, types, unknown fields), the request's own checks, then what the
 /// daemon prepares from it: a replay's pacing and the pacer's deadlines for
-/// frames at the edges of time and size. Nothing on the way may trap.
+/// frames at the edges of time and size, and a live tap's filter compiled
+/// for the link types a tap takes and run over a few frames, as a worker
+/// runs it. Nothing on the way may trap.
 struct ManualClock: ReplayClock {
     var time: Int64
     func now() -> Int64 { time }
@@ -47,6 +49,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         pacer.endLoop()
         _ = pacer.elapsed
         _ = pacing.description
+    }
+    if let dump = request as? DumpRequest, let filter = dump.filter {
+        precondition(filter.utf8.count <= 8192)
+        if let programs = try? FilterPrograms(filter, linkTypes: [1, 101, 113, 276, 0]) {
+            let table = programs.table
+            let frame = [UInt8](repeating: 0x45, count: 128)
+            frame.withUnsafeBytes { bytes in
+                for linkType: UInt32 in [1, 101, 113, 276, 0, 12, 999] {
+                    for captured in [0, 1, 14, 20, 60, 128] {
+                        _ = table.matches(
+                            linkType: linkType, frame: bytes.baseAddress!, captured: captured, wire: captured)
+                    }
+                }
+            }
+        }
     }
     return 0
 }

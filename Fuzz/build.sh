@@ -92,14 +92,14 @@ build() {
     FuzzDecoder) harness FuzzDecoder Packet ;;
     FuzzCaptureFile) harness FuzzCaptureFile Packet Capture ;;
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
-    FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Pacer.swift ;;
+    FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Pacer.swift Packet Capture ;;
     FuzzTOML)
         # (Sinks without its pcapng encoder, whose PcapngInterface would
         # clash with Capture's in one module.)
         harness FuzzTOML Rooms Packet Capture $(cd "$sources" && ls Sinks/*.swift | grep -v /Pcap) \
             DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
             DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/SPSCRing.swift \
-            DataPlane/Recording/RecordingOptions.swift ../Fuzz/Shims/Recorder.swift StatsProtocol \
+            DataPlane/Recording/RecordingOptions.swift DataPlane/Tap ../Fuzz/Shims/Recorder.swift StatsProtocol \
             ControlPlane/Config
         ;;
     *)

@@ -21,6 +21,8 @@ public struct CommandProcessor: Sendable {
         case reply(JSON)
         /// Needs the workers (top flows, a flush): `await finish(_:)`.
         case deferred(any StatsRequest)
+        /// A live tap: the connection becomes its stream (``TapStream``).
+        case tap(TapSetup)
     }
 
     /// Answers one request line from a client with `access`.
@@ -28,6 +30,7 @@ public struct CommandProcessor: Sendable {
         switch prepare(line: line, access: access) {
         case .reply(let reply): return reply
         case .deferred(let request): return await finish(request)
+        case .tap: return ReplyEnvelope.error("\"dump\" streams pcapng: send it on a stats socket connection")
         }
     }
 
@@ -87,6 +90,7 @@ public struct CommandProcessor: Sendable {
                 throw RequestError("nothing is recorded: the configuration has no [[sink]]")
             }
             return .deferred(rotate)
+        case let dump as DumpRequest: return .tap(try tapSetup(dump))
         default: throw RequestError("no handler for \(type(of: request).command.rawValue)")
         }
     }
@@ -159,7 +163,13 @@ public struct CommandProcessor: Sendable {
             },
             rooms: roomTotals, replay: counts,
             export: state.exporter.map { ExportReport($0, workers: state.workers) },
-            recording: state.recorder.map { RecordingReport($0, workers: state.workers) })
+            recording: state.recorder.map { RecordingReport($0, workers: state.workers) },
+            taps: state.taps.map { board in
+                let (open, opened) = board.counts
+                return TapReport(
+                    open: open, limit: board.limit, opened: opened, copied: state.total(.tapCopied),
+                    dropped: state.total(.tapDropped), delivered: board.delivered.load(ordering: .relaxed))
+            })
     }
 
     public func workers() -> [WorkerReport] {
@@ -337,6 +347,16 @@ public struct CommandProcessor: Sendable {
                 })
         }
 
+        if let board = state.taps {
+            family("labyrinth_taps_open", "gauge", "Live taps open now.", [("", board.counts.open)])
+            family(
+                "labyrinth_tap_frames_total", "counter",
+                "Frames for live taps: copied by the workers, dropped for want of room (the reader was behind), delivered to clients.",
+                [
+                    ("result=\"copied\"", state.total(.tapCopied)), ("result=\"dropped\"", state.total(.tapDropped)),
+                    ("result=\"delivered\"", board.delivered.load(ordering: .relaxed)),
+                ])
+        }
         family("labyrinth_worker_heartbeat_total", "counter", "Loops of each worker's poll.", perWorker(.heartbeat))
         family("labyrinth_worker_polls_total", "counter", "Polls that found work.", perWorker(.polls))
         family(
@@ -390,7 +410,8 @@ extension ConfigReport {
                 socketMode: "0" + String(c.daemon.socketMode, radix: 8), logLevel: c.daemon.logLevel.rawValue,
                 maxClients: c.daemon.maxClients, clientIdleTimeout: c.daemon.clientIdleTimeout,
                 requestTimeout: c.daemon.requestTimeout, requestMaxBytes: c.daemon.requestMaxBytes,
-                maxRequestsPerSecond: c.daemon.maxRequestsPerSecond, statusInterval: c.daemon.statusInterval),
+                maxRequestsPerSecond: c.daemon.maxRequestsPerSecond, statusInterval: c.daemon.statusInterval,
+                maxTaps: c.daemon.maxTaps, tapBuffer: c.daemon.tapBuffer),
             rooms: Rooms(
                 pagesPerRoom: c.rooms.pagesPerRoom, lock: c.rooms.lock.rawValue, hugepages: c.rooms.hugePages.rawValue,
                 watermarks: c.rooms.watermarks.map { RoomReport.Watermarks(min: $0.min, low: $0.low, high: $0.high) }),

@@ -66,6 +66,12 @@ public enum Daemon {
             options.recorder = recorder
             options.ioHelperCPUs = freeCPUs
         }
+        let taps =
+            config.daemon.maxTaps > 0
+            ? TapBoard(
+                limit: config.daemon.maxTaps, ringBytes: config.daemon.tapBuffer, workers: arena.arena.rooms.count)
+            : nil
+        options.taps = taps
         let pool: WorkerPool
         do {
             pool = try WorkerPool(
@@ -126,7 +132,7 @@ public enum Daemon {
         }
         let state = DaemonState(
             workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config, exporter: exporter,
-            recorder: recorder)
+            recorder: recorder, taps: taps)
         for problem in state.allowedDirectories.problems { logger.warning("\(problem)") }
         let servers: SocketServers
         do {
@@ -526,6 +532,9 @@ public enum Daemon {
         var newSink = new.sink
         newSink?.line = old.sink?.line ?? 0
         if newSink != old.sink { refused.append("[[sink]]") }
+        if new.daemon.maxTaps != old.daemon.maxTaps || new.daemon.tapBuffer != old.daemon.tapBuffer {
+            refused.append("daemon.max_taps and daemon.tap_buffer")
+        }
         if new.daemon.socket != old.daemon.socket || new.daemon.socketGroup != old.daemon.socketGroup
             || new.daemon.socketMode != old.daemon.socketMode || new.daemon.maxClients != old.daemon.maxClients
             || new.replaySocketPath != old.replaySocketPath || new.daemon.adminGroup != old.daemon.adminGroup

@@ -17,6 +17,8 @@ public final class DaemonState: Sendable {
     public let exporter: FlowExporter?
     /// The `[[sink]]` recording, when the daemon records.
     public let recorder: Recorder?
+    /// The live taps' board, when taps are allowed (daemon.max_taps > 0).
+    public let taps: TapBoard?
     public let started: UInt64
     /// The stats socket's answer budget (daemon.max_requests_per_second).
     public let requestBudget: RequestBudget
@@ -27,11 +29,12 @@ public final class DaemonState: Sendable {
 
     public init(
         workers: [WorkerShared], rooms: [Room], replay: ReplayQueue, configuration: DaemonConfiguration,
-        exporter: FlowExporter? = nil, recorder: Recorder? = nil
+        exporter: FlowExporter? = nil, recorder: Recorder? = nil, taps: TapBoard? = nil
     ) {
         self.workers = workers
         self.exporter = exporter
         self.recorder = recorder
+        self.taps = taps
         self.rooms = rooms
         self.replay = replay
         self.configuration = Mutex(configuration)
@@ -53,6 +56,13 @@ public final class DaemonState: Sendable {
     }
 
     public var uptime: Double { Double(lab_monotonic_ns() - started) / 1e9 }
+
+    /// The monotonic clock (ns).
+    func clock() -> UInt64 { lab_monotonic_ns() }
+
+    /// Rings every worker's doorbell: an idle worker looks at its requests
+    /// (and the taps' board) now, not at its next timeout.
+    public func wakeWorkers() { replay.replayer.pool.wakeWorkers() }
 
     /// Looks at every heartbeat: returns the workers whose heartbeat has not
     /// moved for longer than `stalledAfter` seconds.

@@ -68,7 +68,8 @@ public final class StatsServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)))
+                    try sync.addHandler(
+                        IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)), name: StatsServer.idleHandler)
                     try sync.addHandler(
                         StatsConnectionHandler(
                             limits: limits, processor: processor, clients: clients, throttle: throttle, logger: logger))
@@ -96,6 +97,10 @@ public final class StatsServer: Sendable {
         self.group = group
         self.clients = clients
     }
+
+    /// The idle timeout's handler, removed from a connection that becomes
+    /// a live tap (a tap's client sends nothing).
+    static let idleHandler = "idle"
 
     /// Creates the socket's directory when missing.
     static func prepare(path: String) throws {
@@ -159,6 +164,8 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     let throttle: NIOLoopBound<Throttle>
     /// False while backpressure has stopped reading.
     var reading = true
+    /// The live tap this connection has become, if it has.
+    var tap: TapStream?
 
     enum Request {
         case line(String)
@@ -195,6 +202,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             counted = false
         }
         requestDeadline?.cancel()
+        tap?.abandon()
         context.fireChannelInactive()
     }
 
@@ -250,6 +258,12 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A tap's client says it is done by sending anything: the frames
+        // taken so far still go out, then the statistics.
+        if let tap {
+            tap.end()
+            return
+        }
         if closing { return }
         let buffer = unwrapInboundIn(data)
         for byte in buffer.readableBytesView {
@@ -305,7 +319,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     static let maxQueued = 256
 
     func drain(_ context: ChannelHandlerContext) {
-        while verified, !closing, !busy, !throttled, !queue.isEmpty, context.channel.isWritable {
+        while verified, !closing, !busy, !throttled, tap == nil, !queue.isEmpty, context.channel.isWritable {
             if prepaid {
                 prepaid = false
             } else if let wait = processor.state.requestBudget.take() {
@@ -333,6 +347,9 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                 switch processor.prepare(line: text, access: access) {
                 case .reply(let reply):
                     Self.write(context.channel, reply, close: false)
+                case .tap(let setup):
+                    startTap(context, setup)
+                    return
                 case .deferred(let request):
                     busy = true
                     let processor = self.processor
@@ -347,13 +364,57 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         }
     }
 
+    /// Turns this connection into a live tap: opens it on the board, waits
+    /// (at most 2 s) for every worker to take it up, then answers and
+    /// streams. Requests queued behind it are dropped: the connection
+    /// carries pcapng from here on.
+    func startTap(_ context: ChannelHandlerContext, _ setup: TapSetup) {
+        let state = processor.state
+        guard let board = state.taps else { return }
+        let exited: (Int) -> Bool = { state.workers[$0].exited }
+        guard let (slot, generation) = board.open(setup.spec, exited: exited) else {
+            Self.write(
+                context.channel,
+                ReplyEnvelope.error(
+                    "\(board.limit) live taps are open (daemon.max_taps), or one just ended; try again later"),
+                close: false)
+            return
+        }
+        queue.removeAll()
+        requestDeadline?.cancel()
+        requestDeadline = nil
+        let channel = context.channel
+        let stream = TapStream(channel: channel, board: board, state: state, setup: setup, slot: slot) {}
+        tap = stream
+        state.wakeWorkers()
+        let giveUp = state.clock() &+ 2_000_000_000
+        let loop = context.eventLoop
+        func begin() {
+            if stream.ended { return }
+            if !board.applied(generation, exited: exited) && state.clock() < giveUp {
+                loop.assumeIsolated().scheduleTask(in: .milliseconds(1)) { begin() }
+                return
+            }
+            _ = context.pipeline.syncOperations.removeHandler(name: StatsServer.idleHandler)
+            let reply = DumpReply(
+                tap: slot, filter: setup.request.filter, interface: setup.request.interface,
+                linkTypes: (setup.spec.filter?.linkTypes ?? TapSetup.linkTypes).map { Int($0) },
+                bufferBytes: board.ringCapacity, workers: state.workers.count)
+            Self.write(channel, ReplyEnvelope.ok(reply), close: false)
+            stream.start()
+        }
+        begin()
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let tap, context.channel.isWritable { tap.drain(final: false) }
         drain(context)
         context.fireChannelWritabilityChanged()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
+            if tap != nil { return }
             refuse(context, "idle for \(limits.idleTimeout): closing")
             return
         }

@@ -31,6 +31,9 @@ public struct PacketProcessor: ~Copyable {
     /// The source the frames come from now (its recording interface), or
     /// -1 for replayed frames (their link type picks the interface).
     @usableFromInline var sourceKey = -1
+    /// The live taps open now (see ``TapBoard``): `taps.mask` is 0 when
+    /// none is, the one thing the packet path reads then.
+    var taps: TapViews
     #if DEBUG
     /// Test hook: when set, pages are kept (up to this many frames) before
     /// being freed: packets that hold their pages.
@@ -50,6 +53,7 @@ public struct PacketProcessor: ~Copyable {
         self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
         staged = StagedFrames()
         writer = FrameWriter()
+        taps = TapViews()
         #if DEBUG
         holdFrames = 0
         holdNanoseconds = 0
@@ -68,6 +72,7 @@ public struct PacketProcessor: ~Copyable {
         self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
         staged = StagedFrames()
         writer = FrameWriter()
+        taps = TapViews()
         holdFrames = hooks.holdFrames
         holdNanoseconds = hooks.holdNanoseconds
         held = HeldPages(capacity: Swift.max(1, hooks.holdFrames))
@@ -206,6 +211,9 @@ public struct PacketProcessor: ~Copyable {
     mutating func finish(
         _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
     ) {
+        if _slowPath(tapping) {
+            tap(page.baseAddress + offset, captured: captured, wire: wire, time: time, linkType: linkType)
+        }
         if _slowPath(recording) {
             record(page, offset: offset, captured: captured, wire: wire, time: time, linkType: linkType, cut: cut)
             return
@@ -217,6 +225,29 @@ public struct PacketProcessor: ~Copyable {
         }
         #endif
         room.free(page)
+    }
+
+    /// Whether a live tap is open.
+    @usableFromInline var tapping: Bool { taps.mask != 0 }
+
+    /// The frame is offered to every open tap: each copies it into its
+    /// ring when it is the tap's and fits, and counts a drop when it does
+    /// not fit. The reader's pace never reaches the worker.
+    @usableFromInline
+    mutating func tap(_ frame: UnsafeRawPointer, captured: Int, wire: Int, time: Int64, linkType: LinkType) {
+        var bits = taps.mask
+        while bits != 0 {
+            let s = bits.trailingZeroBitCount
+            bits &= bits &- 1
+            switch taps.views[s].offer(
+                frame, captured: captured, wire: wire, source: sourceKey, linkType: linkType.rawValue,
+                timestamp: time)
+            {
+            case true?: counters.add(WorkerCounter.tapCopied.rawValue, 1)
+            case false?: counters.add(WorkerCounter.tapDropped.rawValue, 1)
+            case nil: break
+            }
+        }
     }
 
     /// The frame goes to the recording.

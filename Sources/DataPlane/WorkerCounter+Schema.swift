@@ -61,6 +61,8 @@ extension WorkerCounterSet {
             case .unwrittenOversized: unwrittenOversized = v
             case .unwrittenLinkType: unwrittenLinktype = v
             case .filesStarted: filesStarted = v
+            case .tapCopied: tapCopied = v
+            case .tapDropped: tapDropped = v
             case .malformedBase: break
             }
         }

@@ -91,6 +91,10 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case unwrittenLinkType
     /// Recording: files started (the first, then one per rotation).
     case filesStarted
+    /// Live taps: frames copied into a tap's ring, and frames a tap
+    /// matched but had no room for (its reader is behind, or gone).
+    case tapCopied
+    case tapDropped
     /// Per malformation reason (Malformation.rawValue, 1...).
     case malformedBase
 
@@ -152,6 +156,8 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .unwrittenOversized: return "unwritten_oversized"
         case .unwrittenLinkType: return "unwritten_linktype"
         case .filesStarted: return "files_started"
+        case .tapCopied: return "tap_copied"
+        case .tapDropped: return "tap_dropped"
         case .malformedBase: return "malformed"
         }
     }

@@ -81,6 +81,8 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         #endif
         var lastTick: UInt64 = 0
         var stopping = false
+        let taps = context.options.taps
+        let processor = context.processor
         while true {
             #if DEBUG
             if _slowPath(stallAt != nil) && Int64(lab_monotonic_ns()) > stallAt! {
@@ -114,6 +116,9 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             shared.answerFlush(&context.processor.pointee, waitingForExport: !sources.usesWallClock)
             if replayed > 0 || tick { context.processor.pointee.publishFlowGauges() }
             shared.answerFlowRequest(from: context.processor.pointee)
+            if let taps, taps.hasNews(since: processor.pointee.taps.generation) {
+                taps.refresh(worker: index, &processor.pointee.taps)
+            }
             if let limit = context.limit, limit.isSpent { stopping = true }
             if n > 0 { c.add(WorkerCounter.polls.rawValue, 1) }
             if n >= budget { c.add(WorkerCounter.budgetExhausted.rawValue, 1) }
@@ -144,7 +149,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
                 context: context
             ) {
                 inboxes.storage[index].ring.count != 0 || shared.stopFlag.load(ordering: .acquiring)
-                    || shared.flowRequestPending
+                    || shared.flowRequestPending || taps?.hasNews(since: processor.pointee.taps.generation) == true
             }
         }
         // Frames already in pages when the stop came are still processed.

@@ -12,6 +12,8 @@ public struct WorkerOptions: Sendable {
     public var exportRing: Int? = nil
     /// The recording, when the run records frames.
     public var recorder: Recorder? = nil
+    /// The live taps' board, when the daemon allows taps.
+    public var taps: TapBoard? = nil
     /// Where the workers' io-wq helpers (blocking writes) may run: the CPUs
     /// no worker uses (empty: anywhere).
     public var ioHelperCPUs: [Int] = []

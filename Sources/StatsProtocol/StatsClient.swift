@@ -177,6 +177,27 @@ public struct StatsClient: ~Copyable {
         bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
     }
 
+    /// After a reply that starts a stream (`dump`): its next bytes into
+    /// `buffer`, what followed the reply line first; 0 at the stream's end,
+    /// -1 when a signal interrupted the wait. Waits as long as it takes
+    /// (the reply timeout no longer applies).
+    public mutating func readStream(into buffer: UnsafeMutableRawBufferPointer) throws(StatsClientError) -> Int {
+        if !pending.isEmpty {
+            let n = Swift.min(pending.count, buffer.count)
+            buffer.copyBytes(from: pending[0..<n])
+            pending.removeFirst(n)
+            return n
+        }
+        var tv = timeval(tv_sec: 0, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        switch Syscall.valueOrErrno(retryOnInterrupt: false, { recv(fd, buffer.baseAddress, buffer.count, 0) }) {
+        case .success(let n): return n
+        case .failure(let e) where e == .interrupted: return -1
+        case .failure(let e) where e == .connectionReset: return 0
+        case .failure(let e): throw StatsClientError(kind: .protocolError, description: "recv: \(e)")
+        }
+    }
+
     /// True when something (a reply or the end of the connection) is
     /// waiting to be read within `milliseconds`.
     public func isReadable(withinMilliseconds milliseconds: Int32) -> Bool {

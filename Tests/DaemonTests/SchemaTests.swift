@@ -58,6 +58,8 @@ struct SchemaTests {
             case .prometheus: try check(PrometheusRequest(), on: daemon)
             case .flush: try check(FlushRequest(), on: daemon)
             case .rotate: try check(RotateRequest(), on: daemon)
+            // Its first line; the pcapng after it is the tap tests' part.
+            case .dump: try check(DumpRequest(filter: "udp"), on: daemon)
             }
         }
         // The help lists every command with its access level and fields.
@@ -87,6 +89,7 @@ struct SchemaTests {
         "notes": "the report's own",
         "errors": "the report's own (the socket has it per job)",
         "flows.top": "the report's own (the socket has the flows command)",
+        "taps": "the daemon's live taps (stats)",
     ]
 
     /// Compares two JSON values key by key; returns the differences.

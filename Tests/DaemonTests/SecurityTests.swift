@@ -269,7 +269,9 @@ struct SecurityTests {
         #expect(done["packets"]?.intValue == 100)
     }
 
-    @Test("the socket group reads counters and is refused replay, naming the admin group; the admin group replays")
+    @Test(
+        "the socket group reads counters and is refused replay and dump, naming the admin group; the admin group replays"
+    )
     func accessLevels() throws {
         let directory = temporaryDirectory()
         chmod(directory, 0o755)
@@ -293,6 +295,10 @@ struct SecurityTests {
         let refused = askAs(reader, daemon.socket, request: replay)
         #expect(refused.stdout.contains("\"ok\":false"), "\(refused.stdout)")
         #expect(refused.stdout.contains("admin group \\\"4243\\\""), "\(refused.stdout)")
+        // A live tap carries payloads: never for the socket group.
+        let tap = askAs(reader, daemon.socket, request: #"{"command":"dump","filter":"udp"}"#)
+        #expect(tap.stdout.contains("\"ok\":false"), "\(tap.stdout)")
+        #expect(tap.stdout.contains("dump\\\" needs root or membership in the admin group"), "\(tap.stdout)")
         let allowed = askAs(admin, daemon.socket, request: replay)
         #expect(allowed.stdout.contains("\"ok\":true"), "\(allowed.stdout) \(allowed.stderr)")
         let job = try waitForJob(daemon, try JSON.parse(allowed.stdout)["result"] ?? .null)

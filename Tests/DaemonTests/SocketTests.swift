@@ -20,7 +20,7 @@ struct SocketTests {
         #expect(
             names == [
                 "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "prometheus",
-                "flush", "rotate",
+                "flush", "rotate", "dump",
             ])
         for name in names where name != "help" && name != "rotate" {
             _ = try daemon.ask(.object([("command", .string(name))]))

@@ -45,6 +45,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var maxRequestsPerSecond = 2000
         /// Seconds between STATUS= updates to systemd.
         public var statusInterval = 5.0
+        /// Live taps (`dump`) open at once, at most (0: no taps).
+        public var maxTaps = 4
+        /// Bytes of each tap's ring per worker: frames wait there for a
+        /// tap's reader, and a reader behind by more costs tap drops.
+        public var tapBuffer = 4 << 20
     }
 
     public struct RoomsSection: Sendable, Equatable {
@@ -340,10 +345,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         d.maxRequestsPerSecond = try s.int(
             "max_requests_per_second", default: d.maxRequestsPerSecond, in: 0...10_000_000)
         d.statusInterval = try s.double("status_interval", default: d.statusInterval, in: 0.1...3600)
+        d.maxTaps = try s.int("max_taps", default: d.maxTaps, in: 0...64)
+        d.tapBuffer = try s.size("tap_buffer", default: d.tapBuffer, in: (256 << 10)...(1 << 30))
         try s.finish(known: [
             "socket", "replay_socket", "socket_group", "admin_group", "socket_mode", "log_level", "max_clients",
             "client_idle_timeout", "request_timeout", "request_max_bytes", "max_requests_per_second",
-            "status_interval",
+            "status_interval", "max_taps", "tap_buffer",
         ])
         return d
     }

@@ -173,6 +173,10 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var unwrittenOversized = 0
     public var unwrittenLinktype = 0
     public var filesStarted = 0
+    /// Live taps: frames copied for a tap's reader, and frames a tap had
+    /// no room for (its reader was behind or gone).
+    public var tapCopied = 0
+    public var tapDropped = 0
     /// Malformed frames, all reasons.
     public var malformed = 0
 

@@ -87,6 +87,52 @@ public struct RotateReply: Codable, Sendable, Equatable {
     }
 }
 
+/// `dump`'s first line: the tap is open on every worker, and pcapng follows.
+public struct DumpReply: Codable, Sendable, Equatable {
+    /// The tap's slot (0..<`daemon.max_taps`).
+    public var tap: Int
+    public var filter: String?
+    public var interface: String?
+    /// The link types the filter compiled for (all the decoder knows
+    /// when there is no filter).
+    public var linkTypes: [Int]
+    /// Bytes of the tap's ring on each worker.
+    public var bufferBytes: Int
+    public var workers: Int
+
+    public init(tap: Int, filter: String?, interface: String?, linkTypes: [Int], bufferBytes: Int, workers: Int) {
+        self.tap = tap
+        self.filter = filter
+        self.interface = interface
+        self.linkTypes = linkTypes
+        self.bufferBytes = bufferBytes
+        self.workers = workers
+    }
+}
+
+/// The live taps, in `stats`.
+public struct TapReport: Codable, Sendable, Equatable {
+    /// Taps open now, the most at once (daemon.max_taps), and opened since start.
+    public var open: Int
+    public var limit: Int
+    public var opened: Int
+    /// Frames the workers copied for taps, and frames a tap matched but
+    /// had no room for (its reader was behind or gone).
+    public var copied: Int
+    public var dropped: Int
+    /// Frames sent to tap clients.
+    public var delivered: Int
+
+    public init(open: Int, limit: Int, opened: Int, copied: Int, dropped: Int, delivered: Int) {
+        self.open = open
+        self.limit = limit
+        self.opened = opened
+        self.copied = copied
+        self.dropped = dropped
+        self.delivered = delivered
+    }
+}
+
 /// A live source, as `stats` shows it.
 public struct SourceSummary: Codable, Sendable, Equatable {
     public var interface: String
@@ -149,11 +195,13 @@ public struct Stats: Codable, Sendable, Equatable {
     public var export: ExportReport?
     /// The `[[sink]]` recording, when the daemon records.
     public var recording: RecordingReport?
+    /// The live taps, when the daemon allows them.
+    public var taps: TapReport?
 
     public init(
         uptimeSeconds: Double, workers: Int, traffic: TrafficTotals, kernel: KernelTotals, noBuffers: Int,
         sources: [SourceSummary], rooms: RoomTotals, replay: JobCounts, export: ExportReport? = nil,
-        recording: RecordingReport? = nil
+        recording: RecordingReport? = nil, taps: TapReport? = nil
     ) {
         self.uptimeSeconds = uptimeSeconds
         self.workers = workers
@@ -165,10 +213,11 @@ public struct Stats: Codable, Sendable, Equatable {
         self.replay = replay
         self.export = export
         self.recording = recording
+        self.taps = taps
     }
 
     enum CodingKeys: String, CodingKey {
-        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay, export, recording
+        case uptimeSeconds, workers, kernel, noBuffers, sources, rooms, replay, export, recording, taps
     }
 
     public init(from decoder: any Decoder) throws {
@@ -183,6 +232,7 @@ public struct Stats: Codable, Sendable, Equatable {
         replay = try c.decode(JobCounts.self, forKey: .replay)
         export = try c.decodeIfPresent(ExportReport.self, forKey: .export)
         recording = try c.decodeIfPresent(RecordingReport.self, forKey: .recording)
+        taps = try c.decodeIfPresent(TapReport.self, forKey: .taps)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -197,6 +247,7 @@ public struct Stats: Codable, Sendable, Equatable {
         try c.encode(replay, forKey: .replay)
         try c.encodeIfPresent(export, forKey: .export)
         try c.encodeIfPresent(recording, forKey: .recording)
+        try c.encodeIfPresent(taps, forKey: .taps)
     }
 }
 
@@ -314,10 +365,13 @@ public struct ConfigReport: Codable, Sendable, Equatable {
         public var requestMaxBytes: Int
         public var maxRequestsPerSecond: Int
         public var statusInterval: Double
+        /// Live taps at once, and each tap's ring per worker (bytes).
+        public var maxTaps: Int
+        public var tapBuffer: Int
         public init(
             socket: String, socketGroup: String?, socketMode: String, logLevel: String, maxClients: Int,
             clientIdleTimeout: Double, requestTimeout: Double, requestMaxBytes: Int, maxRequestsPerSecond: Int,
-            statusInterval: Double
+            statusInterval: Double, maxTaps: Int = 4, tapBuffer: Int = 4 << 20
         ) {
             self.socket = socket
             self.socketGroup = socketGroup
@@ -329,6 +383,8 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.requestMaxBytes = requestMaxBytes
             self.maxRequestsPerSecond = maxRequestsPerSecond
             self.statusInterval = statusInterval
+            self.maxTaps = maxTaps
+            self.tapBuffer = tapBuffer
         }
     }
     public struct Rooms: Codable, Sendable, Equatable {

@@ -16,7 +16,7 @@ public enum Access: String, Codable, Sendable {
 
 /// The commands of the stats socket.
 public enum Command: String, Codable, CaseIterable, Sendable {
-    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus, flush, rotate
+    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus, flush, rotate, dump
 
     /// What it does, for `help`.
     public var summary: String {
@@ -35,13 +35,16 @@ public enum Command: String, Codable, CaseIterable, Sendable {
         case .prometheus: return "the counters in Prometheus text exposition format"
         case .flush: return "ends every flow now (IPFIX forced end), exporting each when flows are exported"
         case .rotate: return "every worker of the [[sink]] recording closes its file and starts the next one"
+        case .dump:
+            return
+                "a live tap: after the {\"ok\":true,…} line the connection carries pcapng until the tap ends (count, duration, a line from the client, or the client leaving)"
         }
     }
 
     /// Who may send it.
     public var access: Access {
         switch self {
-        case .replay, .flush, .rotate: return .act
+        case .replay, .flush, .rotate, .dump: return .act
         default: return .read
         }
     }
@@ -51,6 +54,7 @@ public enum Command: String, Codable, CaseIterable, Sendable {
         switch self {
         case .flows: return FlowsRequest.fields
         case .replay: return ReplayRequest.fields
+        case .dump: return DumpRequest.fields
         default: return []
         }
     }
@@ -86,6 +90,7 @@ extension Command {
         case .prometheus: return try PrometheusRequest.decode(json)
         case .flush: return try FlushRequest.decode(json)
         case .rotate: return try RotateRequest.decode(json)
+        case .dump: return try DumpRequest.decode(json)
         }
     }
 }
@@ -297,6 +302,45 @@ public struct RotateRequest: StatsRequest {
     public typealias Reply = RotateReply
     public static let command = Command.rotate
     public init() {}
+}
+
+/// `dump`: a live tap. The workers copy the frames that match `filter`
+/// (from `interface` alone, when given) into a bounded ring per worker;
+/// the daemon streams them to this connection as pcapng (a section header,
+/// an interface block per source as its first frame comes, a packet block
+/// per frame, statistics blocks at the end). A reader slower than the
+/// traffic costs `tap_dropped`, never a worker's time. It ends after
+/// `count` frames, after `duration` seconds, when the client sends a line
+/// (the frames already taken are still sent, then the statistics), or
+/// when the client goes.
+public struct DumpRequest: StatsRequest {
+    public typealias Reply = DumpReply
+    public static let command = Command.dump
+    public static let fields: [RequestField] = [
+        RequestField(
+            "interface", .string(maximumBytes: 64),
+            "a configured source's interface, or \"replay\" for replayed frames (default: every source)"),
+        RequestField("filter", .string(maximumBytes: 8192), "a tcpdump (BPF) expression (default: every frame)"),
+        RequestField("count", .integer(1...Int(Int32.max)), "end after this many frames (default: no limit)"),
+        RequestField("duration", .number(0.001...31_536_000), "end after this many seconds (default: no limit)"),
+        RequestField("snaplen", .integer(1...262_144), "bytes kept of each frame (default 262144)"),
+    ]
+    public var interface: String?
+    public var filter: String?
+    public var count: Int?
+    public var duration: Double?
+    public var snaplen: Int?
+
+    public init(
+        interface: String? = nil, filter: String? = nil, count: Int? = nil, duration: Double? = nil,
+        snaplen: Int? = nil
+    ) {
+        self.interface = interface
+        self.filter = filter
+        self.count = count
+        self.duration = duration
+        self.snaplen = snaplen
+    }
 }
 
 /// The order of `flows`.
