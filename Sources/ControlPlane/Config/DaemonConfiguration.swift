@@ -28,8 +28,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var replaySocket: String? = nil
         /// The group that may connect besides root (nil: root only).
         public var socketGroup: String? = nil
-        /// The group that may act (replay, and the coming dump, rotate,
-        /// flush) besides root and the daemon's user (nil: nobody else).
+        /// The group that may act (replay, dump, rotate, flush) besides root and the daemon's user (nil: nobody else).
         public var adminGroup: String? = nil
         public var socketMode: UInt32 = 0o660
         public var logLevel: LogLevel = .info
