@@ -265,10 +265,13 @@ final class TapStream {
         let dropped = rings.reduce(0) { $0 + $1.counts.dropped }
         var buffer = channel.allocator.buffer(capacity: 256)
         let now = TapStream.wallClock()
-        if interfaces.isEmpty && dropped > 0 {
+        // Nothing came: an interface block all the same, so that the
+        // statistics (none delivered, the drops) are in the file.
+        if interfaces.isEmpty {
             let source = setup.spec.source ?? -1
+            let linkType = setup.spec.filter?.linkTypes.first ?? 1
             _ = interface(
-                for: TapRecord(captured: 0, wire: 0, source: source, linkType: 1, timestamp: 0), into: &buffer)
+                for: TapRecord(captured: 0, wire: 0, source: source, linkType: linkType, timestamp: 0), into: &buffer)
         }
         for (i, interface) in interfaces.enumerated() {
             let statistics = PcapngInterfaceStatistics(

@@ -115,6 +115,17 @@ struct TapTests {
         #expect(stats["taps"]?["delivered"]?.intValue == want.count + 10, "\(stats.text)")
         let metrics = try daemon.ask(["command": "prometheus"]).stringValue ?? ""
         #expect(metrics.contains("labyrinth_tap_frames_total{result=\"delivered\"} \(want.count + 10)"), "\(metrics)")
+        // --duration ends a tap that matched nothing: a valid file with an
+        // interface and its statistics, and nothing else.
+        let empty = directory + "/empty.pcapng"
+        let quiet = run([
+            executable("labyrinthctl"), "--socket", daemon.socket, "dump", "-f", "tcp port 1", "--duration", "0.3",
+            "-w", empty,
+        ])
+        #expect(quiet.status == 0, "\(quiet.stderr)")
+        #expect(quiet.stderr.contains("0 packets captured, 0 dropped"), "\(quiet.stderr)")
+        let nothing = try RecordedFrames.read([empty], list: true)
+        #expect(nothing.count == 0 && !nothing.truncated && nothing.statistics.count == 1, "\(nothing.statistics)")
         // A clean exit (under TSan: no report).
         #expect(daemon.stop() == 0, "\(daemon.logText)")
     }

@@ -152,22 +152,26 @@ public final class TapBoard: @unchecked Sendable {
     }
 }
 
-/// A worker's views of the open taps: a fixed table of 64, and the mask of
-/// those in use. The packet path reads `mask` alone when no tap is open.
+/// A worker's views of the open taps: a fixed table of 64, allocated when
+/// the first tap opens (a run without taps allocates nothing for them), and
+/// the mask of those in use. The packet path reads `mask` alone when no tap
+/// is open.
 struct TapViews: ~Copyable {
-    let views: UnsafeMutablePointer<TapView>
+    var table: UnsafeMutablePointer<TapView>? = nil
     var mask: UInt64 = 0
     var generation = 0
 
-    init() {
-        views = .allocate(capacity: 64)
-    }
+    init() {}
 
     deinit {
-        views.deallocate()
+        table?.deallocate()
     }
 
+    /// The table; only while `mask` is not 0.
+    var views: UnsafeMutablePointer<TapView> { table.unsafelyUnwrapped }
+
     mutating func set(_ slot: Int, _ view: TapView) {
-        (views + slot).initialize(to: view)
+        if table == nil { table = .allocate(capacity: 64) }
+        (table.unsafelyUnwrapped + slot).initialize(to: view)
     }
 }
