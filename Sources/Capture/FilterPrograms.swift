@@ -15,6 +15,11 @@ public final class FilterPrograms: @unchecked Sendable {
     let types: UnsafeMutablePointer<UInt32>
     let count: Int
 
+    /// The link types the decoder takes (LINKTYPE_ values; DLT_RAW's old
+    /// 12 and 14 are RAW): what a filter that runs on the workers is
+    /// compiled for.
+    public static let decodedLinkTypes: [UInt32] = [1, 101, 0, 108, 113, 276, 228, 229]
+
     /// Compiles `expression` for each of `linkTypes` (LINKTYPE_ values).
     /// Throws, with libpcap's reason for each, when it compiles for none.
     public init(_ expression: String, linkTypes candidates: [UInt32]) throws(LiveCaptureError) {

@@ -323,6 +323,7 @@ public struct CommandProcessor: Sendable {
                     ("result=\"written\"", r.written), ("result=\"overload\"", r.unwritten.overload),
                     ("result=\"disk_full\"", r.unwritten.diskFull), ("result=\"error\"", r.unwritten.error),
                     ("result=\"oversized\"", r.unwritten.oversized), ("result=\"linktype\"", r.unwritten.linktype),
+                    ("result=\"filtered\"", r.unwritten.filtered),
                 ])
             family(
                 "labyrinth_recording_written_bytes_total", "counter",
@@ -439,7 +440,7 @@ extension ConfigReport {
                     rotateSeconds: k.rotateSeconds.map { Int($0) },
                     maxFiles: k.maxFiles, minFree: k.minFree, snaplen: k.snaplen, flushMs: k.flushMilliseconds,
                     pagesInFlight: k.pagesInFlight, cacheWrites: k.cacheWrites, mode: "0" + String(k.mode, radix: 8),
-                    group: k.group)
+                    group: k.group, filter: k.filter)
             })
     }
 }

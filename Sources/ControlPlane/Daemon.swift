@@ -250,6 +250,14 @@ public enum Daemon {
             return .failure(.config)
         }
         options.version = DaemonState.version
+        if let filter = sink.filter {
+            do {
+                options.filter = try FilterPrograms(filter, linkTypes: FilterPrograms.decodedLinkTypes)
+            } catch {
+                logger.error("[[sink]] (line \(sink.line)): filter: \(error.message)")
+                return .failure(.config)
+            }
+        }
         if sink.group == nil {
             options.group = groupID("labyrinth")
             if options.group == nil {
@@ -273,7 +281,8 @@ public enum Daemon {
             }
             options.interfaces.append(
                 RecordedInterface(
-                    name: source.interface, linkType: linkType, snapLength: source.snaplen, filter: source.filter))
+                    name: source.interface, linkType: linkType, snapLength: source.snaplen,
+                    filter: Self.both(source.filter, sink.filter)))
         }
         if options.format == .pcap && Set(options.interfaces.map(\.linkType)).count > 1 {
             logger.error(
@@ -290,6 +299,15 @@ public enum Daemon {
         } catch {
             logger.error("[[sink]] (line \(sink.line)): \(error)")
             return .failure(.config)
+        }
+    }
+
+    /// The filter a recorded interface's frames passed: its source's and
+    /// the sink's.
+    static func both(_ a: String?, _ b: String?) -> String? {
+        switch (a, b) {
+        case (let a?, let b?): return "(\(a)) and (\(b))"
+        default: return a ?? b
         }
     }
 

@@ -20,7 +20,7 @@ public struct TapSetup: Sendable {
     public var snaplen: Int
 
     /// The link types a worker may hand a tap: every one the decoder takes.
-    static let linkTypes: [UInt32] = [1, 101, 0, 108, 113, 276, 228, 229]
+    static let linkTypes = FilterPrograms.decodedLinkTypes
 }
 
 extension CommandProcessor {

@@ -1,4 +1,5 @@
 import CRoomsSupport
+import Capture
 import Packet
 import Rooms
 
@@ -28,6 +29,8 @@ public struct PacketProcessor: ~Copyable {
     /// The recording, when the run records (disabled otherwise).
     var writer: FrameWriter
     @usableFromInline var recording = false
+    /// The recording's own filter, if it has one.
+    var sinkFilter: FilterTable? = nil
     /// The source the frames come from now (its recording interface), or
     /// -1 for replayed frames (their link type picks the interface).
     @usableFromInline var sourceKey = -1
@@ -255,6 +258,14 @@ public struct PacketProcessor: ~Copyable {
     mutating func record(
         _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
     ) {
+        if let sinkFilter,
+            !sinkFilter.matches(
+                linkType: linkType.rawValue, frame: page.baseAddress + offset, captured: captured, wire: wire)
+        {
+            counters.add(WorkerCounter.unwrittenFiltered.rawValue, 1)
+            room.free(page)
+            return
+        }
         let key = sourceKey >= 0 ? sourceKey : writer.key(replayed: linkType.rawValue)
         writer.append(
             page, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut, room: room,
@@ -262,8 +273,9 @@ public struct PacketProcessor: ~Copyable {
     }
 
     /// Starts recording (before the first frame).
-    mutating func startRecording(_ writer: consuming FrameWriter) {
+    mutating func startRecording(_ writer: consuming FrameWriter, filter: FilterTable? = nil) {
         self.writer = writer
+        sinkFilter = filter
         recording = self.writer.enabled
     }
 

@@ -60,6 +60,7 @@ extension WorkerCounterSet {
             case .unwrittenError: unwrittenError = v
             case .unwrittenOversized: unwrittenOversized = v
             case .unwrittenLinkType: unwrittenLinktype = v
+            case .unwrittenFiltered: unwrittenFiltered = v
             case .filesStarted: filesStarted = v
             case .tapCopied: tapCopied = v
             case .tapDropped: tapDropped = v
@@ -210,6 +211,7 @@ extension RecordingReport {
         u.error = total(.unwrittenError)
         u.oversized = total(.unwrittenOversized)
         u.linktype = total(.unwrittenLinkType)
+        u.filtered = total(.unwrittenFiltered)
         let r = recorder.counters
         self.init(
             path: recorder.options.naming.template, format: recorder.options.format.rawValue, written: total(.written),

@@ -89,6 +89,8 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     /// Recording in classic pcap: frames of a second link type, which one
     /// pcap file cannot hold.
     case unwrittenLinkType
+    /// Recording: frames the sink's own filter did not match.
+    case unwrittenFiltered
     /// Recording: files started (the first, then one per rotation).
     case filesStarted
     /// Live taps: frames copied into a tap's ring, and frames a tap
@@ -155,6 +157,7 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .unwrittenError: return "unwritten_error"
         case .unwrittenOversized: return "unwritten_oversized"
         case .unwrittenLinkType: return "unwritten_linktype"
+        case .unwrittenFiltered: return "unwritten_filtered"
         case .filesStarted: return "files_started"
         case .tapCopied: return "tap_copied"
         case .tapDropped: return "tap_dropped"

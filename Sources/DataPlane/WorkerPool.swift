@@ -139,7 +139,8 @@ public final class WorkerPool: @unchecked Sendable {
             processor.pointee.startRecording(
                 FrameWriter(
                     options: recorder.options, slot: recorder.slots[shared.index], headers: recorder.headers,
-                    roomPages: room.pageCount))
+                    roomPages: room.pageCount),
+                filter: recorder.options.filter?.table)
         }
         let context = WorkerContext(shared: shared, room: room, options: options, processor: processor, limit: limit)
         if sources.isEmpty && options.recorder == nil {

@@ -113,6 +113,46 @@ struct DaemonRecordingTests {
         #expect(listFiles(directory, prefix: ".").isEmpty, "hidden .part files left")
     }
 
+    @Test(
+        "a [[sink]] with a filter of its own writes exactly the frames tcpdump's filter takes; the rest are counted unwritten.filtered and processed as ever"
+    )
+    func sinkFilter() throws {
+        let directory = temporaryDirectory("rec-daemon-filter")
+        defer { removeTree(directory) }
+        let mixed = directory + "/mixed.pcap"
+        let made = run([
+            "python3", fixturesDirectory + "/make_mixed.py", mixed, directory + "/expected.json", "--packets", "1500",
+        ])
+        try #require(made.status == 0, "make_mixed.py: \(made.stderr)")
+        let filter = "tcp or icmp6"
+        let want = directory + "/want.pcap"
+        let r = run(["tcpdump", "-r", mixed, "-w", want, filter])
+        try #require(r.status == 0, "tcpdump: \(r.stderr)")
+        let expected = try RecordedFrames.read([want], asDelivered: true)
+        let file = directory + "/filtered.pcapng"
+        let daemon = try DaemonProcess(
+            workers: 1, more: "\n[[sink]]\npath = \"\(file)\"\ngroup = \"\"\nflush_ms = 50\nfilter = \"\(filter)\"")
+        defer { _ = daemon.stop() }
+        let job = try finished(daemon, try daemon.ask(["command": "replay", "file": .string(mixed)]))
+        #expect(job["state"]?.stringValue == "done", "\(job.text)")
+        #expect(
+            try eventually {
+                try daemon.ask(["command": "stats"])["recording"]?["written"]?.intValue == expected.count
+            })
+        let stats = try daemon.ask(["command": "stats"])
+        let processed = stats["processed"]?.intValue ?? -1
+        #expect(processed == 1500, "\(stats.text)")
+        #expect(stats["recording"]?["unwritten"]?["filtered"]?.intValue == 1500 - expected.count, "\(stats.text)")
+        #expect(try daemon.ask(["command": "config"])["sink"]?["filter"]?.stringValue == filter)
+        #expect(daemon.stop() == 0, "\(daemon.logText)")
+        // The file holds exactly tcpdump's frames, in order, and says
+        // which filter made it.
+        #expect(try RecordedFrames.read([file]) == expected)
+        let bytes = readFile(file) ?? []
+        let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        #expect(text.contains(filter), "the interface blocks' if_filter should name the sink's filter")
+    }
+
     @Test("rotate without a [[sink]] is an error; a second [[sink]] or a bad one stops the start with exit 78")
     func refusals() throws {
         let daemon = try DaemonProcess(workers: 1)
@@ -132,6 +172,7 @@ struct DaemonRecordingTests {
             ("[[sink]]\npath = \"\(directory)/a.pcapng\"\nrotate_size = \"12 parsecs\"", "sink[0].rotate_size"),
             ("[[sink]]\npath = \"\(directory)/a.pcapng\"\ngroup = \"no-such-group-here\"", "no group named"),
             ("[[sink]]\npath = \"/proc/nonexistent/a.pcapng\"\ngroup = \"\"", "/proc/nonexistent"),
+            ("[[sink]]\npath = \"\(directory)/a.pcapng\"\nfilter = \"udp port\"", "sink[0].filter"),
         ] {
             let config = directory + "/bad.toml"
             writeFile(

@@ -158,6 +158,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// The files' group: nil, `labyrinth` where that group exists; "",
         /// the daemon's own.
         public var group: String? = nil
+        /// The sink's own BPF filter: frames it does not match are not
+        /// written (`unwritten.filtered`); they are processed as ever.
+        public var filter: String? = nil
         public var line = 0
 
         /// The recording's options for `workers` workers (the group's id
@@ -509,6 +512,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
             k.mode = m
         }
         k.group = try s.string("group", default: nil)
+        if let filter = try s.string("filter", default: nil), !filter.allSatisfy({ $0 == " " }) {
+            guard filter.utf8.count <= 8192 else { throw s.error("filter", "is longer than 8192 bytes") }
+            do {
+                _ = try FilterPrograms(filter, linkTypes: FilterPrograms.decodedLinkTypes)
+            } catch {
+                throw s.error("filter", error.message)
+            }
+            k.filter = filter
+        }
         do {
             _ = try k.options(workers: workers)
         } catch {
@@ -516,7 +528,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         try s.finish(known: [
             "path", "format", "rotate_size", "rotate_seconds", "max_files", "min_free", "snaplen", "flush_ms",
-            "pages_in_flight", "cache_writes", "mode", "group",
+            "pages_in_flight", "cache_writes", "mode", "group", "filter",
         ])
         return k
     }

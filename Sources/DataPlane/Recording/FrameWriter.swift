@@ -68,7 +68,8 @@ final class InterfaceHeaders: @unchecked Sendable {
             } else {
                 replayKeys[k] = live + k
                 blocks[live + k] = try block(
-                    linkType, name: "replay", snap: options.declaredSnapLength(source: nil), filter: nil)
+                    linkType, name: "replay", snap: options.declaredSnapLength(source: nil),
+                    filter: options.filter?.expression)
             }
         }
         let total = blocks.reduce(0) { $0 + $1.count }

@@ -1,3 +1,4 @@
+import Capture
 import Sinks
 
 #if canImport(Glibc)
@@ -60,6 +61,10 @@ public struct RecordingOptions: Sendable {
     public var wallClockRotation = false
     /// `shb_userappl`'s version.
     public var version = "0.3.0"
+    /// The sink's own BPF filter (`[[sink]] filter`): frames it does not
+    /// match are not written (`unwritten.filtered`), and are processed and
+    /// counted as ever.
+    public var filter: FilterPrograms? = nil
 
     public init(naming: FileNaming) {
         self.naming = naming

@@ -172,6 +172,7 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var unwrittenError = 0
     public var unwrittenOversized = 0
     public var unwrittenLinktype = 0
+    public var unwrittenFiltered = 0
     public var filesStarted = 0
     /// Live taps: frames copied for a tap's reader, and frames a tap had
     /// no room for (its reader was behind or gone).
@@ -398,10 +399,12 @@ public struct UnwrittenCounts: Codable, Sendable, Equatable {
     public var oversized = 0
     /// Classic pcap: a second link type.
     public var linktype = 0
+    /// Not matched by the sink's own filter (`[[sink]] filter`).
+    public var filtered = 0
 
     public init() {}
 
-    public var total: Int { overload + diskFull + error + oversized + linktype }
+    public var total: Int { overload + diskFull + error + oversized + linktype + filtered }
 }
 
 /// A recording (`-w`, a `[[sink]]`): `processed = written + unwritten.*`.

@@ -487,9 +487,11 @@ public struct ConfigReport: Codable, Sendable, Equatable {
         public var cacheWrites: Bool
         public var mode: String
         public var group: String?
+        public var filter: String?
         public init(
             path: String, format: String, rotateSize: Int?, rotateSeconds: Int?, maxFiles: Int?, minFree: Int?,
-            snaplen: Int?, flushMs: Int, pagesInFlight: Int?, cacheWrites: Bool, mode: String, group: String?
+            snaplen: Int?, flushMs: Int, pagesInFlight: Int?, cacheWrites: Bool, mode: String, group: String?,
+            filter: String? = nil
         ) {
             self.path = path
             self.format = format
@@ -503,6 +505,7 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.cacheWrites = cacheWrites
             self.mode = mode
             self.group = group
+            self.filter = filter
         }
     }
     public var daemon: Daemon
