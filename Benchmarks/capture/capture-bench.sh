@@ -2,7 +2,7 @@
 # capture-bench.sh — live capture on a veth pair: labyrinthd's two backends
 # against tcpdump and the bare loops they are built on, in the same run.
 #
-# Usage: capture-bench.sh [--rounds R] [--count64 N] [--count1500 N] [--flows F]
+# Usage: capture-bench.sh [--rounds R] [--count64 N] [--count1500 N] [--flows F] [--write]
 #
 # A network namespace of its own holds a veth pair (IPv6 off); a sender
 # (blast.c: raw AF_PACKET socket, sendmmsg, --flows F flows, default 4096;
@@ -17,6 +17,15 @@
 #   uring-bare-aux  the same with PACKET_AUXDATA read per frame, as the
 #                   uring backend does (for VLAN tags)
 #   labyrinthd-uring labyrinthd capture --backend uring --workers 1
+# With --write, the consumers write what they capture to files in /dev/shm
+# (removed after each run) instead:
+#   tcpdump-w       tcpdump -i vb -w FILE -B 32768 (pcap)
+#   dumpcap-w       dumpcap -i vb -w FILE -B 32 (pcapng)
+#   labyrinthd-pcap-w, labyrinthd-uring-w   labyrinthd capture ... -w FILE (pcapng),
+#                   with --pages-per-room 65536: a recording holds a page per
+#                   frame until its write completes, and the default room (4096
+#                   pages, a quarter of them in flight) overflows at 64 B when
+#                   the io-wq helper shares the sender's CPU (unwritten.overload)
 # Per run: frames received, drop % ((sent - received) / sent), the sender's
 # rate (the offered load), and the consumer's CPU time per received frame
 # (all its threads, from /proc/PID/task/*/schedstat). Medians over rounds;
@@ -37,6 +46,7 @@ while (($# > 0)); do
         --count64) count64=$2; shift 2 ;;
         --count1500) count1500=$2; shift 2 ;;
         --flows) flows=$2; shift 2 ;;
+        --write) CONSUMERS=${CONSUMERS:-"tcpdump-w dumpcap-w labyrinthd-pcap-w labyrinthd-uring-w"}; shift ;;
         *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 64 ;;
     esac
 done
@@ -86,10 +96,14 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
         uring-bare-aux) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb aux >"$work/out" 2>"$work/err" & ;;
         labyrinthd-pcap) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
         labyrinthd-uring) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
+        tcpdump-w) ip netns exec "$ns" taskset -c 1 tcpdump -i vb -w "$work/file" -B 32768 >"$work/out" 2>"$work/err" & ;;
+        dumpcap-w) ip netns exec "$ns" taskset -c 1 dumpcap -i vb -w "$work/file" -B 32 >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-pcap-w) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json --pages-per-room 65536 -w "$work/file" >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-uring-w) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --flows "$table" --json --pages-per-room 65536 -w "$work/file" >"$work/out" 2>"$work/err" & ;;
     esac
     consumer=$!
     for _ in $(seq 200); do
-        grep -qE "listening|ready|capturing" "$work/err" 2>/dev/null && break
+        grep -qE "listening|ready|capturing|Capturing" "$work/err" 2>/dev/null && break
         sleep 0.05
     done
     sleep 0.2
@@ -97,7 +111,8 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
 
 received_of() { # name -> frames the consumer says it received
     case $1 in
-        tcpdump) awk '/packets captured/ {print $1}' "$work/err" ;;
+        tcpdump|tcpdump-w) awk '/packets captured/ {print $1}' "$work/err" ;;
+        dumpcap-w) sed -n 's/.*Packets captured: \([0-9]*\).*/\1/p' "$work/err" ;;
         pcap-bare|uring-bare|uring-bare-recv|uring-bare-aux) awk '{print $2}' "$work/out" ;;
         labyrinthd-*) python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["received"])' "$work/out" ;;
     esac
@@ -120,6 +135,12 @@ for len in ${SIZES:-64 1500}; do
             wait "$consumer" || true
             consumer=
             got=$(received_of "$c")
+            if [ -e "$work/file" ]; then
+                # What reached the file, by an independent reader.
+                written=$(capinfos -c -M "$work/file" 2>/dev/null | awk '/Number of packets/ {print $NF}')
+                echo "  $c wrote ${written:-?} frames" >&2
+                rm -f "$work/file"
+            fi
             offered=$(echo "$line" | awk '{print $6}')
             python3 - "$got" "$count" "$offered" "$before" "$after" >>"$work/$c-$len" <<'EOF'
 import sys
@@ -142,7 +163,8 @@ import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 med = [statistics.median(r[i] for r in rows) for i in range(4)]
 name = sys.argv[3]
-peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-uring": "uring-bare-aux"}.get(name)
+peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-uring": "uring-bare-aux",
+        "labyrinthd-pcap-w": "tcpdump-w", "labyrinthd-uring-w": "tcpdump-w", "dumpcap-w": "tcpdump-w"}.get(name)
 ratio = "-"
 if peer:
     prow = [list(map(float, l.split())) for l in open(f"{sys.argv[4]}/{peer}-{sys.argv[2]}")]
