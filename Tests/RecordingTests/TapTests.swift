@@ -217,4 +217,57 @@ struct TapTests {
         // Shutdown with a tap open; a clean exit (under TSan: no report).
         #expect(daemon.stop() == 0, "\(daemon.logText)")
     }
+
+    @Test(
+        "a tap on a live source takes exactly the frames its filter matches, named by the source's interface",
+        arguments: ["pcap", "uring"])
+    func liveSource(backend: String) throws {
+        let network = try TestNetwork()
+        let directory = temporaryDirectory("tap-live")
+        defer { removeTree(directory) }
+        let file = directory + "/udp.pcap"
+        writeFile(file, udpCapture(count: 1000, flows: 50))
+        let filter = "udp src port 1030"
+        // What tcpdump's filter takes from the sent capture: the frames'
+        // bytes (the times are the capture's own, not the wire's).
+        let want = try expected([file], filter: filter, directory: directory).map { Array($0.dropFirst()) }.sorted {
+            $0.lexicographicallyPrecedes($1)
+        }
+        try #require(want.count == 20)
+        let source = """
+            [[source]]
+            interface = "\(network.receiver)"
+            backend = "\(backend)"
+            immediate = true
+            timeout_ms = 10
+            """
+        let daemon = try DaemonProcess(workers: 2, more: source, prefix: network.command([]))
+        defer { _ = daemon.stop() }
+        // The socket is a path: labyrinthctl reaches it from outside the namespace.
+        let out = directory + "/live.pcapng"
+        let ctl = try ChildProcess([
+            executable("labyrinthctl"), "--socket", daemon.socket, "dump", "-i", network.receiver, "-f", filter,
+            "-w", out,
+        ])
+        try #require(ctl.waitForError(containing: "tapping", timeoutSeconds: 10), "\(ctl.stderr)")
+        #expect(network.send(file, pps: 4000).status == 0)
+        // Every frame counted (the kernel's count agrees), and the tap's copied.
+        let settled = try eventually(within: 20) {
+            let s = try daemon.ask(["command": "stats"])
+            let kernel = (s["kernel"]?["packets"]?.intValue ?? 0) - (s["kernel"]?["drops"]?.intValue ?? 0)
+            return s["packets"]?.intValue == 1000 && kernel == 1000 && s["taps"]?["copied"]?.intValue == 20
+        }
+        #expect(settled, "\((try? daemon.ask(["command": "stats"]))?.text ?? "")")
+        kill(ctl.pid, SIGINT)
+        #expect(ctl.wait(timeoutSeconds: 10) == 0, "\(ctl.stderr)")
+        #expect(ctl.stderr.contains("20 packets captured, 0 dropped"), "\(ctl.stderr)")
+        let got = try RecordedFrames.read([out], list: true)
+        #expect(!got.truncated)
+        #expect(got.list.map { Array($0.dropFirst()) }.sorted { $0.lexicographicallyPrecedes($1) } == want)
+        // One interface, the source's, with its statistics.
+        #expect(got.statistics.count == 1, "\(got.statistics)")
+        let head = String(decoding: (readFile(out) ?? []).prefix(1024), as: UTF8.self)
+        #expect(head.contains(network.receiver), "the interface block should be named \(network.receiver)")
+        #expect(daemon.stop() == 0, "\(daemon.logText)")
+    }
 }

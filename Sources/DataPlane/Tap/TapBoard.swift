@@ -156,22 +156,30 @@ public final class TapBoard: @unchecked Sendable {
 /// the first tap opens (a run without taps allocates nothing for them), and
 /// the mask of those in use. The packet path reads `mask` alone when no tap
 /// is open.
+///
+/// Until then `views` is a dangling, aligned pointer (never read: `mask` is
+/// 0), not an optional one: Swift 6.3.1's thread-sanitizer build crashes
+/// ("Invalid bitcast i64 to ptr") on this noncopyable struct in
+/// PacketProcessor unless its first field is a plain pointer.
 struct TapViews: ~Copyable {
-    var table: UnsafeMutablePointer<TapView>? = nil
+    var views: UnsafeMutablePointer<TapView>
+    var allocated = false
     var mask: UInt64 = 0
     var generation = 0
 
-    init() {}
-
-    deinit {
-        table?.deallocate()
+    init() {
+        views = UnsafeMutablePointer(bitPattern: MemoryLayout<TapView>.alignment).unsafelyUnwrapped
     }
 
-    /// The table; only while `mask` is not 0.
-    var views: UnsafeMutablePointer<TapView> { table.unsafelyUnwrapped }
+    deinit {
+        if allocated { views.deallocate() }
+    }
 
     mutating func set(_ slot: Int, _ view: TapView) {
-        if table == nil { table = .allocate(capacity: 64) }
-        (table.unsafelyUnwrapped + slot).initialize(to: view)
+        if !allocated {
+            views = .allocate(capacity: 64)
+            allocated = true
+        }
+        (views + slot).initialize(to: view)
     }
 }
