@@ -37,6 +37,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("uring")]
         ),
         .target(name: "CRoomsSupport", cSettings: [.define("_GNU_SOURCE")]),
+        // Linux itself: what Glibc's module leaves out (xattrs, …).
+        .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
 
         // The kernel boundary: Errno-typed results, EINTR retried in one place.
         .target(
@@ -71,7 +73,7 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: [
-                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks",
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks", "CLinux",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -36,19 +36,39 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let flows = request as? FlowsRequest {
         precondition((1...FlowsRequest.maximumTop).contains(flows.count))
     }
+    if let cancel = request as? CancelRequest {
+        precondition(command == .cancel && command.access == .act)
+        precondition((cancel.job ?? 0) >= 1, "\(text): a cancel without a job number was accepted")
+    }
     if let replay = request as? ReplayRequest {
         let pacing = replay.pacing(otherwise: .maximum)
         // The pacer's arithmetic at the edges: first frames, a frame far in
         // the future and far in the past, huge wire lengths, many loops.
-        var pacer = Pacer(pacing, clock: ManualClock(time: 1_000_000_000))
-        let stamps: [Int64] = [0, 1, -1, .max, .min, 1 << 62, -(1 << 62), 1_700_000_000_000_000_000]
-        for (i, t) in stamps.enumerated() {
-            _ = pacer.deadline(timestamp: t, wireBytes: i.isMultiple(of: 2) ? 64 : Int.max / 16)
-            if i == 3 { pacer.endLoop() }
+        // With and without a maximum gap (replay.max_gap): a cut gap never
+        // lets a deadline run further than the gap after the one before.
+        for gap: Int64? in [nil, 1_000_000_000, 1, .max] {
+            var pacer = Pacer(pacing, clock: ManualClock(time: 1_000_000_000), maximumGap: gap)
+            let stamps: [Int64] = [0, 1, -1, .max, .min, 1 << 62, -(1 << 62), 1_700_000_000_000_000_000]
+            var last: Int64? = nil
+            for (i, t) in stamps.enumerated() {
+                let d = pacer.deadline(timestamp: t, wireBytes: i.isMultiple(of: 2) ? 64 : Int.max / 16)
+                if let gap, let d, let last, d > last {
+                    let (span, overflow) = d.subtractingReportingOverflow(last)
+                    precondition(!overflow && span <= gap, "\(text): a gap of \(span) ns past the maximum \(gap)")
+                }
+                last = d
+                if i == 3 { pacer.endLoop() }
+            }
+            pacer.endLoop()
+            _ = pacer.elapsed
         }
-        pacer.endLoop()
-        _ = pacer.elapsed
         _ = pacing.description
+        // A client's name, escaped for the log and the job list: one line,
+        // no control character left.
+        if let name = replay.name {
+            let shown = ClientText.escaped(name)
+            precondition(!shown.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F })
+        }
     }
     if let dump = request as? DumpRequest, let filter = dump.filter {
         precondition(filter.utf8.count <= 8192)

@@ -68,10 +68,10 @@ public struct CaptureFileError: Error, Sendable, Hashable, CustomStringConvertib
         switch (record, offset) {
         case (let record?, let offset?):
             return "record \(record) at byte offset \(offset) is damaged or cut off"
-        case (nil, let offset?):
-            return "not a capture this daemon reads, or its header is damaged (at byte offset \(offset))"
+        case (let record?, nil):
+            return "record \(record) is damaged or cut off"
         default:
-            return "the file could not be read"
+            return "not a capture this daemon reads"
         }
     }
 }

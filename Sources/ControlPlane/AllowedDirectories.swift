@@ -1,3 +1,4 @@
+import CLinux
 import CURing
 import DataPlane
 import Syscalls
@@ -72,8 +73,9 @@ public final class AllowedDirectories: Sendable {
     }
 
     /// Opens `path` read-only if it is a regular file beneath an allowed
-    /// directory; nil otherwise, whatever the reason.
-    public func open(_ path: String) -> OpenFile? {
+    /// directory and `peer` could open it too (nil: no such check, for a
+    /// caller in this process); nil otherwise, whatever the reason.
+    public func open(_ path: String, for peer: Peer? = nil) -> OpenFile? {
         guard path.hasPrefix("/"), !path.utf8.contains(0), path.utf8.count < 4096 else { return nil }
         for d in directories {
             let prefix = d.path == "/" ? "/" : d.path + "/"
@@ -81,12 +83,49 @@ public final class AllowedDirectories: Sendable {
             let rest = String(path.dropFirst(prefix.count))
             guard !rest.isEmpty, let fd = openBeneath(d.descriptor, rest) else { continue }
             var st = stat()
-            if fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG {
-                return OpenFile(descriptor: fd, name: path)
+            if fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
+                && (peer.map { mayRead(fd, st, path: path, peer: $0) } ?? true)
+            {
+                return OpenFile(descriptor: fd, name: path, openedByDaemon: true)
             }
             close(fd)
         }
         return nil
+    }
+
+    /// Whether `peer` could open the file the daemon opened on `fd` as
+    /// `path` for reading, by the rules the kernel applies to it (its own
+    /// permission check, `generic_permission`): search permission on every
+    /// directory from `/` down, and read permission on the file, each by
+    /// owner, else group (the peer's primary and supplementary groups, as
+    /// SO_PEERCRED and /proc say), else other. Root may read anything; the
+    /// daemon's own user opened it already. A file with a POSIX access ACL
+    /// is let through only to its owner: its mode's group bits are then a
+    /// mask, not a grant, and the ACL's entries are not read here
+    /// (`labyrinthctl replay` passes the file itself instead).
+    func mayRead(_ fd: Int32, _ st: stat, path: String, peer: Peer) -> Bool {
+        if peer.uid == 0 || peer.uid == geteuid() { return true }
+        guard Self.permits(st, peer, read: true) else { return false }
+        // An ACL that cannot be read counts as one.
+        if st.st_uid != peer.uid && clinux_has_access_acl(fd) != 0 { return false }
+        // Every directory above the file, as the peer would walk them.
+        var directory = ""
+        for component in path.split(separator: "/").dropLast() {
+            directory += "/" + component
+            var d = stat()
+            guard stat(directory, &d) == 0, Self.permits(d, peer, read: false) else { return false }
+        }
+        var root = stat()
+        return stat("/", &root) == 0 && Self.permits(root, peer, read: false)
+    }
+
+    /// The owner, group or other bits of `st` that apply to `peer`: read
+    /// (`r`) for a file, search (`x`) for a directory.
+    static func permits(_ st: stat, _ peer: Peer, read: Bool) -> Bool {
+        let bit: mode_t = read ? 0o4 : 0o1
+        if st.st_uid == peer.uid { return st.st_mode & (bit << 6) != 0 }
+        if peer.groups.contains(st.st_gid) { return st.st_mode & (bit << 3) != 0 }
+        return st.st_mode & bit != 0
     }
 
     /// `rest` opened beneath `directory`, or nil.
@@ -124,5 +163,17 @@ public final class AllowedDirectories: Sendable {
             current = fd
         }
         return nil
+    }
+}
+
+/// A stats socket client as the kernel vouches for it (SO_PEERCRED): its
+/// uid, and its primary and supplementary groups.
+public struct Peer: Sendable, Equatable {
+    public var uid: uid_t
+    public var groups: [gid_t]
+
+    public init(uid: uid_t, groups: [gid_t]) {
+        self.uid = uid
+        self.groups = groups
     }
 }

@@ -21,13 +21,17 @@ public struct CommandProcessor: Sendable {
         case reply(JSON)
         /// Needs the workers (top flows, a flush): `await finish(_:)`.
         case deferred(any StatsRequest)
-        /// A live tap: the connection becomes its stream (``TapStream``).
-        case tap(TapSetup)
+        /// A live tap: its filter compiles off the event loop
+        /// (``tapSetup(_:)``), then the connection becomes its stream
+        /// (``TapStream``).
+        case tap(TapPlan)
     }
 
-    /// Answers one request line from a client with `access`.
-    public func handle(line: String, access: Access = .act) async -> JSON {
-        switch prepare(line: line, access: access) {
+    /// Answers one request line from a client with `access` (and, for a
+    /// replay by path, the `peer`'s rights to the file; nil: a caller in
+    /// this process, such as a test or a fuzzer).
+    public func handle(line: String, access: Access = .act, peer: Peer? = nil) async -> JSON {
+        switch prepare(line: line, access: access, peer: peer) {
         case .reply(let reply): return reply
         case .deferred(let request): return await finish(request)
         case .tap: return ReplyEnvelope.error("\"dump\" streams pcapng: send it on a stats socket connection")
@@ -37,7 +41,7 @@ public struct CommandProcessor: Sendable {
     /// Parses, checks and answers a request at once where it can: every
     /// command but `flows` reads counters without waiting on anybody, so the
     /// server answers those on its event loop without a task hop.
-    public func prepare(line: String, access: Access) -> Prepared {
+    public func prepare(line: String, access: Access, peer: Peer? = nil) -> Prepared {
         let request: JSON
         do {
             request = try JSON.parse(line)
@@ -57,7 +61,7 @@ public struct CommandProcessor: Sendable {
             return .reply(ReplyEnvelope.error(refusal(command)))
         }
         do throws(RequestError) {
-            return try answer(decoded)
+            return try answer(decoded, peer: peer)
         } catch {
             return .reply(ReplyEnvelope.error(error.message))
         }
@@ -72,7 +76,7 @@ public struct CommandProcessor: Sendable {
     }
 
     /// Answers a decoded request.
-    func answer(_ request: any StatsRequest) throws(RequestError) -> Prepared {
+    func answer(_ request: any StatsRequest, peer: Peer?) throws(RequestError) -> Prepared {
         switch request {
         case is VersionRequest: return .reply(ReplyEnvelope.ok(VersionInfo(version: DaemonState.version)))
         case is HelpRequest: return .reply(ReplyEnvelope.ok(Command.allCases.map(CommandHelp.init)))
@@ -82,7 +86,13 @@ public struct CommandProcessor: Sendable {
         case let flows as FlowsRequest: return .deferred(flows)
         case is ConfigRequest: return .reply(ReplyEnvelope.ok(ConfigReport(state.config)))
         case is UptimeRequest: return .reply(ReplyEnvelope.ok(Uptime(seconds: state.uptime)))
-        case let replay as ReplayRequest: return .reply(ReplyEnvelope.ok(try self.replay(replay)))
+        case let replay as ReplayRequest: return .reply(ReplyEnvelope.ok(try self.replay(replay, peer: peer)))
+        case let cancel as CancelRequest:
+            let id = cancel.job ?? 0
+            guard let job = state.replay.cancel(id, by: "a client's cancel") else {
+                throw RequestError("no replay job \(id)")
+            }
+            return .reply(ReplyEnvelope.ok(job.report))
         case is PrometheusRequest: return .reply(ReplyEnvelope.ok(prometheus()))
         case let flush as FlushRequest: return .deferred(flush)
         case let rotate as RotateRequest:
@@ -90,7 +100,7 @@ public struct CommandProcessor: Sendable {
                 throw RequestError("nothing is recorded: the configuration has no [[sink]]")
             }
             return .deferred(rotate)
-        case let dump as DumpRequest: return .tap(try tapSetup(dump))
+        case let dump as DumpRequest: return .tap(try tapPlan(dump))
         default: throw RequestError("no handler for \(type(of: request).command.rawValue)")
         }
     }
@@ -150,6 +160,7 @@ public struct CommandProcessor: Sendable {
         counts.running = jobs.filter { $0.state == .running }.count
         counts.done = jobs.filter { $0.state == .done }.count
         counts.failed = jobs.filter { $0.state == .failed }.count
+        counts.cancelled = jobs.filter { $0.state == .cancelled }.count
         counts.packets = state.replay.replayer.counter(.packets)
         let single = state.workers.count == 1
         return Stats(
@@ -181,7 +192,7 @@ public struct CommandProcessor: Sendable {
         }
     }
 
-    func replay(_ request: ReplayRequest) throws(RequestError) -> ReplayReply {
+    func replay(_ request: ReplayRequest, peer: Peer?) throws(RequestError) -> ReplayReply {
         if let id = request.job {
             guard let job = state.replay.job(id) else { throw RequestError("no replay job \(id)") }
             return .job(job.report)
@@ -192,10 +203,11 @@ public struct CommandProcessor: Sendable {
             throw RequestError("a request with \"fd\": true carries a descriptor: send it \(where_)")
         }
         guard let file = request.file else { return .jobs(state.replay.jobs.map(\.report)) }
-        // The daemon opens a path only beneath an allowed directory, and the
-        // answer to any other path is the same whatever the file is.
+        // The daemon opens a path only beneath an allowed directory, only
+        // when the asking user could open it too, and the answer to any
+        // other path is the same whatever the file is.
         let allowed = state.allowedDirectories
-        guard let opened = allowed.open(file) else { throw RequestError(allowed.refusal) }
+        guard let opened = allowed.open(file, for: peer) else { throw RequestError(allowed.refusal) }
         return .job(try submit(.file(opened), request: request))
     }
 
@@ -412,7 +424,9 @@ extension ConfigReport {
                 maxClients: c.daemon.maxClients, clientIdleTimeout: c.daemon.clientIdleTimeout,
                 requestTimeout: c.daemon.requestTimeout, requestMaxBytes: c.daemon.requestMaxBytes,
                 maxRequestsPerSecond: c.daemon.maxRequestsPerSecond, statusInterval: c.daemon.statusInterval,
-                maxTaps: c.daemon.maxTaps, tapBuffer: c.daemon.tapBuffer),
+                maxTaps: c.daemon.maxTaps, tapBuffer: c.daemon.tapBuffer,
+                maxClientsPerUser: c.daemon.clientsPerUser, reservedClients: c.daemon.reservedClients,
+                stopTimeout: c.daemon.stopTimeout),
             rooms: Rooms(
                 pagesPerRoom: c.rooms.pagesPerRoom, lock: c.rooms.lock.rawValue, hugepages: c.rooms.hugePages.rawValue,
                 watermarks: c.rooms.watermarks.map { RoomReport.Watermarks(min: $0.min, low: $0.low, high: $0.high) }),
@@ -421,7 +435,7 @@ extension ConfigReport {
                 busyPoll: c.workers.busyPoll, flowCapacity: c.workers.flowCapacity,
                 flowIdleTimeout: c.workers.flowIdleTimeout, flowActiveTimeout: c.workers.flowActiveTimeout,
                 flowTcpLinger: c.workers.flowTCPLinger, mlockall: c.workers.mlockall),
-            replay: Replay(ring: c.replay.ring, pacing: c.replay.pacing.description),
+            replay: Replay(ring: c.replay.ring, pacing: c.replay.pacing.description, maxGap: c.replay.maxGap),
             sources: c.sources.map { s in
                 Source(
                     backend: s.backend.rawValue, interface: s.interface, fanout: s.fanout.rawValue,
@@ -448,19 +462,24 @@ extension ConfigReport {
 extension ReplayQueue.Job {
     /// The job as `replay` shows it.
     var report: JobReport {
+        // The name and the path are the client's: escaped, as in the log.
         var r = JobReport(
-            job: id, file: file, state: JobReport.State(rawValue: state.rawValue) ?? .failed, pacing: pacing.description
-        )
+            job: id, file: ClientText.escaped(file), state: JobReport.State(rawValue: state.rawValue) ?? .failed,
+            pacing: pacing.description)
+        r.cancelledBy = cancelledBy
         if let result {
             r.packets = result.packets
             r.bytes = result.bytes
-            if state == .done || state == .failed {
+            if state.isFinished {
                 r.wireBytes = result.wireBytes
                 r.elapsedSeconds = Double(result.elapsed) / 1e9
                 r.format = result.format
+                r.gapsCut = result.gapsCut > 0 ? result.gapsCut : nil
             }
             r.error = result.error.map {
-                FileErrorReport(file: $0.file, record: $0.record, offset: $0.offset, message: $0.message)
+                FileErrorReport(
+                    file: ClientText.escaped($0.file), record: $0.record, offset: $0.offset,
+                    message: ClientText.escaped(contentPrivate ? $0.contentFree : $0.message))
             }
         }
         return r

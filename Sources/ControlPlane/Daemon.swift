@@ -119,7 +119,9 @@ public enum Daemon {
         }
         // Replay alone ages flows on the packets' clock: each job ends with
         // a flush, so that its last flows reach the collectors with it.
-        let replay = ReplayQueue(pool: pool, flushAfterEachJob: exporter != nil && config.sources.isEmpty)
+        let replay = ReplayQueue(
+            pool: pool, flushAfterEachJob: exporter != nil && config.sources.isEmpty,
+            maximumGap: config.replay.maximumGapNanoseconds)
         let replayThread: PinnedThread
         do {
             replayThread = try PinnedThread(name: "lab-replay") { replay.run() }
@@ -164,7 +166,10 @@ public enum Daemon {
             logger.error("control plane: \(error)")
         }
         logger.notice("shutting down")
+        let deadline = StopDeadline(seconds: state.config.daemon.stopTimeout, logger: logger)
+        defer { deadline.finish() }
         return await shutdown(
+            deadline: deadline,
             state: state, servers: servers, replay: replay, replayThread: replayThread, pool: pool, arena: arena,
             notifier: notifier, logger: logger
         ).rawValue
@@ -241,7 +246,16 @@ public enum Daemon {
     /// a path that cannot be opened, a source that cannot be recorded or
     /// a group that does not exist stops the start (exit 78).
     static func prepareRecorder(_ config: DaemonConfiguration, logger: Logger) -> Result<Recorder?, Exit> {
-        guard let sink = config.sink else { return .success(nil) }
+        guard var sink = config.sink else { return .success(nil) }
+        if sink.minFree == nil {
+            // The default floor, from the size of the file system the
+            // files go to (its directory must exist: the recorder says so).
+            let directory = String(sink.path[..<(sink.path.lastIndex(of: "/") ?? sink.path.startIndex)])
+            var fs = statvfs()
+            let total =
+                statvfs(directory.isEmpty ? "/" : directory, &fs) == 0 ? Int(fs.f_blocks) * Int(fs.f_frsize) : 0
+            sink.minFree = DaemonConfiguration.SinkSection.defaultMinimumFree(totalBytes: total > 0 ? total : 1 << 40)
+        }
         var options: RecordingOptions
         do {
             options = try sink.options(workers: config.workerCount)
@@ -335,7 +349,8 @@ public enum Daemon {
             maxClients: config.daemon.maxClients, requestMaxBytes: config.daemon.requestMaxBytes,
             idleTimeout: .milliseconds(Int(config.daemon.clientIdleTimeout * 1000)),
             requestTimeout: .milliseconds(Int(config.daemon.requestTimeout * 1000)), group: groups.socket,
-            adminGroup: groups.admin)
+            adminGroup: groups.admin, maxClientsPerUser: config.daemon.clientsPerUser,
+            reservedClients: config.daemon.reservedClients)
         let processor = CommandProcessor(state: state)
         // A single socket handed over is the stats socket, wherever it is.
         let statsFD =
@@ -388,20 +403,30 @@ public enum Daemon {
     /// Shutdown: the socket and the sources first, then the workers drain,
     /// then the leak check.
     static func shutdown(
-        state: DaemonState, servers: SocketServers, replay: ReplayQueue, replayThread: consuming PinnedThread,
-        pool: WorkerPool, arena: ArenaOwner, notifier: SystemdNotifier, logger: Logger
+        deadline: StopDeadline, state: DaemonState, servers: SocketServers, replay: ReplayQueue,
+        replayThread: consuming PinnedThread, pool: WorkerPool, arena: ArenaOwner, notifier: SystemdNotifier,
+        logger: Logger
     ) async -> Exit {
         notifier.notify("STOPPING=1\nSTATUS=stopping")
+        deadline.step("closing the sockets")
         await servers.stats.close()
         servers.replay?.stop()
-        replay.stop()
+        // The running replay stops at its next batch (or at once, in a
+        // paced gap); queued ones never start.
+        deadline.step("cancelling the replay jobs")
+        for job in replay.stop() {
+            logger.notice(
+                "replay job \(job.id) cancelled (\(job.state == .queued ? "queued" : "running")): \(job.file)")
+        }
         replayThread.join()
         // The workers end their flows as they stop (exported when flows
         // are), then the exporter sends what their rings hold.
+        deadline.step("stopping the workers")
         let flows = pool.finish().reduce(0) { $0 + $1.count }
         if let recorder = state.recorder {
             // Every worker retired its last file as it stopped: statistics
             // blocks, final names, then the thread ends.
+            deadline.step("finishing the recording files")
             recorder.finish()
             let report = RecordingReport(recorder, workers: state.workers)
             logger.info(
@@ -412,6 +437,7 @@ public enum Daemon {
                 ])
         }
         if let exporter = state.exporter {
+            deadline.step("sending the last flows")
             exporter.finish()
             let report = ExportReport(exporter, workers: state.workers)
             logger.info(
@@ -421,6 +447,7 @@ public enum Daemon {
                     "failed": "\(report.messagesFailed)", "dropped": "\(report.dropped)",
                 ])
         }
+        deadline.step("the leak check")
         let leaks = arena.arena.checkForLeaks()
         logger.info(
             "final counters",
@@ -478,6 +505,10 @@ public enum Daemon {
             logger.logLevel = new.daemon.logLevel.loggerLevel
             changes.append("daemon.log_level \(old.daemon.logLevel) → \(new.daemon.logLevel)")
         }
+        if new.daemon.stopTimeout != old.daemon.stopTimeout {
+            applied.daemon.stopTimeout = new.daemon.stopTimeout
+            changes.append("daemon.stop_timeout \(old.daemon.stopTimeout) → \(new.daemon.stopTimeout)")
+        }
         if new.daemon.maxRequestsPerSecond != old.daemon.maxRequestsPerSecond {
             applied.daemon.maxRequestsPerSecond = new.daemon.maxRequestsPerSecond
             state.requestBudget.perSecond = new.daemon.maxRequestsPerSecond
@@ -495,6 +526,11 @@ public enum Daemon {
             for problem in opened.problems { logger.warning("\(problem)") }
             state.allowedDirectories = opened
             changes.append("replay.allowed_directories \(new.replay.allowedDirectories)")
+        }
+        if new.replay.maxGap != old.replay.maxGap {
+            applied.replay.maxGap = new.replay.maxGap
+            state.replay.maximumGap = new.replay.maximumGapNanoseconds
+            changes.append("replay.max_gap \(old.replay.maxGap) → \(new.replay.maxGap) (from the next job)")
         }
         if new.replay.maxOpenJobs != old.replay.maxOpenJobs {
             applied.replay.maxOpenJobs = new.replay.maxOpenJobs
@@ -555,6 +591,8 @@ public enum Daemon {
         }
         if new.daemon.socket != old.daemon.socket || new.daemon.socketGroup != old.daemon.socketGroup
             || new.daemon.socketMode != old.daemon.socketMode || new.daemon.maxClients != old.daemon.maxClients
+            || new.daemon.clientsPerUser != old.daemon.clientsPerUser
+            || new.daemon.reservedClients != old.daemon.reservedClients
             || new.replaySocketPath != old.replaySocketPath || new.daemon.adminGroup != old.daemon.adminGroup
         {
             refused.append("the stats socket settings")
@@ -720,5 +758,42 @@ final class ArenaOwner: Sendable {
 
     init(_ configuration: ArenaConfiguration) throws(ArenaError) {
         arena = try Arena(configuration)
+    }
+}
+
+/// The bound on the daemon's stop: a thread of its own waits, and if the
+/// stop has not finished by `daemon.stop_timeout`, says which step hung
+/// and ends the process with exit status 1, before systemd's SIGKILL
+/// would end it without a word.
+final class StopDeadline: @unchecked Sendable {
+    private let done = Doorbell()
+    private let finished = Atomic<Bool>(false)
+    private let current = Mutex<String>("starting the stop")
+    private var thread: PinnedThread?
+
+    init(seconds: Double, logger: Logger) {
+        let limit = lab_monotonic_ns() &+ UInt64(seconds * 1e9)
+        thread = try? PinnedThread(name: "ctl-stop") { [self] in
+            while !finished.load(ordering: .acquiring) {
+                let now = lab_monotonic_ns()
+                if now >= limit {
+                    let step = current.withLock { $0 }
+                    logger.critical(
+                        "the stop did not finish within daemon.stop_timeout (\(seconds) s): stuck \(step); exiting now")
+                    _exit(1)
+                }
+                done.wait(timeoutNanoseconds: Int64(limit - now)) { finished.load(ordering: .acquiring) }
+            }
+        }
+    }
+
+    /// Names the step the stop is at (for the message if it hangs).
+    func step(_ what: String) { current.withLock { $0 = what } }
+
+    /// The stop is over: the thread ends.
+    func finish() {
+        finished.store(true, ordering: .releasing)
+        done.ring()
+        if let t = thread.take() { t.join() }
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import StatsProtocol
 import Synchronization
 
 #if canImport(Glibc)
@@ -48,9 +49,14 @@ public struct JournalLogHandler: LogHandler {
         case .error: priority = 3
         case .critical: priority = 2
         }
-        var line = "<\(priority)>\(event.message)"
+        // Whatever a message carries (a client's job name, a path, a
+        // filter) stays on its one line: control characters are escaped,
+        // so nobody writes a second journal entry or its priority.
+        var line = "<\(priority)>\(ClientText.escaped("\(event.message)"))"
         let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (k, v) in all.sorted(by: { $0.key < $1.key }) { line += " \(k)=\(v)" }
+        for (k, v) in all.sorted(by: { $0.key < $1.key }) {
+            line += " \(ClientText.escaped(k))=\(ClientText.escaped("\(v)"))"
+        }
         line += "\n"
         line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }

@@ -13,7 +13,10 @@ import Glibc
 /// lock is never taken by a worker.
 public final class ReplayQueue: Sendable {
     public enum State: String, Sendable {
-        case queued, running, done, failed
+        case queued, running, done, failed, cancelled
+
+        /// Whether the job is over.
+        public var isFinished: Bool { self == .done || self == .failed || self == .cancelled }
     }
 
     /// One file's replay.
@@ -34,6 +37,11 @@ public final class ReplayQueue: Sendable {
         /// Counters at the start, to show this job's progress while it runs.
         var startPackets = 0
         var startBytes = 0
+        /// Why it was cancelled (a client's `cancel`, the daemon's stop).
+        public var cancelledBy: String?
+        /// The daemon opened the file by path: its errors say nothing
+        /// built from the file's bytes (every admin sees the job list).
+        public var contentPrivate = false
     }
 
     private struct Inner: ~Copyable {
@@ -54,9 +62,22 @@ public final class ReplayQueue: Sendable {
     /// ones until the next job).
     let flushAfterEachJob: Bool
 
-    public init(pool: WorkerPool, flushAfterEachJob: Bool = false) {
+    /// The longest wait between two paced frames (ns; nil: no limit),
+    /// `replay.max_gap`: read as each job starts.
+    private let maximumGapNanoseconds: Atomic<Int64>
+
+    public var maximumGap: Int64? {
+        get {
+            let v = maximumGapNanoseconds.load(ordering: .relaxed)
+            return v > 0 ? v : nil
+        }
+        set { maximumGapNanoseconds.store(newValue ?? 0, ordering: .relaxed) }
+    }
+
+    public init(pool: WorkerPool, flushAfterEachJob: Bool = false, maximumGap: Int64? = nil) {
         replayer = FileReplayer(pool: pool)
         self.flushAfterEachJob = flushAfterEachJob
+        maximumGapNanoseconds = Atomic(maximumGap ?? 0)
     }
 
     /// Queues a file by path; returns its job.
@@ -68,14 +89,15 @@ public final class ReplayQueue: Sendable {
     /// and `maximumOpen` jobs already do (queued or running).
     public func submit(_ source: ReplaySource, pacing: Pacing, maximumOpen: Int = .max) -> Job? {
         let job = inner.withLock { state -> Job? in
-            let job = Job(id: state.nextID, file: source.name, pacing: pacing, state: .queued, source: source)
+            var job = Job(id: state.nextID, file: source.name, pacing: pacing, state: .queued, source: source)
+            if case .file(let f) = source { job.contentPrivate = f.openedByDaemon }
             if job.holdsFile {
                 let open = state.jobs.filter { ($0.state == .queued || $0.state == .running) && $0.holdsFile }.count
                 if open >= maximumOpen { return nil }
             }
             state.nextID += 1
             state.jobs.append(job)
-            let finished = state.jobs.filter { $0.state == .done || $0.state == .failed }
+            let finished = state.jobs.filter { $0.state.isFinished }
             if finished.count > ReplayQueue.history, let oldest = finished.first {
                 state.jobs.removeAll { $0.id == oldest.id }
             }
@@ -109,6 +131,10 @@ public final class ReplayQueue: Sendable {
             let next = inner.withLock { state -> Job? in
                 if state.stopping { return nil }
                 guard let i = state.jobs.firstIndex(where: { $0.state == .queued }) else { return nil }
+                // Under the lock that `cancel` takes: a cancel of the job
+                // before this one cannot reach this one.
+                replayer.resetCancellation()
+                replayer.maximumGap = maximumGap
                 state.jobs[i].state = .running
                 state.jobs[i].startPackets = replayer.counter(.packets)
                 state.jobs[i].startBytes = replayer.counter(.bytes)
@@ -125,7 +151,8 @@ public final class ReplayQueue: Sendable {
             if flushAfterEachJob { flushWhenDrained() }
             inner.withLock { state in
                 if let i = state.jobs.firstIndex(where: { $0.id == job.id }) {
-                    state.jobs[i].state = result.error == nil ? .done : .failed
+                    state.jobs[i].state =
+                        state.jobs[i].cancelledBy != nil ? .cancelled : result.error == nil ? .done : .failed
                     state.jobs[i].result = result
                     state.jobs[i].source = nil
                 }
@@ -145,9 +172,47 @@ public final class ReplayQueue: Sendable {
         pool.flushFlows()
     }
 
-    /// Ends the loop after the current job; queued jobs are left undone.
-    public func stop() {
-        inner.withLock { $0.stopping = true }
+    /// Cancels a job: a queued one never runs (its file is closed now); a
+    /// running one stops at the reader's next batch, or at once if its
+    /// pacer waits out a gap. Returns the job (nil: no such job); one that
+    /// was over already is returned as it was.
+    public func cancel(_ id: Int, by reason: String) -> Job? {
+        inner.withLock { state -> Job? in
+            guard let i = state.jobs.firstIndex(where: { $0.id == id }) else { return nil }
+            Self.cancel(&state.jobs[i], by: reason, replayer: replayer)
+            return state.jobs[i]
+        }.map(withProgress)
+    }
+
+    private static func cancel(_ job: inout Job, by reason: String, replayer: FileReplayer) {
+        switch job.state {
+        case .queued:
+            job.state = .cancelled
+            job.cancelledBy = reason
+            job.source = nil
+        case .running:
+            job.cancelledBy = reason
+            replayer.cancel()
+        case .done, .failed, .cancelled:
+            break
+        }
+    }
+
+    /// Ends the loop: the running job is cancelled and stops at the
+    /// reader's next batch (or at once, in a paced gap), and the queued
+    /// ones are cancelled without running. Returns the jobs cancelled.
+    @discardableResult
+    public func stop(reason: String = "the daemon stopping") -> [Job] {
+        let cancelled = inner.withLock { state -> [Job] in
+            state.stopping = true
+            var cancelled: [Job] = []
+            for i in state.jobs.indices where !state.jobs[i].state.isFinished {
+                Self.cancel(&state.jobs[i], by: reason, replayer: replayer)
+                cancelled.append(state.jobs[i])
+            }
+            return cancelled
+        }
         wakeup.ring()
+        return cancelled
     }
 }

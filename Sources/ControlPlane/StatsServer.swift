@@ -11,7 +11,14 @@ import Glibc
 
 /// Limits that keep hostile clients from hurting the daemon.
 public struct StatsServerLimits: Sendable {
+    /// Readers' connections (the socket group) open at once, at most.
     public var maxClients: Int
+    /// Connections one uid may hold, at most (root and the daemon's user
+    /// are exempt).
+    public var maxClientsPerUser: Int
+    /// Connections beyond `maxClients` that only root, the daemon's user
+    /// and the admin group may take.
+    public var reservedClients: Int
     public var requestMaxBytes: Int
     /// Silence between requests before the connection is closed.
     public var idleTimeout: Duration
@@ -26,9 +33,11 @@ public struct StatsServerLimits: Sendable {
 
     public init(
         maxClients: Int, requestMaxBytes: Int, idleTimeout: Duration, requestTimeout: Duration, group: gid_t?,
-        adminGroup: gid_t? = nil
+        adminGroup: gid_t? = nil, maxClientsPerUser: Int? = nil, reservedClients: Int = 8
     ) {
         self.maxClients = maxClients
+        self.maxClientsPerUser = maxClientsPerUser ?? max(1, maxClients / 8)
+        self.reservedClients = reservedClients
         self.requestMaxBytes = requestMaxBytes
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
@@ -63,6 +72,7 @@ public final class StatsServer: Sendable {
         let loop = group.next()
         let budget = processor.state.requestBudget
         let throttle = try await loop.submit { NIOLoopBound(Throttle(budget: budget), eventLoop: loop) }.get()
+        let table = try await loop.submit { NIOLoopBound(ConnectionTable(), eventLoop: loop) }.get()
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 4096)
             .childChannelInitializer { channel in
@@ -72,7 +82,8 @@ public final class StatsServer: Sendable {
                         IdleStateHandler(readTimeout: TimeAmount(limits.idleTimeout)), name: StatsServer.idleHandler)
                     try sync.addHandler(
                         StatsConnectionHandler(
-                            limits: limits, processor: processor, clients: clients, throttle: throttle, logger: logger))
+                            limits: limits, processor: processor, clients: clients, throttle: throttle, table: table,
+                            logger: logger))
                 }
             }
         do {
@@ -157,11 +168,17 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     var verified = false
     /// What the peer may do, once checked.
     var access = Access.read
+    /// Who the peer is (uid and groups), once checked.
+    var peer: Peer?
     /// Waiting in the throttle's line for the answer budget to refill.
     var throttled = false
     /// The throttle took a token for this connection's next answer.
     var prepaid = false
     let throttle: NIOLoopBound<Throttle>
+    /// Who holds the server's connections (per uid, readers, admins).
+    let table: NIOLoopBound<ConnectionTable>
+    /// This connection's place in the table, once admitted.
+    var admitted: ConnectionTable.Holder?
     /// False while backpressure has stopped reading.
     var reading = true
     /// The live tap this connection has become, if it has.
@@ -174,26 +191,67 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     init(
         limits: StatsServerLimits, processor: CommandProcessor, clients: StatsServer.Clients,
-        throttle: NIOLoopBound<Throttle>, logger: Logger
+        throttle: NIOLoopBound<Throttle>, table: NIOLoopBound<ConnectionTable>, logger: Logger
     ) {
         self.limits = limits
         self.processor = processor
         self.clients = clients
         self.throttle = throttle
+        self.table = table
         self.logger = logger
     }
 
+    /// The connection policy (README, "Who may connect"):
+    /// - at most `max_clients` readers (the socket group) at once;
+    /// - at most `max_clients_per_user` connections of any one uid but
+    ///   root's and the daemon's own;
+    /// - `reserved_clients` more that only root, the daemon's user and
+    ///   the admin group may take, so a socket full of readers still
+    ///   answers them.
+    /// Here, before the credentials are known, only the hard cap applies
+    /// (readers and reserved together); ``admit(uid:access:)`` does the rest.
     func channelActive(context: ChannelHandlerContext) {
         let open = clients.count.wrappingAdd(1, ordering: .relaxed).newValue
         counted = true
-        if open > limits.maxClients {
-            clients.refused.wrappingAdd(1, ordering: .relaxed)
-            refuse(context, "too many clients (\(limits.maxClients) at once); try again later")
+        if open > limits.maxClients + limits.reservedClients {
+            refuseForLimit(context, "too many clients (\(limits.maxClients) at once); try again later")
             return
         }
-        clients.accepted.wrappingAdd(1, ordering: .relaxed)
         checkCredentials(context)
         context.fireChannelActive()
+    }
+
+    /// Takes this connection's place by its peer's uid and access; false
+    /// (and refused) when a limit stands in the way.
+    func admit(_ context: ChannelHandlerContext, uid: uid_t, access: Access) -> Bool {
+        let table = self.table.value
+        let exempt = uid == 0 || uid == geteuid()
+        let privileged = access == .act
+        if !exempt && table.connections(of: uid) >= limits.maxClientsPerUser {
+            refuseForLimit(
+                context,
+                "too many connections from uid \(uid) (\(limits.maxClientsPerUser) at once, daemon.max_clients_per_user); try again later"
+            )
+            return false
+        }
+        if !privileged && table.readers >= limits.maxClients {
+            refuseForLimit(context, "too many clients (\(limits.maxClients) at once); try again later")
+            return false
+        }
+        admitted = table.admit(uid: uid, privileged: privileged)
+        clients.accepted.wrappingAdd(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Refuses for a limit, giving the slot back at once: a client that
+    /// does not read its refusal must not hold a place meanwhile.
+    func refuseForLimit(_ context: ChannelHandlerContext, _ message: String) {
+        clients.refused.wrappingAdd(1, ordering: .relaxed)
+        if counted {
+            clients.count.wrappingSubtract(1, ordering: .relaxed)
+            counted = false
+        }
+        refuse(context, message)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -201,6 +259,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             clients.count.wrappingSubtract(1, ordering: .relaxed)
             counted = false
         }
+        if let holder = admitted.take() { table.value.release(holder) }
         requestDeadline?.cancel()
         tap?.abandon()
         context.fireChannelInactive()
@@ -218,10 +277,13 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                 self.refuse(context, "cannot read your credentials (SO_PEERCRED)")
                 return
             }
+            let peer = Peer(
+                uid: cred.uid,
+                groups: [cred.gid]
+                    + (cred.uid == 0 || cred.uid == geteuid() ? [] : PeerCredentials.supplementaryGroups(pid: cred.pid))
+            )
             guard
-                let access = PeerCredentials.access(
-                    uid: cred.uid, gid: cred.gid, pid: cred.pid, group: self.limits.group,
-                    adminGroup: self.limits.adminGroup)
+                let access = PeerCredentials.access(peer, group: self.limits.group, adminGroup: self.limits.adminGroup)
             else {
                 self.clients.refused.wrappingAdd(1, ordering: .relaxed)
                 self.logger.warning(
@@ -230,7 +292,9 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     context, "permission denied: uid \(cred.uid) is neither root nor in the daemon's socket group")
                 return
             }
+            guard self.admit(context, uid: cred.uid, access: access) else { return }
             self.access = access
+            self.peer = peer
             self.verified = true
             self.drain(context)
         }
@@ -344,11 +408,26 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                     ReplyEnvelope.error("request larger than \(limits.requestMaxBytes) bytes: ignored"), close: false
                 )
             case .line(let text):
-                switch processor.prepare(line: text, access: access) {
+                switch processor.prepare(line: text, access: access, peer: peer) {
                 case .reply(let reply):
                     Self.write(context.channel, reply, close: false)
-                case .tap(let setup):
-                    startTap(context, setup)
+                case .tap(let plan):
+                    // The filter compiles on a thread of its own: this loop
+                    // goes on serving everyone else meanwhile.
+                    busy = true
+                    let processor = self.processor
+                    let setup = context.eventLoop.makeFutureWithTask { await processor.tapSetup(plan) }
+                    setup.assumeIsolated().whenSuccess { result in
+                        self.busy = false
+                        // A client gone meanwhile gets no tap.
+                        guard context.channel.isActive, !self.closing else { return }
+                        switch result {
+                        case .success(let setup): self.startTap(context, setup)
+                        case .failure(let error):
+                            Self.write(context.channel, ReplyEnvelope.error(error.message), close: false)
+                            self.drain(context)
+                        }
+                    }
                     return
                 case .deferred(let request):
                     busy = true
@@ -426,6 +505,34 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 }
 
+/// Who holds the stats socket's connections: per uid, and how many are
+/// readers and how many may act. Lives on the server's one event loop.
+final class ConnectionTable {
+    private var byUser: [uid_t: Int] = [:]
+    private(set) var readers = 0
+    private(set) var privileged = 0
+
+    /// A connection's place, given back by ``release(_:)``.
+    struct Holder {
+        let uid: uid_t
+        let privileged: Bool
+    }
+
+    func connections(of uid: uid_t) -> Int { byUser[uid] ?? 0 }
+
+    func admit(uid: uid_t, privileged: Bool) -> Holder {
+        byUser[uid, default: 0] += 1
+        if privileged { self.privileged += 1 } else { readers += 1 }
+        return Holder(uid: uid, privileged: privileged)
+    }
+
+    func release(_ holder: Holder) {
+        let left = (byUser[holder.uid] ?? 1) - 1
+        byUser[holder.uid] = left > 0 ? left : nil
+        if holder.privileged { privileged -= 1 } else { readers -= 1 }
+    }
+}
+
 /// The line of connections waiting for the answer budget: one timer for
 /// all of them, tokens handed out in arrival order (no thundering herd of
 /// per-connection retries). Lives on the server's one event loop.
@@ -478,11 +585,14 @@ enum PeerCredentials {
     /// What a peer may do: act (root, the daemon's user, the admin group),
     /// read (the socket group), or nothing (nil).
     static func access(uid: uid_t, gid: gid_t, pid: pid_t, group: gid_t?, adminGroup: gid_t?) -> Access? {
-        if uid == 0 || uid == geteuid() { return .act }
-        guard group != nil || adminGroup != nil else { return nil }
-        let groups = [gid] + supplementaryGroups(pid: pid)
-        if let adminGroup, groups.contains(adminGroup) { return .act }
-        if let group, groups.contains(group) { return .read }
+        access(Peer(uid: uid, groups: [gid] + supplementaryGroups(pid: pid)), group: group, adminGroup: adminGroup)
+    }
+
+    /// What `peer` may do (its groups read already).
+    static func access(_ peer: Peer, group: gid_t?, adminGroup: gid_t?) -> Access? {
+        if peer.uid == 0 || peer.uid == geteuid() { return .act }
+        if let adminGroup, peer.groups.contains(adminGroup) { return .act }
+        if let group, peer.groups.contains(group) { return .read }
         return nil
     }
 

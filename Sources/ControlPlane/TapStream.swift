@@ -23,16 +23,24 @@ public struct TapSetup: Sendable {
     static let linkTypes = FilterPrograms.decodedLinkTypes
 }
 
+/// A `dump` request whose source and limits are checked; its filter is
+/// still to compile (``CommandProcessor/tapSetup(_:)``).
+public struct TapPlan: Sendable {
+    public var request: DumpRequest
+    /// The source index; -1: replayed frames; nil: every source.
+    public var source: Int?
+}
+
 extension CommandProcessor {
-    /// Checks a `dump` request and compiles its filter.
-    func tapSetup(_ request: DumpRequest) throws(RequestError) -> TapSetup {
-        guard let board = state.taps else {
+    /// Checks a `dump` request at once, on the event loop: taps on, the
+    /// source known.
+    func tapPlan(_ request: DumpRequest) throws(RequestError) -> TapPlan {
+        guard state.taps != nil else {
             throw RequestError("live taps are off (daemon.max_taps = 0)")
         }
-        _ = board
-        let config = state.config
         var source: Int? = nil
         if let name = request.interface {
+            let config = state.config
             if name == "replay" {
                 source = -1
             } else if let i = config.sources.firstIndex(where: { $0.interface == name }) {
@@ -44,16 +52,23 @@ extension CommandProcessor {
                 )
             }
         }
+        return TapPlan(request: request, source: source)
+    }
+
+    /// Compiles the plan's filter off the event loop, bounded in time and
+    /// size (``FilterCompiler``), and makes the tap's setup.
+    public func tapSetup(_ plan: TapPlan) async -> Result<TapSetup, RequestError> {
+        let request = plan.request
         var filter: FilterPrograms? = nil
         if let expression = request.filter, !expression.allSatisfy({ $0 == " " }) {
-            do {
-                filter = try FilterPrograms(expression, linkTypes: TapSetup.linkTypes)
-            } catch {
-                throw RequestError("\(error.message)")
+            switch await FilterCompiler.compile(expression, linkTypes: TapSetup.linkTypes) {
+            case .success(let programs): filter = programs
+            case .failure(let refusal): return .failure(RequestError(refusal.description))
             }
         }
         let snaplen = request.snaplen ?? 262_144
-        let sources: [PcapngInterface?] = config.sources.enumerated().map { i, s in
+        let source = plan.source
+        let sources: [PcapngInterface?] = state.config.sources.enumerated().map { i, s in
             guard source == nil || source == i, let linkType = interfaceLinkType(s.interface),
                 filter == nil || filter!.linkTypes.contains(linkType)
             else { return nil }
@@ -61,9 +76,10 @@ extension CommandProcessor {
                 linkType: UInt16(truncatingIfNeeded: linkType), snapLength: UInt32(snaplen), name: s.interface,
                 description: "labyrinthd live tap", filter: request.filter)
         }
-        return TapSetup(
-            request: request, spec: TapSpec(filter: filter, source: source, snaplen: snaplen), sources: sources,
-            snaplen: snaplen)
+        return .success(
+            TapSetup(
+                request: request, spec: TapSpec(filter: filter, source: source, snaplen: snaplen), sources: sources,
+                snaplen: snaplen))
     }
 }
 

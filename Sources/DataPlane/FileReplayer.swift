@@ -55,10 +55,15 @@ public final class OpenFile: Sendable {
     public let descriptor: Int32
     /// What to call it (the client's path, or `fd:N`).
     public let name: String
+    /// Whether the daemon opened it by path for a client (rather than the
+    /// client passing a descriptor it opened itself): errors about it must
+    /// then say nothing built from its content.
+    public let openedByDaemon: Bool
 
-    public init(descriptor: Int32, name: String) {
+    public init(descriptor: Int32, name: String, openedByDaemon: Bool = false) {
         self.descriptor = descriptor
         self.name = name
+        self.openedByDaemon = openedByDaemon
     }
 
     deinit {
@@ -80,6 +85,8 @@ public struct FileReplayResult: Sendable {
     /// Wall time the replay took (ns).
     public var elapsed: Int64
     public var error: CaptureFileError?
+    /// Gaps between paced frames longer than the maximum, cut to it.
+    public var gapsCut = 0
 
     public init(
         path: String, format: String? = nil, packets: Int = 0, bytes: Int = 0, wireBytes: Int = 0, elapsed: Int64 = 0
@@ -102,8 +109,12 @@ public final class FileReplayer: @unchecked Sendable {
     /// Per worker: paced frames dropped on a full queue.
     public let missed: SingleWriterCounters
     private var roundRobin = 0
-    /// Set by ``cancel()``: the reader stops at its next batch.
-    private let cancelled = Atomic<Bool>(false)
+    /// Raised by ``cancel()``: the reader stops at its next batch, and a
+    /// pacer asleep in a gap wakes at once.
+    private let interrupt = ReplayInterrupt()
+    /// The longest wait between two paced frames (ns; nil: no limit).
+    /// Set between replays by the thread that runs them.
+    public var maximumGap: Int64? = nil
     /// Per worker: frames handed over (reader-private).
     private let dispatched: UnsafeMutablePointer<Int>
     /// Per worker: frames pushed since the doorbell was last rung.
@@ -169,11 +180,16 @@ public final class FileReplayer: @unchecked Sendable {
     public func counter(_ c: ReaderCounter) -> Int { counters.load(c.rawValue) }
 
     /// Stops the replay at the reader's next batch (any thread): the file
-    /// in progress ends there, without an error, and no other file starts.
-    public func cancel() { cancelled.store(true, ordering: .releasing) }
+    /// in progress ends there, without an error, and no other file starts
+    /// until ``resetCancellation()``. A pacer waiting out a gap wakes now.
+    public func cancel() { interrupt.raise() }
 
-    /// Whether ``cancel()`` was called.
-    public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+    /// Whether ``cancel()`` was called (since the last reset).
+    public var isCancelled: Bool { interrupt.isRaised }
+
+    /// Lets the next replay run: the thread that runs replays calls it
+    /// before each one that a ``cancel()`` must not reach back to.
+    public func resetCancellation() { interrupt.lower() }
 
     /// Replays one file `loops` times. Errors end the file, not the replay:
     /// the result says what was read before the damage.
@@ -212,7 +228,7 @@ public final class FileReplayer: @unchecked Sendable {
         -> FileReplayResult
     {
         var result = FileReplayResult(path: source.name, packets: 0, bytes: 0, wireBytes: 0, elapsed: 0)
-        var pacer = Pacer(pacing, clock: clock)
+        var pacer = Pacer(pacing, clock: clock, maximumGap: maximumGap)
         let c = counters
         for _ in 0..<Swift.max(1, loops) where !isCancelled {
             var reader: CaptureFileReader
@@ -221,7 +237,7 @@ public final class FileReplayer: @unchecked Sendable {
             } catch {
                 result.error = error
                 c.add(ReaderCounter.fileErrors.rawValue, 1)
-                return result
+                break
             }
             result.format = reader.format.description
             let error = pass(&reader, pacer: &pacer, result: &result)
@@ -232,10 +248,11 @@ public final class FileReplayer: @unchecked Sendable {
             if let error {
                 result.error = error
                 c.add(ReaderCounter.fileErrors.rawValue, 1)
-                return result
+                break
             }
             pacer.endLoop()
         }
+        result.gapsCut = pacer.gapsCut
         return result
     }
 
@@ -262,7 +279,7 @@ public final class FileReplayer: @unchecked Sendable {
             result.bytes &+= bytes
             result.wireBytes &+= wire
         }
-        while !cancelled.load(ordering: .relaxed) {
+        while !interrupt.isRaised {
             let n: Int
             do {
                 n = try reader.next(into: batch, capacity: FileReplayer.batchSize)
@@ -271,25 +288,38 @@ public final class FileReplayer: @unchecked Sendable {
             }
             if n == 0 { return nil }
             if _slowPath(result.firstTimestamp == nil) { result.firstTimestamp = batch[0].timestamp }
-            result.lastTimestamp = batch[n &- 1].timestamp
-            for i in 0..<n {
-                let record = batch[i]
+            var taken = 0
+            while taken < n {
+                let record = batch[taken]
+                // False only when a cancel woke the pacer: that frame and
+                // the rest of the batch are not handed over, nor counted.
+                guard dispatch(record, paced: paced, pacer: &pacer) else { break }
                 bytes &+= record.capturedLength
                 wire &+= record.wireLength
-                dispatch(record, paced: paced, pacer: &pacer)
+                taken &+= 1
+                // A paced replay shows its progress frame by frame.
+                if paced {
+                    packets &+= 1
+                    publish()
+                }
             }
-            packets &+= n
+            if taken > 0 { result.lastTimestamp = batch[taken &- 1].timestamp }
+            if !paced { packets &+= taken }
             if packets & ~255 != published.0 & ~255 { publish() }
         }
         return nil
     }
 
+    /// Hands one record on (or counts it unsupported or filtered); false
+    /// when a cancel came while its pacer waited, and it was not handed.
     @inline(__always)
-    private func dispatch<Clock: ReplayClock>(_ record: CaptureRecord, paced: Bool, pacer: inout Pacer<Clock>) {
+    private func dispatch<Clock: ReplayClock>(_ record: CaptureRecord, paced: Bool, pacer: inout Pacer<Clock>)
+        -> Bool
+    {
         guard record.linkType.isSupported else {
             counters.add(ReaderCounter.unsupportedLinkType.rawValue, 1)
             counters.add(ReaderCounter.unsupportedBytes.rawValue, record.capturedLength)
-            return
+            return true
         }
         if let filter {
             do throws(LiveCaptureError) {
@@ -300,12 +330,12 @@ public final class FileReplayer: @unchecked Sendable {
                 else {
                     counters.add(ReaderCounter.filtered.rawValue, 1)
                     counters.add(ReaderCounter.filteredBytes.rawValue, record.capturedLength)
-                    return
+                    return true
                 }
             } catch {
                 if filterError == nil { filterError = error.description }
                 cancel()
-                return
+                return false
             }
         }
         let workers = workerCount
@@ -333,18 +363,22 @@ public final class FileReplayer: @unchecked Sendable {
             address: UInt(bitPattern: record.data), capturedLength: UInt32(record.capturedLength),
             wireLength: UInt32(truncatingIfNeeded: record.wireLength), timestamp: record.timestamp,
             linkType: record.linkType.rawValue, flowHash: UInt32(truncatingIfNeeded: hash))
-        hand(descriptor, to: worker, inbox: inboxes.storage[worker], paced: paced, pacer: &pacer, record: record)
+        return hand(
+            descriptor, to: worker, inbox: inboxes.storage[worker], paced: paced, pacer: &pacer, record: record)
     }
 
     /// Puts a frame in `worker`'s queue: paced, or dropped and counted when
     /// the queue is full; at maximum speed, waiting for room (lossless).
+    /// False when a cancel woke the pacer before the frame's time: it is
+    /// not handed over.
     @inline(__always)
     private func hand<Clock: ReplayClock>(
         _ descriptor: PacketDescriptor, to worker: Int, inbox: borrowing ReplayInbox, paced: Bool,
         pacer: inout Pacer<Clock>, record: CaptureRecord
-    ) {
+    ) -> Bool {
         if paced {
-            pacer.wait(timestamp: record.timestamp, wireBytes: record.wireLength)
+            pacer.wait(timestamp: record.timestamp, wireBytes: record.wireLength, interruptedBy: interrupt)
+            if interrupt.isRaised { return false }
             if inbox.ring.push(descriptor) {
                 dispatched[worker] &+= 1
                 inbox.arrivals.ring()
@@ -353,7 +387,7 @@ public final class FileReplayer: @unchecked Sendable {
                 counters.add(ReaderCounter.rxMissedBytes.rawValue, Int(descriptor.capturedLength))
                 missed.add(worker, 1)
             }
-            return
+            return true
         }
         // Maximum speed is lossless: wait for space, never drop.
         dispatched[worker] &+= 1
@@ -363,7 +397,7 @@ public final class FileReplayer: @unchecked Sendable {
                 unannounced[worker] = 0
                 inbox.arrivals.ring()
             }
-            return
+            return true
         }
         unannounced[worker] = 0
         inbox.arrivals.ring()
@@ -381,6 +415,7 @@ public final class FileReplayer: @unchecked Sendable {
             }
         }
         unannounced[worker] &+= 1
+        return true
     }
 
     /// Rings every worker that has frames it was not told about.

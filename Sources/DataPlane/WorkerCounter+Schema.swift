@@ -100,6 +100,7 @@ extension MalformedCounts {
             case .badUDPLength: badUdpLength = v
             case .truncatedICMPHeader: truncatedIcmpHeader = v
             case .truncatedARP: truncatedArp = v
+            case .emptyRecord: emptyRecord = v
             }
         }
     }

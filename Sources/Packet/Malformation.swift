@@ -38,6 +38,10 @@ public enum Malformation: UInt8, CaseIterable, Sendable, CustomStringConvertible
     case truncatedICMPHeader
     /// The ARP header is incomplete.
     case truncatedARP
+    /// A record with no captured bytes at all (caplen 0): nothing to decode,
+    /// whatever the wire length says. A sparse file of zeros is millions
+    /// of these.
+    case emptyRecord
 
     /// The name in reports and JSON.
     public var description: String {
@@ -59,6 +63,7 @@ public enum Malformation: UInt8, CaseIterable, Sendable, CustomStringConvertible
         case .badUDPLength: return "bad_udp_length"
         case .truncatedICMPHeader: return "truncated_icmp_header"
         case .truncatedARP: return "truncated_arp"
+        case .emptyRecord: return "empty_record"
         }
     }
 }

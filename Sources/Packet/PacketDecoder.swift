@@ -92,8 +92,8 @@ public func decodePacket(_ frame: UnsafeRawBufferPointer, wireLength: Int, linkT
 @inlinable
 public func decodePacketGeneral(_ frame: UnsafeRawBufferPointer, wireLength: Int, linkType: LinkType) -> DecodedPacket {
     var d = DecodedPacket()
-    guard let base = frame.baseAddress else {
-        if wireLength > 0 { d.truncated = true }
+    guard let base = frame.baseAddress, frame.count > 0 else {
+        d.malformation = .emptyRecord
         return d
     }
     var c = Cursor(base: base, captured: frame.count, wire: Swift.max(wireLength, frame.count))

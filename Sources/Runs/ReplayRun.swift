@@ -19,6 +19,8 @@ public struct ReplayConfiguration: Sendable {
     public var lock: LockPolicy = .required
     public var hugePages: HugePagePolicy = .transparent
     public var pacing: Pacing = .maximum
+    /// The longest wait between two paced frames (ns; nil: no limit).
+    public var maximumGap: Int64? = 1_000_000_000
     public var loops: Int = 1
     /// Descriptors each worker's queue holds.
     public var ringCapacity: Int = 65_536
@@ -121,6 +123,7 @@ public enum ReplayRun {
         }
         let replayer = FileReplayer(pool: pool)
         if let filter = c.filter { replayer.filter = OfflineFilter(filter) }
+        replayer.maximumGap = c.maximumGap
         let clock = MonotonicClock()
         let start = clock.now()
         let results: [FileReplayResult]
@@ -145,6 +148,12 @@ public enum ReplayRun {
             files: results, pacing: c.pacing, loops: c.loops, elapsed: elapsed, replayer: replayer,
             flows: flows, rooms: arena.rooms.map(\.stats), topFlows: c.topFlows)
         report.notes = arena.layout.notes
+        let cut = results.reduce(0) { $0 + $1.gapsCut }
+        if cut > 0, let gap = c.maximumGap {
+            report.notes.append(
+                "\(cut) gap\(cut == 1 ? "" : "s") between frames longer than --max-gap (\(Double(gap) / 1e9) s) cut to it"
+            )
+        }
         if let exporter {
             report.export = ExportReport(exporter, workers: pool.workers)
         }

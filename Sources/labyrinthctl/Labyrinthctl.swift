@@ -126,7 +126,7 @@ struct Stats: ParsableCommand {
             )
             let rp = r.replay
             lines.append(
-                "replay   queued \(rp.queued)  running \(rp.running)  done \(rp.done)  failed \(rp.failed)  packets \(rp.packets)"
+                "replay   queued \(rp.queued)  running \(rp.running)  done \(rp.done)  failed \(rp.failed)  cancelled \(rp.cancelled)  packets \(rp.packets)"
             )
             if let x = r.export {
                 lines.append(
@@ -276,10 +276,14 @@ struct Replay: ParsableCommand {
             The file is opened here, with your rights, and its descriptor goes to the daemon over \
             the replay socket: the daemon reads what you may read, wherever it is (even in a \
             PrivateTmp /tmp). With --by-path, the daemon opens the path itself, which it does \
-            only beneath its replay.allowed_directories. Needs root or the admin group.
+            only beneath its replay.allowed_directories. --cancel JOB cancels a job instead: a \
+            queued one never runs, a running one stops at its next batch. Needs root or the \
+            admin group.
             """)
     @OptionGroup var connection: Connection
-    @Argument(help: "The capture file.") var file: String
+    @Argument(help: "The capture file.") var file: String?
+    @Option(help: "Cancel this replay job (its number, as the job list shows it) instead of queuing a file.")
+    var cancel: Int?
     @Flag(help: "Send the path for the daemon to open (beneath replay.allowed_directories) instead of the file.")
     var byPath = false
     @Option(help: "max or original.") var speed: ReplaySpeed?
@@ -288,7 +292,29 @@ struct Replay: ParsableCommand {
     @Option(help: "Megabits per second.") var mbps: Double?
     @Flag(help: "Queue it and return without waiting.") var noWait = false
 
+    func validate() throws {
+        if (file == nil) == (cancel == nil) { throw ValidationError("give a capture file, or --cancel JOB") }
+        if let cancel, cancel < 1 { throw ValidationError("--cancel takes a job number (1 or more), not \(cancel)") }
+    }
+
     func run() throws {
+        if let cancel {
+            var client = connection.connect()
+            var reply = connection.ask(CancelRequest(job: cancel), on: &client)
+            // A running job stops at the reader's next batch: follow it there.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
+            while reply.value.state == .running && clock.now < deadline {
+                let next = clock.now + .milliseconds(20)
+                while clock.now < next { clock.sleep(until: next) }
+                let latest = connection.ask(ReplayRequest(job: cancel), on: &client)
+                guard let job = latest.value.job else { fail("no job in the reply", code: 76) }
+                reply = (latest.json, job)
+            }
+            connection.show(reply) { Self.describe($0) }
+            return
+        }
+        guard let file else { throw ValidationError("give a capture file") }
         var path = file
         if !path.hasPrefix("/") {
             var buffer = [CChar](repeating: 0, count: 4096)
@@ -321,19 +347,24 @@ struct Replay: ParsableCommand {
             }
             if !connection.json && isatty(1) != 0 && !last.isEmpty { print("") }
         }
-        connection.show((reply.json, job)) { j in
-            var text = "job \(j.job): \(j.state.rawValue): \(j.file)"
-            if let packets = j.packets {
-                text += "\n\(packets) packets, \(j.bytes ?? 0) bytes"
-                if let s = j.elapsedSeconds { text += " in \(TextFormat.fixed(s, 3)) s" }
-            }
-            if let e = j.error {
-                text +=
-                    "\nerror: \(e.file): record \(e.record.map(String.init) ?? "-") at byte offset \(e.offset.map(String.init) ?? "-"): \(e.message)"
-            }
-            return text
-        }
+        connection.show((reply.json, job)) { Self.describe($0) }
         if job.state == .failed { throw ExitCode(1) }
+    }
+
+    /// A job as the table shows it.
+    static func describe(_ j: JobReport) -> String {
+        var text = "job \(j.job): \(j.state.rawValue): \(j.file)"
+        if let by = j.cancelledBy { text += " (cancelled by \(by))" }
+        if let packets = j.packets {
+            text += "\n\(packets) packets, \(j.bytes ?? 0) bytes"
+            if let s = j.elapsedSeconds { text += " in \(TextFormat.fixed(s, 3)) s" }
+        }
+        if let cut = j.gapsCut { text += "\n\(cut) gaps longer than replay.max_gap cut to it" }
+        if let e = j.error {
+            text +=
+                "\nerror: \(e.file): record \(e.record.map(String.init) ?? "-") at byte offset \(e.offset.map(String.init) ?? "-"): \(e.message)"
+        }
+        return text
     }
 }
 

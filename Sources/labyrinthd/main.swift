@@ -19,7 +19,9 @@ struct Labyrinthd: AsyncParsableCommand {
         commandName: "labyrinthd",
         abstract: "Labyrinth packet data-plane daemon.",
         version: DaemonState.version,
-        subcommands: [Run.self, CheckConfig.self, Replay.self, CaptureCommand.self, Layout.self],
+        subcommands: [
+            Run.self, CheckConfig.self, Replay.self, CaptureCommand.self, Layout.self, CompileFilter.self,
+        ],
         defaultSubcommand: nil
     )
 }
@@ -37,6 +39,38 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         let code = await Daemon.run(configPath: config)
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// The daemon's filter compiler (``FilterCompiler``): a child process that
+/// compiles one expression for several link types and writes the programs
+/// to standard output, under limits of its own. Not for people.
+struct CompileFilter: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile-filter",
+        abstract: "Compile a BPF filter for the daemon (internal: the daemon runs it as a child).",
+        shouldDisplay: false
+    )
+
+    @Option var snaplen: Int32 = 262_144
+    @Option var linkTypes: String
+    @Argument var expression: String
+
+    func run() throws {
+        // A backstop to the parent's deadline and kill: CPU time and memory.
+        var cpu = rlimit(rlim_cur: 10, rlim_max: 11)
+        _ = setrlimit(Int32(RLIMIT_CPU.rawValue), &cpu)
+        var memory = rlimit(rlim_cur: rlim_t(FilterCompiler.memoryLimit), rlim_max: rlim_t(FilterCompiler.memoryLimit))
+        _ = setrlimit(Int32(RLIMIT_AS.rawValue), &memory)
+        let types = linkTypes.split(separator: ",").compactMap { UInt32($0) }
+        let bytes = FilterPrograms.compiledOutput(expression, linkTypes: types, snaplen: snaplen)
+        var at = 0
+        while at < bytes.count {
+            let n = bytes[at...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ExitCode(1) }
+            at += n
+        }
     }
 }
 
@@ -375,6 +409,12 @@ struct Replay: AsyncParsableCommand {
     @Option(help: "Pace at this many megabits per second (wire length).")
     var mbps: Double?
 
+    @Option(
+        help:
+            "Paced replays: wait at most this many seconds between two frames (0: no limit); longer gaps are cut, as tcpreplay's --maxsleep."
+    )
+    var maxGap: Double = 1
+
     @Option(help: "Replay each file this many times.")
     var loop: Int = 1
 
@@ -400,6 +440,9 @@ struct Replay: AsyncParsableCommand {
         if files.isEmpty { throw ValidationError("name at least one capture file") }
         if loop < 1 || loop > 1_000_000 { throw ValidationError("--loop must be within 1...1000000") }
         if ring < 1 || ring > 1 << 24 { throw ValidationError("--ring must be within 1...16777216") }
+        if !(maxGap.isFinite && (0...31_536_000).contains(maxGap)) {
+            throw ValidationError("--max-gap must be within 0...31536000 seconds, not \(maxGap)")
+        }
         let paced = [pps != nil, mbps != nil, speed != "max" || multiplier != nil].filter { $0 }.count
         if paced > 1 { throw ValidationError("choose one of --speed original/--multiplier, --pps and --mbps") }
         if speed != "max" && speed != "original" { throw ValidationError("--speed is max or original, not '\(speed)'") }
@@ -431,6 +474,7 @@ struct Replay: AsyncParsableCommand {
             c.pacing = .original(multiplier: multiplier ?? 1)
         }
         c.loops = loop
+        c.maximumGap = maxGap > 0 ? Int64(maxGap * 1e9) : nil
         c.ringCapacity = ring
         processing.apply(to: &c.worker)
         c.topFlows = processing.top

@@ -55,6 +55,8 @@ struct SchemaTests {
             case .replay:
                 try check(ReplayRequest(), on: daemon)
                 try check(ReplayRequest(job: id), on: daemon)
+            // A job that is done already: shown as it was.
+            case .cancel: try check(CancelRequest(job: id), on: daemon)
             case .prometheus: try check(PrometheusRequest(), on: daemon)
             case .flush: try check(FlushRequest(), on: daemon)
             case .rotate: try check(RotateRequest(), on: daemon)

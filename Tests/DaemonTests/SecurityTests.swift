@@ -305,3 +305,191 @@ struct SecurityTests {
         #expect(job["packets"]?.intValue == 50)
     }
 }
+
+/// Round two of the hostile-client probe: no lockout by a reader's
+/// connections, no stall from a filter's compile, no file bytes in errors,
+/// no injected log lines.
+@Suite("Hostile socket clients, round two", .serialized)
+struct HostileRoundTwoTests {
+    @Test(
+        "readers cannot lock out root and the admins: per-user cap, reader cap, reserved slots (max_clients 64)"
+    )
+    func noLockout() throws {
+        let daemon = try DaemonProcess(daemon: "socket_group = \"4242\"\nadmin_group = \"4243\"")
+        chmod(daemon.directory, 0o755)
+        defer { #expect(daemon.stop() == 0) }
+        let out = daemon.directory + "/held"
+        let script = packageRoot + "/Tests/Fixtures/hold_connections.py"
+        // One reader asks for all 64 slots: it gets its 8 (64 / 8).
+        let greedy = try BackgroundProcess(["python3", script, daemon.socket, out, "4242", "65534:64"])
+        defer { greedy.stop() }
+        #expect(
+            eventually(within: 30) {
+                (readFile(out).map { String(decoding: $0, as: UTF8.self) } ?? "").contains("65534 ")
+            })
+        let first = String(decoding: readFile(out) ?? [], as: UTF8.self)
+        #expect(first.contains("65534 ok=8 refused=56"), "\(first)")
+        #expect(first.contains("too many connections from uid 65534"), "\(first)")
+        // Seven more readers fill the readers' 64 places; a ninth is refused.
+        let others = (65526...65533).map { "\($0):8" }
+        let rest = try BackgroundProcess(["python3", script, daemon.socket, out, "4242"] + others)
+        defer { rest.stop() }
+        #expect(
+            eventually(within: 30) {
+                String(decoding: readFile(out) ?? [], as: UTF8.self).split(separator: "\n").count == 9
+            })
+        let lines = String(decoding: readFile(out) ?? [], as: UTF8.self).split(separator: "\n")
+        let accepted = lines.compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("ok=") }.flatMap { Int($0.dropFirst(3)) }
+        }
+        #expect(accepted.reduce(0, +) == 64, "\(lines)")
+        #expect(lines.contains { $0.contains("too many clients (64 at once)") }, "\(lines)")
+        // The socket is full of readers: root, and the admin group, are
+        // still answered.
+        let start = monotonicSeconds()
+        #expect(try daemon.ask(["command": "stats"])["packets"] != nil)
+        #expect(monotonicSeconds() - start < 2)
+        let admin = askAs(["--reuid=65000", "--regid=65000", "--groups=4242,4243"], daemon.socket)
+        #expect(admin.stdout.contains("\"ok\":true"), "\(admin.stdout) \(admin.stderr)")
+        // A reader who was not in yet is turned away.
+        let late = askAs(["--reuid=65001", "--regid=65001", "--groups=4242"], daemon.socket)
+        #expect(late.stdout.contains("too many clients"), "\(late.stdout)")
+    }
+
+    /// A chain of `portrange` terms about 4 KB long: libpcap's optimizer
+    /// takes tens of seconds over it.
+    static let pathologicalFilter: String = {
+        var s = ""
+        var i = 1
+        while true {
+            let next = (s.isEmpty ? "" : s + " or ") + "portrange \(i)-\(i + 5)"
+            if next.utf8.count > 4053 { return s }
+            s = next
+            i += 1
+        }
+    }()
+
+    @Test("a 4 KB pathological dump filter: refused by its time bound, while stats answers within 1 s")
+    func filterDoesNotStall() throws {
+        let daemon = try DaemonProcess(workers: 2)
+        defer { #expect(daemon.stop() == 0) }
+        var tap = try StatsClient(path: daemon.socket)
+        let started = monotonicSeconds()
+        _ = tap.sendRaw(
+            Array((JSON.object([("command", "dump"), ("filter", .string(Self.pathologicalFilter))]).text + "\n").utf8))
+        // While it compiles, every other client is served at once.
+        for _ in 0..<5 {
+            let t = monotonicSeconds()
+            #expect(try daemon.ask(["command": "stats"])["packets"] != nil)
+            #expect(monotonicSeconds() - t < 1, "stats took \(monotonicSeconds() - t) s during the compile")
+            usleep(100_000)
+        }
+        let reply = try tap.reply()
+        #expect(reply["ok"] == .bool(false), "\(reply.text)")
+        #expect(reply["error"]?.stringValue?.contains("took longer than 2 s") == true, "\(reply.text)")
+        #expect(monotonicSeconds() - started < 10)
+        // The compiler's child is gone, and a sane filter still works.
+        #expect(run(["pgrep", "-f", "labyrinthd compile-filter"]).stdout.isEmpty)
+        var good = try StatsClient(path: daemon.socket)
+        let ok = try good.request(["command": "dump", "filter": "udp port 53", "duration": 0.2])
+        #expect(ok["ok"] == .bool(true), "\(ok.text)")
+    }
+
+    @Test("a filter that compiles to more than 4096 instructions is refused by its size bound")
+    func filterSizeBound() throws {
+        // (A request may carry a filter of up to 8 KB with a larger cap.)
+        let daemon = try DaemonProcess(daemon: "request_max_bytes = 16384")
+        defer { #expect(daemon.stop() == 0) }
+        // 300 IPv6 hosts (5 KB): quick to compile, over 5000 instructions
+        // to run on every frame.
+        let filter = (1...300).map { "ip6 host ::\(String($0, radix: 16))" }.joined(separator: " or ")
+        var client = try StatsClient(path: daemon.socket)
+        let reply = try client.request(.object([("command", "dump"), ("filter", .string(filter))]))
+        #expect(reply["ok"] == .bool(false), "\(reply.text)")
+        #expect(
+            reply["error"]?.stringValue?.contains("more than the 4096 a tap's filter may have") == true, "\(reply.text)"
+        )
+    }
+
+    @Test("a root-only 0600 file asked for by path: refused, and no byte of it in any reply or log line")
+    func noFileBytes() throws {
+        let directory = temporaryDirectory("secrets")
+        chmod(directory, 0o755)
+        let secret = directory + "/secret.txt"
+        let content = "SECRET-CONTENT-0123456789\n"
+        writeFile(secret, Array(content.utf8))
+        chmod(secret, 0o600)
+        // Readable by the admin, but not a capture.
+        let readable = directory + "/notes.txt"
+        writeFile(readable, Array("NOTES-CONTENT\n".utf8))
+        chmod(readable, 0o644)
+        // A capture in a directory the admin cannot search.
+        let closed = directory + "/closed"
+        mkdir(closed, 0o700)
+        let hidden = closed + "/a.pcap"
+        writeFile(hidden, udpCapture(count: 10, flows: 1))
+        chmod(hidden, 0o644)
+        defer {
+            for f in [secret, readable, hidden] { unlink(f) }
+            rmdir(closed)
+            rmdir(directory)
+        }
+        let daemon = try DaemonProcess(
+            daemon: "socket_group = \"4242\"\nadmin_group = \"4243\"",
+            more: "[replay]\nallowed_directories = [\"\(directory)\"]")
+        chmod(daemon.directory, 0o755)
+        defer { #expect(daemon.stop() == 0) }
+        let admin = ["--reuid=65534", "--regid=65534", "--groups=4242,4243"]
+        var replies: [String] = []
+        for file in [secret, hidden] {
+            let r = askAs(admin, daemon.socket, request: #"{"command":"replay","file":"\#(file)"}"#)
+            #expect(r.stdout.contains("\"file\\\" is refused"), "\(file): \(r.stdout) \(r.stderr)")
+            replies.append(r.stdout)
+        }
+        // The readable non-capture: the job fails with no byte of it.
+        let r = askAs(admin, daemon.socket, request: #"{"command":"replay","file":"\#(readable)"}"#)
+        #expect(r.stdout.contains("\"ok\":true"), "\(r.stdout)")
+        let job = try waitForJob(daemon, try JSON.parse(r.stdout)["result"] ?? .null)
+        #expect(job["state"]?.stringValue == "failed")
+        #expect(job["error"]?["message"]?.stringValue == "not a capture this daemon reads", "\(job.text)")
+        replies.append(job.text)
+        replies.append(try daemon.ask(["command": "replay"]).text)
+        // Root may replay the hidden capture by path.
+        let rootJob = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(hidden)]))
+        #expect(rootJob["packets"]?.intValue == 10)
+        // No byte of either file, in text, hex or decimal, anywhere.
+        let everything = replies.joined(separator: "\n") + daemon.logText
+        for needle in [
+            "SECR", "53454352", "0x5345", "1397048146", "NOTE", "4e4f5445", "4E4F5445", "1414483790", "ET-C",
+        ] {
+            #expect(!everything.contains(needle), "\(needle) appears: \(everything)")
+        }
+    }
+
+    @Test("a job name with a newline, a journal priority and an escape sequence is escaped in the log and the job list")
+    func logInjection() throws {
+        let directory = temporaryDirectory("inject")
+        let file = directory + "/x.pcap"
+        writeFile(file, udpCapture(count: 5, flows: 1))
+        defer {
+            unlink(file)
+            rmdir(directory)
+        }
+        let daemon = try DaemonProcess()
+        defer { #expect(daemon.stop() == 0) }
+        let fd = open(file, O_RDONLY)
+        defer { close(fd) }
+        let name = "x\n<0>FAKE line\u{1b}[31m red"
+        var client = try StatsClient(path: daemon.directory + "/labyrinthd-replay.sock")
+        let reply = try client.request(
+            .object([("command", "replay"), ("fd", true), ("name", .string(name))]), passing: fd)
+        let job = try waitForJob(daemon, try #require(reply["result"]))
+        #expect(job["file"]?.stringValue == #"x\x0A<0>FAKE line\x1B[31m red"#, "\(job.text)")
+        let list = try daemon.ask(["command": "replay"]).arrayValue ?? []
+        #expect(list.contains { $0["file"]?.stringValue == #"x\x0A<0>FAKE line\x1B[31m red"# })
+        let log = daemon.logText
+        #expect(log.contains(#"x\x0A<0>FAKE line\x1B[31m red"#), "\(log)")
+        #expect(!log.split(separator: "\n").contains { $0.hasPrefix("<0>") }, "\(log)")
+        #expect(!log.utf8.contains(0x1B))
+    }
+}

@@ -19,10 +19,10 @@ struct SocketTests {
         let names = Set(help.compactMap { $0["command"]?.stringValue })
         #expect(
             names == [
-                "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "prometheus",
-                "flush", "rotate", "dump",
+                "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "cancel",
+                "prometheus", "flush", "rotate", "dump",
             ])
-        for name in names where name != "help" && name != "rotate" {
+        for name in names where name != "help" && name != "rotate" && name != "cancel" {
             _ = try daemon.ask(.object([("command", .string(name))]))
         }
         // rotate answers with an error when nothing is recorded (with a
@@ -30,6 +30,11 @@ struct SocketTests {
         var client = try StatsClient(path: daemon.socket)
         let refused = try client.request(["command": "rotate"])
         #expect(refused["error"]?.stringValue?.contains("no [[sink]]") == true, "\(refused.text)")
+        // cancel needs a job, and one that exists.
+        let noJob = try client.request(["command": "cancel"])
+        #expect(noJob["error"]?.stringValue?.contains("needs \"job\"") == true, "\(noJob.text)")
+        let unknown = try client.request(["command": "cancel", "job": 99])
+        #expect(unknown["error"]?.stringValue == "no replay job 99", "\(unknown.text)")
         let workers = try daemon.ask(["command": "workers"]).arrayValue ?? []
         #expect(workers.count == 2)
         #expect(workers.allSatisfy { $0["state"]?.stringValue == "running" })

@@ -186,6 +186,14 @@ struct DecoderTests {
     func shortLinks() {
         #expect(decode([1, 2, 3]).malformation == .truncatedLinkHeader)
         #expect(decode([], wire: 0).protocols.isEmpty)
+        // No captured byte at all (caplen 0): malformed, whatever the wire
+        // length, on every link type; never "truncated".
+        for linkType: LinkType in [.ethernet, .raw, .linuxSLL, .null] {
+            for wire in [0, 60, 65535] {
+                let d = decode([], wire: wire, linkType: linkType)
+                #expect(d.malformation == .emptyRecord && !d.truncated, "\(linkType) wire \(wire)")
+            }
+        }
         #expect(decode([0, 0], linkType: .linuxSLL).malformation == .truncatedLinkHeader)
         #expect(decode([2, 0], linkType: .null).malformation == .truncatedLinkHeader)
         #expect(decode([0x45], linkType: .raw).malformation == .truncatedIPv4Header)

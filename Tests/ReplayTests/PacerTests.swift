@@ -45,6 +45,29 @@ struct PacerTests {
         #expect(clock.time == start + 999_000_000 + 300_000)
     }
 
+    @Test("replay.max_gap: a longer gap is cut to it, and the frames after keep their spacing")
+    func maximumGap() {
+        let clock = ManualClock()
+        var pacer = Pacer(.original(multiplier: 1), clock: clock, maximumGap: 1_000_000_000)
+        // 0, 1 ms, then 0xFFFFFFFF s later, then 2 ms after that.
+        let far: Int64 = 0xFFFF_FFFF * 1_000_000_000
+        for t in [0, 1_000_000, far, far + 2_000_000] { pacer.wait(timestamp: t, wireBytes: 60) }
+        #expect(clock.sleeps == [start + 1_000_000, start + 1_001_000_000, start + 1_003_000_000])
+        #expect(pacer.gapsCut == 1)
+        // At a rate, too: 1 kbit/s over 1500-byte frames is 12 s a gap.
+        let slow = ManualClock()
+        var rate = Pacer(.megabitsPerSecond(0.001), clock: slow, maximumGap: 1_000_000_000)
+        for _ in 0..<4 { rate.wait(timestamp: 0, wireBytes: 1500) }
+        #expect(slow.sleeps == [start + 1_000_000_000, start + 2_000_000_000, start + 3_000_000_000])
+        #expect(rate.gapsCut == 3)
+        // Without one, the anchored deadline stands.
+        let free = ManualClock()
+        var unbounded = Pacer(.original(multiplier: 1), clock: free)
+        for t in [0, far] { unbounded.wait(timestamp: t, wireBytes: 60) }
+        #expect(free.sleeps == [start + far])
+        #expect(unbounded.gapsCut == 0)
+    }
+
     @Test("a late packet goes at once and the next one keeps its own deadline")
     func catchUp() {
         let clock = ManualClock()

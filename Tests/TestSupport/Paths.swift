@@ -144,3 +144,53 @@ public func occurrences(of needle: String, in text: String) -> Int {
     }
     return count
 }
+
+/// A child process left running while the test goes on (a client holding
+/// connections, a load): its output goes to a file; `stop()` kills its
+/// process group and reaps it, and so does dropping it.
+public final class BackgroundProcess {
+    public let pid: pid_t
+    public let output: String
+    private var reaped = false
+
+    /// Starts `arguments` in a process group of its own, standard output
+    /// and error to a file.
+    public init(_ arguments: [String]) throws {
+        let dir = temporaryDirectory("background")
+        output = dir + "/output"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var child = pid_t()
+        let rc = posix_spawnp(&child, arguments[0], &actions, &attributes, &argv, environ)
+        guard rc == 0 else { throw TestFailure("cannot start \(arguments[0]): \(String(cString: strerror(rc)))") }
+        pid = child
+    }
+
+    public var outputText: String { String(decoding: readFile(output) ?? [], as: UTF8.self) }
+
+    /// Kills the whole process group and reaps the child.
+    public func stop() {
+        guard !reaped else { return }
+        kill(-pid, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        reaped = true
+    }
+
+    deinit {
+        stop()
+        let dir = String(output.dropLast("/output".count))
+        unlink(output)
+        rmdir(dir)
+    }
+}

@@ -32,7 +32,20 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var adminGroup: String? = nil
         public var socketMode: UInt32 = 0o660
         public var logLevel: LogLevel = .info
+        /// Connections of readers (the socket group) open at once, at most.
         public var maxClients = 64
+        /// Connections one user (uid) may hold at once, at most; root and
+        /// the daemon's user are exempt. nil: an eighth of `maxClients`.
+        public var maxClientsPerUser: Int? = nil
+        /// Connections kept beyond `maxClients` for root, the daemon's user
+        /// and the admin group: a socket full of readers still answers them.
+        public var reservedClients = 8
+        /// Seconds the stop (SIGTERM, SIGINT) may take, from the signal to
+        /// exit: replays cancelled, workers stopped, recordings finished,
+        /// flows exported, the leak check. Past it the daemon says which
+        /// step hung and exits 1 rather than waiting for systemd's SIGKILL
+        /// (the unit's TimeoutStopSec is 30 s: 5 s of margin).
+        public var stopTimeout = 25.0
         /// Seconds a client may stay silent between requests.
         public var clientIdleTimeout = 30.0
         /// Seconds a request may take to arrive once it has started.
@@ -49,6 +62,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Bytes of each tap's ring per worker: frames wait there for a
         /// tap's reader, and a reader behind by more costs tap drops.
         public var tapBuffer = 4 << 20
+
+        /// The per-user cap after its default.
+        public var clientsPerUser: Int { maxClientsPerUser ?? Swift.max(1, maxClients / 8) }
     }
 
     public struct RoomsSection: Sendable, Equatable {
@@ -94,6 +110,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var allowedDirectories: [String] = []
         /// Replays queued or running with a file the daemon holds open.
         public var maxOpenJobs = 16
+        /// The longest wait between two paced frames, in seconds (0: no
+        /// limit), as tcpreplay's `--maxsleep`: one absurd timestamp must
+        /// not hold the queue for years.
+        public var maxGap = 1.0
+
+        /// ``maxGap`` in nanoseconds, nil for no limit.
+        public var maximumGapNanoseconds: Int64? { maxGap > 0 ? Int64(maxGap * 1e9) : nil }
     }
 
     public struct Source: Sendable, Equatable {
@@ -148,7 +171,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var rotateSize: Int? = nil
         public var rotateSeconds: Int64? = nil
         public var maxFiles: Int? = nil
+        /// Bytes kept free on the recording's file system; nil: the default,
+        /// ``defaultMinimumFree(totalBytes:)`` of the file system; 0: none.
         public var minFree: Int? = nil
+
+        /// The default free-space floor: 1 GiB, or 5 % of a smaller file
+        /// system. Never 0: a flood of records (4.5 M empty ones a second
+        /// from a sparse file) must not fill the disk the system runs on.
+        public static func defaultMinimumFree(totalBytes: Int) -> Int {
+            Swift.max(1, Swift.min(1 << 30, totalBytes / 20))
+        }
         /// `-s`: bytes of each frame written (nil: whole).
         public var snaplen: Int? = nil
         public var flushMilliseconds = 1000
@@ -168,7 +200,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public func options(workers: Int) throws(FileNamingError) -> RecordingOptions {
             let rotation = RotationConfiguration(
                 maximumFileSize: rotateSize, intervalSeconds: rotateSeconds, ringSize: maxFiles,
-                minimumFreeBytes: minFree)
+                minimumFreeBytes: minFree == 0 ? nil : minFree)
             var o = RecordingOptions(
                 naming: try FileNaming(template: path, workers: workers, rotation: rotation))
             o.format = RecordFormat(rawValue: format) ?? .pcapng
@@ -341,6 +373,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         d.logLevel = try s.choice("log_level", default: d.logLevel)
         d.maxClients = try s.int("max_clients", default: d.maxClients, in: 1...100_000)
+        d.maxClientsPerUser = try s.optionalInt("max_clients_per_user", in: 1...100_000)
+        if let perUser = d.maxClientsPerUser, perUser > d.maxClients {
+            throw s.error("max_clients_per_user", "must not exceed daemon.max_clients (\(perUser) > \(d.maxClients))")
+        }
+        d.reservedClients = try s.int("reserved_clients", default: d.reservedClients, in: 0...100_000)
+        d.stopTimeout = try s.double("stop_timeout", default: d.stopTimeout, in: 1...3600)
         d.clientIdleTimeout = try s.double("client_idle_timeout", default: d.clientIdleTimeout, in: 0.1...86_400)
         d.requestTimeout = try s.double("request_timeout", default: d.requestTimeout, in: 0.1...3600)
         d.requestMaxBytes = try s.int("request_max_bytes", default: d.requestMaxBytes, in: 64...1 << 20)
@@ -351,7 +389,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         d.tapBuffer = try s.size("tap_buffer", default: d.tapBuffer, in: (256 << 10)...(1 << 30))
         try s.finish(known: [
             "socket", "replay_socket", "socket_group", "admin_group", "socket_mode", "log_level", "max_clients",
-            "client_idle_timeout", "request_timeout", "request_max_bytes", "max_requests_per_second",
+            "max_clients_per_user", "reserved_clients", "stop_timeout", "client_idle_timeout", "request_timeout",
+            "request_max_bytes", "max_requests_per_second",
             "status_interval", "max_taps", "tap_buffer",
         ])
         return d
@@ -461,7 +500,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw s.error("allowed_directories", "must hold absolute paths, not \"\(d)\"")
         }
         r.maxOpenJobs = try s.int("max_open_jobs", default: r.maxOpenJobs, in: 1...1024)
-        try s.finish(known: ["ring", "speed", "multiplier", "pps", "mbps", "allowed_directories", "max_open_jobs"])
+        r.maxGap = try s.double("max_gap", default: r.maxGap, in: 0...31_536_000)
+        try s.finish(known: [
+            "ring", "speed", "multiplier", "pps", "mbps", "allowed_directories", "max_open_jobs", "max_gap",
+        ])
         return r
     }
 
@@ -475,13 +517,17 @@ public struct DaemonConfiguration: Sendable, Equatable {
         guard RecordFormat(rawValue: k.format) != nil else {
             throw s.error("format", "is \"pcapng\" or \"pcap\", not \"\(k.format)\"")
         }
-        func byteSize(_ key: String) throws(ConfigError) -> Int? {
+        func byteSize(_ key: String, zero: Bool = false) throws(ConfigError) -> Int? {
             guard let n = s.node(key) else { return nil }
             switch n.value {
             case .integer(let i):
-                guard i >= 1 else { throw s.error(key, "must be at least 1 byte, not \(i)") }
+                if zero && i == 0 { return 0 }
+                guard i >= 1 else {
+                    throw s.error(key, "must be at least 1 byte\(zero ? " (or 0 for none)" : ""), not \(i)")
+                }
                 return i
             case .string(let text):
+                if zero && text.trimmingBlanks == "0" { return 0 }
                 do {
                     return try ByteSize.parse(text)
                 } catch {
@@ -493,7 +539,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
         }
         k.rotateSize = try byteSize("rotate_size")
-        k.minFree = try byteSize("min_free")
+        k.minFree = try byteSize("min_free", zero: true)
         k.rotateSeconds = try s.optionalInt(
             "rotate_seconds", in: 1...Int(RotationConfiguration.maximumIntervalSeconds)
         ).map { Int64($0) }
@@ -633,5 +679,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 message: "worker \(stall) does not exist (\(workerCount) workers)")
         }
         #endif
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingBlanks: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
     }
 }

@@ -36,6 +36,8 @@ public struct MalformedCounts: Codable, Sendable, Equatable {
     public var badUdpLength = 0
     public var truncatedIcmpHeader = 0
     public var truncatedArp = 0
+    /// Records with no captured bytes (caplen 0).
+    public var emptyRecord = 0
 
     public init() {}
 

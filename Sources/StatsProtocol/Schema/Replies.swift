@@ -174,6 +174,7 @@ public struct JobCounts: Codable, Sendable, Equatable {
     public var running = 0
     public var done = 0
     public var failed = 0
+    public var cancelled = 0
     /// Records the replay reader has read, all jobs.
     public var packets = 0
     public init() {}
@@ -284,7 +285,10 @@ public struct FileErrorReport: Codable, Sendable, Equatable {
 /// One replay job of the daemon.
 public struct JobReport: Codable, Sendable, Equatable {
     public enum State: String, Codable, Sendable {
-        case queued, running, done, failed
+        case queued, running, done, failed, cancelled
+
+        /// Whether the job is over.
+        public var isFinished: Bool { self == .done || self == .failed || self == .cancelled }
     }
     public var job: Int
     public var file: String
@@ -298,6 +302,10 @@ public struct JobReport: Codable, Sendable, Equatable {
     public var elapsedSeconds: Double?
     public var format: String?
     public var error: FileErrorReport?
+    /// Cancelled: by whom (a client's `cancel`, the daemon's stop).
+    public var cancelledBy: String?
+    /// Gaps between paced frames longer than `replay.max_gap`, cut to it.
+    public var gapsCut: Int?
 
     public init(job: Int, file: String, state: State, pacing: String) {
         self.job = job
@@ -314,12 +322,14 @@ public struct JobReport: Codable, Sendable, Equatable {
         try c.encode(pacing, forKey: .pacing)
         try c.encodeIfPresent(packets, forKey: .packets)
         try c.encodeIfPresent(bytes, forKey: .bytes)
-        if state == .done || state == .failed {
+        if state.isFinished {
             try c.encode(wireBytes, forKey: .wireBytes)
             try c.encode(elapsedSeconds, forKey: .elapsedSeconds)
             try c.encode(format, forKey: .format)
         }
         try c.encodeIfPresent(error, forKey: .error)
+        try c.encodeIfPresent(cancelledBy, forKey: .cancelledBy)
+        try c.encodeIfPresent(gapsCut, forKey: .gapsCut)
     }
 }
 
@@ -368,11 +378,20 @@ public struct ConfigReport: Codable, Sendable, Equatable {
         /// Live taps at once, and each tap's ring per worker (bytes).
         public var maxTaps: Int
         public var tapBuffer: Int
+        /// Connections per uid, and those kept for root and the admins.
+        public var maxClientsPerUser: Int?
+        public var reservedClients: Int?
+        /// Seconds the stop may take.
+        public var stopTimeout: Double?
         public init(
             socket: String, socketGroup: String?, socketMode: String, logLevel: String, maxClients: Int,
             clientIdleTimeout: Double, requestTimeout: Double, requestMaxBytes: Int, maxRequestsPerSecond: Int,
-            statusInterval: Double, maxTaps: Int = 4, tapBuffer: Int = 4 << 20
+            statusInterval: Double, maxTaps: Int = 4, tapBuffer: Int = 4 << 20, maxClientsPerUser: Int? = nil,
+            reservedClients: Int? = nil, stopTimeout: Double? = nil
         ) {
+            self.maxClientsPerUser = maxClientsPerUser
+            self.reservedClients = reservedClients
+            self.stopTimeout = stopTimeout
             self.socket = socket
             self.socketGroup = socketGroup
             self.socketMode = socketMode
@@ -429,9 +448,12 @@ public struct ConfigReport: Codable, Sendable, Equatable {
     public struct Replay: Codable, Sendable, Equatable {
         public var ring: Int
         public var pacing: String
-        public init(ring: Int, pacing: String) {
+        /// The longest wait between two paced frames, seconds (0: none).
+        public var maxGap: Double?
+        public init(ring: Int, pacing: String, maxGap: Double? = nil) {
             self.ring = ring
             self.pacing = pacing
+            self.maxGap = maxGap
         }
     }
     public struct Source: Codable, Sendable, Equatable {

@@ -16,7 +16,7 @@ public enum Access: String, Codable, Sendable {
 
 /// The commands of the stats socket.
 public enum Command: String, Codable, CaseIterable, Sendable {
-    case version, help, stats, workers, rooms, flows, config, uptime, replay, prometheus, flush, rotate, dump
+    case version, help, stats, workers, rooms, flows, config, uptime, replay, cancel, prometheus, flush, rotate, dump
 
     /// What it does, for `help`.
     public var summary: String {
@@ -32,6 +32,9 @@ public enum Command: String, Codable, CaseIterable, Sendable {
         case .replay:
             return
                 "\"file\": PATH queues a capture through the workers; \"job\": N shows one job; neither lists them"
+        case .cancel:
+            return
+                "\"job\": N cancels a replay job: a queued one never runs, a running one stops at its next batch"
         case .prometheus: return "the counters in Prometheus text exposition format"
         case .flush: return "ends every flow now (IPFIX forced end), exporting each when flows are exported"
         case .rotate: return "every worker of the [[sink]] recording closes its file and starts the next one"
@@ -44,7 +47,7 @@ public enum Command: String, Codable, CaseIterable, Sendable {
     /// Who may send it.
     public var access: Access {
         switch self {
-        case .replay, .flush, .rotate, .dump: return .act
+        case .replay, .cancel, .flush, .rotate, .dump: return .act
         default: return .read
         }
     }
@@ -54,6 +57,7 @@ public enum Command: String, Codable, CaseIterable, Sendable {
         switch self {
         case .flows: return FlowsRequest.fields
         case .replay: return ReplayRequest.fields
+        case .cancel: return CancelRequest.fields
         case .dump: return DumpRequest.fields
         default: return []
         }
@@ -87,6 +91,7 @@ extension Command {
         case .config: return try ConfigRequest.decode(json)
         case .uptime: return try UptimeRequest.decode(json)
         case .replay: return try ReplayRequest.decode(json)
+        case .cancel: return try CancelRequest.decode(json)
         case .prometheus: return try PrometheusRequest.decode(json)
         case .flush: return try FlushRequest.decode(json)
         case .rotate: return try RotateRequest.decode(json)
@@ -340,6 +345,29 @@ public struct DumpRequest: StatsRequest {
         self.count = count
         self.duration = duration
         self.snaplen = snaplen
+    }
+}
+
+/// `cancel`: a replay job ends now. A queued job never runs and its file
+/// is closed; a running one stops at the reader's next batch of 32
+/// records, or at once when its pacer is waiting out a gap. The reply is
+/// the job's report; its state turns `cancelled` once the reader has let
+/// go (a running job's report may still say `running` for a batch). A job
+/// that was over already is shown as it was.
+public struct CancelRequest: StatsRequest {
+    public typealias Reply = JobReport
+    public static let command = Command.cancel
+    public static let fields: [RequestField] = [
+        RequestField("job", .integer(1...Int.max), "the job to cancel (required)")
+    ]
+    public var job: Int?
+
+    public init(job: Int) {
+        self.job = job
+    }
+
+    public func validate() throws(RequestError) {
+        if job == nil { throw RequestError("\"cancel\" needs \"job\": the replay job's number") }
     }
 }
 
