@@ -40,8 +40,20 @@ public struct JournalLogHandler: LogHandler {
         let current = JournalLogHandler.level.load(ordering: .relaxed)
         let threshold = current == 0 ? Logger.Level.allCases.firstIndex(of: .info)! : current - 1
         guard Logger.Level.allCases.firstIndex(of: event.level)! >= threshold else { return }
+        var line = Self.line(
+            level: event.level, message: "\(event.message)",
+            metadata: metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" })
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// One journal line: `<N>` (the syslog priority), the message, then
+    /// the metadata as sorted `key=value`, and a newline. Whatever the
+    /// message carries (a client's job name, a path, a filter) stays on
+    /// this one line: control characters are escaped, so nobody writes a
+    /// second journal entry, its priority, or a terminal's escape sequence.
+    public static func line(level: Logger.Level, message: String, metadata: [String: String]) -> String {
         let priority: Int
-        switch event.level {
+        switch level {
         case .trace, .debug: priority = 7
         case .info: priority = 6
         case .notice: priority = 5
@@ -49,16 +61,11 @@ public struct JournalLogHandler: LogHandler {
         case .error: priority = 3
         case .critical: priority = 2
         }
-        // Whatever a message carries (a client's job name, a path, a
-        // filter) stays on its one line: control characters are escaped,
-        // so nobody writes a second journal entry or its priority.
-        var line = "<\(priority)>\(ClientText.escaped("\(event.message)"))"
-        let all = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (k, v) in all.sorted(by: { $0.key < $1.key }) {
-            line += " \(ClientText.escaped(k))=\(ClientText.escaped("\(v)"))"
+        var line = "<\(priority)>\(ClientText.escaped(message))"
+        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) {
+            line += " \(ClientText.escaped(k))=\(ClientText.escaped(v))"
         }
-        line += "\n"
-        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        return line + "\n"
     }
 }
 

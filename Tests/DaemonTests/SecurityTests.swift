@@ -466,6 +466,15 @@ struct HostileRoundTwoTests {
         }
     }
 
+    @Test("every log line is one journal entry at its own priority, whatever its message and metadata carry")
+    func journalLine() {
+        let line = JournalLogHandler.line(
+            level: .info, message: "queued: x\n<0>FAKE\u{1b}[31m\r",
+            metadata: ["name\n<1>": "v\n<2>ALSO\u{7}", "sink": "/srv/pcap"])
+        #expect(line == #"<6>queued: x\x0A<0>FAKE\x1B[31m\x0D name\x0A<1>=v\x0A<2>ALSO\x07 sink=/srv/pcap"# + "\n")
+        #expect(line.utf8.filter { $0 < 0x20 } == [0x0A])
+    }
+
     @Test("a job name with a newline, a journal priority and an escape sequence is escaped in the log and the job list")
     func logInjection() throws {
         let directory = temporaryDirectory("inject")
