@@ -1,9 +1,11 @@
 # Labyrinth: build, install, test.
 #
+#   make demo                 scripts/demo.sh: install the build's libraries, build, replay the bundled capture
+#   make test                 scripts/test.sh: install what the tests use (apt, pip), build and run every test
 #   make                      release build, Swift standard library linked in
 #   sudo make install         binaries, config, systemd units, sysusers entry
 #   make install DESTDIR=/tmp/stage PREFIX=/opt/labyrinth   (staged; paths in the units follow PREFIX)
-#   make test                 the test suite (what CI runs)
+#   make tests-only           the test suite alone, installing nothing
 #   sudo make uninstall
 
 PREFIX      ?= /usr/local
@@ -21,7 +23,7 @@ SWIFTFLAGS  ?= -c release --static-swift-stdlib
 
 INSTALL = install
 
-.PHONY: all build install uninstall test check-units clean
+.PHONY: all build demo install uninstall test tests-only check-units clean
 
 all: build
 
@@ -64,7 +66,17 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
 	@echo "kept $(SYSCONFDIR)/labyrinth/ (your configuration)"
 
+# The README's first command: the libraries the build links, then the
+# bundled capture through the pinned workers.
+demo:
+	scripts/demo.sh
+
+# The README's second command, and what CI runs: everything the tests use,
+# then the tests, as root (scripts/test.sh asks for sudo otherwise).
 test:
+	scripts/test.sh
+
+tests-only:
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
