@@ -50,7 +50,8 @@ let package = Package(
         // Swift: one module per layer.
         .target(name: "Rooms", dependencies: ["CRoomsSupport", "Syscalls"], swiftSettings: strict),
         .target(name: "Packet", swiftSettings: strict),
-        .target(name: "Capture", dependencies: ["Packet", "CPcap", "CURing", "Syscalls"], swiftSettings: strict),
+        .target(
+            name: "Capture", dependencies: ["Packet", "CPcap", "CURing", "CLinux", "Syscalls"], swiftSettings: strict),
         .target(
             name: "DataPlane",
             dependencies: [

@@ -12,7 +12,7 @@ build_debs=(libpcap-dev liburing-dev pkg-config)
 # slow-disk test, iproute2 for the namespaces, setpriv (util-linux), and
 # scapy and dpkt for the generated captures.
 test_debs=(tcpdump tshark wireshark-common tcpreplay iputils-ping iproute2 ethtool nfdump softflowd
-    fuse3 python3-fusepy python3-pip python3-scapy python3-dpkt prometheus util-linux passwd procps mawk make)
+    fuse3 python3-fusepy python3-pip python3-venv prometheus util-linux passwd procps mawk make)
 
 debs=("${build_debs[@]}")
 [[ $what == test ]] && debs+=("${test_debs[@]}")
@@ -34,9 +34,24 @@ if ((${#missing[@]})); then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The tests run `python3` from PATH: where that is not Debian's (pyenv, a
-# virtualenv), it needs scapy and dpkt of its own.
-if [[ $what == test ]] && ! python3 -c 'import scapy, dpkt' 2>/dev/null; then
-    echo "installing scapy and dpkt for $(command -v python3)"
-    python3 -m pip install --quiet scapy dpkt
+# The tests run `python3` from PATH with scapy 2.6 or later (its pcapng
+# reader names interfaces) and dpkt. Debian 12 ships scapy 2.5 and marks
+# its Python externally managed: then the tests get a virtualenv of their
+# own in .build/python (with the system's packages too, fusepy among them),
+# which scripts/test.sh puts first on PATH.
+python_ok() {
+    "$1" - <<'PY' 2>/dev/null
+import dpkt, scapy
+v = tuple(int(x) for x in scapy.__version__.split(".")[:2])
+raise SystemExit(0 if v >= (2, 6) else 1)
+PY
+}
+if [[ $what == test ]] && ! python_ok python3 && ! { [[ -x .build/python/bin/python3 ]] && python_ok .build/python/bin/python3; }; then
+    if python3 -m pip install --quiet 'scapy>=2.6' dpkt 2>/dev/null && python_ok python3; then
+        echo "installed scapy and dpkt for $(command -v python3)"
+    else
+        echo "installing scapy and dpkt in a virtualenv for the tests: .build/python"
+        python3 -m venv --system-site-packages .build/python
+        .build/python/bin/python3 -m pip install --quiet 'scapy>=2.6' dpkt
+    fi
 fi

@@ -13,5 +13,7 @@ if [[ $(id -u) -ne 0 ]]; then
     exec sudo env "PATH=$PATH" "$0" "$@"
 fi
 scripts/install-deps.sh test
+# The tests' own Python, where the system's could not take scapy and dpkt.
+if [[ -x .build/python/bin/python3 ]]; then export PATH="$PWD/.build/python/bin:$PATH"; fi
 swift build --build-tests
 exec swift test --skip-build "$@"

@@ -14,6 +14,9 @@ public enum CaptureBackend: String, Sendable, CaseIterable {
     /// A raw AF_PACKET socket per worker, io_uring multishot recvmsg into
     /// pages of the worker's room (provided buffers).
     case uring
+    /// A raw AF_PACKET socket per worker with its own TPACKET_V3 ring, read
+    /// a whole block at a time (readiness through io_uring).
+    case tpacket
 }
 
 /// PACKET_FANOUT's ways of spreading frames over the group's sockets.

@@ -212,6 +212,7 @@ public enum Daemon {
             idle: Int64(config.workers.flowIdleTimeout * 1e9), active: Int64(config.workers.flowActiveTimeout * 1e9),
             linger: Int64(config.workers.flowTCPLinger * 1e9))
         options.exportRing = config.ipfix.options?.ringCapacity
+        options.fragments.chunkOrder = config.rooms.chunkOrder
         #if DEBUG
         options.hooks = config.workers.hooks
         #endif

@@ -1,3 +1,4 @@
+import CLinux
 import CPcap
 import CRoomsSupport
 import CURing
@@ -48,6 +49,20 @@ struct UringSlot: ~Copyable {
         // SO_TIMESTAMPNS.
         header = ReceiveHeader(
             nameBytes: MemoryLayout<sockaddr_ll>.size, controlBytes: Int(curing_receive_control_bytes(timestamps)))
+    }
+}
+
+/// A worker's TPACKET_V3 source: the ring and whether its fd is readable.
+struct TPacketSlot: ~Copyable {
+    let source: Int
+    var ring: TPacketRing
+    var armed = false
+    var ready = false
+    var kernel = KernelCounts()
+
+    init(_ ring: consuming TPacketRing, source: Int) {
+        self.source = source
+        self.ring = ring
     }
 }
 
@@ -105,6 +120,8 @@ enum CompletionKind: UInt64 {
     case doorbell = 3
     /// A recording's write completed.
     case write = 4
+    /// A TPACKET_V3 ring's socket turned readable (a block was retired).
+    case tpacketReadable = 5
 
     func tag(_ slot: Int) -> UInt64 { rawValue << 32 | UInt64(slot) }
 }
@@ -116,10 +133,11 @@ enum CompletionKind: UInt64 {
 struct LiveSources: ~Copyable, WorkerSources {
     /// Live sources age flows on the wall clock; a recording replay-only
     /// worker (no sources, the ring for its writes) on the packets'.
-    var usesWallClock: Bool { pcap.count > 0 || sockets.count > 0 }
+    var usesWallClock: Bool { pcap.count > 0 || sockets.count > 0 || rings.count > 0 }
     let uring: IOURing
     var pcap: FixedArray<PcapSlot>
     var sockets: FixedArray<UringSlot>
+    var rings: FixedArray<TPacketSlot>
     let doorbellFD: Int32
     var dispatch: PcapDispatchContext
 
@@ -137,8 +155,10 @@ struct LiveSources: ~Copyable, WorkerSources {
         }
         let pcapSources = sources.enumerated().filter { $0.element.backend == .pcap }
         let uringSources = sources.enumerated().filter { $0.element.backend == .uring }
+        let tpacketSources = sources.enumerated().filter { $0.element.backend == .tpacket }
         var pcap = FixedArray<PcapSlot>(capacity: pcapSources.count)
         var sockets = FixedArray<UringSlot>(capacity: uringSources.count)
+        var rings = FixedArray<TPacketSlot>(capacity: tpacketSources.count)
         var failure: LiveCaptureError? = nil
         for (index, source) in pcapSources {
             do {
@@ -146,6 +166,16 @@ struct LiveSources: ~Copyable, WorkerSources {
             } catch {
                 failure = error
                 break
+            }
+        }
+        if failure == nil {
+            for (index, source) in tpacketSources {
+                do {
+                    rings.append(TPacketSlot(try TPacketRing(source), source: index))
+                } catch {
+                    failure = error
+                    break
+                }
             }
         }
         if failure == nil {
@@ -201,6 +231,7 @@ struct LiveSources: ~Copyable, WorkerSources {
         self.uring = uring
         self.pcap = pcap
         self.sockets = sockets
+        self.rings = rings
         self.doorbellFD = doorbellFD
         dispatch = PcapDispatchContext(processor: context.processor, linkType: .ethernet, limit: context.limit)
     }
@@ -223,11 +254,13 @@ struct LiveSources: ~Copyable, WorkerSources {
             case .pcapReadable?:
                 pcap[slot].ready = true
                 if !uring.isStillArmed(i) { pcap[slot].armed = false }
+            case .tpacketReadable?:
+                rings[slot].ready = true
+                if !uring.isStillArmed(i) { rings[slot].armed = false }
             case .doorbell?:
                 if !uring.isStillArmed(i) { rearmDoorbell(context: context) }
             case .write?:
-                context.processor.pointee.writer.completed(
-                    uring.result(i), uring: uring, room: context.room, counters: context.counters)
+                context.processor.pointee.writeCompleted(uring.result(i), uring: uring)
             case nil:
                 break
             }
@@ -246,7 +279,7 @@ struct LiveSources: ~Copyable, WorkerSources {
                 }
             }
             // The last few frames were staged for their flows' slots to load.
-            context.processor.pointee.processStaged()
+            context.processor.pointee.processBatch()
             // A dispatch ends at a block's end as well as at the budget:
             // the handle is drained only when one finds nothing.
             if m > 0 {
@@ -257,8 +290,56 @@ struct LiveSources: ~Copyable, WorkerSources {
                 if m < 0 && m != -2 { context.counters.add(WorkerCounter.receiveErrors.rawValue, 1) }
             }
         }
+        // TPACKET_V3 rings that turned readable: whole blocks, up to budget.
+        for s in 0..<rings.count where rings[s].ready {
+            let (m, left) = readBlocks(slot: s, budget: budget, context: context)
+            n &+= m
+            if left { more = true } else { rings[s].ready = false }
+        }
         if dispatch.limitReached { more = false }
         return (n, more)
+    }
+
+    /// Pass 1 over whole blocks of a TPACKET_V3 ring: each frame is copied
+    /// into its fragment (its VLAN tag put back), hashed and its flow slot
+    /// prefetched, and the block goes back to the kernel at once; pass 2
+    /// runs as the batch fills and at the end. Returns the frames taken and
+    /// whether another block is ready.
+    @inline(__always)
+    mutating func readBlocks(slot s: Int, budget: Int, context: borrowing WorkerContext) -> (Int, Bool) {
+        let processor = context.processor
+        processor.pointee.sourceKey = rings[s].source
+        processor.pointee.ingress = UInt32(bitPattern: rings[s].ring.interfaceIndex)
+        let loopback = rings[s].ring.loopback
+        let snaplen = rings[s].ring.snaplen
+        let outgoing = curing_packet_outgoing()
+        var n = 0
+        while n < budget, let block = rings[s].ring.readyBlock() {
+            let count = Int(clinux_tpacket_block_frames(block))
+            var header = block + Int(clinux_tpacket_block_first(block))
+            for i in 0..<count {
+                let f = clinux_tpacket_frame_at(header)
+                // The next frame's header and bytes start loading now.
+                if i &+ 1 < count { lab_prefetch(UnsafeRawPointer(header + Int(f.next_offset))) }
+                if !(loopback && f.pkttype == outgoing) {
+                    if let limit = context.limit, !limit.take() {
+                        dispatch.limitReached = true
+                    } else {
+                        processor.pointee.stage(
+                            UnsafeRawPointer(header + Int(f.mac)), capturedLength: Swift.min(Int(f.captured), snaplen),
+                            wireLength: Int(f.wire), linkType: .ethernet,
+                            timestamp: Int64(f.sec) &* 1_000_000_000 &+ Int64(f.nsec),
+                            vlan: f.vlan_tpid == 0 ? 0 : UInt32(f.vlan_tpid) << 16 | UInt32(f.vlan_tci))
+                        if f.vlan_tpid != 0 { context.counters.add(WorkerCounter.vlanFromMetadata.rawValue, 1) }
+                        n &+= 1
+                    }
+                }
+                header += Int(f.next_offset)
+            }
+            rings[s].ring.release(block)
+        }
+        processor.pointee.processBatch()
+        return (n, rings[s].ring.readyBlock() != nil)
     }
 
     /// One completion of a socket's multishot recvmsg.
@@ -342,11 +423,18 @@ struct LiveSources: ~Copyable, WorkerSources {
                 uringError(error, context: context)
             }
         }
+        for s in 0..<rings.count where !rings[s].armed {
+            do throws(Errno) {
+                try uring.armPoll(fd: rings[s].ring.fd, tag: CompletionKind.tpacketReadable.tag(s))
+                rings[s].armed = true
+            } catch {
+                uringError(error, context: context)
+            }
+        }
         if publishCounts { publishKernelCounts(context: context) }
         if _slowPath(context.shared.filters.hasNews) { applyFilters(context: context) }
         if context.processor.pointee.writer.enabled {
-            context.processor.pointee.writer.service(
-                uring: uring, now: Self.wallClock(), draining: false, counters: context.counters)
+            context.processor.pointee.serviceWriter(uring: uring, now: Self.wallClock(), draining: false)
         }
         return starved
     }
@@ -419,6 +507,13 @@ struct LiveSources: ~Copyable, WorkerSources {
             packets &+= sockets[s].kernel.packets
             drops &+= sockets[s].kernel.drops
         }
+        for s in 0..<rings.count {
+            if case .failure(let e) = rings[s].kernel.read(fd: rings[s].ring.fd) {
+                kernelCountError(e, interface: rings[s].ring.interface, context: context)
+            }
+            packets &+= rings[s].kernel.packets
+            drops &+= rings[s].kernel.drops
+        }
         let c = context.counters
         c.store(WorkerCounter.kernelPackets.rawValue, Int(truncatingIfNeeded: packets))
         c.store(WorkerCounter.kernelDrops.rawValue, Int(truncatingIfNeeded: drops))
@@ -447,6 +542,13 @@ struct LiveSources: ~Copyable, WorkerSources {
         for s in 0..<sockets.count where sockets[s].source < filters.count {
             do {
                 try sockets[s].socket.setFilter(filters[sockets[s].source], snaplen: 262_144)
+            } catch {
+                context.shared.addNote("\(error)")
+            }
+        }
+        for s in 0..<rings.count where rings[s].source < filters.count {
+            do {
+                try rings[s].ring.setFilter(filters[rings[s].source], snaplen: 262_144)
             } catch {
                 context.shared.addNote("\(error)")
             }
@@ -487,8 +589,7 @@ struct LiveSources: ~Copyable, WorkerSources {
                 case .received?:
                     _ = received(completion: i, slot: Int(tag & 0xFFFF_FFFF), time: Self.wallClock(), context: context)
                 case .write?:
-                    context.processor.pointee.writer.completed(
-                        uring.result(i), uring: uring, room: context.room, counters: context.counters)
+                    context.processor.pointee.writeCompleted(uring.result(i), uring: uring)
                 default:
                     break
                 }
@@ -501,10 +602,9 @@ struct LiveSources: ~Copyable, WorkerSources {
     /// are the kernel's until they complete), then the file is handed back.
     mutating func drainWrites(context: borrowing WorkerContext) {
         guard context.processor.pointee.writer.enabled else { return }
-        context.processor.pointee.processStaged()
+        context.processor.pointee.processBatch()
         while true {
-            context.processor.pointee.writer.service(
-                uring: uring, now: Self.wallClock(), draining: true, counters: context.counters)
+            context.processor.pointee.serviceWriter(uring: uring, now: Self.wallClock(), draining: true)
             if !context.processor.pointee.writer.inFlight && !context.processor.pointee.writer.hasQueuedFrames {
                 // Every frame is on disk: the file goes back, and the events
                 // reach the control thread (still running, it takes them).
@@ -519,8 +619,7 @@ struct LiveSources: ~Copyable, WorkerSources {
             }
             let k = uring.reap(max: uring.reapCapacity)
             for i in 0..<k where CompletionKind(rawValue: uring.tag(i) >> 32) == .write {
-                context.processor.pointee.writer.completed(
-                    uring.result(i), uring: uring, room: context.room, counters: context.counters)
+                context.processor.pointee.writeCompleted(uring.result(i), uring: uring)
             }
         }
     }

@@ -3,14 +3,51 @@ import Capture
 import Packet
 import Rooms
 
-/// The per-packet work of a worker, in interrupt context: copy the frame
-/// into a page of the worker's own room (`.atomic`; a failure is a counted
-/// drop), decode it, account it and its flow, free the page. No heap, no
+/// How a frame is laid down in its fragment so that a recording writes it
+/// as it lies: the block header before the frame, the trailer after it,
+/// and nothing between one block and the next in a chunk (fragments of a
+/// recording are packed at the block's own granularity), so that a chunk's
+/// used span is one contiguous run of whole blocks.
+public struct BlockLayout: Sendable, Equatable {
+    /// Bytes reserved before the frame: a pcapng Enhanced Packet Block's
+    /// header (28), a pcap record header (16), or none.
+    public var header: Int
+    /// Bytes after the frame: an EPB's padding to 4 and its trailing length
+    /// (4), or none.
+    public var trailer: Int
+    /// Whether the frame is padded to 4 bytes (pcapng).
+    public var padded: Bool
+    /// Fragments start at multiples of this: the block's granularity when
+    /// recording (4 for pcapng, 1 for pcap), a cache line otherwise.
+    public var alignment: Int
+
+    /// No recording: the frame alone.
+    public static let bare = BlockLayout(header: 0, trailer: 0, padded: false, alignment: 64)
+    public static let pcapng = BlockLayout(header: 28, trailer: 4, padded: true, alignment: 4)
+    public static let pcap = BlockLayout(header: 16, trailer: 0, padded: false, alignment: 1)
+
+    /// The bytes a frame of `length` takes, header and trailer included.
+    @inlinable @inline(__always)
+    public func blockBytes(_ length: Int) -> Int {
+        header &+ (padded ? (length &+ 3) & ~3 : length) &+ trailer
+    }
+}
+
+/// The per-packet work of a worker, in interrupt context, a batch at a
+/// time as VPP and DPDK work a vector: pass 1 copies each frame once into a
+/// fragment of the worker's own room (`.atomic`; a failure is a counted
+/// drop), laid down as the block a recording writes, computes its flow hash
+/// and starts its flow slot loading; pass 2 decodes each, accounts it and
+/// its flow, and gives the fragment back (or to the recording). No heap, no
 /// locks, no syscalls.
 public struct PacketProcessor: ~Copyable {
     @usableFromInline let room: Room
     @usableFromInline let counters: SingleWriterCounters
     @usableFromInline var flows: FlowTable
+    /// The worker's fragments: many frames to a chunk of its room.
+    @usableFromInline var frags: FragmentCache
+    /// Where a frame goes in its fragment (the recording's block shape).
+    @usableFromInline var layout = BlockLayout.bare
     /// The latest packet time seen: the flow table's clock in replay.
     @usableFromInline var latest: Int64 = 0
     /// The interface frames come in on (its ifindex; 0 in replay).
@@ -22,10 +59,8 @@ public struct PacketProcessor: ~Copyable {
     /// alone, never on how polls happened to batch them.
     @usableFromInline var timerOnPackets = true
     @usableFromInline var packetsSinceTick = 0
-    /// Frames copied into pages whose decode waits a few frames, while
-    /// their flow's slot loads (live capture through libpcap, whose
-    /// callback sees one frame at a time).
-    var staged: StagedFrames
+    /// Frames copied in pass 1, waiting for pass 2.
+    @usableFromInline var batch: FrameBatch
     /// The recording, when the run records (disabled otherwise).
     var writer: FrameWriter
     @usableFromInline var recording = false
@@ -38,155 +73,150 @@ public struct PacketProcessor: ~Copyable {
     /// none is, the one thing the packet path reads then.
     var taps: TapViews
     #if DEBUG
-    /// Test hook: when set, pages are kept (up to this many frames) before
-    /// being freed: packets that hold their pages.
+    /// Test hook: when set, fragments are kept (up to this many frames)
+    /// before being freed: packets that hold their memory.
     @usableFromInline var holdFrames: Int
-    /// With the hook: a held page goes home after this long (0: only when
-    /// newer frames push it out).
+    /// With the hook: a held fragment goes home after this long (0: only
+    /// when newer frames push it out).
     let holdNanoseconds: Int64
-    var held: HeldPages
+    var held: HeldFragments
     #endif
 
     public init(
         room: Room, counters: SingleWriterCounters, flowCapacity: Int, timeouts: FlowTimeouts,
-        export: FlowExportRing? = nil
+        export: FlowExportRing? = nil, fragments: FragmentOptions = FragmentOptions()
     ) {
         self.room = room
         self.counters = counters
         self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
-        staged = StagedFrames()
+        frags = FragmentCache(room: room, chunkOrder: fragments.chunkOrder, alignment: fragments.alignment)
+        layout.alignment = fragments.alignment
+        batch = FrameBatch(capacity: fragments.batch)
         writer = FrameWriter()
         taps = TapViews()
         #if DEBUG
         holdFrames = 0
         holdNanoseconds = 0
-        held = HeldPages(capacity: 1)
+        held = HeldFragments(capacity: 1)
         #endif
     }
 
     #if DEBUG
-    /// With the test hook that keeps pages (debug builds only).
+    /// With the test hook that keeps fragments (debug builds only).
     public init(
         room: Room, counters: SingleWriterCounters, flowCapacity: Int, timeouts: FlowTimeouts,
-        export: FlowExportRing? = nil, hooks: WorkerTestHooks
+        export: FlowExportRing? = nil, fragments: FragmentOptions = FragmentOptions(), hooks: WorkerTestHooks
     ) {
         self.room = room
         self.counters = counters
         self.flows = FlowTable(capacity: flowCapacity, timeouts: timeouts, export: export)
-        staged = StagedFrames()
+        frags = FragmentCache(room: room, chunkOrder: fragments.chunkOrder, alignment: fragments.alignment)
+        layout.alignment = fragments.alignment
+        batch = FrameBatch(capacity: fragments.batch)
         writer = FrameWriter()
         taps = TapViews()
         holdFrames = hooks.holdFrames
         holdNanoseconds = hooks.holdNanoseconds
-        held = HeldPages(capacity: Swift.max(1, hooks.holdFrames))
+        held = HeldFragments(capacity: Swift.max(1, hooks.holdFrames))
     }
     #endif
 
-    /// The largest frame a page can hold.
+    /// The largest block a frame can have: the largest order.
     @inlinable static var largestBlock: Int { Room.pageSize << Room.maxOrder }
 
-    /// The order of the smallest block that holds `bytes`.
-    @inlinable @inline(__always)
-    static func order(for bytes: Int) -> Int {
-        if bytes <= Room.pageSize { return 0 }
-        let pages = (bytes &+ Room.pageSize &- 1) &>> Room.pageShift
-        return Int.bitWidth &- (pages &- 1).leadingZeroBitCount
-    }
-
-    /// Where a copied frame of `length` bytes goes: after the headroom with
-    /// the tailroom behind it (``PageLayout``), or at the block's start when
-    /// only the largest block holds it.
-    @inlinable @inline(__always)
-    static func placement(_ length: Int) -> (order: Int, offset: Int) {
-        let framed = PageLayout.headroom &+ length &+ PageLayout.tailroom
-        if framed <= largestBlock { return (order(for: framed), PageLayout.headroom) }
-        return (order(for: length), 0)
-    }
-
-    /// Handles one frame. `now` is the frame's timestamp (ns).
+    /// Handles one frame at once: pass 1 and pass 2 for it alone.
     @inlinable
     public mutating func process(
         _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64,
         flowHash: UInt32 = 0
     ) {
-        let c = counters
-        c.add(WorkerCounter.bytes.rawValue, capturedLength)
-        var length = capturedLength
-        let cut = length > PacketProcessor.largestBlock
-        if _slowPath(cut) {
-            c.add(WorkerCounter.oversized.rawValue, 1)
-            length = PacketProcessor.largestBlock
-        }
-        let (order, offset) = PacketProcessor.placement(length)
-        guard let page = room.allocate(order: order, .atomic) else {
-            c.add(WorkerCounter.droppedNoMemory.rawValue, 1)
-            return
-        }
-        let copy = page.baseAddress + offset
-        copy.copyMemory(from: frame, byteCount: length)
-        // A frame cut to 64 KiB decodes as cut by a snap length.
-        let wire = Swift.max(wireLength, capturedLength)
-        let d = decodePacket(UnsafeRawBufferPointer(start: copy, count: length), wireLength: wire, linkType: linkType)
-        account(d, bytes: capturedLength, timestamp: timestamp, flowHash: flowHash)
-        c.add(WorkerCounter.processed.rawValue, 1)
-        finish(page, offset: offset, captured: length, wire: wire, time: timestamp, linkType: linkType, cut: cut)
+        stage(
+            frame, capturedLength: capturedLength, wireLength: wireLength, linkType: linkType,
+            timestamp: timestamp, flowHash: flowHash)
+        processBatch()
     }
 
-    /// Handles one frame as ``process(_:capturedLength:wireLength:linkType:timestamp:flowHash:)``
-    /// does, a few frames later: the frame is copied into its page now and
-    /// its flow's slot starts loading, and the frame staged that many
-    /// frames ago is decoded and accounted. Call ``processStaged()`` when
-    /// the batch ends.
+    /// Pass 1 for one frame: copies it once into a fragment, laid down as
+    /// its block (``layout``), computes its flow hash when the source gave
+    /// none, and starts its flow slot loading. Call ``processBatch()`` when
+    /// the source's batch ends (a full batch is processed by itself).
+    /// `vlan` (TPID << 16 | TCI, 0: none) is a tag the kernel took out of
+    /// the frame: it goes back in after the MAC addresses as the frame is
+    /// copied, as libpcap puts it back.
+    @inlinable
     public mutating func stage(
-        _ frame: UnsafeRawPointer, capturedLength: Int, wireLength: Int, linkType: LinkType, timestamp: Int64
+        _ frame: UnsafeRawPointer, capturedLength captured: Int, wireLength wired: Int, linkType: LinkType,
+        timestamp: Int64, flowHash: UInt32 = 0, vlan: UInt32 = 0
     ) {
+        if _slowPath(batch.isFull) { processBatch() }
+        let tagged = vlan != 0 && captured >= 12
+        let capturedLength = tagged ? captured &+ 4 : captured
+        let wireLength = tagged ? wired &+ 4 : wired
         let c = counters
         c.add(WorkerCounter.bytes.rawValue, capturedLength)
         var length = capturedLength
+        var block = layout.blockBytes(length)
+        var offset = layout.header
         let cut = length > PacketProcessor.largestBlock
-        if _slowPath(cut) {
-            c.add(WorkerCounter.oversized.rawValue, 1)
-            length = PacketProcessor.largestBlock
+        if _slowPath(block > PacketProcessor.largestBlock) {
+            // Only the largest block holds it: the frame at its start (the
+            // recording puts the block's header and trailer elsewhere), cut
+            // to 64 KiB if longer.
+            if cut {
+                c.add(WorkerCounter.oversized.rawValue, 1)
+                length = PacketProcessor.largestBlock
+            }
+            block = PacketProcessor.largestBlock
+            offset = 0
         }
-        let (order, offset) = PacketProcessor.placement(length)
-        guard let page = room.allocate(order: order, .atomic) else {
+        guard let fragment = frags.allocate(block) else {
             c.add(WorkerCounter.droppedNoMemory.rawValue, 1)
             return
         }
-        let copy = page.baseAddress + offset
-        copy.copyMemory(from: frame, byteCount: length)
-        var hash: UInt32 = 0
-        if linkType == .ethernet, let h = FlowKey.quickHash(UnsafeRawPointer(copy), captured: length) {
-            hash = UInt32(truncatingIfNeeded: h)
-            flows.prefetch(hash: hash)
+        let copy = fragment.baseAddress + offset
+        if _slowPath(tagged) {
+            copy.copyMemory(from: frame, byteCount: 12)
+            copy.storeBytes(of: vlan.bigEndian, toByteOffset: 12, as: UInt32.self)
+            (copy + 16).copyMemory(from: frame + 12, byteCount: length &- 16)
+        } else {
+            copy.copyMemory(from: frame, byteCount: length)
         }
-        if staged.isFull { decodeOldestStaged() }
-        staged.append(
+        var hash = flowHash
+        if hash == 0 && linkType == .ethernet, let h = FlowKey.quickHash(UnsafeRawPointer(copy), captured: length) {
+            hash = UInt32(truncatingIfNeeded: h)
+        }
+        if hash != 0 { flows.prefetch(hash: hash) }
+        batch.append(
             StagedFrame(
-                page: page.intoRaw(), offset: Int32(truncatingIfNeeded: offset),
+                fragment: fragment.intoRaw(), offset: Int32(truncatingIfNeeded: offset),
                 length: Int32(truncatingIfNeeded: length),
                 wireLength: Int32(truncatingIfNeeded: Swift.max(wireLength, capturedLength)),
                 capturedLength: Int32(truncatingIfNeeded: capturedLength), linkType: linkType, hash: hash,
                 timestamp: timestamp, cut: cut))
     }
 
-    /// Decodes and accounts every staged frame.
-    public mutating func processStaged() {
-        while staged.count > 0 { decodeOldestStaged() }
-    }
-
-    mutating func decodeOldestStaged() {
-        let f = staged.removeOldest()
-        let page = room.adopt(f.page)
-        let copy = page.baseAddress + Int(f.offset)
-        let d = decodePacket(
-            UnsafeRawBufferPointer(start: copy, count: Int(f.length)), wireLength: Int(f.wireLength),
-            linkType: f.linkType)
-        account(d, bytes: Int(f.capturedLength), timestamp: f.timestamp, flowHash: f.hash)
-        counters.add(WorkerCounter.processed.rawValue, 1)
-        finish(
-            page, offset: Int(f.offset), captured: Int(f.length), wire: Int(f.wireLength), time: f.timestamp,
-            linkType: f.linkType, cut: f.cut)
+    /// Pass 2 for every staged frame, in order: decode, account, flows,
+    /// then the fragment goes back or to the recording.
+    @inlinable
+    public mutating func processBatch() {
+        var i = 0
+        let n = batch.count
+        while i < n {
+            let f = batch.entries[i]
+            let fragment = f.fragment.adopt()
+            let copy = fragment.baseAddress + Int(f.offset)
+            let d = decodePacket(
+                UnsafeRawBufferPointer(start: copy, count: Int(f.length)), wireLength: Int(f.wireLength),
+                linkType: f.linkType)
+            account(d, bytes: Int(f.capturedLength), timestamp: f.timestamp, flowHash: f.hash)
+            counters.add(WorkerCounter.processed.rawValue, 1)
+            finish(
+                fragment, offset: Int(f.offset), captured: Int(f.length), wire: Int(f.wireLength), time: f.timestamp,
+                linkType: f.linkType, cut: f.cut)
+            i &+= 1
+        }
+        batch.count = 0
+        batch.bytes = 0
     }
 
     /// Handles a frame that already sits in a page of this room (received
@@ -205,29 +235,32 @@ public struct PacketProcessor: ~Copyable {
         account(d, bytes: capturedLength, timestamp: timestamp, flowHash: 0)
         c.add(WorkerCounter.processed.rawValue, 1)
         finish(
-            page, offset: offset, captured: capturedLength, wire: wire, time: timestamp, linkType: linkType, cut: false)
+            Fragment(page), offset: offset, captured: capturedLength, wire: wire, time: timestamp, linkType: linkType,
+            cut: false)
     }
 
-    /// The frame is done with: it goes to the recording, or its page goes
-    /// home (or, in a debug build with the hold hook set, is kept a while).
+    /// The frame is done with: it goes to the recording, or its fragment
+    /// goes back (or, in a debug build with the hold hook set, is kept a
+    /// while).
     @inlinable @inline(__always)
     mutating func finish(
-        _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
+        _ fragment: consuming Fragment, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType,
+        cut: Bool
     ) {
         if _slowPath(tapping) {
-            tap(page.baseAddress + offset, captured: captured, wire: wire, time: time, linkType: linkType)
+            tap(fragment.baseAddress + offset, captured: captured, wire: wire, time: time, linkType: linkType)
         }
         if _slowPath(recording) {
-            record(page, offset: offset, captured: captured, wire: wire, time: time, linkType: linkType, cut: cut)
+            record(fragment, offset: offset, captured: captured, wire: wire, time: time, linkType: linkType, cut: cut)
             return
         }
         #if DEBUG
         if _slowPath(holdFrames > 0) {
-            hold(page)
+            hold(fragment)
             return
         }
         #endif
-        room.free(page)
+        frags.free(fragment)
     }
 
     /// Whether a live tap is open.
@@ -256,46 +289,73 @@ public struct PacketProcessor: ~Copyable {
     /// The frame goes to the recording.
     @usableFromInline
     mutating func record(
-        _ page: consuming Page, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType, cut: Bool
+        _ fragment: consuming Fragment, offset: Int, captured: Int, wire: Int, time: Int64, linkType: LinkType,
+        cut: Bool
     ) {
         if let sinkFilter,
             !sinkFilter.matches(
-                linkType: linkType.rawValue, frame: page.baseAddress + offset, captured: captured, wire: wire)
+                linkType: linkType.rawValue, frame: fragment.baseAddress + offset, captured: captured, wire: wire)
         {
             counters.add(WorkerCounter.unwrittenFiltered.rawValue, 1)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         let key = sourceKey >= 0 ? sourceKey : writer.key(replayed: linkType.rawValue)
         writer.append(
-            page, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut, room: room,
-            counters: counters)
+            fragment, frameOffset: offset, captured: captured, wire: wire, time: time, key: key, cut: cut,
+            frags: &frags, counters: counters)
     }
 
-    /// Starts recording (before the first frame).
+    /// Starts recording (before the first frame): frames are laid down as
+    /// the recording's blocks from now on.
     mutating func startRecording(_ writer: consuming FrameWriter, filter: FilterTable? = nil) {
         self.writer = writer
         sinkFilter = filter
         recording = self.writer.enabled
+        if recording { layout = self.writer.format == .pcapng ? .pcapng : .pcap }
     }
+
+    /// Whether the recording can take every staged frame and one more of
+    /// `length` bytes, whatever their fate: a replay holds its frames back
+    /// when it cannot (nothing is lost: the reader waits).
+    @inline(__always)
+    func writerCanTakeStaged(plus length: Int) -> Bool {
+        writer.canTake(
+            frames: batch.count &+ 1, bytes: batch.bytes &+ Swift.min(layout.blockBytes(length), Self.largestBlock))
+    }
+
+    /// The recording's write completed (a completion on the worker's ring).
+    mutating func writeCompleted(_ result: Int32, uring: borrowing IOURing) {
+        writer.completed(result, uring: uring, frags: &frags, counters: counters)
+    }
+
+    /// The recording between polls: rotation on the wall clock, the next
+    /// write, finished files.
+    mutating func serviceWriter(uring: borrowing IOURing, now: Int64, draining: Bool) {
+        writer.service(uring: uring, now: now, draining: draining, counters: counters)
+    }
+
+    /// Between polls: the fragment cache's counts reach the room's.
+    @inline(__always)
+    public func publishFragments() { frags.publish() }
 
     #if DEBUG
     @usableFromInline
-    mutating func hold(_ page: consuming Page) {
-        if held.count == holdFrames { room.free(room.adopt(held.removeOldest(room: room.index))) }
-        held.append(page.intoRaw(), at: Int64(lab_monotonic_ns()))
+    mutating func hold(_ fragment: consuming Fragment) {
+        if held.count == holdFrames { frags.free(held.removeOldest().adopt()) }
+        held.append(fragment.intoRaw(), at: Int64(lab_monotonic_ns()))
     }
     #endif
 
-    /// Frees the held pages whose time is up (the hook's pages come home);
-    /// nothing in a release build.
+    /// Frees the held fragments whose time is up (the hook's frames come
+    /// home); nothing in a release build.
     @inline(__always)
     public mutating func releaseExpiredHeld() {
         #if DEBUG
         guard holdFrames > 0, holdNanoseconds > 0, held.count > 0 else { return }
         let now = Int64(lab_monotonic_ns())
         while held.count > 0 && now &- held.oldestTime >= holdNanoseconds {
-            room.free(room.adopt(held.removeOldest(room: room.index)))
+            frags.free(held.removeOldest().adopt())
         }
         #endif
     }
@@ -373,13 +433,15 @@ public struct PacketProcessor: ~Copyable {
         if d.flowHash != 0 { flows.prefetch(hash: d.flowHash) }
     }
 
-    /// Frees pages the hold hook kept (nothing in a release build), and
-    /// decodes any staged frame.
+    /// Processes any staged frame, frees what the hold hook kept (nothing
+    /// in a release build), and lets go of the current chunk: at the end of
+    /// the worker's run, before the leak check.
     public mutating func releaseHeld() {
-        processStaged()
+        processBatch()
         #if DEBUG
-        while held.count > 0 { room.free(room.adopt(held.removeOldest(room: room.index))) }
+        while held.count > 0 { frags.free(held.removeOldest().adopt()) }
         #endif
+        frags.releaseCurrentChunk()
     }
 
     /// The flows in the table (after the worker stopped, or on its thread).
@@ -392,23 +454,26 @@ public struct PacketProcessor: ~Copyable {
     }
 }
 
-/// One staged frame: its page, given up until its decode.
+/// One frame between pass 1 and pass 2: its fragment, given up until its
+/// decode, and what the decode needs.
+@usableFromInline
 struct StagedFrame {
-    var page: RawPage
-    var offset: Int32
-    var length: Int32
-    var wireLength: Int32
-    var capturedLength: Int32
-    var linkType: LinkType
-    var hash: UInt32
-    var timestamp: Int64
-    var cut: Bool
+    @usableFromInline var fragment: RawFragment
+    @usableFromInline var offset: Int32
+    @usableFromInline var length: Int32
+    @usableFromInline var wireLength: Int32
+    @usableFromInline var capturedLength: Int32
+    @usableFromInline var linkType: LinkType
+    @usableFromInline var hash: UInt32
+    @usableFromInline var timestamp: Int64
+    @usableFromInline var cut: Bool
 
+    @inlinable
     init(
-        page: RawPage, offset: Int32, length: Int32, wireLength: Int32, capturedLength: Int32, linkType: LinkType,
-        hash: UInt32, timestamp: Int64, cut: Bool
+        fragment: RawFragment, offset: Int32, length: Int32, wireLength: Int32, capturedLength: Int32,
+        linkType: LinkType, hash: UInt32, timestamp: Int64, cut: Bool
     ) {
-        self.page = page
+        self.fragment = fragment
         self.offset = offset
         self.cut = cut
         self.length = length
@@ -420,44 +485,41 @@ struct StagedFrame {
     }
 }
 
-/// The frames waiting for their decode: a fixed ring of ``depth``, the
-/// prefetch distance (far enough for a slot's line to arrive from memory
-/// while the frames between are copied and decoded).
-struct StagedFrames: ~Copyable {
-    static let depth = 4
-    let entries: UnsafeMutablePointer<StagedFrame>
-    var head = 0
-    var count = 0
+/// The frames of one batch between its two passes: a fixed array, filled
+/// by pass 1 and emptied by pass 2 (a poll's budget, a `pcap_dispatch`, a
+/// TPACKET block; a larger source batch is cut into these).
+@usableFromInline
+struct FrameBatch: ~Copyable {
+    @usableFromInline let entries: UnsafeMutablePointer<StagedFrame>
+    @usableFromInline let capacity: Int
+    @usableFromInline var count = 0
+    /// The staged frames' blocks, in bytes.
+    @usableFromInline var bytes = 0
 
-    @usableFromInline
-    init() {
-        entries = .allocate(capacity: StagedFrames.depth)
+    init(capacity: Int) {
+        self.capacity = Swift.max(1, capacity)
+        entries = .allocate(capacity: self.capacity)
     }
 
     deinit {
         entries.deallocate()
     }
 
-    @inlinable var isFull: Bool { count == StagedFrames.depth }
+    @inlinable var isFull: Bool { count == capacity }
 
+    @inlinable @inline(__always)
     mutating func append(_ f: StagedFrame) {
-        (entries + ((head &+ count) & (StagedFrames.depth &- 1))).initialize(to: f)
+        (entries + count).initialize(to: f)
         count &+= 1
-    }
-
-    mutating func removeOldest() -> StagedFrame {
-        let f = (entries + head).move()
-        head = (head &+ 1) & (StagedFrames.depth &- 1)
-        count &-= 1
-        return f
+        bytes &+= Int(f.fragment.bytes)
     }
 }
 
 #if DEBUG
-/// The hold hook's pages, oldest first: a fixed ring of raw pages and the
-/// times they were held.
-struct HeldPages: ~Copyable {
-    let entries: UnsafeMutablePointer<(address: UnsafeMutableRawPointer, order: Int, time: Int64)>
+/// The hold hook's fragments, oldest first: a fixed ring of raw fragments
+/// and the times they were held.
+struct HeldFragments: ~Copyable {
+    let entries: UnsafeMutablePointer<(fragment: RawFragment, time: Int64)>
     let capacity: Int
     var head = 0
     var count = 0
@@ -471,18 +533,18 @@ struct HeldPages: ~Copyable {
         entries.deallocate()
     }
 
-    mutating func append(_ page: RawPage, at time: Int64) {
-        (entries + (head &+ count) % capacity).initialize(to: (page.address, page.order, time))
+    mutating func append(_ fragment: RawFragment, at time: Int64) {
+        (entries + (head &+ count) % capacity).initialize(to: (fragment, time))
         count &+= 1
     }
 
     var oldestTime: Int64 { entries[head].time }
 
-    mutating func removeOldest(room: Int) -> RawPage {
+    mutating func removeOldest() -> RawFragment {
         let e = (entries + head).move()
         head = (head &+ 1) % capacity
         count &-= 1
-        return RawPage(address: e.address, order: e.order, roomIndex: room)
+        return e.fragment
     }
 }
 #endif

@@ -94,7 +94,9 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             // A recording that cannot take another frame holds the replay
             // back (its reader waits for queue space: nothing is lost)
             // until its writes complete.
-            let held = context.processor.pointee.writer.saturated
+            let held =
+                context.processor.pointee.writer.enabled
+                && !context.processor.pointee.writerCanTakeStaged(plus: PacketProcessor.largestBlock)
             AtomicContext.enter()
             let replayed = held ? 0 : pollReplay(budget: budget)
             let (captured, capturedMore) = sources.poll(budget: budget, context: context)
@@ -108,6 +110,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
             if tick { lastTick = now }
             let starved = sources.service(context: context, publishCounts: tick)
             context.processor.pointee.releaseExpiredHeld()
+            if tick { context.processor.pointee.publishFragments() }
             // The flow table's timer on the wall clock: flows end on an idle
             // link too. (On the packets' clock it runs with the packets.)
             if sources.usesWallClock { context.processor.pointee.tick(now: LiveSources.wallClock()) }
@@ -174,13 +177,20 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         return flows
     }
 
-    /// The replay queue: up to `budget` frames, each copied into a page of
-    /// the room, decoded and accounted; the next frame's bytes and flow slot
-    /// are prefetched while this one is worked on.
+    /// The replay queue: up to `budget` frames, a batch at a time. Pass 1
+    /// copies each into a fragment of the room, laid down as its block,
+    /// and starts its flow slot loading (the reader computed its hash, as
+    /// a NIC's RSS does), with the source bytes of the frame
+    /// ``replayPrefetchDistance`` places ahead prefetched; pass 2 decodes
+    /// and accounts them.
     @inline(__always)
     func pollReplay(budget: Int) -> Int {
         Self.poll(inboxes.storage[context.shared.index], budget: budget, context: context)
     }
+
+    /// How many frames ahead pass 1 prefetches a replayed frame's bytes
+    /// (BENCHMARKS.md, "The frame's shape": measured 1, 2, 4, 8).
+    static var replayPrefetchDistance: Int { 4 }
 
     @inline(__always)
     static func poll(_ inbox: borrowing ReplayInbox, budget: Int, context: borrowing WorkerContext) -> Int {
@@ -188,16 +198,22 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         var n = 0
         processor.pointee.ingress = 0  // replayed: no interface
         processor.pointee.sourceKey = -1  // recorded by link type
-        // A recording that cannot take another frame holds the rest back.
+        // A recording that cannot take the batch's frames holds the rest
+        // back (the reader waits: nothing is lost).
         let recording = processor.pointee.writer.enabled
-        while n < budget, !(recording && processor.pointee.writer.saturated), let d = inbox.ring.pop() {
-            if let next = inbox.ring.peek(ahead: 1) { processor.pointee.prefetch(next) }
-            processor.pointee.process(
+        while n < budget, let d = inbox.ring.peek(ahead: 0) {
+            if recording && !processor.pointee.writerCanTakeStaged(plus: Int(d.capturedLength)) { break }
+            _ = inbox.ring.pop()
+            if let ahead = inbox.ring.peek(ahead: replayPrefetchDistance) {
+                lab_prefetch(UnsafeRawPointer(bitPattern: ahead.address))
+            }
+            processor.pointee.stage(
                 UnsafeRawPointer(bitPattern: d.address)!, capturedLength: Int(d.capturedLength),
                 wireLength: Int(d.wireLength), linkType: LinkType(rawValue: d.linkType), timestamp: d.timestamp,
                 flowHash: d.flowHash)
             n &+= 1
         }
+        processor.pointee.processBatch()
         if n > 0 {
             context.counters.add(WorkerCounter.replayFrames.rawValue, n)
             // A reader waiting for room sleeps until half the queue is free.

@@ -22,11 +22,26 @@ public struct WorkerOptions: Sendable {
     /// Pause-spins before sleeping when the queue is empty (0 when workers
     /// share CPUs with their feeder).
     public var spinBeforeSleep: Int = 256
+    /// How frames share the room's memory: chunk order, alignment, batch.
+    public var fragments = FragmentOptions()
     #if DEBUG
     /// Test hooks, compiled into debug builds only: a release build has
     /// neither the options nor a branch for them on the packet path.
     public var hooks = WorkerTestHooks()
     #endif
+
+    public init() {}
+}
+
+/// How a worker cuts its room into fragments.
+public struct FragmentOptions: Sendable, Equatable {
+    /// Chunks of 2^chunkOrder pages.
+    public var chunkOrder = 2
+    /// Fragments start at multiples of this, when not recording (a
+    /// recording packs them at its blocks' granularity).
+    public var alignment = 64
+    /// Frames per batch between pass 1 and pass 2, at most.
+    public var batch = 64
 
     public init() {}
 }

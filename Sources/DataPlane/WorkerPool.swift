@@ -124,12 +124,13 @@ public final class WorkerPool: @unchecked Sendable {
         processor.initialize(
             to: PacketProcessor(
                 room: room, counters: shared.counters, flowCapacity: options.flowCapacity,
-                timeouts: options.timeouts, export: shared.exportRing, hooks: options.hooks))
+                timeouts: options.timeouts, export: shared.exportRing, fragments: options.fragments,
+                hooks: options.hooks))
         #else
         processor.initialize(
             to: PacketProcessor(
                 room: room, counters: shared.counters, flowCapacity: options.flowCapacity,
-                timeouts: options.timeouts, export: shared.exportRing))
+                timeouts: options.timeouts, export: shared.exportRing, fragments: options.fragments))
         #endif
         defer {
             processor.deinitialize(count: 1)

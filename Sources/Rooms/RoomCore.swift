@@ -73,6 +73,12 @@ struct RoomInbox: @unchecked Sendable {
     @usableFromInline let waiters: UnsafeMutablePointer<Atomic<UInt32>>
     /// The futex word the owner sleeps on; bumped by a push that sees waiters.
     @usableFromInline let generation: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Fragments (and their bytes) released by other threads, and the
+    /// chunks their releases sent home: the owner's counters cannot take
+    /// those, so they count here, one relaxed add each.
+    @usableFromInline let remoteFragments: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let remoteFragmentBytes: UnsafeMutablePointer<Atomic<Int>>
+    @usableFromInline let remoteChunks: UnsafeMutablePointer<Atomic<Int>>
 
     /// `memory` must hold `RoomInbox.byteCount` bytes, aligned to a cache line.
     @usableFromInline
@@ -85,6 +91,12 @@ struct RoomInbox: @unchecked Sendable {
         waiters.initialize(to: Atomic(0))
         generation = (memory + 68).bindMemory(to: Atomic<UInt32>.self, capacity: 1)
         generation.initialize(to: Atomic(0))
+        remoteFragments = (memory + 72).bindMemory(to: Atomic<Int>.self, capacity: 1)
+        remoteFragments.initialize(to: Atomic(0))
+        remoteFragmentBytes = (memory + 80).bindMemory(to: Atomic<Int>.self, capacity: 1)
+        remoteFragmentBytes.initialize(to: Atomic(0))
+        remoteChunks = (memory + 88).bindMemory(to: Atomic<Int>.self, capacity: 1)
+        remoteChunks.initialize(to: Atomic(0))
     }
 
     @usableFromInline static let byteCount = 128

@@ -34,6 +34,17 @@ public enum RoomCounter: Int, CaseIterable, Sendable {
     /// `.wait` allocations made in atomic context in a release build
     /// (a debug build traps instead). They were refused rather than slept.
     case sleepInAtomic
+    // Fragments (``FragmentCache``): the cache's own counts, published
+    // between polls, and the frees that went past it on the owner's thread.
+    /// Fragments handed out (blocks of their own included), and their bytes.
+    case fragmentsAllocated, fragmentBytesAllocated
+    /// Fragments given back to the cache's bias (their chunk still current).
+    case fragmentsReturned, fragmentBytesReturned
+    /// Fragments released past the cache on the owner's thread (one atomic
+    /// off their chunk's count each, or a run at once).
+    case fragmentsFreed, fragmentBytesFreed
+    /// Chunks taken from the room, reused whole, and sent home by the owner.
+    case chunksAllocated, chunksReused, chunksFreed
     // Per order, 0...4.
     case allocEmpty0, allocEmpty1, allocEmpty2, allocEmpty3, allocEmpty4
     case allocFail0, allocFail1, allocFail2, allocFail3, allocFail4

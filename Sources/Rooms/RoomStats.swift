@@ -29,6 +29,16 @@ public struct RoomStats: Sendable, Hashable, Codable {
     public var failureWarnings: Int
     public var waits: Int
     public var sleepInAtomic: Int
+    /// Fragments (``FragmentCache``): handed out in all, and in use now
+    /// (with their bytes); chunks taken from the room, reused whole, in use
+    /// now; fragments per chunk (handed out over chunks taken and reused).
+    public var fragmentsAllocated: Int = 0
+    public var fragmentsInUse: Int = 0
+    public var fragmentBytesInUse: Int = 0
+    public var chunksAllocated: Int = 0
+    public var chunksReused: Int = 0
+    public var chunksInUse: Int = 0
+    public var fragmentsPerChunk: Double = 0
 
     /// Allocations that succeeded.
     public var allocations: Int { allocFast + allocSlow }
@@ -56,7 +66,8 @@ extension Room {
             freePages: free, inUsePages: pageCount - free, inUseHighWater: c.load(.inUseHighWater),
             cachePages: max(0, free - buddyPages), freeBlocks: blocks,
             remoteInFlight: max(0, pushed - reclaimed), failureWarnings: c.load(.failureWarnings),
-            waits: c.load(.waits), sleepInAtomic: c.load(.sleepInAtomic))
+            waits: c.load(.waits), sleepInAtomic: c.load(.sleepInAtomic)
+        ).withFragments(c, core.pointee.inbox)
     }
 
     /// The latest failure's order and mode, with the count of failures that
@@ -79,4 +90,29 @@ extension Room {
 
     /// Returns every cached order-0 page to the buddy. Owner only.
     public func flushCache() { drainCache() }
+}
+
+extension RoomStats {
+    /// The fragment counts, from the owner's counters and the frees that
+    /// other threads counted in the inbox.
+    func withFragments(_ c: SingleWriterCounters, _ inbox: RoomInbox) -> RoomStats {
+        var s = self
+        let allocated = c.load(.fragmentsAllocated)
+        let freed =
+            c.load(.fragmentsReturned) + c.load(.fragmentsFreed)
+            + inbox.remoteFragments.pointee.load(ordering: .relaxed)
+        let bytesFreed =
+            c.load(.fragmentBytesReturned) + c.load(.fragmentBytesFreed)
+            + inbox.remoteFragmentBytes.pointee.load(ordering: .relaxed)
+        let chunksFreed = c.load(.chunksFreed) + inbox.remoteChunks.pointee.load(ordering: .relaxed)
+        s.fragmentsAllocated = allocated
+        s.fragmentsInUse = max(0, allocated - freed)
+        s.fragmentBytesInUse = max(0, c.load(.fragmentBytesAllocated) - bytesFreed)
+        s.chunksAllocated = c.load(.chunksAllocated)
+        s.chunksReused = c.load(.chunksReused)
+        s.chunksInUse = max(0, s.chunksAllocated - chunksFreed)
+        let chunks = s.chunksAllocated + s.chunksReused
+        s.fragmentsPerChunk = chunks > 0 ? Double(allocated) / Double(chunks) : 0
+        return s
+    }
 }

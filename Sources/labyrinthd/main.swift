@@ -107,7 +107,42 @@ struct ArenaOptions: ParsableArguments {
     @Flag(help: "Same as --lock off.")
     var noLock = false
 
+    @Option(help: "Frames share chunks of this many bytes of the room (4KiB, 8KiB, 16KiB, 32KiB or 64KiB).")
+    var chunkSize: String = "16KiB"
+
+    @Option(help: "Without recording, fragments start at multiples of this many bytes (8 or 64).")
+    var fragmentAlignment: Int = 64
+
+    @Option(help: "Frames per batch between the copy pass and the decode pass.")
+    var batch: Int = 64
+
     var lockPolicy: LockPolicy { noLock ? .off : lock }
+
+    func validate() throws {
+        _ = try fragments()
+    }
+
+    /// The fragment options these flags ask for.
+    func fragments() throws -> FragmentOptions {
+        var f = FragmentOptions()
+        let bytes: Int
+        do {
+            bytes = try ByteSize.parse(chunkSize)
+        } catch {
+            throw ValidationError("--chunk-size: \(error)")
+        }
+        guard let order = (0...4).first(where: { 4096 << $0 == bytes }) else {
+            throw ValidationError("--chunk-size must be 4KiB, 8KiB, 16KiB, 32KiB or 64KiB, not \(chunkSize)")
+        }
+        guard fragmentAlignment == 8 || fragmentAlignment == 64 else {
+            throw ValidationError("--fragment-alignment must be 8 or 64")
+        }
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be within 1...4096") }
+        f.chunkOrder = order
+        f.alignment = fragmentAlignment
+        f.batch = batch
+        return f
+    }
 }
 
 /// Options shared by the commands that start workers.
@@ -466,6 +501,7 @@ struct Replay: AsyncParsableCommand {
         c.fifoPriority = placement.priority
         c.pagesPerRoom = arena.pagesPerRoom
         c.lock = arena.lockPolicy
+        c.worker.fragments = try arena.fragments()
         if let pps {
             c.pacing = .packetsPerSecond(pps)
         } else if let mbps {
@@ -560,7 +596,7 @@ struct CaptureCommand: AsyncParsableCommand {
     )
     @Option(name: .shortAndLong, help: "The interface.")
     var interface: String
-    @Option(help: "pcap or uring.")
+    @Option(help: "pcap, tpacket or uring.")
     var backend: CaptureBackend = .pcap
     @OptionGroup var placement: WorkerPlacement
     @Flag(help: "mlockall(MCL_CURRENT | MCL_FUTURE) the whole process.")
@@ -630,6 +666,7 @@ struct CaptureCommand: AsyncParsableCommand {
         c.mlockall = mlockall
         c.pagesPerRoom = arena.pagesPerRoom
         c.lock = arena.lockPolicy
+        c.worker.fragments = try arena.fragments()
         c.duration = duration
         c.count = count
         c.topFlows = processing.top

@@ -73,9 +73,11 @@ struct LifecycleTests {
         let directory = temporaryDirectory()
         defer { rmdir(directory) }
         let file = directory + "/burst.pcap"
-        writeFile(file, udpCapture(count: 5000, flows: 10))
+        // Frames of 1442 bytes: eleven share a 16 KiB chunk.
+        writeFile(file, udpCapture(count: 5000, flows: 10, payload: 1400))
         defer { unlink(file) }
-        // Each worker keeps its last 2000 frames' pages: more than a room of 256.
+        // Each worker keeps its last 2000 frames: some 180 chunks of 4
+        // pages, more than a room of 256.
         let daemon = try DaemonProcess(pagesPerRoom: 256, more: "test_hold_frames = 2000")
         let job = try waitForJob(daemon, try daemon.ask(["command": "replay", "file": .string(file)]))
         #expect(job["state"]?.stringValue == "done")

@@ -10,7 +10,7 @@ import Glibc
 /// same workers, and changes its BPF filter on SIGHUP without a restart.
 @Suite("Daemon with a live source", .serialized)
 struct LiveSourceTests {
-    @Test("capture, replay through the same workers, filter reloaded live", arguments: ["pcap", "uring"])
+    @Test("capture, replay through the same workers, filter reloaded live", arguments: ["pcap", "tpacket", "uring"])
     func liveSource(backend: String) throws {
         let network = try TestNetwork()
         let directory = temporaryDirectory()

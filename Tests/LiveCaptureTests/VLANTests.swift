@@ -28,7 +28,9 @@ struct VLANTests {
         return (pcap, json)
     }()
 
-    static let cases: [(String, Bool)] = [("pcap", true), ("pcap", false), ("uring", true), ("uring", false)]
+    static let cases: [(String, Bool)] = [
+        ("pcap", true), ("pcap", false), ("tpacket", true), ("tpacket", false), ("uring", true), ("uring", false),
+    ]
 
     @Test("802.1Q, QinQ and 0x9100 stacks of every size: the tags come back, every count exact", arguments: cases)
     func tags(backend: String, offload: Bool) throws {

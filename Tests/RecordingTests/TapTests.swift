@@ -220,7 +220,7 @@ struct TapTests {
 
     @Test(
         "a tap on a live source takes exactly the frames its filter matches, named by the source's interface",
-        arguments: ["pcap", "uring"])
+        arguments: ["pcap", "tpacket", "uring"])
     func liveSource(backend: String) throws {
         let network = try TestNetwork()
         let directory = temporaryDirectory("tap-live")

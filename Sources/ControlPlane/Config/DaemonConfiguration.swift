@@ -74,6 +74,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var watermarks: Watermarks? = nil
         public var cache: Int? = nil
         public var cacheBatch: Int? = nil
+        /// Frames share chunks of this many bytes (a block of 1 to 16 pages).
+        public var chunkSize = 16 << 10
+
+        /// The chunks' order.
+        public var chunkOrder: Int { (0...4).first { 4096 << $0 == chunkSize } ?? 2 }
     }
 
     public struct Workers: Sendable, Equatable {
@@ -433,6 +438,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             r.watermarks = Watermarks(min: min, low: low, high: high)
         }
+        r.chunkSize = try s.size("chunk_size", default: r.chunkSize, in: 4096...(64 << 10))
+        guard (0...4).contains(where: { 4096 << $0 == r.chunkSize }) else {
+            throw s.error(
+                "chunk_size",
+                "must be 4KiB, 8KiB, 16KiB, 32KiB or 64KiB (a block of the room), not \(r.chunkSize) bytes")
+        }
         r.cache = try s.optionalInt("cache", in: 1...Int(Int32.max))
         r.cacheBatch = try s.optionalInt("cache_batch", in: 1...Int(Int32.max))
         if let cache = r.cache, cache > r.pagesPerRoom {
@@ -443,7 +454,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             throw s.error("cache_batch", "must not exceed the cache (\(capacity))")
         }
         try s.finish(known: [
-            "size", "pages_per_room", "lock", "hugepages", "min", "low", "high", "cache", "cache_batch",
+            "size", "pages_per_room", "lock", "hugepages", "min", "low", "high", "cache", "cache_batch", "chunk_size",
         ])
         return r
     }

@@ -107,13 +107,16 @@ final class InterfaceHeaders: @unchecked Sendable {
 }
 
 /// One write: the iovecs of whole blocks for one file at one offset, and
-/// the pages they point into, held until the write's completion.
+/// the fragments they lie in, held until the write's completion. Blocks
+/// that follow each other in a chunk share one iovec, so a chunk's used
+/// span is written whole.
 struct WriteBatch {
+    /// writev's limit (IOV_MAX).
     static let iovecCapacity = 1024
     /// One frame takes at most: an interface header, a block header, the
-    /// frame, a trailer.
+    /// frame, a trailer (most take none: their block extends the last).
     static let iovecsPerFrame = 4
-    static let frameCapacity = iovecCapacity / 2
+    static let frameCapacity = 2048
     /// Per frame, a block header and trailer when the page has no room for
     /// them (frames too big for headroom in the largest block).
     static let scratchPerFrame = 40
@@ -125,7 +128,8 @@ struct WriteBatch {
     var bytes = 0
     /// Frame bytes (after the snap length), for `written_bytes`.
     var frameBytes = 0
-    var pagesHeld = 0
+    /// Bytes of the fragments it holds.
+    var bytesHeld = 0
     /// When its first frame came (monotonic ns): the flush deadline runs from it.
     var firstTime: UInt64 = 0
     /// A pipe took part of it: the bytes written so far, and the first
@@ -133,7 +137,7 @@ struct WriteBatch {
     var done = 0
     var firstIov = 0
     let iov: UnsafeMutablePointer<iovec>
-    let pages: UnsafeMutablePointer<RawPage>
+    let fragments: UnsafeMutablePointer<RawFragment>
     /// Per frame: its unit's bytes (interface header and block), its frame
     /// bytes, and the interface id whose header it carries (-1: none).
     let unitBytes: UnsafeMutablePointer<Int32>
@@ -143,7 +147,7 @@ struct WriteBatch {
 
     init() {
         iov = .allocate(capacity: Self.iovecCapacity)
-        pages = .allocate(capacity: Self.frameCapacity)
+        fragments = .allocate(capacity: Self.frameCapacity)
         unitBytes = .allocate(capacity: Self.frameCapacity)
         unitFrameBytes = .allocate(capacity: Self.frameCapacity)
         unitInterface = .allocate(capacity: Self.frameCapacity)
@@ -152,7 +156,7 @@ struct WriteBatch {
 
     func deallocate() {
         iov.deallocate()
-        pages.deallocate()
+        fragments.deallocate()
         unitBytes.deallocate()
         unitFrameBytes.deallocate()
         unitInterface.deallocate()
@@ -161,6 +165,25 @@ struct WriteBatch {
 
     var hasRoom: Bool { frames < Self.frameCapacity && iovCount + Self.iovecsPerFrame <= Self.iovecCapacity }
 
+    /// The frames it surely takes still, however they are laid out.
+    var surelyTakes: Int {
+        Swift.min(Self.frameCapacity - frames, (Self.iovecCapacity - iovCount) / Self.iovecsPerFrame)
+    }
+
+    /// Adds the iovec of `length` bytes at `base`, extending the last when
+    /// it ends where this begins (the next block of the same chunk).
+    @inline(__always)
+    mutating func add(_ base: UnsafeMutableRawPointer, _ length: Int) {
+        if iovCount > firstIov, let last = iov[iovCount &- 1].iov_base,
+            last + iov[iovCount &- 1].iov_len == base
+        {
+            iov[iovCount &- 1].iov_len &+= length
+            return
+        }
+        iov[iovCount] = iovec(iov_base: base, iov_len: length)
+        iovCount &+= 1
+    }
+
     mutating func reset(fd: Int32, start: Int64) {
         self.fd = fd
         self.start = start
@@ -168,7 +191,7 @@ struct WriteBatch {
         frames = 0
         bytes = 0
         frameBytes = 0
-        pagesHeld = 0
+        bytesHeld = 0
         done = 0
         firstIov = 0
     }
@@ -192,12 +215,15 @@ struct WriteBatch {
 }
 
 /// A worker's recording, in the worker: each frame it keeps becomes one
-/// block in its file, written from the frame's own page (the block header
-/// in the headroom, the trailer after it). Frames gather into batches of
+/// block in its file, written from the frame's own fragment, where pass 1
+/// laid it down as that block (the header before the frame, the trailer
+/// after it). Blocks that follow each other in a chunk share one iovec,
+/// so a chunk's used span goes in one piece. Frames gather into batches of
 /// at most 1024 iovecs; one write per worker is in flight at a time (so
 /// blocks land in order and a short write leaves whole blocks before it),
 /// on the worker's own io_uring, at offsets the worker knows as its file's
-/// only writer. The pages go home at the completion. Files are opened,
+/// only writer. The fragments go back at the completion, a chunk's run
+/// with one atomic. Files are opened,
 /// named, closed and unlinked by the recorder's control thread; the worker
 /// swaps descriptors.
 ///
@@ -220,7 +246,8 @@ public struct FrameWriter: ~Copyable {
     @usableFromInline let enabled: Bool
     let format: RecordFormat
     let snapLength: Int
-    let pageCap: Int
+    /// The most bytes of fragments the batches may hold.
+    let byteCap: Int
     let intervalNanoseconds: Int64
     let sizeLimit: Int
     let sequential: Bool
@@ -250,7 +277,7 @@ public struct FrameWriter: ~Copyable {
     var queued = 0
     var inFlight = false
     var inFlightFlags: Int32 = 0
-    var pagesHeld = 0
+    var bytesHeld = 0
 
     // Retired files waiting for their last writes, oldest first.
     static let retiringCapacity = 8
@@ -273,7 +300,7 @@ public struct FrameWriter: ~Copyable {
         replayKeys = headersOwner.replayKeys
         format = .pcapng
         snapLength = .max
-        pageCap = 0
+        byteCap = 0
         intervalNanoseconds = 0
         sizeLimit = .max
         sequential = false
@@ -297,7 +324,7 @@ public struct FrameWriter: ~Copyable {
         replayKeys = headers.replayKeys
         format = options.format
         snapLength = options.snapLength ?? .max
-        pageCap = Swift.max(16, options.pagesInFlight ?? roomPages / 4)
+        byteCap = Swift.max(16, options.pagesInFlight ?? roomPages / 4) &* Room.pageSize
         let rotation = options.naming.rotation
         intervalNanoseconds = (rotation.intervalSeconds ?? 0) &* 1_000_000_000
         sizeLimit = rotation.maximumFileSize ?? .max
@@ -332,14 +359,21 @@ public struct FrameWriter: ~Copyable {
     }
     var retiringCountIsZero: Bool { retiringCount == 0 }
 
-    /// No room for another frame of the largest order: a replay holds its
-    /// frames back (the reader waits, nothing is lost) until writes complete.
-    var saturated: Bool {
-        guard enabled else { return false }
-        if pagesHeld &+ (1 &<< Room.maxOrder) > pageCap { return true }
-        // Every batch taken: the next frame could need a batch of its own
-        // (it may start the next file, by size or on the packets' clock).
-        return queued == Self.batchCount
+    /// Whether `frames` more frames of `bytes` bytes in all surely find
+    /// room: under the cap on bytes held, and in the batches, with one
+    /// batch left over (a frame may start the next file, by size or on the
+    /// packets' clock, and need a batch of its own). A replay holds its
+    /// frames back while not (the reader waits, nothing is lost).
+    func canTake(frames: Int, bytes: Int) -> Bool {
+        guard enabled else { return true }
+        if bytesHeld &+ bytes > byteCap { return false }
+        let perBatch = WriteBatch.iovecCapacity / WriteBatch.iovecsPerFrame
+        var room = (Self.batchCount &- queued &- 1) &* perBatch
+        if queued > 0 {
+            let last = (head &+ queued &- 1) % Self.batchCount
+            if !(inFlight && queued == 1) && batches[last].fd == fd { room &+= batches[last].surelyTakes }
+        }
+        return room >= frames
     }
 
     // MARK: Frames
@@ -350,13 +384,13 @@ public struct FrameWriter: ~Copyable {
     /// cannot be written.
     @usableFromInline
     mutating func append(
-        _ page: consuming Page, frameOffset: Int, captured: Int, wire: Int, time: Int64, key: Int,
-        cut: Bool, room: Room, counters c: SingleWriterCounters
+        _ fragment: consuming Fragment, frameOffset: Int, captured: Int, wire: Int, time: Int64, key: Int,
+        cut: Bool, frags: inout FragmentCache, counters c: SingleWriterCounters
     ) {
         let length = Swift.min(captured, snapLength)
         if _slowPath(cut) {
             c.add(WorkerCounter.unwrittenOversized.rawValue, 1)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         if _slowPath(waitingForTruncation != 0) {
@@ -364,20 +398,20 @@ public struct FrameWriter: ~Copyable {
                 waitingForTruncation = 0
             } else {
                 unwritten(.unwrittenDiskFull, .unwrittenDiskFullBytes, length, counters: c)
-                room.free(page)
+                frags.free(fragment)
                 return
             }
         }
         if _slowPath(!slot.writing.load(ordering: .relaxed)) {
             unwritten(.unwrittenDiskFull, .unwrittenDiskFullBytes, length, counters: c)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         // Rotation, before the block is laid out.
         if _slowPath(fd < 0) {
             guard activate(.start, time: time, counters: c) else {
                 c.add(WorkerCounter.unwrittenError.rawValue, 1)
-                room.free(page)
+                frags.free(fragment)
                 return
             }
         } else if _slowPath(time >= intervalEnd) {
@@ -391,7 +425,7 @@ public struct FrameWriter: ~Copyable {
         }
         guard key >= 0, key < InterfaceHeaders.keys, headerLengths[key] > 0 else {
             c.add(WorkerCounter.unwrittenError.rawValue, 1)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         // The interface: described once per file (pcapng), or the one link
@@ -404,7 +438,7 @@ public struct FrameWriter: ~Copyable {
             case .pcapng:
                 guard keys.count < InterfaceKeys.capacity else {
                     c.add(WorkerCounter.unwrittenError.rawValue, 1)
-                    room.free(page)
+                    frags.free(fragment)
                     return
                 }
                 interfaceHeader = headerLengths[key]
@@ -412,7 +446,7 @@ public struct FrameWriter: ~Copyable {
             case .pcap:
                 if keys.count > 0 {
                     unwritten(.unwrittenLinkType, nil, length, counters: c)
-                    room.free(page)
+                    frags.free(fragment)
                     return
                 }
                 // The file header, unless the control thread wrote it.
@@ -420,23 +454,24 @@ public struct FrameWriter: ~Copyable {
                 newInterface = 0
             }
         }
-        let pages = 1 &<< page.order
-        if _slowPath(pagesHeld &+ pages > pageCap) {
+        let held = fragment.byteCount
+        if _slowPath(bytesHeld &+ held > byteCap) {
             unwritten(.unwrittenOverload, .unwrittenOverloadBytes, length, counters: c)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         guard let b = batchForAppend() else {
             unwritten(.unwrittenOverload, .unwrittenOverloadBytes, length, counters: c)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         let batch = batches + b
         // Lay the block out.
         let headerSize = format == .pcapng ? PcapngEncoder.epbHeaderSize : PcapEncoder.recordHeaderSize
-        let base = page.baseAddress
+        let trailerSize = format == .pcapng ? ((length &+ 3) & ~3) &- length &+ 4 : 0
+        let base = fragment.baseAddress
         let frame = base + frameOffset
-        let fitsInPage = frameOffset >= headerSize && frameOffset &+ length &+ PageLayout.tailroom <= page.byteCount
+        let fitsInPage = frameOffset >= headerSize && frameOffset &+ length &+ trailerSize <= fragment.byteCount
         let scratch = batch.pointee.scratch + batch.pointee.frames &* WriteBatch.scratchPerFrame
         let headerAt = fitsInPage ? frame - headerSize : scratch
         var blockBytes = 0
@@ -450,48 +485,32 @@ public struct FrameWriter: ~Copyable {
                 let trailerAt = fitsInPage ? frame + length : scratch + headerSize
                 let t = try PcapngEncoder.epbTrailer(into: trailerAt, capturedLength: length)
                 blockBytes = headerSize &+ length &+ t
-                var n = batch.pointee.iovCount
-                if interfaceHeader > 0 {
-                    batch.pointee.iov[n] = iovec(
-                        iov_base: headerBytes + headerOffsets[key], iov_len: interfaceHeader)
-                    n &+= 1
-                }
+                if interfaceHeader > 0 { batch.pointee.add(headerBytes + headerOffsets[key], interfaceHeader) }
                 if fitsInPage {
-                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: blockBytes)
-                    n &+= 1
+                    batch.pointee.add(headerAt, blockBytes)
                 } else {
-                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: headerSize)
-                    batch.pointee.iov[n &+ 1] = iovec(iov_base: frame, iov_len: length)
-                    batch.pointee.iov[n &+ 2] = iovec(iov_base: trailerAt, iov_len: t)
-                    n &+= 3
+                    batch.pointee.add(headerAt, headerSize)
+                    batch.pointee.add(frame, length)
+                    batch.pointee.add(trailerAt, t)
                 }
-                batch.pointee.iovCount = n
             case .pcap:
                 _ = try PcapEncoder.recordHeader(
                     into: headerAt, timestampNanoseconds: time, capturedLength: length,
                     originalLength: Swift.max(wire, length))
                 blockBytes = headerSize &+ length
-                var n = batch.pointee.iovCount
-                if interfaceHeader > 0 {
-                    batch.pointee.iov[n] = iovec(
-                        iov_base: headerBytes + headerOffsets[key], iov_len: interfaceHeader)
-                    n &+= 1
-                }
+                if interfaceHeader > 0 { batch.pointee.add(headerBytes + headerOffsets[key], interfaceHeader) }
                 if fitsInPage {
-                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: blockBytes)
-                    n &+= 1
+                    batch.pointee.add(headerAt, blockBytes)
                 } else {
-                    batch.pointee.iov[n] = iovec(iov_base: headerAt, iov_len: headerSize)
-                    batch.pointee.iov[n &+ 1] = iovec(iov_base: frame, iov_len: length)
-                    n &+= 2
+                    batch.pointee.add(headerAt, headerSize)
+                    batch.pointee.add(frame, length)
                 }
-                batch.pointee.iovCount = n
             }
         } catch {
             // A timestamp the format cannot hold (before 1970, or past 2106
             // in pcap): counted, never written wrong.
             c.add(WorkerCounter.unwrittenError.rawValue, 1)
-            room.free(page)
+            frags.free(fragment)
             return
         }
         if newInterface >= 0 {
@@ -500,15 +519,15 @@ public struct FrameWriter: ~Copyable {
         }
         let f = batch.pointee.frames
         if f == 0 { batch.pointee.firstTime = lab_monotonic_ns() }
-        batch.pointee.pages[f] = page.intoRaw()
+        batch.pointee.fragments[f] = fragment.intoRaw()
         batch.pointee.unitBytes[f] = Int32(truncatingIfNeeded: interfaceHeader &+ blockBytes)
         batch.pointee.unitFrameBytes[f] = Int32(truncatingIfNeeded: length)
         batch.pointee.unitInterface[f] = newInterface
         batch.pointee.frames = f &+ 1
         batch.pointee.bytes &+= interfaceHeader &+ blockBytes
         batch.pointee.frameBytes &+= length
-        batch.pointee.pagesHeld &+= pages
-        pagesHeld &+= pages
+        batch.pointee.bytesHeld &+= held
+        bytesHeld &+= held
         offset &+= Int64(interfaceHeader &+ blockBytes)
         filePackets &+= 1
     }
@@ -646,8 +665,8 @@ public struct FrameWriter: ~Copyable {
         if !inFlight && queued > 0 {
             let batch = batches + head
             let due =
-                draining || queued > 1 || batch.pointee.frames >= 64 || batch.pointee.bytes >= 256 * 1024
-                || batch.pointee.fd != fd || pagesHeld >= pageCap / 2
+                draining || queued > 1 || batch.pointee.frames >= WriteBatch.frameCapacity / 2
+                || batch.pointee.bytes >= 256 * 1024 || batch.pointee.fd != fd || bytesHeld >= byteCap / 2
                 || lab_monotonic_ns() &- batch.pointee.firstTime >= flushNanoseconds
             if due {
                 if batch.pointee.frames == 0 {
@@ -680,7 +699,7 @@ public struct FrameWriter: ~Copyable {
 
     /// The in-flight write completed with `result` (bytes, or -errno).
     mutating func completed(
-        _ result: Int32, uring: borrowing IOURing, room: Room, counters c: SingleWriterCounters
+        _ result: Int32, uring: borrowing IOURing, frags: inout FragmentCache, counters c: SingleWriterCounters
     ) {
         guard inFlight else { return }
         inFlight = false
@@ -701,7 +720,7 @@ public struct FrameWriter: ~Copyable {
         if result >= 0 && batch.pointee.done &+ Int(result) == batch.pointee.bytes {
             c.add(WorkerCounter.written.rawValue, batch.pointee.frames)
             c.add(WorkerCounter.writtenBytes.rawValue, batch.pointee.frameBytes)
-            release(batch, room: room)
+            release(batch, frags: &frags)
             pop()
             retireFinished()
             return
@@ -738,7 +757,7 @@ public struct FrameWriter: ~Copyable {
             }
         }
         lose(batch, from: keptFrames)
-        release(batch, room: room)
+        release(batch, frags: &frags)
         pop()
         // Later batches for the same file were laid out past the cut.
         var lostPackets = batch.pointee.frames &- keptFrames
@@ -748,7 +767,7 @@ public struct FrameWriter: ~Copyable {
             if b.pointee.fd == failedFD {
                 lose(b, from: 0)
                 lostPackets &+= b.pointee.frames
-                release(b, room: room)
+                release(b, frags: &frags)
                 b.pointee.reset(fd: failedFD, start: end)
             }
             i &+= 1
@@ -790,22 +809,42 @@ public struct FrameWriter: ~Copyable {
         retireFinished()
     }
 
-    /// Gives the batch's pages back to the room and empties it (call
-    /// ``recount()`` after).
-    func release(_ batch: UnsafeMutablePointer<WriteBatch>, room: Room) {
-        for i in 0..<batch.pointee.frames { room.free(room.adopt(batch.pointee.pages[i])) }
+    /// Gives the batch's fragments back and empties it (call ``recount()``
+    /// after): each run of one chunk's fragments with one atomic, blocks of
+    /// their own one by one.
+    func release(_ batch: UnsafeMutablePointer<WriteBatch>, frags: inout FragmentCache) {
+        var i = 0
+        let n = batch.pointee.frames
+        while i < n {
+            let f = batch.pointee.fragments[i]
+            guard f.shared else {
+                frags.free(f.adopt())
+                i &+= 1
+                continue
+            }
+            var run = 1
+            var bytes = Int(f.bytes)
+            while i &+ run < n, batch.pointee.fragments[i &+ run].shared,
+                batch.pointee.fragments[i &+ run].blockAddress == f.blockAddress
+            {
+                bytes &+= Int(batch.pointee.fragments[i &+ run].bytes)
+                run &+= 1
+            }
+            frags.free(chunk: f.blockAddress, fragments: run, bytes: bytes)
+            i &+= run
+        }
         batch.pointee.frames = 0
         batch.pointee.iovCount = 0
         batch.pointee.bytes = 0
         batch.pointee.frameBytes = 0
-        batch.pointee.pagesHeld = 0
+        batch.pointee.bytesHeld = 0
     }
 
-    /// The pages held: those of the batches still queued.
+    /// The bytes held: those of the batches still queued.
     mutating func recount() {
         var n = 0
-        for i in 0..<queued { n &+= batches[(head &+ i) % Self.batchCount].pagesHeld }
-        pagesHeld = n
+        for i in 0..<queued { n &+= batches[(head &+ i) % Self.batchCount].bytesHeld }
+        bytesHeld = n
     }
 
     /// Drops the batch at the front (written, or emptied).
@@ -833,12 +872,12 @@ public struct FrameWriter: ~Copyable {
 
     /// Gives back every page still held, uncounted writes lost (only when the
     /// io_uring is going away with writes the kernel never took).
-    mutating func abandon(room: Room, counters c: SingleWriterCounters) {
+    mutating func abandon(frags: inout FragmentCache, counters c: SingleWriterCounters) {
         guard enabled else { return }
         for i in 0..<queued {
             let b = batches + (head &+ i) % Self.batchCount
             c.add(WorkerCounter.unwrittenError.rawValue, b.pointee.frames)
-            release(b, room: room)
+            release(b, frags: &frags)
         }
         queued = 0
         inFlight = false
