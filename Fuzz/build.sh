@@ -4,7 +4,7 @@
 # -sanitize=fuzzer,address (SwiftPM's --sanitize=fuzzer left the library
 # targets without coverage). The sources are copied with their imports of each
 # other dropped, one file each so that `private` stays per file. The C modules
-# they import (CPcap, CURing, CRoomsSupport) come from module maps in
+# they import (CPcap, CURing, CRoomsSupport, CLinux) come from module maps in
 # Fuzz/.build/c, and the C targets' sources are compiled there once.
 #   Fuzz/build.sh                      -> every harness, in Fuzz/.build/
 #   Fuzz/build.sh FuzzJSON FuzzTOML    -> just those
@@ -26,8 +26,12 @@ module CRoomsSupport {
     header "$sources/CRoomsSupport/include/CRoomsSupport.h"
     export *
 }
+module CLinux {
+    header "$sources/CLinux/include/CLinux.h"
+    export *
+}
 MAP
-for c in CURing CRoomsSupport; do
+for c in CURing CRoomsSupport CLinux; do
     if [[ ! "$out/c/$c.o" -nt "$sources/$c/$c.c" ]]; then
         clang -O2 -fPIC -D_GNU_SOURCE -I "$sources/$c/include" -c "$sources/$c/$c.c" -o "$out/c/$c.o"
     fi
@@ -76,7 +80,7 @@ harness() {
     cp "$fuzz/Shims/Errno.swift" "$dir/Shims_Errno.swift"
     # The C targets' objects, for the modules that import them.
     local objects=()
-    for c in CURing CRoomsSupport; do
+    for c in CURing CRoomsSupport CLinux; do
         if grep -q "^import $c\$" "$dir"/*.swift; then objects+=("$out/c/$c.o"); fi
     done
     swiftc -O -parse-as-library -sanitize=fuzzer,address -swift-version 6 \
