@@ -496,11 +496,16 @@ struct FrameBatch: ~Copyable {
     /// The staged frames' blocks, in bytes.
     @usableFromInline var bytes = 0
 
+    // (Inlinable, init and deinit alike: a release build's inliner must
+    // never meet a resilient deinit inside the fragile setter of
+    // PacketProcessor.batch; Swift 6.3.1 asserts on it.)
+    @inlinable
     init(capacity: Int) {
         self.capacity = Swift.max(1, capacity)
         entries = .allocate(capacity: self.capacity)
     }
 
+    @inlinable
     deinit {
         entries.deallocate()
     }
