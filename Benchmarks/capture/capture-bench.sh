@@ -12,6 +12,8 @@
 #   tcpdump         tcpdump -i vb -w /dev/null -B 32768
 #   pcap-bare       libpcap's bare live loop (pcap_dispatch, counting)
 #   labyrinthd-pcap labyrinthd capture --backend pcap --workers 1 (decode, flows)
+#   labyrinthd-tpacket labyrinthd capture --backend tpacket --workers 1 (its own
+#                   TPACKET_V3 ring, a block at a time)
 #   uring-bare      a bare io_uring multishot recvmsg loop, provided buffers
 #   uring-bare-recv the same with multishot recv (not in the default set)
 #   uring-bare-aux  the same with PACKET_AUXDATA read per frame, as the
@@ -21,14 +23,16 @@
 # (removed after each run) instead:
 #   tcpdump-w       tcpdump -i vb -w FILE -B 32768 (pcap)
 #   dumpcap-w       dumpcap -i vb -w FILE -B 32 (pcapng)
-#   labyrinthd-pcap-w, labyrinthd-uring-w   labyrinthd capture ... -w FILE (pcapng),
-#                   with --pages-per-room 65536: a recording holds a page per
-#                   frame until its write completes, and the default room (4096
-#                   pages, a quarter of them in flight) overflows at 64 B when
-#                   the io-wq helper shares the sender's CPU (unwritten.overload)
+#   labyrinthd-pcap-w, labyrinthd-tpacket-w   labyrinthd capture ... -w FILE
+#                   (pcapng), with the default room: frames share chunks
+#   labyrinthd-uring-w  the same with --pages-per-room 65536: the uring
+#                   backend's frames are the kernel's receive pages, a page
+#                   each until the write completes
 # Per run: frames received, drop % ((sent - received) / sent), the sender's
-# rate (the offered load), and the consumer's CPU time per received frame
-# (all its threads, from /proc/PID/task/*/schedstat). Medians over rounds;
+# rate (the offered load), the consumer's CPU time per received frame (all
+# its threads, from /proc/PID/task/*/schedstat), and the machine's (every
+# CPU's busy time in /proc/stat over the run, the sender and the kernel's
+# softirq copy into a TPACKET ring included) per received frame. Medians over rounds;
 # consumers are interleaved within each round. Then heap allocations of
 # labyrinthd capture at 100,000 and 1,000,000 frames (malloc-count.so).
 # Everything is removed on exit.
@@ -46,7 +50,7 @@ while (($# > 0)); do
         --count64) count64=$2; shift 2 ;;
         --count1500) count1500=$2; shift 2 ;;
         --flows) flows=$2; shift 2 ;;
-        --write) CONSUMERS=${CONSUMERS:-"tcpdump-w dumpcap-w labyrinthd-pcap-w labyrinthd-uring-w"}; shift ;;
+        --write) CONSUMERS=${CONSUMERS:-"tcpdump-w dumpcap-w labyrinthd-pcap-w labyrinthd-tpacket-w labyrinthd-uring-w"}; shift ;;
         *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 64 ;;
     esac
 done
@@ -86,6 +90,10 @@ cpu_ns() { # total on-CPU nanoseconds of every thread of PID
     echo "$total"
 }
 
+machine_ns() { # busy nanoseconds of every CPU since boot (/proc/stat, USER_HZ ticks)
+    awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print ($2 + $3 + $4 + $7 + $8 + $9) * 1000000000 / hz }' /proc/stat
+}
+
 start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
     rm -f "$work/out" "$work/err"
     case $1 in
@@ -95,10 +103,12 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
         uring-bare-recv) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb recv >"$work/out" 2>"$work/err" & ;;
         uring-bare-aux) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb aux >"$work/out" 2>"$work/err" & ;;
         labyrinthd-pcap) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-tpacket) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend tpacket --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
         labyrinthd-uring) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
         tcpdump-w) ip netns exec "$ns" taskset -c 1 tcpdump -i vb -w "$work/file" -B 32768 >"$work/out" 2>"$work/err" & ;;
         dumpcap-w) ip netns exec "$ns" taskset -c 1 dumpcap -i vb -w "$work/file" -B 32 >"$work/out" 2>"$work/err" & ;;
-        labyrinthd-pcap-w) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json --pages-per-room 65536 -w "$work/file" >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-pcap-w) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json -w "$work/file" >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-tpacket-w) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend tpacket --workers 1 --cpus 1 --lock off --flows "$table" --json -w "$work/file" >"$work/out" 2>"$work/err" & ;;
         labyrinthd-uring-w) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --flows "$table" --json --pages-per-room 65536 -w "$work/file" >"$work/out" 2>"$work/err" & ;;
     esac
     consumer=$!
@@ -119,7 +129,7 @@ received_of() { # name -> frames the consumer says it received
 }
 
 table=$((flows * 2 > 65536 ? flows * 2 : 65536))
-consumers=${CONSUMERS:-"tcpdump pcap-bare labyrinthd-pcap uring-bare-aux labyrinthd-uring"}
+consumers=${CONSUMERS:-"tcpdump pcap-bare labyrinthd-pcap labyrinthd-tpacket uring-bare-aux labyrinthd-uring"}
 declare -A results
 for len in ${SIZES:-64 1500}; do
     count=$([ "$len" = 64 ] && echo "$count64" || echo "$count1500")
@@ -127,10 +137,12 @@ for len in ${SIZES:-64 1500}; do
         for c in $consumers; do
             start_consumer "$c"
             before=$(cpu_ns "$consumer")
+            mbefore=$(machine_ns)
             line=$(inns taskset -c 0 "$work/blast" va "$count" "$len" 0 "$flows")
             # tcpdump's blocks retire after its 1 s timeout.
             sleep 1.5
             after=$(cpu_ns "$consumer")
+            mafter=$(machine_ns)
             kill -INT "$consumer"
             wait "$consumer" || true
             consumer=
@@ -138,16 +150,18 @@ for len in ${SIZES:-64 1500}; do
             if [ -e "$work/file" ]; then
                 # What reached the file, by an independent reader.
                 written=$(capinfos -c -M "$work/file" 2>/dev/null | awk '/Number of packets/ {print $NF}')
-                echo "  $c wrote ${written:-?} frames" >&2
+                unwritten=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["recording"]["unwritten"])' "$work/out" 2>/dev/null || true)
+                echo "  $c wrote ${written:-?} frames${unwritten:+; unwritten $unwritten}" >&2
                 rm -f "$work/file"
             fi
             offered=$(echo "$line" | awk '{print $6}')
-            python3 - "$got" "$count" "$offered" "$before" "$after" >>"$work/$c-$len" <<'EOF'
+            python3 - "$got" "$count" "$offered" "$before" "$after" "$mbefore" "$mafter" >>"$work/$c-$len" <<'EOF'
 import sys
 got, sent, offered, before, after = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-print(got, 100.0 * (sent - got) / sent, offered, (after - before) / max(got, 1))
+mbefore, mafter = float(sys.argv[6]), float(sys.argv[7])
+print(got, 100.0 * (sent - got) / sent, offered, (after - before) / max(got, 1), (mafter - mbefore) / max(got, 1))
 EOF
-            printf 'round %d %5dB %-17s received %9d  drop %6.3f%%  offered %8.0f pps  %7.1f ns/pkt\n' "$round" "$len" "$c" \
+            printf 'round %d %5dB %-20s received %9d  drop %6.3f%%  offered %8.0f pps  %7.1f ns/pkt  machine %7.1f ns/pkt\n' "$round" "$len" "$c" \
                 $(tail -1 "$work/$c-$len")
         done
     done
@@ -155,28 +169,33 @@ done
 
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r); sender on CPU 0, consumer on CPU 1; $flows flows (table $table); medians of $rounds rounds"
-printf '%-6s %-17s %12s %9s %14s %12s %10s\n' size consumer received "drop %" "offered pps" "CPU ns/pkt" "vs peer"
+printf '%-6s %-20s %12s %9s %14s %20s %14s   %s\n' size consumer received "drop %" "offered pps" "CPU ns/pkt (min-max)" "machine ns/pkt" "vs peer (consumer, machine)"
 for len in ${SIZES:-64 1500}; do
     for c in $consumers; do
         python3 - "$work/$c-$len" "$len" "$c" "$work" <<'EOF'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
-med = [statistics.median(r[i] for r in rows) for i in range(4)]
+med = [statistics.median(r[i] for r in rows) for i in range(5)]
+low = min(r[3] for r in rows)
+high = max(r[3] for r in rows)
 name = sys.argv[3]
-peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-uring": "uring-bare-aux",
-        "labyrinthd-pcap-w": "tcpdump-w", "labyrinthd-uring-w": "tcpdump-w", "dumpcap-w": "tcpdump-w"}.get(name)
+peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-tpacket": "tcpdump", "labyrinthd-uring": "uring-bare-aux",
+        "labyrinthd-pcap-w": "tcpdump-w", "labyrinthd-tpacket-w": "tcpdump-w", "labyrinthd-uring-w": "tcpdump-w",
+        "dumpcap-w": "tcpdump-w"}.get(name)
 ratio = "-"
 if peer:
     prow = [list(map(float, l.split())) for l in open(f"{sys.argv[4]}/{peer}-{sys.argv[2]}")]
-    ratio = "%.2fx %s" % (med[3] / statistics.median(r[3] for r in prow), peer)
-print("%-6s %-17s %12d %9.3f %14.0f %12.1f   %s" % (sys.argv[2] + "B", name, med[0], med[1], med[2], med[3], ratio))
+    ratio = "%.2fx, %.2fx %s" % (med[3] / statistics.median(r[3] for r in prow),
+                                 med[4] / statistics.median(r[4] for r in prow), peer)
+span = "%.1f (%.0f-%.0f)" % (med[3], low, high)
+print("%-6s %-20s %12d %9.3f %14.0f %20s %14.1f   %s" % (sys.argv[2] + "B", name, med[0], med[1], med[2], span, med[4], ratio))
 EOF
     done
 done
 
 echo
 echo "heap allocations of labyrinthd capture (64-byte frames):"
-for backend in pcap uring; do
+for backend in ${MALLOC_BACKENDS:-pcap tpacket uring}; do
     for n in 100000 1000000; do
         rm -f "$work/err"
         ip netns exec "$ns" env LD_PRELOAD="$work/malloc-count.so" taskset -c 1 "$labyrinthd" capture -i vb --backend "$backend" --workers 1 --cpus 1 --lock off --count "$n" --json >"$work/out" 2>"$work/err" &

@@ -312,7 +312,10 @@ public struct PacketProcessor: ~Copyable {
         self.writer = writer
         sinkFilter = filter
         recording = self.writer.enabled
-        if recording { layout = self.writer.format == .pcapng ? .pcapng : .pcap }
+        if recording {
+            layout = self.writer.format == .pcapng ? .pcapng : .pcap
+            frags.alignment = layout.alignment
+        }
     }
 
     /// Whether the recording can take every staged frame and one more of

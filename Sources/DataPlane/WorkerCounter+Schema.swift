@@ -62,6 +62,8 @@ extension WorkerCounterSet {
             case .unwrittenLinkType: unwrittenLinktype = v
             case .unwrittenFiltered: unwrittenFiltered = v
             case .filesStarted: filesStarted = v
+            case .writes: writes = v
+            case .writeIovecs: writeIovecs = v
             case .tapCopied: tapCopied = v
             case .tapDropped: tapDropped = v
             case .malformedBase: break
@@ -220,5 +222,7 @@ extension RecordingReport {
             filesWritten: r.filesWritten, bytesWritten: r.bytesWritten, unlinkedRing: r.unlinkedRing,
             unlinkedFreeSpace: r.unlinkedFreeSpace, diskFullStops: r.diskFullStops, truncations: r.truncations,
             currentFiles: r.currentFiles, files: r.files, lastError: r.lastError)
+        writes = total(.writes)
+        writeIovecs = total(.writeIovecs)
     }
 }

@@ -93,6 +93,10 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     case unwrittenFiltered
     /// Recording: files started (the first, then one per rotation).
     case filesStarted
+    /// Recording: writes submitted, and their iovecs (blocks that follow
+    /// each other in a chunk share one: a chunk's run is one iovec).
+    case writes
+    case writeIovecs
     /// Live taps: frames copied into a tap's ring, and frames a tap
     /// matched but had no room for (its reader is behind, or gone).
     case tapCopied
@@ -159,6 +163,8 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .unwrittenLinkType: return "unwritten_linktype"
         case .unwrittenFiltered: return "unwritten_filtered"
         case .filesStarted: return "files_started"
+        case .writes: return "writes"
+        case .writeIovecs: return "write_iovecs"
         case .tapCopied: return "tap_copied"
         case .tapDropped: return "tap_dropped"
         case .malformedBase: return "malformed"

@@ -180,17 +180,13 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
     /// The replay queue: up to `budget` frames, a batch at a time. Pass 1
     /// copies each into a fragment of the room, laid down as its block,
     /// and starts its flow slot loading (the reader computed its hash, as
-    /// a NIC's RSS does), with the source bytes of the frame
-    /// ``replayPrefetchDistance`` places ahead prefetched; pass 2 decodes
-    /// and accounts them.
+    /// a NIC's RSS does), with the source bytes of the frame `prefetch`
+    /// places ahead prefetched (``FragmentOptions``); pass 2 decodes and
+    /// accounts them.
     @inline(__always)
     func pollReplay(budget: Int) -> Int {
         Self.poll(inboxes.storage[context.shared.index], budget: budget, context: context)
     }
-
-    /// How many frames ahead pass 1 prefetches a replayed frame's bytes
-    /// (BENCHMARKS.md, "The frame's shape": measured 1, 2, 4, 8).
-    static var replayPrefetchDistance: Int { 4 }
 
     @inline(__always)
     static func poll(_ inbox: borrowing ReplayInbox, budget: Int, context: borrowing WorkerContext) -> Int {
@@ -201,10 +197,11 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         // A recording that cannot take the batch's frames holds the rest
         // back (the reader waits: nothing is lost).
         let recording = processor.pointee.writer.enabled
+        let k = context.options.fragments.prefetch
         while n < budget, let d = inbox.ring.peek(ahead: 0) {
             if recording && !processor.pointee.writerCanTakeStaged(plus: Int(d.capturedLength)) { break }
             _ = inbox.ring.pop()
-            if let ahead = inbox.ring.peek(ahead: replayPrefetchDistance) {
+            if k > 0, let ahead = inbox.ring.peek(ahead: k) {
                 lab_prefetch(UnsafeRawPointer(bitPattern: ahead.address))
             }
             processor.pointee.stage(

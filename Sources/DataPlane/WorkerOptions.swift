@@ -36,12 +36,15 @@ public struct WorkerOptions: Sendable {
 /// How a worker cuts its room into fragments.
 public struct FragmentOptions: Sendable, Equatable {
     /// Chunks of 2^chunkOrder pages.
-    public var chunkOrder = 2
+    public var chunkOrder = 4
     /// Fragments start at multiples of this, when not recording (a
     /// recording packs them at its blocks' granularity).
     public var alignment = 64
     /// Frames per batch between pass 1 and pass 2, at most.
     public var batch = 64
+    /// How many frames ahead pass 1 prefetches a replayed frame's bytes
+    /// (VPP's and DPDK's k; 0: none).
+    public var prefetch = 4
 
     public init() {}
 }

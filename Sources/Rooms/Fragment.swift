@@ -195,8 +195,13 @@ public struct FragmentCache: ~Copyable {
     public let chunkOrder: Int
     /// Bytes per chunk.
     public let chunkBytes: Int
-    /// Every fragment starts at a multiple of this.
-    public let alignment: Int
+    /// Every fragment starts at a multiple of this (a power of two; it may
+    /// change between allocations: a recording packs its blocks tighter).
+    public var alignment: Int {
+        didSet {
+            precondition(alignment >= 1 && alignment & (alignment - 1) == 0, "alignment must be a power of two")
+        }
+    }
     /// Fragments larger than this take a block of their own.
     public let largestShared: Int
 
@@ -253,10 +258,17 @@ public struct FragmentCache: ~Copyable {
         if _slowPath(chunk == nil || offset &+ size > chunkBytes) {
             guard takeChunk(flags) else { return nil }
         }
+        if _slowPath(offset & (alignment &- 1) != 0) {
+            // The alignment grew since the last fragment.
+            offset = (offset &+ alignment &- 1) & ~(alignment &- 1)
+            if offset &+ size > chunkBytes { guard takeChunk(flags) else { return nil } }
+        }
         let base = chunk.unsafelyUnwrapped
         let at = offset
         lastOffset = at
         offset = at &+ size
+        // Sizes are multiples of the alignment, and so is every offset
+        // after the first of a chunk (the header is a cache line).
         bias &-= 1
         allocated &+= 1
         allocatedBytes &+= size

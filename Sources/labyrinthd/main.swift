@@ -108,13 +108,16 @@ struct ArenaOptions: ParsableArguments {
     var noLock = false
 
     @Option(help: "Frames share chunks of this many bytes of the room (4KiB, 8KiB, 16KiB, 32KiB or 64KiB).")
-    var chunkSize: String = "16KiB"
+    var chunkSize: String = "64KiB"
 
     @Option(help: "Without recording, fragments start at multiples of this many bytes (8 or 64).")
     var fragmentAlignment: Int = 64
 
     @Option(help: "Frames per batch between the copy pass and the decode pass.")
     var batch: Int = 64
+
+    @Option(help: "Replay: the copy pass prefetches the frame this many places ahead (0: none).")
+    var prefetch: Int = 4
 
     var lockPolicy: LockPolicy { noLock ? .off : lock }
 
@@ -138,6 +141,8 @@ struct ArenaOptions: ParsableArguments {
             throw ValidationError("--fragment-alignment must be 8 or 64")
         }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be within 1...4096") }
+        guard (0...64).contains(prefetch) else { throw ValidationError("--prefetch must be within 0...64") }
+        f.prefetch = prefetch
         f.chunkOrder = order
         f.alignment = fragmentAlignment
         f.batch = batch

@@ -75,10 +75,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var cache: Int? = nil
         public var cacheBatch: Int? = nil
         /// Frames share chunks of this many bytes (a block of 1 to 16 pages).
-        public var chunkSize = 16 << 10
+        public var chunkSize = 64 << 10
 
         /// The chunks' order.
-        public var chunkOrder: Int { (0...4).first { 4096 << $0 == chunkSize } ?? 2 }
+        public var chunkOrder: Int { (0...4).first { 4096 << $0 == chunkSize } ?? 4 }
     }
 
     public struct Workers: Sendable, Equatable {

@@ -691,6 +691,8 @@ public struct FrameWriter: ~Copyable {
                 offset: sequential ? -1 : batch.pointee.start &+ Int64(batch.pointee.done), flags: inFlightFlags,
                 tag: CompletionKind.write.tag(0))
             inFlight = true
+            c.add(WorkerCounter.writes.rawValue, 1)
+            c.add(WorkerCounter.writeIovecs.rawValue, batch.pointee.iovCount &- batch.pointee.firstIov)
         } catch {
             // No room in the submission queue: try again at the next pass.
             c.add(WorkerCounter.uringErrors.rawValue, 1)

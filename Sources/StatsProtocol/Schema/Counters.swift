@@ -176,6 +176,8 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var unwrittenLinktype = 0
     public var unwrittenFiltered = 0
     public var filesStarted = 0
+    public var writes = 0
+    public var writeIovecs = 0
     /// Live taps: frames copied for a tap's reader, and frames a tap had
     /// no room for (its reader was behind or gone).
     public var tapCopied = 0
@@ -433,6 +435,10 @@ public struct RecordingReport: Codable, Sendable, Equatable {
     public var currentFiles: [String]
     public var files: [[String]]
     public var lastError: String?
+    /// Writes submitted, and their iovecs: blocks that follow each other in
+    /// a chunk share one, so iovecs per write says how whole the writes are.
+    public var writes = 0
+    public var writeIovecs = 0
 
     public init(
         path: String, format: String, written: Int, writtenBytes: Int, unwritten: UnwrittenCounts, filesStarted: Int,
