@@ -2,6 +2,12 @@ import Packet
 
 /// One input: byte 0 picks the link type, byte 1 how much of the frame the
 /// "snap length" kept; the rest is the frame as it was on the wire.
+///
+/// Invariants, each of which a wrong decoder breaks:
+/// - a frame captured whole is never `truncated` (only a snap length cuts);
+/// - a frame with no captured byte is `empty_record`, whatever the wire says;
+/// - the straight-line decoder for the common frame gives what the general
+///   decoder gives, field for field, flow key included.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size >= 2 else { return 0 }
@@ -14,7 +20,18 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     defer { copy.deallocate() }
     copy.copyMemory(from: UnsafeRawBufferPointer(rebasing: frame[0..<cut]))
     let d = decodePacket(UnsafeRawBufferPointer(copy), wireLength: frame.count, linkType: linkType)
-    if d.hasFlow { _ = d.key.hash64 }
-    precondition(!(d.truncated && d.malformation != .none && cut == frame.count), "truncated without a snap length cut")
+    let general = decodePacketGeneral(UnsafeRawBufferPointer(copy), wireLength: frame.count, linkType: linkType)
+    precondition(!(d.truncated && cut == frame.count), "truncated without a snap length cut")
+    if cut == 0 { precondition(d.malformation == .emptyRecord, "an empty record decoded as \(d.malformation)") }
+    precondition(
+        d.protocols == general.protocols && d.malformation == general.malformation && d.truncated == general.truncated
+            && d.hasFlow == general.hasFlow && d.forward == general.forward && d.tcpFlags == general.tcpFlags
+            && d.ipOctets == general.ipOctets && d.l3Offset == general.l3Offset && d.l4Offset == general.l4Offset
+            && d.icmpTypeCode == general.icmpTypeCode,
+        "the fast decoder and the general one disagree")
+    if d.hasFlow {
+        precondition(d.key == general.key, "the fast decoder's flow key differs")
+        _ = d.key.hash64
+    }
     return 0
 }

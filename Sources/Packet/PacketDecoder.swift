@@ -256,6 +256,10 @@ struct Cursor {
         case 0x0806:
             d.l3Offset = Int32(at)
             guard have(at &+ 8, .truncatedARP, &d) else { return }
+            // The fixed part, then sender and target, hardware and protocol
+            // addresses: 8 + 2 × (hlen + plen) bytes in all.
+            let addresses = 2 &* (Int(u8(at &+ 4)) &+ Int(u8(at &+ 5)))
+            guard have(at &+ 8 &+ addresses, .truncatedARP, &d) else { return }
             d.protocols.insert(.arp)
         default:
             d.protocols.insert(.other)
@@ -377,6 +381,9 @@ struct Cursor {
                 d.malformation = .badTCPDataOffset
                 return
             }
+            // Options cut by the snap length: the header is, too (its first
+            // 20 bytes still give the ports and flags).
+            if at &+ dataOffset > captured { d.truncated = true }
             d.protocols.insert(.tcp)
             d.tcpFlags = u8(at &+ 13)
             srcPort = be16(at)
@@ -401,11 +408,12 @@ struct Cursor {
             d.icmpTypeCode = UInt16(type) &<< 8 | UInt16(u8(at &+ 1))
             let echo = proto == 1 ? (type == 0 || type == 8) : (type == 128 || type == 129)
             if echo {
-                // Request and reply meet by their identifier.
-                if at &+ 8 <= captured && at &+ 8 <= end {
-                    srcPort = be16(at &+ 4)
-                    dstPort = srcPort
-                }
+                // Request and reply meet by their identifier, in the 8-byte
+                // echo header: one cut short has no key (as a cut TCP or UDP
+                // header has none), rather than a key of its own.
+                guard have(at &+ 8, limit: end, .truncatedICMPHeader, &d) else { return }
+                srcPort = be16(at &+ 4)
+                dstPort = srcPort
             } else {
                 // Keyed by type and code, on the sender's side only: unequal
                 // ports tell it from an echo (whose ports are equal).

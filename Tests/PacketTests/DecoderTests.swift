@@ -204,20 +204,34 @@ struct DecoderTests {
 
     @Test("every prefix of every frame decodes without trapping", arguments: 0..<6)
     func prefixes(_ which: Int) {
+        // Each ends with its last header (no payload).
         let frames: [[UInt8]] = [
-            F.ether(0x0800, F.ipv4(ihl: 7, payload: F.tcp(1, 2, offset: 8))),
+            F.ether(0x0800, F.ipv4(proto: 6, ihl: 7, payload: F.tcp(1, 2, offset: 8))),
             F.ether(
                 0x86DD,
-                F.ipv6(next: 0, payload: F.ext(43) + F.ext(44) + F.fragment(17, offset: 0, more: true) + F.udp(1, 2))),
-            F.ether(0x0800, F.ipv4(payload: F.udp(1, 2)), tags: [0x88A8, 0x8100]),
-            F.ether(0x0806, [UInt8](repeating: 1, count: 28)),
+                F.ipv6(
+                    next: 0,
+                    payload: F.ext(43) + F.ext(44) + F.fragment(17, offset: 0, more: true) + F.udp(1, 2, data: 0))),
+            F.ether(0x0800, F.ipv4(payload: F.udp(1, 2, data: 0)), tags: [0x88A8, 0x8100]),
+            F.ether(0x0806, [0, 1, 8, 0, 6, 4, 0, 1] + [UInt8](repeating: 1, count: 20)),
             F.ether(0x0800, F.ipv4(proto: 1, payload: [8, 0, 0, 0, 1, 2, 3, 4])),
             F.ether(0x86DD, F.ipv6(next: 58, payload: [128, 0, 0, 0, 0, 7, 0, 1])),
         ]
         let frame = frames[which]
+        // These frames end with their last header: every proper prefix cuts
+        // a header, so each decodes as truncated (cut by a snap length), never
+        // as malformed; the empty one is an empty record; the whole frame is
+        // neither.
         for n in 0...frame.count {
             let d = decode(frame, wire: frame.count, captured: n)
-            if n < frame.count { #expect(d.truncated || d.malformation != .none || !d.protocols.isEmpty || n == 0) }
+            if n == 0 {
+                #expect(d.malformation == .emptyRecord && !d.truncated, "empty: \(d.malformation)")
+            } else if n < frame.count {
+                #expect(d.truncated, "\(n) of \(frame.count) bytes: not truncated")
+                #expect(d.malformation == .none, "\(n) of \(frame.count) bytes: \(d.malformation)")
+            } else {
+                #expect(!d.truncated && d.malformation == .none, "whole: \(d.malformation)")
+            }
             // The same prefix as a whole frame: never trapping either.
             _ = decode(Array(frame.prefix(n)))
         }
