@@ -405,6 +405,26 @@ public struct CommandProcessor: Sendable {
             "labyrinth_room_low_watermark_events_total", "counter", "Times free pages fell below low.",
             perRoom(\.lowWatermarkEvents))
         family("labyrinth_room_free_remote_total", "counter", "Blocks freed by other threads.", perRoom(\.freeRemote))
+        family(
+            "labyrinth_room_fragments_allocated_total", "counter",
+            "Frames' fragments handed out (shared chunks and blocks of their own).", perRoom(\.fragmentsAllocated))
+        family("labyrinth_room_fragments_in_use", "gauge", "Fragments out now.", perRoom(\.fragmentsInUse))
+        family(
+            "labyrinth_room_fragment_bytes_in_use", "gauge", "Bytes of the fragments out now.",
+            perRoom(\.fragmentBytesInUse))
+        family(
+            "labyrinth_room_chunks_total", "counter", "Chunks taken for fragments, by how.",
+            rooms.flatMap {
+                [
+                    ("room=\"\($0.room)\",how=\"allocated\"", $0.chunksAllocated),
+                    ("room=\"\($0.room)\",how=\"reused\"", $0.chunksReused),
+                ]
+            })
+        family(
+            "labyrinth_room_chunks_smaller_total", "counter",
+            "Chunks taken smaller than the configured size: the room could not give a whole one.",
+            perRoom(\.chunksSmaller))
+        family("labyrinth_room_chunks_in_use", "gauge", "Chunks holding fragments now.", perRoom(\.chunksInUse))
         family("labyrinth_room_reclaimed_total", "counter", "Remote frees brought home.", perRoom(\.reclaimed))
         family(
             "labyrinth_replay_packets_total", "counter", "Records read by replays.",

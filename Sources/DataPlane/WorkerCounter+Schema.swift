@@ -168,6 +168,14 @@ extension RoomReport {
             reclaimed: r.reclaimed, freeLocal: r.freeLocal, freeRemote: r.freeRemote, freePages: r.freePages,
             inUsePages: r.inUsePages, inUseHighWater: r.inUseHighWater, cachePages: r.cachePages,
             freeBlocks: r.freeBlocks, remoteInFlight: r.remoteInFlight, failureWarnings: r.failureWarnings)
+        fragmentsAllocated = r.fragmentsAllocated
+        fragmentsInUse = r.fragmentsInUse
+        fragmentBytesInUse = r.fragmentBytesInUse
+        chunksAllocated = r.chunksAllocated
+        chunksReused = r.chunksReused
+        chunksSmaller = r.chunksSmaller
+        chunksInUse = r.chunksInUse
+        fragmentsPerChunk = (r.fragmentsPerChunk * 10).rounded() / 10
     }
 }
 

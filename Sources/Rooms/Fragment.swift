@@ -167,12 +167,20 @@ public struct RawFragment: @unchecked Sendable {
     @inlinable public var blockPages: Int { 1 &<< Int(order) }
 }
 
-/// A chunk's header: its reference count, in its first cache line.
+/// A chunk's header: its reference count, then its order, in its first
+/// cache line.
 @usableFromInline
 enum FragmentChunk {
     @inlinable @inline(__always)
     static func count(_ chunk: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Atomic<Int>> {
         chunk.assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    /// The chunk's order (written once when it is taken, before any
+    /// fragment of it is handed out).
+    @inlinable @inline(__always)
+    static func order(_ chunk: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Int> {
+        (chunk + MemoryLayout<Atomic<Int>>.stride).assumingMemoryBound(to: Int.self)
     }
 
     /// Takes `references` off the chunk's count: true when they were the
@@ -191,9 +199,13 @@ enum FragmentChunk {
 /// drop.
 public struct FragmentCache: ~Copyable {
     public let room: Room
-    /// The chunks' order: 2^order pages each.
+    /// The chunks' order: 2^order pages each. When the room cannot give a
+    /// block that large (it is short of pages, or they are scattered), the
+    /// cache takes the smallest block that holds the frame instead, as the
+    /// kernel's page_frag falls back to order 0, and tries the full order
+    /// again at the next chunk.
     public let chunkOrder: Int
-    /// Bytes per chunk.
+    /// Bytes per chunk (at `chunkOrder`).
     public let chunkBytes: Int
     /// Every fragment starts at a multiple of this (a power of two; it may
     /// change between allocations: a recording packs its blocks tighter).
@@ -207,6 +219,10 @@ public struct FragmentCache: ~Copyable {
 
     /// The current chunk (nil: none yet, or the last could not be had).
     @usableFromInline var chunk: UnsafeMutableRawPointer?
+    /// Its order and bytes (`chunkOrder` and `chunkBytes` unless it is a
+    /// smaller one taken under pressure).
+    @usableFromInline var currentOrder: Int
+    @usableFromInline var currentBytes: Int
     /// The next free byte of the chunk.
     @usableFromInline var offset = 0
     /// The start of the latest fragment (Int.min: none to rewind to).
@@ -221,6 +237,7 @@ public struct FragmentCache: ~Copyable {
     @usableFromInline var returnedBytes = 0
     @usableFromInline var chunksTaken = 0
     @usableFromInline var chunksReused = 0
+    @usableFromInline var chunksSmaller = 0
 
     /// A cache of chunks of 2^`chunkOrder` pages of `room`, fragments
     /// aligned to `alignment` bytes (a power of two: a cache line for frames
@@ -232,12 +249,14 @@ public struct FragmentCache: ~Copyable {
         self.room = room
         self.chunkOrder = chunkOrder
         chunkBytes = Room.pageSize << chunkOrder
+        currentOrder = chunkOrder
+        currentBytes = chunkBytes
         self.alignment = alignment
         largestShared = chunkBytes / 2
     }
 
     deinit {
-        if let chunk { Self.letGo(chunk, bias: bias, room: room, order: chunkOrder) }
+        if let chunk { Self.letGo(chunk, bias: bias, room: room) }
         publish()
     }
 
@@ -255,13 +274,13 @@ public struct FragmentCache: ~Copyable {
     public mutating func allocate(_ bytes: Int, _ flags: GFP = .atomic) -> Fragment? {
         let size = (bytes &+ alignment &- 1) & ~(alignment &- 1)
         if _slowPath(size > largestShared) { return allocateOwnBlock(bytes, flags) }
-        if _slowPath(chunk == nil || offset &+ size > chunkBytes) {
-            guard takeChunk(flags) else { return nil }
+        if _slowPath(chunk == nil || offset &+ size > currentBytes) {
+            guard takeChunk(flags, size: size) else { return nil }
         }
         if _slowPath(offset & (alignment &- 1) != 0) {
             // The alignment grew since the last fragment.
             offset = (offset &+ alignment &- 1) & ~(alignment &- 1)
-            if offset &+ size > chunkBytes { guard takeChunk(flags) else { return nil } }
+            if offset &+ size > currentBytes { guard takeChunk(flags, size: size) else { return nil } }
         }
         let base = chunk.unsafelyUnwrapped
         let at = offset
@@ -274,7 +293,7 @@ public struct FragmentCache: ~Copyable {
         allocatedBytes &+= size
         return Fragment(
             address: base + at, block: base, core: room.core, bytes: Int32(truncatingIfNeeded: size),
-            order: Int8(truncatingIfNeeded: chunkOrder), shared: true)
+            order: Int8(truncatingIfNeeded: currentOrder), shared: true)
     }
 
     /// A frame too large to share a chunk: a block of its own.
@@ -322,32 +341,58 @@ public struct FragmentCache: ~Copyable {
         room.counters.add(.fragmentBytesFreed, bytes)
         if FragmentChunk.put(block, references: count) {
             room.counters.add(.chunksFreed, 1)
-            room.release(address: block, order: chunkOrder)
+            room.release(address: block, order: FragmentChunk.order(block).pointee)
         }
     }
 
     /// The current chunk is full: what is left of the bias comes off its
     /// count, and the next chunk is taken (the same one again when every
-    /// fragment of it is back already).
+    /// fragment of it is back already and it is a whole one). When the room
+    /// cannot give a chunk of `chunkOrder`, the smallest block that holds
+    /// the header and `size` bytes is taken instead.
     @usableFromInline @inline(never)
-    mutating func takeChunk(_ flags: GFP) -> Bool {
+    mutating func takeChunk(_ flags: GFP, size: Int) -> Bool {
         if let old = chunk {
             if FragmentChunk.put(old, references: bias) {
-                // Every fragment came back: reuse it as it is.
-                FragmentChunk.count(old).pointee.store(fragmentBias, ordering: .relaxed)
-                bias = fragmentBias
-                offset = fragmentChunkHeaderBytes
-                lastOffset = Int.min
-                chunksReused &+= 1
-                return true
+                if currentOrder == chunkOrder {
+                    // Every fragment came back: reuse it as it is.
+                    FragmentChunk.count(old).pointee.store(fragmentBias, ordering: .relaxed)
+                    bias = fragmentBias
+                    offset = fragmentChunkHeaderBytes
+                    lastOffset = Int.min
+                    chunksReused &+= 1
+                    return true
+                }
+                // A smaller one, taken under pressure, goes home: the next
+                // tries the whole order again.
+                room.counters.add(.chunksFreed, 1)
+                room.release(address: old, order: currentOrder)
             }
             chunk = nil
         }
-        guard let page = room.allocate(order: chunkOrder, flags) else { return false }
+        // The whole chunk is a bonus, not a need: as page_frag asks for its
+        // large block with __GFP_NOMEMALLOC | __GFP_NOWARN, the attempt never
+        // dips into the reserve, waits or warns (a failure is still counted
+        // at its order); the fallback, just large enough, asks with the
+        // caller's flags.
+        var order = chunkOrder
+        var taken = room.allocate(order: order, [.nowait, .noWarn])
+        if taken == nil {
+            let smallest = Self.order(for: fragmentChunkHeaderBytes &+ size)
+            if smallest < chunkOrder {
+                order = smallest
+                taken = room.allocate(order: order, flags)
+                if taken != nil { chunksSmaller &+= 1 }
+            }
+        }
+        guard let page = taken else { return false }
         let base = page.baseAddress
         _ = page.intoRaw()
         FragmentChunk.count(base).initialize(to: Atomic(fragmentBias))
+        FragmentChunk.order(base).initialize(to: order)
         chunk = base
+        currentOrder = order
+        currentBytes = Room.pageSize &<< order
         bias = fragmentBias
         offset = fragmentChunkHeaderBytes
         lastOffset = Int.min
@@ -358,15 +403,15 @@ public struct FragmentCache: ~Copyable {
     /// Lets go of `old` (no longer current): the bias comes off its count,
     /// and the chunk goes home if nothing of it is out.
     mutating func retire(_ old: UnsafeMutableRawPointer) {
-        Self.letGo(old, bias: bias, room: room, order: chunkOrder)
+        Self.letGo(old, bias: bias, room: room)
         bias = 0
         chunk = nil
     }
 
-    static func letGo(_ chunk: UnsafeMutableRawPointer, bias: Int, room: Room, order: Int) {
+    static func letGo(_ chunk: UnsafeMutableRawPointer, bias: Int, room: Room) {
         if FragmentChunk.put(chunk, references: bias) {
             room.counters.add(.chunksFreed, 1)
-            room.release(address: chunk, order: order)
+            room.release(address: chunk, order: FragmentChunk.order(chunk).pointee)
         }
     }
 
@@ -387,5 +432,6 @@ public struct FragmentCache: ~Copyable {
         c.store(.fragmentBytesReturned, returnedBytes)
         c.store(.chunksAllocated, chunksTaken)
         c.store(.chunksReused, chunksReused)
+        c.store(.chunksSmaller, chunksSmaller)
     }
 }

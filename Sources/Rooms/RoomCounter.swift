@@ -43,8 +43,10 @@ public enum RoomCounter: Int, CaseIterable, Sendable {
     /// Fragments released past the cache on the owner's thread (one atomic
     /// off their chunk's count each, or a run at once).
     case fragmentsFreed, fragmentBytesFreed
-    /// Chunks taken from the room, reused whole, and sent home by the owner.
-    case chunksAllocated, chunksReused, chunksFreed
+    /// Chunks taken from the room, reused whole, and sent home by the owner;
+    /// of those taken, the ones smaller than the cache's order (the room
+    /// could not give a whole chunk).
+    case chunksAllocated, chunksReused, chunksFreed, chunksSmaller
     // Per order, 0...4.
     case allocEmpty0, allocEmpty1, allocEmpty2, allocEmpty3, allocEmpty4
     case allocFail0, allocFail1, allocFail2, allocFail3, allocFail4

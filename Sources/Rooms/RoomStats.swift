@@ -37,6 +37,9 @@ public struct RoomStats: Sendable, Hashable, Codable {
     public var fragmentBytesInUse: Int = 0
     public var chunksAllocated: Int = 0
     public var chunksReused: Int = 0
+    /// Of the chunks taken, those smaller than the cache's order: the room
+    /// could not give a whole one (short of pages, or scattered).
+    public var chunksSmaller: Int = 0
     public var chunksInUse: Int = 0
     public var fragmentsPerChunk: Double = 0
 
@@ -110,6 +113,7 @@ extension RoomStats {
         s.fragmentBytesInUse = max(0, c.load(.fragmentBytesAllocated) - bytesFreed)
         s.chunksAllocated = c.load(.chunksAllocated)
         s.chunksReused = c.load(.chunksReused)
+        s.chunksSmaller = c.load(.chunksSmaller)
         s.chunksInUse = max(0, s.chunksAllocated - chunksFreed)
         let chunks = s.chunksAllocated + s.chunksReused
         s.fragmentsPerChunk = chunks > 0 ? Double(allocated) / Double(chunks) : 0

@@ -172,12 +172,16 @@ public struct ReplayReport: Sendable {
             )
         }
         out.append("Rooms:")
-        out.append("  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  low_wm  reclaimed  free_pages  in_use_hw")
+        out.append(
+            "  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  low_wm  reclaimed  free_pages  in_use_hw  chunks  frags/chunk"
+        )
         for r in rooms {
             out.append(
                 "  \(lpad(r.room, 4)) \(lpad(r.allocFast, 11)) \(lpad(r.allocSlow, 11)) \(lpad(r.failures, 11)) "
                     + "\(lpad(r.reserveDips, 13)) \(lpad(r.lowWatermarkEvents, 7)) \(lpad(r.reclaimed, 10)) "
-                    + "\(lpad(r.freePages, 11)) \(lpad(r.inUseHighWater, 10))")
+                    + "\(lpad(r.freePages, 11)) \(lpad(r.inUseHighWater, 10)) "
+                    + "\(lpad(r.chunksAllocated + r.chunksReused, 7)) \(TextFormat.lpad(TextFormat.fixed(r.fragmentsPerChunk, 1), 12))"
+            )
         }
         for note in notes { out.append("Note: \(note)") }
         if !errors.isEmpty {

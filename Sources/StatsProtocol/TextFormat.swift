@@ -22,9 +22,11 @@ public enum TextFormat {
     }
 
     /// `n` padded with spaces on the left to `width`.
-    public static func lpad(_ n: Int, _ width: Int) -> String {
-        let s = String(n)
-        return s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+    public static func lpad(_ n: Int, _ width: Int) -> String { lpad(String(n), width) }
+
+    /// `s` padded with spaces on the left to `width`.
+    public static func lpad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
     }
 
     /// A duration the way `uptime` reads: `42.5s`, `3m12s`, `5h3m`, `2d4h`.

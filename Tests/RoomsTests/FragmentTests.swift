@@ -209,6 +209,44 @@ struct FragmentTests {
         }
     }
 
+    @Test("free pages scattered: the smallest block that holds the frame, then a whole chunk once it can")
+    func smallerChunkUnderFragmentation() throws {
+        try withRoom(smallConfiguration(pages: 256, watermarks: Watermarks(min: 0, low: 0, high: 0))) { room in
+            // Every page taken singly, then every other one given back:
+            // plenty of free pages, no two of them buddies.
+            var pages: [RawPage] = []
+            while let p = room.allocate(order: 0, [.atomic, .noWarn]) { pages.append(p.intoRaw()) }
+            pages.sort { $0.address < $1.address }
+            var kept: [RawPage] = []
+            for (i, p) in pages.enumerated() {
+                if i % 2 == 0 { room.free(room.adopt(p)) } else { kept.append(p) }
+            }
+            #expect(room.stats.freeBlocks.dropFirst().allSatisfy { $0 == 0 }, "\(room.stats.freeBlocks)")
+            var cache = FragmentCache(room: room, chunkOrder: 2, alignment: 64)
+            var held: [RawFragment] = []
+            for _ in 0..<40 {
+                guard let f = cache.allocate(1500) else { break }
+                #expect(f.isShared && f.blockOrder == 0)
+                held.append(f.intoRaw())
+            }
+            #expect(held.count == 40)
+            cache.publish()
+            let s = room.stats
+            #expect(s.chunksSmaller == s.chunksAllocated && s.chunksAllocated == 20, "\(s)")
+            // The pages come back: the next chunk is a whole one.
+            for p in kept { room.free(room.adopt(p)) }
+            for r in held { cache.free(r.adopt()) }
+            cache.releaseCurrentChunk()
+            guard let whole = cache.allocate(1500) else { throw FragmentFailure() }
+            #expect(whole.blockOrder == 2)
+            cache.free(whole)
+            cache.releaseCurrentChunk()
+            while room.reclaim() > 0 {}
+            #expect(room.stats.chunksInUse == 0)
+            #expect(room.stats.freePages == 256)
+        }
+    }
+
     @Test("chunks released from other threads come home through the batched remote-free inbox")
     func remoteRelease() throws {
         try withRoom(smallConfiguration(pages: 512, watermarks: Watermarks(min: 8, low: 16, high: 24))) { room in

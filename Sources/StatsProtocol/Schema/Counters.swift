@@ -278,6 +278,18 @@ public struct RoomReport: Codable, Sendable, Equatable {
     public var freeBlocks: [Int]
     public var remoteInFlight: Int
     public var failureWarnings: Int
+    /// Fragments: handed out in all and in use, their bytes in use; chunks
+    /// taken from the room, reused whole and in use; fragments per chunk.
+    public var fragmentsAllocated = 0
+    public var fragmentsInUse = 0
+    public var fragmentBytesInUse = 0
+    public var chunksAllocated = 0
+    public var chunksReused = 0
+    /// Of the chunks allocated, those smaller than the configured size
+    /// (the room could not give a whole one).
+    public var chunksSmaller = 0
+    public var chunksInUse = 0
+    public var fragmentsPerChunk = 0.0
 
     public init(
         room: Int, pages: Int, watermarks: Watermarks, allocFast: Int, allocSlow: Int, allocEmpty: [Int],
