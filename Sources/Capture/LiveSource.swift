@@ -17,6 +17,17 @@ public enum CaptureBackend: String, Sendable, CaseIterable {
     /// A raw AF_PACKET socket per worker with its own TPACKET_V3 ring, read
     /// a whole block at a time (readiness through io_uring).
     case tpacket
+
+    /// The backend when none is named: `tpacket` where it measured best
+    /// (BENCHMARKS.md, "The frame's shape": an Ethernet or loopback
+    /// interface, which is all it takes), `pcap` otherwise (or for an
+    /// interface that does not exist yet: its open names the problem).
+    public static func preferred(for interface: String) -> CaptureBackend {
+        switch PacketSocket.hardwareType(interface) {
+        case 1?, 772?: return .tpacket
+        default: return .pcap
+        }
+    }
 }
 
 /// PACKET_FANOUT's ways of spreading frames over the group's sockets.

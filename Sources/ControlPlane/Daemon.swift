@@ -44,16 +44,6 @@ public enum Daemon {
         case .success(let g): groups = g
         case .failure(let exit): return exit.rawValue
         }
-        let arena: ArenaOwner
-        do {
-            arena = try ArenaOwner(config.arena)
-        } catch {
-            logger.error("\(error)")
-            return Exit.startFailed.rawValue
-        }
-        logger.info("\(arena.arena.layout.description.split(separator: "\n").prefix(2).joined(separator: "; "))")
-        for note in arena.arena.layout.notes { logger.warning("\(note)") }
-
         let cpus = workerCPUs(config)
         let freeCPUs = PinnedThread.currentAffinity.filter { !(cpus ?? []).contains($0) }
         var options = workerOptions(config)
@@ -62,37 +52,41 @@ public enum Daemon {
         case .success(let r): recorder = r
         case .failure(let exit): return exit.rawValue
         }
-        if let recorder {
-            options.recorder = recorder
-            options.ioHelperCPUs = freeCPUs
-        }
         let taps =
             config.daemon.maxTaps > 0
-            ? TapBoard(
-                limit: config.daemon.maxTaps, ringBytes: config.daemon.tapBuffer, workers: arena.arena.rooms.count)
+            ? TapBoard(limit: config.daemon.maxTaps, ringBytes: config.daemon.tapBuffer, workers: config.workerCount)
             : nil
         options.taps = taps
-        let pool: WorkerPool
+        // Arena, recording, workers, exporter: built in order, undone in
+        // reverse if a stage fails (Pipeline), as the CLI's runs are.
+        let helperCPUs = freeCPUs.isEmpty ? nil : freeCPUs
+        var pipeline: Pipeline
         do {
-            pool = try WorkerPool(
-                rooms: arena.arena.rooms, cpus: cpus, fifoPriority: config.workers.priority,
-                options: options, ringCapacity: config.replay.ring,
-                sources: config.sources.map(\.liveOptions))
+            pipeline = try Pipeline(
+                arena: config.arena, recorder: recorder, recorderCPUs: helperCPUs, workers: options, cpus: cpus,
+                fifoPriority: config.workers.priority, ringCapacity: config.replay.ring,
+                sources: config.sources.map(\.liveOptions),
+                exporter: config.ipfix.options.map { export in
+                    { pool in try FlowExporter(options: export, rings: pool.exportRings) }
+                }, exporterCPUs: nil)
         } catch {
-            logger.error("\(error)")
-            recorder?.finish()
+            switch (error.stage, error.error) {
+            case (.exporter, let e as FlowExporter.ExportError):
+                logger.error("[ipfix] (line \(config.ipfix.line)): \(e)")
+                return Exit.config.rawValue
+            case (.recorder, let e):
+                logger.error("recording: \(e)")
+            case (_, let e):
+                logger.error("\(e)")
+            }
+            if let leaks = error.leaks, !leaks.isClean { logger.error("\(leaks)") }
             return Exit.startFailed.rawValue
         }
+        let pool = pipeline.pool
+        let exporter = pipeline.exporter
+        logger.info("\(pipeline.arena.layout.description.split(separator: "\n").prefix(2).joined(separator: "; "))")
+        for note in pipeline.arena.layout.notes { logger.warning("\(note)") }
         if let recorder {
-            recorder.attach(pool.workers)
-            do {
-                try recorder.start(cpus: freeCPUs.isEmpty ? nil : freeCPUs)
-            } catch {
-                logger.error("recording: \(error)")
-                _ = pool.finish()
-                recorder.finish()
-                return Exit.startFailed.rawValue
-            }
             let r = recorder.options.naming.rotation
             let rotation =
                 [
@@ -109,13 +103,10 @@ public enum Daemon {
             )
         }
         for note in pool.workers.flatMap(\.notes) { logger.warning("\(note)") }
-        let exporter: FlowExporter?
-        switch startExporter(config, pool: pool, logger: logger) {
-        case .success(let e): exporter = e
-        case .failure(let exit):
-            _ = pool.finish()
-            recorder?.finish()
-            return exit.rawValue
+        if let options = config.ipfix.options {
+            logger.info(
+                "exporting flows (IPFIX, observation domain \(config.ipfix.observationDomain)) to \(options.collectors.map(\.description).joined(separator: ", "))"
+            )
         }
         // Replay alone ages flows on the packets' clock: each job ends with
         // a flush, so that its last flows reach the collectors with it.
@@ -127,14 +118,12 @@ public enum Daemon {
             replayThread = try PinnedThread(name: "lab-replay") { replay.run() }
         } catch {
             logger.error("\(error)")
-            _ = pool.finish()
-            exporter?.finish()
-            recorder?.finish()
+            _ = pipeline.finish()
             return Exit.startFailed.rawValue
         }
         let state = DaemonState(
-            workers: pool.workers, rooms: arena.arena.rooms, replay: replay, configuration: config, exporter: exporter,
-            recorder: recorder, taps: taps)
+            workers: pool.workers, rooms: pipeline.arena.rooms, replay: replay, configuration: config,
+            exporter: exporter, recorder: recorder, taps: taps)
         for problem in state.allowedDirectories.problems { logger.warning("\(problem)") }
         let servers: SocketServers
         do {
@@ -143,9 +132,7 @@ public enum Daemon {
             logger.error("\(error)")
             replay.stop()
             replayThread.join()
-            _ = pool.finish()
-            exporter?.finish()
-            recorder?.finish()
+            _ = pipeline.finish()
             return Exit.startFailed.rawValue
         }
         confineControlPlane(workerCPUs: cpus, logger: logger)
@@ -169,9 +156,8 @@ public enum Daemon {
         let deadline = StopDeadline(seconds: state.config.daemon.stopTimeout, logger: logger)
         defer { deadline.finish() }
         return await shutdown(
-            deadline: deadline,
-            state: state, servers: servers, replay: replay, replayThread: replayThread, pool: pool, arena: arena,
-            notifier: notifier, logger: logger
+            deadline: deadline, pipeline: pipeline, state: state, servers: servers, replay: replay,
+            replayThread: replayThread, notifier: notifier, logger: logger
         ).rawValue
     }
 
@@ -218,29 +204,6 @@ public enum Daemon {
         #endif
         if config.workerCount + 1 > PinnedThread.currentAffinity.count { options.spinBeforeSleep = 0 }
         return options
-    }
-
-    /// The IPFIX exporter when `[ipfix]` names collectors, started: a
-    /// collector whose name does not resolve stops the start (exit 78); one
-    /// that does not answer costs counted send failures later, never a stop.
-    static func startExporter(_ config: DaemonConfiguration, pool: WorkerPool, logger: Logger) -> Result<
-        FlowExporter?, Exit
-    > {
-        guard let options = config.ipfix.options else { return .success(nil) }
-        do {
-            let exporter = try FlowExporter(options: options, rings: pool.exportRings)
-            try exporter.start(cpus: nil)
-            logger.info(
-                "exporting flows (IPFIX, observation domain \(config.ipfix.observationDomain)) to \(options.collectors.map(\.description).joined(separator: ", "))"
-            )
-            return .success(exporter)
-        } catch let error as FlowExporter.ExportError {
-            logger.error("[ipfix] (line \(config.ipfix.line)): \(error)")
-            return .failure(.config)
-        } catch {
-            logger.error("IPFIX exporter: \(error)")
-            return .failure(.startFailed)
-        }
     }
 
     /// The `[[sink]]` recorder, its first files prepared (not started):
@@ -310,6 +273,7 @@ public enum Daemon {
             log[metadataKey: "sink"] = "\(sink.path)"
             let sinkLogger = log
             recorder.log = { sinkLogger.info("\($0)") }
+            recorder.warn = { sinkLogger.warning("\($0)") }
             return .success(recorder)
         } catch {
             logger.error("[[sink]] (line \(sink.line)): \(error)")
@@ -404,9 +368,8 @@ public enum Daemon {
     /// Shutdown: the socket and the sources first, then the workers drain,
     /// then the leak check.
     static func shutdown(
-        deadline: StopDeadline, state: DaemonState, servers: SocketServers, replay: ReplayQueue,
-        replayThread: consuming PinnedThread, pool: WorkerPool, arena: ArenaOwner, notifier: SystemdNotifier,
-        logger: Logger
+        deadline: StopDeadline, pipeline: consuming Pipeline, state: DaemonState, servers: SocketServers,
+        replay: ReplayQueue, replayThread: consuming PinnedThread, notifier: SystemdNotifier, logger: Logger
     ) async -> Exit {
         notifier.notify("STOPPING=1\nSTATUS=stopping")
         deadline.step("closing the sockets")
@@ -420,15 +383,14 @@ public enum Daemon {
                 "replay job \(job.id) cancelled (\(job.state == .queued ? "queued" : "running")): \(job.file)")
         }
         replayThread.join()
-        // The workers end their flows as they stop (exported when flows
-        // are), then the exporter sends what their rings hold.
-        deadline.step("stopping the workers")
-        let flows = pool.finish().reduce(0) { $0 + $1.count }
+        // The pipeline in reverse: the workers end their flows as they stop
+        // (exported when flows are) and retire their files, the recording
+        // finishes them (statistics blocks, final names), the exporter sends
+        // what the rings hold; then the leak check.
+        deadline.step("stopping the workers, finishing the recording files, sending the last flows")
+        let end = pipeline.finish()
+        let flows = end.flows.reduce(0) { $0 + $1.count }
         if let recorder = state.recorder {
-            // Every worker retired its last file as it stopped: statistics
-            // blocks, final names, then the thread ends.
-            deadline.step("finishing the recording files")
-            recorder.finish()
             let report = RecordingReport(recorder, workers: state.workers)
             logger.info(
                 "recording",
@@ -438,8 +400,6 @@ public enum Daemon {
                 ])
         }
         if let exporter = state.exporter {
-            deadline.step("sending the last flows")
-            exporter.finish()
             let report = ExportReport(exporter, workers: state.workers)
             logger.info(
                 "IPFIX export",
@@ -448,8 +408,7 @@ public enum Daemon {
                     "failed": "\(report.messagesFailed)", "dropped": "\(report.dropped)",
                 ])
         }
-        deadline.step("the leak check")
-        let leaks = arena.arena.checkForLeaks()
+        let leaks = end.leaks
         logger.info(
             "final counters",
             metadata: [
@@ -749,16 +708,6 @@ struct Housekeeping {
                 suppressed += new
             }
         }
-    }
-}
-
-/// The daemon's arena, held by a reference so that async code can keep it
-/// for the daemon's whole life (the arena itself is noncopyable).
-final class ArenaOwner: Sendable {
-    let arena: Arena
-
-    init(_ configuration: ArenaConfiguration) throws(ArenaError) {
-        arena = try Arena(configuration)
     }
 }
 

@@ -175,11 +175,14 @@ public struct CaptureReport: Sendable {
             )
         }
         out.append("Rooms:")
-        out.append("  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  free_pages  in_use_hw")
+        out.append(
+            "  room  alloc_fast  alloc_slow  alloc_fail  reserve_dips  free_pages  in_use_hw  chunks  frags/chunk")
         for r in rooms {
             out.append(
                 "  \(lpad(r.room, 4)) \(lpad(r.allocFast, 11)) \(lpad(r.allocSlow, 11)) \(lpad(r.failures, 11)) "
-                    + "\(lpad(r.reserveDips, 13)) \(lpad(r.freePages, 11)) \(lpad(r.inUseHighWater, 10))")
+                    + "\(lpad(r.reserveDips, 13)) \(lpad(r.freePages, 11)) \(lpad(r.inUseHighWater, 10)) "
+                    + "\(lpad(r.chunksAllocated + r.chunksReused, 7)) \(TextFormat.lpad(TextFormat.fixed(r.fragmentsPerChunk, 1), 12))"
+            )
         }
         for note in notes { out.append("Note: \(note)") }
         return out.joined(separator: "\n")
@@ -211,15 +214,6 @@ public enum CaptureRun {
         if c.mlockall, case .failure(let e) = Syscall.nothingOrErrno({ mlockall(MCL_CURRENT | MCL_FUTURE) }) {
             throw Failure(description: "mlockall: \(e) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
         }
-        let arena: Arena
-        do {
-            arena = try Arena(
-                ArenaConfiguration(
-                    rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks, lock: c.lock,
-                    hugePages: c.hugePages))
-        } catch {
-            throw Failure(description: "\(error)")
-        }
         let limit = c.count.map { CaptureLimit($0) }
         // Trap the signals before any worker exists, so that none of them
         // is ever the thread a SIGINT kills.
@@ -248,37 +242,31 @@ public enum CaptureRun {
             } catch {
                 throw Failure(description: "\(error)")
             }
-            options.recorder = recorder
-            options.ioHelperCPUs = free
+            // Its problems on standard error, as tcpdump's.
+            recorder?.warn = { message in
+                var line = "labyrinthd: recording: \(message)\n"
+                line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            }
         }
-        let pool: WorkerPool
+        // Arena, recording, workers, exporter: built in order, undone in
+        // reverse if a stage fails (Pipeline).
+        let cpus = free.isEmpty ? nil : free
+        var pipeline: Pipeline
         do {
-            pool = try WorkerPool(
-                rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority, options: options,
-                ringCapacity: 1024, sources: c.sources, limit: limit)
+            pipeline = try Pipeline(
+                arena: ArenaConfiguration(
+                    rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks, lock: c.lock,
+                    hugePages: c.hugePages),
+                recorder: recorder, recorderCPUs: cpus, workers: options, cpus: c.pinning(),
+                fifoPriority: c.fifoPriority, ringCapacity: 1024, sources: c.sources, limit: limit,
+                exporter: c.export.map { export in
+                    { pool in try FlowExporter(options: export, rings: pool.exportRings) }
+                }, exporterCPUs: cpus)
         } catch {
             throw Failure(description: "\(error)")
         }
-        if let recorder {
-            recorder.attach(pool.workers)
-            do {
-                try recorder.start(cpus: free.isEmpty ? nil : free)
-            } catch {
-                _ = pool.finish()
-                recorder.finish()
-                throw Failure(description: "\(error)")
-            }
-        }
-        var exporter: FlowExporter? = nil
-        if let export = c.export {
-            do {
-                exporter = try FlowExporter(options: export, rings: pool.exportRings)
-                try exporter?.start(cpus: free.isEmpty ? nil : free)
-            } catch {
-                _ = pool.finish()
-                throw Failure(description: "\(error)")
-            }
-        }
+        let pool = pipeline.pool
+        let exporter = pipeline.exporter
         let described = c.sources.map { "\($0.interface) (\($0.backend.rawValue))" }.joined(separator: ", ")
         var line = "labyrinthd: capturing on \(described) with \(c.workers) workers\n"
         line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
@@ -291,16 +279,14 @@ public enum CaptureRun {
             if pool.workers.contains(where: { $0.exited }) { return "a worker exiting" }
             return nil
         }
-        let flows = pool.finish()
-        exporter?.finish()
-        recorder?.finish()
+        let end = pipeline.finish()
         let elapsed = start.duration(to: clock.now)
-        let leaks = arena.checkForLeaks()
+        let leaks = end.leaks
         var report = CaptureReport(
             sources: c.sources, elapsed: elapsed.nanoseconds,
             workers: pool.workers.map { ($0.counters.snapshot(), $0.cpu) },
-            rooms: arena.rooms.map(\.stats), flows: flows.flatMap { $0 }, topFlows: c.topFlows, stoppedBy: stoppedBy)
-        report.notes = arena.layout.notes + pool.workers.flatMap(\.notes)
+            rooms: end.rooms, flows: end.flows.flatMap { $0 }, topFlows: c.topFlows, stoppedBy: stoppedBy)
+        report.notes = end.notes + pool.workers.flatMap(\.notes)
         if let exporter {
             report.export = ExportReport(exporter, workers: pool.workers)
         }

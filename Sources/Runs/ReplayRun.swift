@@ -6,6 +6,10 @@ import StatsProtocol
 import Synchronization
 import UnixSignals
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How to run a replay.
 public struct ReplayConfiguration: Sendable {
     /// One worker (and one room) each.
@@ -66,15 +70,6 @@ public enum ReplayRun {
         ReplayReport, LeakReport
     ) {
         guard c.workers >= 1 else { throw Failure(description: "--workers must be at least 1") }
-        let arena: Arena
-        do {
-            arena = try Arena(
-                ArenaConfiguration(
-                    rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks,
-                    lock: c.lock, hugePages: c.hugePages))
-        } catch {
-            throw Failure(description: "\(error)")
-        }
         var options = c.worker
         // The reader needs a CPU too: with every CPU taken by a worker,
         // workers sleep at once instead of spinning against it.
@@ -89,38 +84,31 @@ public enum ReplayRun {
             } catch {
                 throw Failure(description: "\(error)")
             }
-            options.recorder = recorder
-            options.ioHelperCPUs = readerCPU.map { [$0] } ?? []
+            // Its problems on standard error, as tcpdump's.
+            recorder?.warn = { message in
+                var line = "labyrinthd: recording: \(message)\n"
+                line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            }
         }
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let pool: WorkerPool
+        // Arena, recording, workers, exporter: built in order, undone in
+        // reverse if a stage fails (Pipeline).
+        var pipeline: Pipeline
         do {
-            pool = try WorkerPool(
-                rooms: arena.rooms, cpus: c.pinning(), fifoPriority: c.fifoPriority,
-                options: options, ringCapacity: c.ringCapacity)
+            pipeline = try Pipeline(
+                arena: ArenaConfiguration(
+                    rooms: c.workers, pagesPerRoom: c.pagesPerRoom, watermarks: c.watermarks,
+                    lock: c.lock, hugePages: c.hugePages),
+                recorder: recorder, recorderCPUs: readerCPU.map { [$0] }, workers: options, cpus: c.pinning(),
+                fifoPriority: c.fifoPriority, ringCapacity: c.ringCapacity,
+                exporter: c.export.map { export in
+                    { pool in try FlowExporter(options: export, rings: pool.exportRings) }
+                }, exporterCPUs: readerCPU.map { [$0] })
         } catch {
             throw Failure(description: "\(error)")
         }
-        if let recorder {
-            recorder.attach(pool.workers)
-            do {
-                try recorder.start(cpus: readerCPU.map { [$0] })
-            } catch {
-                _ = pool.finish()
-                recorder.finish()
-                throw Failure(description: "\(error)")
-            }
-        }
-        var exporter: FlowExporter? = nil
-        if let export = c.export {
-            do {
-                exporter = try FlowExporter(options: export, rings: pool.exportRings)
-                try exporter?.start(cpus: readerCPU.map { [$0] })
-            } catch {
-                _ = pool.finish()
-                throw Failure(description: "\(error)")
-            }
-        }
+        let pool = pipeline.pool
+        let exporter = pipeline.exporter
         let replayer = FileReplayer(pool: pool)
         if let filter = c.filter { replayer.filter = OfflineFilter(filter) }
         replayer.maximumGap = c.maximumGap
@@ -139,15 +127,13 @@ public enum ReplayRun {
         }
         // The workers force their flows out as they stop; the exporter
         // sends what the rings hold, then ends.
-        let flows = pool.finish()
-        exporter?.finish()
-        recorder?.finish()
+        let end = pipeline.finish()
         let elapsed = clock.now() - start
-        let leaks = arena.checkForLeaks()
+        let leaks = end.leaks
         var report = ReplayReport(
             files: results, pacing: c.pacing, loops: c.loops, elapsed: elapsed, replayer: replayer,
-            flows: flows, rooms: arena.rooms.map(\.stats), topFlows: c.topFlows)
-        report.notes = arena.layout.notes
+            flows: end.flows, rooms: end.rooms, topFlows: c.topFlows)
+        report.notes = end.notes
         let cut = results.reduce(0) { $0 + $1.gapsCut }
         if cut > 0, let gap = c.maximumGap {
             report.notes.append(

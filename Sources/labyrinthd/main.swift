@@ -601,8 +601,8 @@ struct CaptureCommand: AsyncParsableCommand {
     )
     @Option(name: .shortAndLong, help: "The interface.")
     var interface: String
-    @Option(help: "pcap, tpacket or uring.")
-    var backend: CaptureBackend = .pcap
+    @Option(help: "pcap, tpacket or uring (default: tpacket on an Ethernet or loopback interface, else pcap).")
+    var backend: CaptureBackend?
     @OptionGroup var placement: WorkerPlacement
     @Flag(help: "mlockall(MCL_CURRENT | MCL_FUTURE) the whole process.")
     var mlockall = false
@@ -655,7 +655,7 @@ struct CaptureCommand: AsyncParsableCommand {
 
     func run() async throws {
         var source = LiveSourceOptions(interface: interface)
-        source.backend = backend
+        source.backend = backend ?? CaptureBackend.preferred(for: interface)
         source.filter = filter
         source.fanout = fanout
         source.fanoutGroup = fanoutGroup

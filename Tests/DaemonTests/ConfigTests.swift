@@ -255,7 +255,8 @@ struct ConfigTests {
         #expect(c.sources[0].snaplen == 2048)
         #expect(c.sources[0].filter == "udp port 53")
         #expect(c.sources[0].bufferBytes == 8 << 20)
-        #expect(c.sources[1].backend == .pcap)
+        // No backend named: tpacket, which takes a loopback interface.
+        #expect(c.sources[1].backend == .tpacket)
         #expect(c.sources[1].interface == "lo")
     }
 

@@ -641,13 +641,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var s = s
         var src = Source()
         src.line = s.table.line
-        src.backend = try s.choice("backend", default: src.backend)
         guard let interface = try s.string("interface", default: nil), !interface.isEmpty else {
             throw s.error("interface", "every [[source]] needs an interface", line: s.table.line)
         }
         if interface.utf8.count >= 16 {
             throw s.error("interface", "\"\(interface)\" is longer than an interface name may be (15 bytes)")
         }
+        src.backend = try s.choice("backend", default: CaptureBackend.preferred(for: interface))
         src.interface = interface
         src.fanout = try s.choice("fanout", default: src.fanout)
         src.fanoutGroup = try s.optionalInt("fanout_group", in: 0...0xFFFF)

@@ -50,6 +50,9 @@ public final class Recorder: @unchecked Sendable {
     private var preparedCount = 0
     /// Called (on the control thread) with each line worth logging.
     public var log: @Sendable (String) -> Void = { _ in }
+    /// Where its problems go (a path it cannot name, a write error, a file
+    /// cut back after a short write); ``log`` takes the rest.
+    public var warn: @Sendable (String) -> Void = { _ in }
 
     /// One worker's files, on the control thread only.
     struct WorkerFiles {
@@ -106,7 +109,16 @@ public final class Recorder: @unchecked Sendable {
 
     /// After the workers have stopped (each retired its last file): handles
     /// their last events, finishes every file, and stops the thread.
-    public func finish() {
+    public func finish() { end(keepEmpty: true) }
+
+    /// The run never got going (a later stage failed): stops the thread if
+    /// it runs and finishes what was recorded, if anything was (live
+    /// sources may have delivered frames before the failure: they are kept),
+    /// but leaves no file that no frame reached, neither a `.part` nor an
+    /// empty one.
+    public func abandon() { end(keepEmpty: false) }
+
+    private func end(keepEmpty: Bool) {
         stopFlag.store(true, ordering: .releasing)
         bell.bell.ring()
         if let t = thread.take() { t.join() }
@@ -116,7 +128,7 @@ public final class Recorder: @unchecked Sendable {
         for w in files.indices {
             let never = files[w].current == nil && files[w].closed.isEmpty && files[w].sequence == 0
             for (i, p) in files[w].prepared.enumerated() {
-                if i == 0 && never {
+                if i == 0 && never && keepEmpty {
                     // No frame ever came: the file still appears, empty, as
                     // tcpdump's does.
                     name(worker: w, fd: p.fd, temporary: p.path, reason: .start, time: started)
@@ -190,6 +202,10 @@ public final class Recorder: @unchecked Sendable {
                 case .truncate:
                     if !options.naming.isStandardOutput && ftruncate(e.fd, off_t(e.offset)) != 0 {
                         note("\(path(w, e.fd)): cannot cut back to \(e.offset) bytes: \(Errno.current)")
+                    } else {
+                        note(
+                            "\(path(w, e.fd)): a write came up short (the disk is full, or failed): cut back to its last whole block, \(e.offset) bytes"
+                        )
                     }
                     state.withLock { $0.truncations += 1 }
                     slot.truncationsDone.store(e.generation, ordering: .releasing)
@@ -206,7 +222,7 @@ public final class Recorder: @unchecked Sendable {
 
     func note(_ message: String) {
         state.withLock { $0.lastError = message }
-        log(message)
+        warn(message)
     }
 
     // MARK: Files
