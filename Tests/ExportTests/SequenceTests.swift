@@ -22,7 +22,6 @@ extension ExportTests {
         writeFile(pcap, bytes)
         let first = try UDPListener()
         let second = try UDPListener()
-        let before = receiveBufferErrors()
         let report = try replay(
             [pcap],
             keepFlowsToTheEnd + [
@@ -31,8 +30,9 @@ extension ExportTests {
             ]
         ).report
         let streams = [first.receiveAll(), second.receiveAll()]
+        // Each collector socket's own drop count (/proc/net/udp): the
+        // host's RcvbufErrors would also count other tests' datagrams.
         #expect(first.drops == 0 && second.drops == 0)
-        #expect(receiveBufferErrors() == before, "RcvbufErrors moved")
 
         let export = try #require(report.export)
         #expect(export.collectors == [first.address, second.address])

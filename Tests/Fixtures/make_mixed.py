@@ -30,10 +30,13 @@ udp, icmp, icmpv6, arp, vlan, other}; each counter counts a frame at most once:
   flows_total  distinct bidirectional flows over frames counted as tcp or udp; key =
            (outer VLAN id or 0, IP version, protocol, unordered {(addr, port), (addr, port)}).
 
-tshark 4.0 cross-check (--tshark; frame.protocols, ip/ipv6 defragmentation off). packets,
-bytes, wire_bytes, icmpv6, arp, vlan ("vlan or ieee8021ad"; 0x9100 dissects as "vlan"),
-other ("not ip and not ipv6 and not arp") and flows_total (-z conv,tcp + -z conv,udp)
-agree exactly. Known, explained deltas:
+tshark 4.0 cross-check (--tshark; frame.protocols, ip/ipv6 defragmentation off): it exits
+1, naming the counter, unless these hold. packets, bytes, wire_bytes, icmpv6, arp, vlan
+("vlan or ieee8021ad"; 0x9100 dissects as "vlan") and other ("not ip and not ipv6 and not
+arp") agree exactly. flows_total equals the number of TCP and UDP conversations tshark
+lists (-z conv,tcp and -z conv,udp count address and port pairs and ignore VLANs; the
+generator never puts one 5-tuple on two VLANs, so the two counts can agree). Known,
+explained deltas, checked exactly too:
   * ICMP/ICMPv6 errors quote an inner IP + UDP/TCP header; tshark dissects the quote, so
     raw tshark udp/tcp are higher by those frames. The "outer" column ignores protocols
     after the first icmp/icmpv6 and then matches the oracle except for the next item.
@@ -349,7 +352,26 @@ def tshark_check(path, exp):
     for k in NAMES:
         print("%-10s %10d %11d %12d" % (k, exp["decoded"][k], count(raw, k), count(outer, k)))
     conv = subprocess.run(cmd[:7] + ["-q", "-z", "conv,tcp", "-z", "conv,udp"], capture_output=True, text=True)
-    print("%-10s %10d %11d" % ("flows", exp["flows_total"], conv.stdout.count("<->")))
+    conversations = conv.stdout.count("<->")
+    print("%-10s %10d %11d" % ("flows", exp["flows_total"], conversations))
+    # What must hold (the docstring's deltas): a mismatch fails the check.
+    wrong = []
+    exact = {"packets": len(rows), "bytes": sum(int(r[1]) for r in rows), "wire_bytes": sum(int(r[2]) for r in rows)}
+    for k, v in exact.items():
+        if v != exp[k]:
+            wrong.append("%s: tshark %d, oracle %d" % (k, v, exp[k]))
+    for k in ("icmpv6", "arp", "vlan", "other"):
+        if count(raw, k) != exp["decoded"][k]:
+            wrong.append("%s: tshark %d, oracle %d" % (k, count(raw, k), exp["decoded"][k]))
+    for k, delta in (("ipv4", 4), ("ipv6", 2), ("tcp", 1), ("udp", 1), ("icmp", 1)):
+        if count(outer, k) != exp["decoded"][k] + delta:
+            wrong.append("%s: tshark (outer) %d, oracle %d + %d" % (k, count(outer, k), exp["decoded"][k], delta))
+    if conversations != exp["flows_total"]:
+        wrong.append("flows: tshark %d conversations, oracle %d" % (conversations, exp["flows_total"]))
+    if wrong:
+        print("tshark disagrees: " + "; ".join(wrong), file=sys.stderr)
+        return 1
+    return 0
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -364,7 +386,8 @@ def main():
         json.dump(exp, fh, indent=2, sort_keys=True)
         fh.write("\n")
     if args.tshark:
-        tshark_check(args.pcap, exp)
+        return tshark_check(args.pcap, exp)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

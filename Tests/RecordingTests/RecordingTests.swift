@@ -368,7 +368,10 @@ struct RecordingTests {
                 var fs = statvfs()
                 return statvfs(directory, &fs) == 0 && Int(fs.f_bavail) * Int(fs.f_frsize) < 8192
             })
-        usleep(200_000)  // stays full for a while: frames are lost to it
+        // It stays full until a write has come up short (frames are lost to
+        // it, and the file is cut back to its last whole block).
+        #expect(
+            child.waitForError(containing: "cut back to its last whole block", timeoutSeconds: 20), "\(child.stderr)")
         unlink(filler)
         #expect(child.wait(timeoutSeconds: 60) == 0, "\(child.stderr)")
         let report = try JSON.parse(child.stdout)

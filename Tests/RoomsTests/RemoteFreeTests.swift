@@ -3,6 +3,10 @@ import Rooms
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @Suite("Remote frees and reclaim")
 struct RemoteFreeTests {
     @Test(
@@ -92,19 +96,23 @@ struct RemoteFreeTests {
             #expect(room.stats.freePages == 32)
             let channel = PageChannel(capacity: 4)
             #expect(Bool(channel.send(held.popLast()!).isNil))
+            let owner = lab_gettid()
+            let sawAsleep = SharedFlag()
             let freer = TestThread {
-                // Let the owner fall asleep first.
-                var ts = timespec(tv_sec: 0, tv_nsec: 150_000_000)
-                nanosleep(&ts, nil)
+                // The free comes only once the owner sleeps in its futex
+                // (or after 10 s, which the owner's wait would outlast).
+                let deadline = lab_monotonic_ns() + 10_000_000_000
+                while !sleepsInFutex(owner) && lab_monotonic_ns() < deadline { usleep(1000) }
+                if sleepsInFutex(owner) { sawAsleep.set() }
                 _ = channel.receive()  // dropped here, on a foreign thread
             }
             let start = lab_monotonic_ns()
-            let page = room.allocate(order: 0, .wait, timeout: .seconds(10))
+            let page = room.allocate(order: 0, .wait, timeout: .seconds(20))
             let waitedMs = (lab_monotonic_ns() - start) / 1_000_000
             freer.join()
             #expect(Bool(!page.isNil))
-            #expect(waitedMs >= 100, "returned after \(waitedMs) ms, before the free")
-            #expect(waitedMs < 5000, "slept \(waitedMs) ms: the remote free did not wake it")
+            #expect(sawAsleep.isSet, "the owner never slept waiting for the page")
+            #expect(waitedMs < 15_000, "slept \(waitedMs) ms: the remote free did not wake it")
             #expect(room.stats.waits == 1)
             #expect(room.stats.freeRemote == 1)
             _ = consume page

@@ -1,5 +1,6 @@
 import CRoomsSupport
 import Rooms
+import Synchronization
 import Testing
 
 /// A small room with round watermarks for boundary tests.
@@ -132,3 +133,30 @@ let runningUnderSanitizer: Bool = {
     defer { if let handle { dlclose(handle) } }
     return dlsym(handle, "__tsan_init") != nil || dlsym(handle, "__asan_init") != nil
 }()
+
+/// Whether thread `tid` of this process is blocked in futex(2) now, by
+/// /proc's account of the system call it sleeps in (202 on x86_64, 98 on
+/// aarch64): proof that a sleeper is asleep, not merely about to be.
+func sleepsInFutex(_ tid: Int32) -> Bool {
+    let fd = open("/proc/self/task/\(tid)/syscall", O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let n = read(fd, &buffer, buffer.count)
+    guard n > 0 else { return false }
+    let number = String(decoding: buffer.prefix(n).prefix { $0 != 0x20 }, as: UTF8.self)
+    #if arch(x86_64)
+    return number == "202"
+    #else
+    return number == "98"
+    #endif
+}
+
+/// A flag one thread sets and another reads.
+final class SharedFlag: @unchecked Sendable {
+    private let value = UnsafeMutablePointer<Atomic<Bool>>.allocate(capacity: 1)
+    init() { value.initialize(to: Atomic(false)) }
+    deinit { value.deallocate() }
+    func set() { value.pointee.store(true, ordering: .releasing) }
+    var isSet: Bool { value.pointee.load(ordering: .acquiring) }
+}

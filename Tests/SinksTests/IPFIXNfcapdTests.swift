@@ -54,14 +54,11 @@ struct IPFIXNfcapdTests {
         #expect(messages.allSatisfy { $0.count <= 1400 })
 
         let collector = try Collector()
-        let before = IPFIXTestSystem.udpCounters()
         try IPFIXTestSystem.send(messages, to: collector.port)
+        // nfcapd's own socket's drops (/proc/net/udp), not the host's
+        // RcvbufErrors, which other tests' datagrams move too.
         let socketDrops = collector.waitUntilDrained()
-        let after = IPFIXTestSystem.udpCounters()
         #expect(socketDrops == 0, "nfcapd's socket: \(socketDrops.map { "\($0) drops" } ?? "not drained in time")")
-        #expect(before["RcvbufErrors"] != nil)
-        #expect(after["RcvbufErrors"] == before["RcvbufErrors"], "the kernel dropped datagrams: \(before) → \(after)")
-        #expect(after["InErrors"] == before["InErrors"], "UDP input errors: \(before) → \(after)")
         let status = collector.stop()
         #expect(status == 0, "nfcapd exited \(status): \(collector.process.stderr)")
         let log = collector.process.stderr
