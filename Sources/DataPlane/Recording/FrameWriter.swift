@@ -272,7 +272,9 @@ public struct FrameWriter: ~Copyable {
 
     // Batches: a ring; the head is in flight when `inFlight`.
     let batches: UnsafeMutablePointer<WriteBatch>
-    static let batchCount = 4
+    // Eight: a TPACKET block of 64-byte frames is some 10 000 frames, and
+    // the batches must take one whole while a write is in flight.
+    static let batchCount = 8
     var head = 0
     var queued = 0
     var inFlight = false
