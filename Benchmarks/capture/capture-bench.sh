@@ -14,6 +14,8 @@
 #   labyrinthd-pcap labyrinthd capture --backend pcap --workers 1 (decode, flows)
 #   labyrinthd-tpacket labyrinthd capture --backend tpacket --workers 1 (its own
 #                   TPACKET_V3 ring, a block at a time)
+#   labyrinthd-tpacket-base  the same with the binary BASE names (another
+#                   build: an A/B of a change, interleaved; not in the default set)
 #   uring-bare      a bare io_uring multishot recvmsg loop, provided buffers
 #   uring-bare-recv the same with multishot recv (not in the default set)
 #   uring-bare-aux  the same with PACKET_AUXDATA read per frame, as the
@@ -104,6 +106,7 @@ start_consumer() { # name -> sets $consumer, output in $work/out, $work/err
         uring-bare-aux) ip netns exec "$ns" taskset -c 1 "$work/uring-bare" vb aux >"$work/out" 2>"$work/err" & ;;
         labyrinthd-pcap) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend pcap --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
         labyrinthd-tpacket) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend tpacket --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
+        labyrinthd-tpacket-base) ip netns exec "$ns" taskset -c 1 "${BASE:?BASE=/path/to/another/labyrinthd}" capture -i vb --backend tpacket --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
         labyrinthd-uring) ip netns exec "$ns" taskset -c 1 "$labyrinthd" capture -i vb --backend uring --workers 1 --cpus 1 --lock off --flows "$table" --json >"$work/out" 2>"$work/err" & ;;
         tcpdump-w) ip netns exec "$ns" taskset -c 1 tcpdump -i vb -w "$work/file" -B 32768 >"$work/out" 2>"$work/err" & ;;
         dumpcap-w) ip netns exec "$ns" taskset -c 1 dumpcap -i vb -w "$work/file" -B 32 >"$work/out" 2>"$work/err" & ;;
@@ -181,7 +184,7 @@ high = max(r[3] for r in rows)
 name = sys.argv[3]
 peer = {"labyrinthd-pcap": "tcpdump", "labyrinthd-tpacket": "tcpdump", "labyrinthd-uring": "uring-bare-aux",
         "labyrinthd-pcap-w": "tcpdump-w", "labyrinthd-tpacket-w": "tcpdump-w", "labyrinthd-uring-w": "tcpdump-w",
-        "dumpcap-w": "tcpdump-w"}.get(name)
+        "dumpcap-w": "tcpdump-w", "labyrinthd-tpacket-base": "tcpdump"}.get(name)
 ratio = "-"
 if peer:
     prow = [list(map(float, l.split())) for l in open(f"{sys.argv[4]}/{peer}-{sys.argv[2]}")]

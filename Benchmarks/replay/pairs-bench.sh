@@ -3,7 +3,7 @@
 # round by round (Benchmarks/pairs.py): min, median and max of wall time and
 # of CPU time per frame, and the ratios to the peer.
 #
-# Usage: pairs-bench.sh [placement|recording|export|all] [--rounds N]
+# Usage: pairs-bench.sh [placement|recording|export|shape|all] [--rounds N]
 #
 #   placement  6,000,000 x 64 B and 1,000,000 x 1500 B (4096 flows): libpcap's
 #              bare pcap_dispatch loop, labyrinthd replay with the default
@@ -15,6 +15,11 @@
 #   export     4,000,000 x 64 B over 1,048,576 flows (about 1.03 M distinct),
 #              --workers 1 with a table of 2 M slots, with and without --ipfix
 #              to a local nfcapd; then nfcapd's records against ours.
+#   shape      the frame's shape's knobs on 6,000,000 x 64 B, --workers 1:
+#              without -w, --prefetch 0, 2, 4 (the default) and 8, and
+#              --fragment-alignment 8 against 64 (the default); with -w to
+#              tmpfs, --chunk-size 16KiB, 32KiB and 64KiB (the default).
+#              Not part of all.
 #
 # Files live in /dev/shm/labyrinth-pairs, removed on exit. Needs a release
 # build (make), gcc, libpcap-dev, tcpdump, editcap, nfdump.
@@ -26,7 +31,7 @@ what=all
 rounds=11
 while (($# > 0)); do
     case "$1" in
-        placement|recording|export|all) what=$1; shift ;;
+        placement|recording|export|shape|all) what=$1; shift ;;
         --rounds) rounds=$2; shift 2 ;;
         *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"; exit 64 ;;
     esac
@@ -73,6 +78,23 @@ if [[ $what == recording || $what == all ]]; then
         "editcap -F pcapng=editcap -F pcapng $f $work/editcap.pcapng" \
         "labyrinthd replay -w=$L replay --json --workers 1 -w $work/ours.pcapng $f" \
         "labyrinthd replay (no -w)=$L replay --json --workers 1 $f"
+    echo
+fi
+
+if [[ $what == shape ]]; then
+    "$work/gen-pcap" "$work/small.pcap" 6000000 64 4096
+    f=$work/small.pcap
+    pairs --frames 6000000 --title "replay, prefetch distance and fragment alignment (6,000,000 x 64 B, no -w)" \
+        "prefetch 4, align 64 (default)=$L replay --json --workers 1 $f" \
+        "prefetch 0=$L replay --json --workers 1 --prefetch 0 $f" \
+        "prefetch 2=$L replay --json --workers 1 --prefetch 2 $f" \
+        "prefetch 8=$L replay --json --workers 1 --prefetch 8 $f" \
+        "align 8=$L replay --json --workers 1 --fragment-alignment 8 $f"
+    echo
+    pairs --frames 6000000 --title "replay to pcapng on tmpfs by chunk size (6,000,000 x 64 B)" \
+        "64KiB (default)=$L replay --json --workers 1 -w $work/ours.pcapng $f" \
+        "32KiB=$L replay --json --workers 1 --chunk-size 32KiB -w $work/ours.pcapng $f" \
+        "16KiB=$L replay --json --workers 1 --chunk-size 16KiB -w $work/ours.pcapng $f"
     echo
 fi
 
