@@ -37,7 +37,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("uring")]
         ),
         .target(name: "CRoomsSupport", cSettings: [.define("_GNU_SOURCE")]),
-        // Linux itself: what Glibc's module leaves out (xattrs, …).
+        // Linux itself: what Glibc's module leaves out (threads' affinity,
+        // AF_PACKET and TPACKET_V3, SCM_RIGHTS, openat2, SO_PEERCRED, xattrs).
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
 
         // The kernel boundary: Errno-typed results, EINTR retried in one place.
@@ -51,11 +52,11 @@ let package = Package(
         .target(name: "Rooms", dependencies: ["CRoomsSupport", "Syscalls"], swiftSettings: strict),
         .target(name: "Packet", swiftSettings: strict),
         .target(
-            name: "Capture", dependencies: ["Packet", "CPcap", "CURing", "CLinux", "Syscalls"], swiftSettings: strict),
+            name: "Capture", dependencies: ["Packet", "CPcap", "CLinux", "Syscalls"], swiftSettings: strict),
         .target(
             name: "DataPlane",
             dependencies: [
-                "Rooms", "Packet", "Capture", "CURing", "CRoomsSupport", "Syscalls", "StatsProtocol", "Sinks",
+                "Rooms", "Packet", "Capture", "CURing", "CLinux", "CRoomsSupport", "Syscalls", "StatsProtocol", "Sinks",
             ],
             swiftSettings: strict),
         .target(name: "StatsProtocol", dependencies: ["Syscalls"], swiftSettings: strict),

@@ -102,8 +102,8 @@ build() {
         # clash with Capture's in one module.)
         harness FuzzTOML Rooms Packet Capture $(cd "$sources" && ls Sinks/*.swift | grep -v /Pcap) \
             DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
-            DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/SPSCRing.swift \
-            DataPlane/Recording/RecordingOptions.swift DataPlane/Tap ../Fuzz/Shims/Recorder.swift StatsProtocol \
+            DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/FlowExportRing.swift DataPlane/SPSCRing.swift \
+            DataPlane/Recording/RecordingOptions.swift DataPlane/Tap StatsProtocol \
             ControlPlane/Config
         ;;
     *)

@@ -21,7 +21,7 @@ int lab_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
         tsp = &ts;
     }
     long r = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, tsp, NULL, 0);
-    return r == 0 ? 0 : errno;
+    return r == 0 ? 0 : -errno;
 }
 
 int lab_futex_wake(uint32_t *word, int32_t count) {
@@ -39,10 +39,10 @@ int64_t lab_memlock_limit(void) {
 
 int lab_set_memlock_limit(int64_t bytes) {
     struct rlimit r = { (rlim_t)bytes, (rlim_t)bytes };
-    return setrlimit(RLIMIT_MEMLOCK, &r) == 0 ? 0 : errno;
+    return setrlimit(RLIMIT_MEMLOCK, &r) == 0 ? 0 : -errno;
 }
 
 int lab_rename_noreplace(const char *from, const char *to) {
     long r = syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
-    return r == 0 ? 0 : errno;
+    return r == 0 ? 0 : -errno;
 }

@@ -1,5 +1,5 @@
+import CLinux
 import CPcap
-import CURing
 import Syscalls
 
 #if canImport(Glibc)
@@ -43,10 +43,10 @@ public enum FanoutMode: String, Sendable, CaseIterable {
 
     public var kernelValue: UInt16 {
         switch self {
-        case .hash: return curing_fanout_hash()
-        case .lb: return curing_fanout_lb()
-        case .cpu: return curing_fanout_cpu()
-        case .qm: return curing_fanout_qm()
+        case .hash: return clinux_fanout_hash()
+        case .lb: return clinux_fanout_lb()
+        case .cpu: return clinux_fanout_cpu()
+        case .qm: return clinux_fanout_qm()
         }
     }
 }
@@ -148,7 +148,7 @@ public struct BPFProgram: ~Copyable {
         }
         let r = Syscall.negatedErrno {
             instructions.withMemoryRebound(to: sock_filter.self, capacity: Int(length)) {
-                curing_attach_filter(fd, $0, UInt16(length))
+                clinux_attach_filter(fd, $0, UInt16(length))
             }
         }
         if case .failure(let e) = r { throw LiveCaptureError(interface: interface, "SO_ATTACH_FILTER", errno: e) }
@@ -164,7 +164,7 @@ public struct BPFProgram: ~Copyable {
 /// hardware type: Ethernet and loopback are EN10MB (1), a tunnel with no
 /// link header is RAW (101); nil for others (or when it cannot be read).
 public func interfaceLinkType(_ name: String) -> UInt32? {
-    let t = curing_interface_hardware_type(name)
+    let t = clinux_interface_hardware_type(name)
     switch t {
     case 1, 772: return 1  // ARPHRD_ETHER, ARPHRD_LOOPBACK
     case 0xFFFE: return 101  // ARPHRD_NONE
@@ -241,7 +241,7 @@ public struct KernelCounts: Sendable, Equatable {
     public mutating func read(fd: Int32) -> Result<Void, Errno> {
         var p: UInt64 = 0
         var d: UInt64 = 0
-        let r = Syscall.negatedErrno { curing_packet_statistics(fd, true, &p, &d) }
+        let r = Syscall.negatedErrno { clinux_packet_statistics(fd, true, &p, &d) }
         if case .failure(let e) = r { return .failure(e) }
         packets &+= p
         drops &+= d
@@ -323,7 +323,7 @@ public struct PcapHandle: ~Copyable {
         }
         if options.joinsFanout {
             let group = options.resolvedFanoutGroup(interfaceIndex: index)
-            let r = Syscall.negatedErrno { curing_packet_fanout(fd, group, options.fanout.kernelValue) }
+            let r = Syscall.negatedErrno { clinux_packet_fanout(fd, group, options.fanout.kernelValue) }
             if case .failure(let e) = r {
                 pcap_close(p)
                 throw LiveCaptureError(
@@ -381,7 +381,7 @@ public struct PacketSocket: ~Copyable {
             )
         }
         let fd: Int32
-        switch Syscall.negatedErrno({ curing_packet_socket() }) {
+        switch Syscall.negatedErrno({ clinux_packet_socket() }) {
         case .success(let s): fd = s
         case .failure(let e): throw LiveCaptureError(interface: name, "AF_PACKET socket", errno: e)
         }
@@ -400,16 +400,16 @@ public struct PacketSocket: ~Copyable {
                 throw error
             }
         }
-        try step("receive buffer") { curing_receive_buffer(fd, Int32(clamping: options.bufferBytes)) }
-        if options.kernelTimestamps { try step("SO_TIMESTAMPNS") { curing_timestamps(fd) } }
+        try step("receive buffer") { clinux_receive_buffer(fd, Int32(clamping: options.bufferBytes)) }
+        if options.kernelTimestamps { try step("SO_TIMESTAMPNS") { clinux_timestamps(fd) } }
         // The VLAN tag the kernel takes out of every frame comes back from here.
-        try step("PACKET_AUXDATA") { curing_packet_auxdata(fd) }
-        try step("bind") { curing_packet_bind(fd, index) }
-        if options.promiscuous { try step("promiscuous mode") { curing_packet_promiscuous(fd, index) } }
+        try step("PACKET_AUXDATA") { clinux_packet_auxdata(fd) }
+        try step("bind") { clinux_packet_bind(fd, index) }
+        if options.promiscuous { try step("promiscuous mode") { clinux_packet_promiscuous(fd, index) } }
         let group = options.resolvedFanoutGroup(interfaceIndex: index)
         if options.joinsFanout {
             try step("PACKET_FANOUT (\(options.fanout.rawValue), group \(group))") {
-                curing_packet_fanout(fd, group, options.fanout.kernelValue)
+                clinux_packet_fanout(fd, group, options.fanout.kernelValue)
             }
         }
         self.fd = fd

@@ -1,5 +1,4 @@
 import CLinux
-import CURing
 import Syscalls
 
 #if canImport(Glibc)
@@ -50,7 +49,7 @@ public struct TPacketRing: ~Copyable {
             )
         }
         let fd: Int32
-        switch Syscall.negatedErrno({ curing_packet_socket() }) {
+        switch Syscall.negatedErrno({ clinux_packet_socket() }) {
         case .success(let s): fd = s
         case .failure(let e): throw LiveCaptureError(interface: name, "AF_PACKET socket", errno: e)
         }
@@ -83,12 +82,12 @@ public struct TPacketRing: ~Copyable {
                 throw fail(what, e)
             }
         }
-        try step("bind") { curing_packet_bind(fd, index) }
-        if options.promiscuous { try step("promiscuous mode") { curing_packet_promiscuous(fd, index) } }
+        try step("bind") { clinux_packet_bind(fd, index) }
+        if options.promiscuous { try step("promiscuous mode") { clinux_packet_promiscuous(fd, index) } }
         let group = options.resolvedFanoutGroup(interfaceIndex: index)
         if options.joinsFanout {
             try step("PACKET_FANOUT (\(options.fanout.rawValue), group \(group))") {
-                curing_packet_fanout(fd, group, options.fanout.kernelValue)
+                clinux_packet_fanout(fd, group, options.fanout.kernelValue)
             }
         }
         self.fd = fd

@@ -1,5 +1,4 @@
 import CLinux
-import CURing
 import DataPlane
 import Syscalls
 
@@ -45,7 +44,7 @@ public final class AllowedDirectories: Sendable {
         for raw in paths {
             var path = raw
             while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
-            switch Syscall.valueOrErrno({ Glibc.open(path, curing_o_path() | O_DIRECTORY | O_CLOEXEC) }) {
+            switch Syscall.valueOrErrno({ Glibc.open(path, clinux_o_path() | O_DIRECTORY | O_CLOEXEC) }) {
             case .success(let fd): directories.append(Directory(path: path, descriptor: fd))
             case .failure(let e): problems.append("replay.allowed_directories: \(raw): \(e)")
             }
@@ -131,7 +130,7 @@ public final class AllowedDirectories: Sendable {
     /// `rest` opened beneath `directory`, or nil.
     func openBeneath(_ directory: Int32, _ rest: String) -> Int32? {
         if resolution == .automatic {
-            switch Syscall.negatedErrno({ curing_open_beneath(directory, rest) }) {
+            switch Syscall.negatedErrno({ clinux_open_beneath(directory, rest) }) {
             case .success(let fd): return fd
             case .failure(let e) where e == .noFunction || e == .notPermitted:
                 break  // no openat2 here (old kernel, seccomp): walk instead
@@ -155,7 +154,7 @@ public final class AllowedDirectories: Sendable {
             let flags =
                 last
                 ? O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
-                : curing_o_path() | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC
+                : clinux_o_path() | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC
             let name = String(component)
             guard case .success(let fd) = Syscall.valueOrErrno({ openat(current, name, flags) }) else { return nil }
             if last { return fd }

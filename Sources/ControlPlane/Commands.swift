@@ -321,7 +321,10 @@ public struct CommandProcessor: Sendable {
             let c = exporter.counters
             family(
                 "labyrinth_ipfix_messages_total", "counter", "IPFIX messages, by outcome of their send.",
-                [("result=\"sent\"", c.messagesSent), ("result=\"failed\"", c.messagesFailed)])
+                [
+                    ("result=\"sent\"", c.messagesSent), ("result=\"failed\"", c.messagesFailed),
+                    ("result=\"not_encoded\"", c.encodingFailures),
+                ])
             family("labyrinth_ipfix_data_records_total", "counter", "IPFIX data records sent.", [("", c.records)])
             family("labyrinth_ipfix_bytes_total", "counter", "Bytes of IPFIX messages sent.", [("", c.bytesSent)])
         }

@@ -46,7 +46,7 @@ public enum Daemon {
         }
         let cpus = workerCPUs(config)
         let freeCPUs = PinnedThread.currentAffinity.filter { !(cpus ?? []).contains($0) }
-        var options = workerOptions(config)
+        let options = workerOptions(config)
         let recorder: Recorder?
         switch prepareRecorder(config, logger: logger) {
         case .success(let r): recorder = r
@@ -56,14 +56,14 @@ public enum Daemon {
             config.daemon.maxTaps > 0
             ? TapBoard(limit: config.daemon.maxTaps, ringBytes: config.daemon.tapBuffer, workers: config.workerCount)
             : nil
-        options.taps = taps
         // Arena, recording, workers, exporter: built in order, undone in
         // reverse if a stage fails (Pipeline), as the CLI's runs are.
         let helperCPUs = freeCPUs.isEmpty ? nil : freeCPUs
         var pipeline: Pipeline
         do {
             pipeline = try Pipeline(
-                arena: config.arena, recorder: recorder, recorderCPUs: helperCPUs, workers: options, cpus: cpus,
+                arena: config.arena, recorder: recorder, recorderCPUs: helperCPUs, workers: options, taps: taps,
+                cpus: cpus,
                 fifoPriority: config.workers.priority, ringCapacity: config.replay.ring,
                 sources: config.sources.map(\.liveOptions),
                 exporter: config.ipfix.options.map { export in
@@ -361,7 +361,8 @@ public enum Daemon {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         while state.workers.contains(where: { $0.heartbeat == 0 }) && clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(5))
+            // Cancelled: stop polling at once (not a spin until the deadline).
+            guard (try? await Task.sleep(for: .milliseconds(5))) != nil else { break }
         }
     }
 
@@ -518,7 +519,8 @@ public enum Daemon {
                 while zip(state.workers, generations).contains(where: { $0.appliedFilters < $1 && !$0.exited })
                     && clock.now < deadline
                 {
-                    try? await Task.sleep(for: .milliseconds(1))
+                    // Cancelled: stop polling at once (not a spin until the deadline).
+                    guard (try? await Task.sleep(for: .milliseconds(1))) != nil else { break }
                 }
                 changes.append(
                     "source filters ("
@@ -615,7 +617,8 @@ struct ControlService: Service {
                     notifier.notify("READY=1\nSTATUS=\(Daemon.status(state, rates: nil))")
                 }
                 housekeeping.tick()
-                try? await Task.sleep(for: .milliseconds(50))
+                // Cancelled: stop polling at once (not a spin until the deadline).
+                guard (try? await Task.sleep(for: .milliseconds(50))) != nil else { break }
             }
             group.cancelAll()
         }

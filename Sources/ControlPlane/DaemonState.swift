@@ -105,7 +105,8 @@ public final class DaemonState: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while zip(workers, requests).contains(where: { !$0.flushed($1) }) && clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(1))
+            // Cancelled: stop polling at once (not a spin until the deadline).
+            guard (try? await Task.sleep(for: .milliseconds(1))) != nil else { break }
         }
         let missing = workers.indices.filter { !workers[$0].flushed(requests[$0]) }
         let ended = workers.indices.reduce(0) { $0 + workers[$1].counter(.flowsForced) - before[$1] }
@@ -136,7 +137,8 @@ public final class DaemonState: Sendable {
         // ... and the old files are finished (statistics, closed), so that
         // whoever asked may take them at once.
         while (!pending().isEmpty || recorder.counters.filesWritten < finishedBefore + open) && clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(1))
+            // Cancelled: stop polling at once (not a spin until the deadline).
+            guard (try? await Task.sleep(for: .milliseconds(1))) != nil else { break }
         }
         return pending()
     }
@@ -156,7 +158,8 @@ public final class DaemonState: Sendable {
                 answers[i] = w.topFlows(answering: requests[i])
             }
             if answers.allSatisfy({ $0 != nil }) { break }
-            try? await Task.sleep(for: .milliseconds(1))
+            // Cancelled: stop polling at once (not a spin until the deadline).
+            guard (try? await Task.sleep(for: .milliseconds(1))) != nil else { break }
         }
         let flows = answers.compactMap { $0 }.flatMap { $0 }
         let weight: (FlowRecord) -> UInt64 = byPackets ? { $0.packets } : { $0.bytes }

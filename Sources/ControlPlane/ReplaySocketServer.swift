@@ -1,4 +1,4 @@
-import CURing
+import CLinux
 import DataPlane
 import Logging
 import StatsProtocol
@@ -55,7 +55,7 @@ final class ReplaySocketServer: @unchecked Sendable {
             listener = try Self.bind(path: path, mode: mode, gid: gid)
             self.path = path
         }
-        switch Syscall.negatedErrno({ curing_eventfd() }) {
+        switch Syscall.negatedErrno({ clinux_eventfd() }) {
         case .success(let fd): wakeup = fd
         case .failure(let e):
             Glibc.close(listener)
@@ -184,7 +184,7 @@ final class ReplaySocketServer: @unchecked Sendable {
 
     func accept(into clients: inout [Client]) {
         while true {
-            let fd = curing_accept(listener)
+            let fd = clinux_accept(listener)
             guard fd >= 0 else { return }
             var pid: Int32 = 0
             var uid: UInt32 = 0
@@ -197,7 +197,7 @@ final class ReplaySocketServer: @unchecked Sendable {
                 refuse(client, "too many clients (\(limits.maxClients) at once); try again later")
                 continue
             }
-            guard curing_peer_credentials(fd, &pid, &uid, &gid) == 0 else {
+            guard clinux_peer_credentials(fd, &pid, &uid, &gid) == 0 else {
                 refuse(client, "cannot read your credentials (SO_PEERCRED)")
                 continue
             }
@@ -237,7 +237,7 @@ final class ReplaySocketServer: @unchecked Sendable {
                         if n < 0 { return (n, Int32(0), Int32(0)) }
                         let received = withUnsafeMutablePointer(to: &fds) {
                             $0.withMemoryRebound(to: Int32.self, capacity: 2) {
-                                curing_received_descriptors(&msg, $0, 2)
+                                clinux_received_descriptors(&msg, $0, 2)
                             }
                         }
                         return (n, msg.msg_flags, received)
@@ -327,7 +327,7 @@ final class ReplaySocketServer: @unchecked Sendable {
     static func check(_ fd: Int32) -> String? {
         let flags = fcntl(fd, F_GETFL)
         guard flags >= 0 else { return "the descriptor is not open" }
-        if flags & curing_o_path() != 0 { return "the descriptor is not open for reading (O_PATH)" }
+        if flags & clinux_o_path() != 0 { return "the descriptor is not open for reading (O_PATH)" }
         if flags & O_ACCMODE == O_WRONLY { return "the descriptor is not open for reading (write-only)" }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return "fstat failed: \(Errno.current)" }

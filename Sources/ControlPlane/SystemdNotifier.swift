@@ -1,4 +1,4 @@
-import CURing
+import CLinux
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
+import CLinux
 import CRoomsSupport
-import CURing
 import Synchronization
 import Syscalls
 
@@ -33,7 +33,7 @@ public struct Doorbell: ~Copyable, @unchecked Sendable {
     /// for a sleeper that waits in io_uring.
     /// The corresponding C function is `eventfd`.
     public static func withEventFD() throws(Errno) -> Doorbell {
-        Doorbell(eventFD: try Syscall.negatedErrno { curing_eventfd() }.get())
+        Doorbell(eventFD: try Syscall.negatedErrno { clinux_eventfd() }.get())
     }
 
     private init(eventFD: Int32) {

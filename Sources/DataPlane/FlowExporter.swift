@@ -14,6 +14,9 @@ public struct FlowExporterCounters: Sendable, Equatable {
     public var flows = 0
     public var messagesSent = 0
     public var messagesFailed = 0
+    /// Messages that could not be encoded; the last one's error is
+    /// `lastError`.
+    public var encodingFailures = 0
     public var templateRecords = 0
     public var bytesSent = 0
     public var lastError: String? = nil
@@ -198,7 +201,7 @@ public final class FlowExporter: @unchecked Sendable {
                 do {
                     summary = try sessions[c].nextMessage(into: buffer, domain: 0, from: &source, now: now)
                 } catch {
-                    note("IPFIX encoding: \(error)")
+                    encodingFailed(error)
                     break
                 }
                 guard summary.byteCount > 0 else { continue }
@@ -215,15 +218,23 @@ public final class FlowExporter: @unchecked Sendable {
         let now = Self.wallClock()
         for c in sessions.indices {
             var none = FlowExportBufferSource(UnsafeBufferPointer<FlowExportRecord>(start: nil, count: 0))
-            if let summary = try? sessions[c].nextMessage(into: buffer, domain: 0, from: &none, now: now),
-                summary.byteCount > 0
-            {
-                transmit(summary, collector: c, buffer: buffer, now: now)
+            do {
+                let summary = try sessions[c].nextMessage(into: buffer, domain: 0, from: &none, now: now)
+                if summary.byteCount > 0 { transmit(summary, collector: c, buffer: buffer, now: now) }
+            } catch {
+                encodingFailed(error)
             }
             while sessions[c].statisticsDue(now: now) {
-                guard let summary = try? sessions[c].nextStatisticsMessage(into: buffer, now: now),
-                    summary.byteCount > 0
-                else { break }
+                let summary: IPFIXMessageSummary
+                do {
+                    summary = try sessions[c].nextStatisticsMessage(into: buffer, now: now)
+                } catch {
+                    // Counted and logged; the session's statistics stay due
+                    // and are tried again at the next period, not sent short.
+                    encodingFailed(error)
+                    break
+                }
+                guard summary.byteCount > 0 else { break }
                 transmit(summary, collector: c, buffer: buffer, now: now)
             }
         }
@@ -256,6 +267,16 @@ public final class FlowExporter: @unchecked Sendable {
         state.withLock { $0.lastError = message }
     }
 
+    /// An IPFIX message could not be encoded: counted, and its error kept
+    /// as the last error (the daemon logs a change of it, rate-limited).
+    func encodingFailed(_ error: any Error) {
+        let text = "IPFIX encoding: \(error)"
+        state.withLock {
+            $0.encodingFailures &+= 1
+            $0.lastError = text
+        }
+    }
+
     static func monotonic() -> UInt64 { lab_monotonic_ns() }
 
     static func wallClock() -> Int64 {
@@ -274,5 +295,6 @@ extension ExportReport {
             messagesSent: c.messagesSent, messagesFailed: c.messagesFailed, templateRecords: c.templateRecords,
             bytesSent: c.bytesSent, dropped: workers.reduce(0) { $0 + $1.counter(.flowExportDropped) },
             lastError: c.lastError)
+        encodingFailures = c.encodingFailures
     }
 }

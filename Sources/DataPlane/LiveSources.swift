@@ -210,7 +210,7 @@ struct LiveSources: ~Copyable, WorkerSources {
         if uring.downgraded {
             context.shared.addNote("io_uring: SINGLE_ISSUER/DEFER_TASKRUN not supported by this kernel")
         }
-        if options.recorder != nil {
+        if context.attachments.recorder != nil {
             // Writes that would block run on io-wq helpers: at most two of
             // each kind, and off the workers' CPUs when any CPU is left.
             let helpers = options.ioHelperCPUs
@@ -312,7 +312,7 @@ struct LiveSources: ~Copyable, WorkerSources {
         processor.pointee.ingress = UInt32(bitPattern: rings[s].ring.interfaceIndex)
         let loopback = rings[s].ring.loopback
         let snaplen = rings[s].ring.snaplen
-        let outgoing = curing_packet_outgoing()
+        let outgoing = clinux_packet_outgoing()
         var n = 0
         while n < budget, let block = rings[s].ring.readyBlock() {
             let count = Int(clinux_tpacket_block_frames(block))
@@ -371,7 +371,7 @@ struct LiveSources: ~Copyable, WorkerSources {
         }
         // On loopback every frame is seen leaving and arriving: keep one,
         // as libpcap does.
-        if _slowPath(sockets[s].loopback && frame.pkttype == curing_packet_outgoing()) {
+        if _slowPath(sockets[s].loopback && frame.pkttype == clinux_packet_outgoing()) {
             room.free(page)
             return 0
         }

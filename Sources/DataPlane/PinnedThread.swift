@@ -1,4 +1,4 @@
-import CURing
+import CLinux
 import Syscalls
 
 #if canImport(Glibc)
@@ -48,9 +48,9 @@ public struct PinnedThread: ~Copyable {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var thread = pthread_t()
         let list = (cpus ?? []).map { Int32(truncatingIfNeeded: $0) }
-        let result = Syscall.returnedErrno {
+        let result = Syscall.negatedErrno(retryOnInterrupt: false) {
             list.withUnsafeBufferPointer { cpuBuffer in
-                curing_thread_create(
+                clinux_thread_create(
                     &thread, cpuBuffer.baseAddress, Int32(cpuBuffer.count),
                     Int32(truncatingIfNeeded: fifoPriority ?? 0),
                     name,
@@ -86,12 +86,12 @@ public struct PinnedThread: ~Copyable {
     }
 
     /// How many CPUs are online.
-    public static var onlineCPUs: Int { Int(curing_online_cpus()) }
+    public static var onlineCPUs: Int { Int(clinux_online_cpus()) }
 
     /// The CPUs the calling thread may run on.
     public static var currentAffinity: [Int] {
         var cpus = [Int32](repeating: 0, count: 1024)
-        let n = curing_current_affinity(&cpus, 1024)
+        let n = clinux_current_affinity(&cpus, 1024)
         return n > 0 ? cpus.prefix(Int(n)).map { Int($0) } : []
     }
 
@@ -117,13 +117,13 @@ public struct PinnedThread: ~Copyable {
             close(fd)
             let threadName = n > 0 ? String(decoding: comm.prefix(n).filter { $0 != 10 }, as: UTF8.self) : ""
             if threadName.hasPrefix(prefix) { continue }
-            if curing_set_thread_affinity(tid, mask, Int32(mask.count)) == 0 { moved.append(threadName) }
+            if clinux_set_thread_affinity(tid, mask, Int32(mask.count)) == 0 { moved.append(threadName) }
         }
         return moved
     }
 
     /// The CPU the calling thread runs on now.
-    public static var currentCPU: Int { Int(curing_current_cpu()) }
+    public static var currentCPU: Int { Int(clinux_current_cpu()) }
 }
 
 /// A fixed group of joinable pinned threads, owned together: dropping the

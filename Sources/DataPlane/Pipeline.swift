@@ -44,12 +44,12 @@ public struct Pipeline: ~Copyable {
     ///   - recorder: the recording, its files prepared (nil: none); the
     ///     pipeline owns its teardown from here, failure or not.
     ///   - recorderCPUs: where its control thread and the io-wq helpers run.
-    ///   - options: how the workers run (its recorder is set here).
+    ///   - options: how the workers run; `taps`: the daemon's live taps.
     ///   - exporter: makes the flow exporter from the workers' rings (nil:
     ///     no export); `exporterCPUs` is where its thread runs.
     public init(
         arena arenaConfiguration: ArenaConfiguration, recorder: Recorder?, recorderCPUs: [Int]?,
-        workers options: WorkerOptions, cpus: [Int]?, fifoPriority: Int?, ringCapacity: Int,
+        workers options: WorkerOptions, taps: TapBoard? = nil, cpus: [Int]?, fifoPriority: Int?, ringCapacity: Int,
         sources: [LiveSourceOptions] = [], limit: CaptureLimit? = nil,
         exporter makeExporter: ((WorkerPool) throws -> FlowExporter)? = nil, exporterCPUs: [Int]? = nil
     ) throws(StartError) {
@@ -61,15 +61,13 @@ public struct Pipeline: ~Copyable {
             throw StartError(stage: .arena, error: error, leaks: nil)
         }
         var options = options
-        if let recorder {
-            options.recorder = recorder
-            options.ioHelperCPUs = recorderCPUs ?? []
-        }
+        if recorder != nil { options.ioHelperCPUs = recorderCPUs ?? [] }
         let pool: WorkerPool
         do {
             pool = try WorkerPool(
                 rooms: arena.rooms, cpus: cpus, fifoPriority: fifoPriority, options: options,
-                ringCapacity: ringCapacity, sources: sources, limit: limit)
+                attachments: WorkerAttachments(recorder: recorder, taps: taps), ringCapacity: ringCapacity,
+                sources: sources, limit: limit)
         } catch {
             recorder?.abandon()
             throw StartError(stage: .workers, error: error, leaks: arena.checkForLeaks())

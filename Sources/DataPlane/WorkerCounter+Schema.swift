@@ -64,6 +64,7 @@ extension WorkerCounterSet {
             case .filesStarted: filesStarted = v
             case .writes: writes = v
             case .writeIovecs: writeIovecs = v
+            case .writtenLate: writtenLate = v
             case .tapCopied: tapCopied = v
             case .tapDropped: tapDropped = v
             case .malformedBase: break
@@ -232,5 +233,6 @@ extension RecordingReport {
             currentFiles: r.currentFiles, files: r.files, lastError: r.lastError)
         writes = total(.writes)
         writeIovecs = total(.writeIovecs)
+        writtenLate = total(.writtenLate)
     }
 }

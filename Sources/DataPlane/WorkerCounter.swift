@@ -97,6 +97,10 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     /// each other in a chunk share one: a chunk's run is one iovec).
     case writes
     case writeIovecs
+    /// Recording: frames written into a file that was due to rotate (its
+    /// interval over, or its size reached) while the control thread had no
+    /// next file ready yet: each went into the older file, never lost.
+    case writtenLate
     /// Live taps: frames copied into a tap's ring, and frames a tap
     /// matched but had no room for (its reader is behind, or gone).
     case tapCopied
@@ -165,6 +169,7 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
         case .filesStarted: return "files_started"
         case .writes: return "writes"
         case .writeIovecs: return "write_iovecs"
+        case .writtenLate: return "written_late"
         case .tapCopied: return "tap_copied"
         case .tapDropped: return "tap_dropped"
         case .malformedBase: return "malformed"

@@ -45,6 +45,7 @@ struct WorkerContext {
     let shared: WorkerShared
     let room: Room
     let options: WorkerOptions
+    let attachments: WorkerAttachments
     let processor: UnsafeMutablePointer<PacketProcessor>
     let limit: CaptureLimit?
 
@@ -81,7 +82,7 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
         #endif
         var lastTick: UInt64 = 0
         var stopping = false
-        let taps = context.options.taps
+        let taps = context.attachments.taps
         let processor = context.processor
         while true {
             #if DEBUG

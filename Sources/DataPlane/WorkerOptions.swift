@@ -1,4 +1,4 @@
-/// How a worker runs.
+/// How a worker runs: settings only (values, no live objects).
 public struct WorkerOptions: Sendable {
     /// Frames per poll before the worker checks in (NAPI's budget).
     public var budget: Int = 64
@@ -10,10 +10,6 @@ public struct WorkerOptions: Sendable {
     public var timeouts = FlowTimeouts()
     /// Ended flows each worker's export ring holds; nil: no export.
     public var exportRing: Int? = nil
-    /// The recording, when the run records frames.
-    public var recorder: Recorder? = nil
-    /// The live taps' board, when the daemon allows taps.
-    public var taps: TapBoard? = nil
     /// Where the workers' io-wq helpers (blocking writes) may run: the CPUs
     /// no worker uses (empty: anywhere).
     public var ioHelperCPUs: [Int] = []

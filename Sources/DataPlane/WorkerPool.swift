@@ -45,12 +45,13 @@ public final class WorkerPool: @unchecked Sendable {
     ///   - cpus: `cpus[i]` pins worker i (nil: unpinned).
     ///   - ringCapacity: descriptors each worker's replay queue holds.
     public init(
-        rooms: [Room], cpus: [Int]?, fifoPriority: Int? = nil, options: WorkerOptions, ringCapacity: Int,
+        rooms: [Room], cpus: [Int]?, fifoPriority: Int? = nil, options: WorkerOptions,
+        attachments: WorkerAttachments = WorkerAttachments(), ringCapacity: Int,
         sources: [LiveSourceOptions] = [], limit: CaptureLimit? = nil
     ) throws(StartError) {
         let live = !sources.isEmpty
         // A recording worker sleeps in its io_uring (its writes complete there).
-        let ringWorkers = live || options.recorder != nil
+        let ringWorkers = live || attachments.recorder != nil
         // One worker and no group named: nothing to fan out to.
         let sources = sources.map {
             var s = $0
@@ -78,7 +79,8 @@ public final class WorkerPool: @unchecked Sendable {
                 let box = results[i]
                 try group.start(name: "lab-irq/\(i)", cpus: worker.cpu.map { [$0] }, fifoPriority: fifoPriority) {
                     box.flows = WorkerPool.runWorker(
-                        shared: worker, inboxes: inboxes, room: room, options: options, sources: sources, limit: limit)
+                        shared: worker, inboxes: inboxes, room: room, options: options, attachments: attachments,
+                        sources: sources, limit: limit)
                 }
             }
         } catch {
@@ -112,7 +114,7 @@ public final class WorkerPool: @unchecked Sendable {
     /// live sources (if any) on this thread, runs the loop, releases the room.
     static func runWorker(
         shared: WorkerShared, inboxes: ReplayInboxes, room: Room, options: WorkerOptions,
-        sources: [LiveSourceOptions], limit: CaptureLimit?
+        attachments: WorkerAttachments, sources: [LiveSourceOptions], limit: CaptureLimit?
     ) -> [FlowRecord] {
         room.claim()
         defer {
@@ -136,15 +138,16 @@ public final class WorkerPool: @unchecked Sendable {
             processor.deinitialize(count: 1)
             processor.deallocate()
         }
-        if let recorder = options.recorder, shared.index < recorder.slots.count {
+        if let recorder = attachments.recorder, shared.index < recorder.slots.count {
             processor.pointee.startRecording(
                 FrameWriter(
                     options: recorder.options, slot: recorder.slots[shared.index], headers: recorder.headers,
                     roomPages: room.pageCount),
                 filter: recorder.options.filter?.table)
         }
-        let context = WorkerContext(shared: shared, room: room, options: options, processor: processor, limit: limit)
-        if sources.isEmpty && options.recorder == nil {
+        let context = WorkerContext(
+            shared: shared, room: room, options: options, attachments: attachments, processor: processor, limit: limit)
+        if sources.isEmpty && attachments.recorder == nil {
             return WorkerLoop(context: context, inboxes: inboxes, sources: ReplayOnly()).run()
         }
         let live: LiveSources

@@ -314,7 +314,8 @@ enum RunEnd {
                 while !Task.isCancelled {
                     if let deadline, ContinuousClock.now >= deadline { return "duration" }
                     if let reason = condition() { return reason }
-                    try? await Task.sleep(for: .milliseconds(20))
+                    // Cancelled: stop polling at once (not a spin until the deadline).
+                    guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { break }
                 }
                 return nil
             }

@@ -212,6 +212,7 @@ func flowLines(_ total: (WorkerCounter) -> Int, export: ExportReport?) -> [Strin
             "IPFIX to \(x.collectors.joined(separator: ", ")): \(x.flows) flows in \(x.records) records, "
                 + "\(x.messagesSent) messages (\(x.bytesSent) bytes), \(x.templateRecords) template records; "
                 + "\(x.messagesFailed) sends failed, \(x.dropped) records dropped (ring full)"
+                + (x.encodingFailures > 0 ? ", \(x.encodingFailures) messages not encoded" : "")
                 + (x.lastError.map { "; last error: \($0)" } ?? ""))
     }
     return out
@@ -228,6 +229,11 @@ func recordingLines(_ r: RecordingReport) -> [String] {
     ]
     if r.unlinkedRing + r.unlinkedFreeSpace > 0 {
         out.append("  removed: \(r.unlinkedRing) by the ring, \(r.unlinkedFreeSpace) below min_free")
+    }
+    if r.writtenLate > 0 {
+        out.append(
+            "  \(r.writtenLate) frames written late: their file was due to rotate, the next not ready yet (they are in the older file)"
+        )
     }
     for (w, files) in r.files.enumerated() where !files.isEmpty {
         out.append(

@@ -136,7 +136,7 @@ struct Stats: ParsableCommand {
             if let w = r.recording {
                 let u = w.unwritten
                 lines.append(
-                    "record   \(w.path) (\(w.format))  written \(w.written)  unwritten \(u.total) (overload \(u.overload), disk_full \(u.diskFull), error \(u.error), oversized \(u.oversized), filtered \(u.filtered))  files \(w.filesWritten) done, \(w.filesStarted) started\(w.lastError.map { "  last error: \($0)" } ?? "")"
+                    "record   \(w.path) (\(w.format))  written \(w.written)  unwritten \(u.total) (overload \(u.overload), disk_full \(u.diskFull), error \(u.error), oversized \(u.oversized), filtered \(u.filtered))  files \(w.filesWritten) done, \(w.filesStarted) started\(w.writtenLate > 0 ? "  late \(w.writtenLate)" : "")\(w.lastError.map { "  last error: \($0)" } ?? "")"
                 )
                 for (i, f) in w.currentFiles.enumerated() where !f.isEmpty {
                     lines.append("         worker \(i): \(f)")

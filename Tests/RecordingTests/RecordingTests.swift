@@ -289,6 +289,49 @@ struct RecordingTests {
         let kept = listFiles(directory, prefix: "r-").map { $0.split(separator: "/").last.map(String.init) ?? "" }
         #expect(kept == ["r-1700000040.pcapng", "r-1700000050.pcapng", "r-1700000060.pcapng"], "\(kept)")
         #expect(ring.report?["recording"]?["unlinked_ring"]?.intValue == 4)
+        // Seven intervals, eight files ready ahead: none written late.
+        #expect(r.report?["recording"]?["written_late"]?.intValue == 0)
+        #expect(ring.report?["recording"]?["written_late"]?.intValue == 0)
+    }
+
+    @Test("files rotated faster than they are prepared: a frame past its interval is counted written_late, each one")
+    func lateRotation() throws {
+        let directory = temporaryDirectory("rec-late")
+        defer { removeTree(directory) }
+        // 300 intervals of 1 s, 4 frames each, replayed at full speed: far
+        // more rotations than files are ready ahead, so some frames may land
+        // in an older file, and with a file every 4 frames some may find the
+        // writer's batches full (how many depends on the machine). Whatever
+        // the timing, each frame in an older file is counted written_late,
+        // and every frame is in a file or counted unwritten.
+        var writer = PcapWriter(nanosecond: true)
+        let start: UInt32 = 1_700_000_000
+        for i in 0..<1200 {
+            let ns = UInt64(i) * 250_000_000
+            writer.record(
+                Frames.udp4(sport: UInt16(1000 + i % 50)), seconds: start + UInt32(ns / 1_000_000_000),
+                fraction: UInt32(ns % 1_000_000_000))
+        }
+        let input = directory + "/timed.pcap"
+        writeFile(input, writer.bytes)
+        let r = try replay(["--workers", "1", "-w", directory + "/t-%s.pcapng", "-G", "1", input])
+        #expect(r.status == 0, "\(r.stderr)")
+        let files = listFiles(directory, prefix: "t-")
+        var outside = 0
+        for f in files {
+            let name = f.split(separator: "/").last!.dropFirst(2).dropLast(7)
+            let t0 = try #require(Int64(name), "\(f)")
+            for frame in try RecordedFrames.read([f], list: true).list {
+                let ns = Int64(frame[0]) ?? -1
+                #expect(ns >= t0 * 1_000_000_000, "\(f): frame at \(ns) before its interval")
+                if ns >= (t0 + 1) * 1_000_000_000 { outside += 1 }
+            }
+        }
+        let recording = r.report?["recording"]
+        #expect(recording?["written_late"]?.intValue == outside, "\(files.count) files")
+        let written = try RecordedFrames.read(files).count
+        #expect(recording?["written"]?.intValue == written)
+        #expect(written + (recording?["unwritten"]?["overload"]?.intValue ?? -1) == 1200)
     }
 
     @Test("-f filters the whole replay in user space: the rest is counted filtered and never written")

@@ -4,11 +4,14 @@
 #ifndef CLINUX_H
 #define CLINUX_H
 
+#include <sched.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <linux/if_packet.h>
+#include <linux/filter.h>
 
 /// 1 when the file open on `fd` carries a POSIX access ACL
 /// (`system.posix_acl_access`), 0 when it does not, -errno when that
@@ -88,5 +91,89 @@ static inline clinux_tpacket_frame clinux_tpacket_frame_at(const void *header) {
     }
     return f;
 }
+
+// ---- threads -----------------------------------------------------------
+
+/// The CPUs the calling thread may run on, written to `out` (at most `cap`).
+/// Returns how many, or -errno.
+int32_t clinux_current_affinity(int32_t *out, int32_t cap);
+
+/// Restricts thread `tid` (any thread of the process) to `cpus[0..<count]`.
+/// Returns 0 or -errno.
+int clinux_set_thread_affinity(int32_t tid, const int32_t *cpus, int32_t count);
+
+/// Starts a joinable thread running `body(arg)`, pinned to `cpus[0..<count]`
+/// from its first instruction (none: inherit), under SCHED_FIFO at
+/// `fifo_priority` when it is above 0, and named `name`. Returns 0 or
+/// -errno; the corresponding C function is `pthread_create`.
+int clinux_thread_create(pthread_t *thread, const int32_t *cpus, int32_t count,
+                         int32_t fifo_priority, const char *name,
+                         void *(*body)(void *), void *arg);
+
+/// The number of CPUs online.
+int32_t clinux_online_cpus(void);
+
+/// The CPU the calling thread runs on now.
+int32_t clinux_current_cpu(void);
+
+// ---- AF_PACKET -------------------------------------------------------------
+
+/// A raw AF_PACKET socket that receives nothing yet (protocol 0), so that a
+/// filter can be attached before it is bound. Returns the fd or -errno.
+int clinux_packet_socket(void);
+/// Binds it to interface `ifindex`, all protocols. 0 or -errno.
+int clinux_packet_bind(int fd, int ifindex);
+/// Joins fanout group `group` with `mode` (PACKET_FANOUT_HASH, ...) and
+/// PACKET_FANOUT_FLAG_DEFRAG for the hash mode. 0 or -errno.
+int clinux_packet_fanout(int fd, uint16_t group, uint16_t mode);
+/// Promiscuous mode through PACKET_ADD_MEMBERSHIP. 0 or -errno.
+int clinux_packet_promiscuous(int fd, int ifindex);
+/// SO_ATTACH_FILTER with a classic BPF program. 0 or -errno.
+int clinux_attach_filter(int fd, struct sock_filter *insns, unsigned short count);
+/// SO_RCVBUFFORCE (falling back to SO_RCVBUF). 0 or -errno.
+int clinux_receive_buffer(int fd, int bytes);
+/// SO_TIMESTAMPNS on. 0 or -errno.
+int clinux_timestamps(int fd);
+/// The interface's ARPHRD_* hardware type (SIOCGIFHWADDR), or -errno.
+int clinux_interface_hardware_type(const char *name);
+/// PACKET_AUXDATA on: each frame's control messages carry its VLAN tag,
+/// status and lengths. 0 or -errno.
+int clinux_packet_auxdata(int fd);
+/// PACKET_STATISTICS (which resets the kernel's counts): packets seen by
+/// the socket (drops included) and drops. `v3` for TPACKET_V3 sockets.
+int clinux_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops);
+
+/// A non-blocking, close-on-exec eventfd, or -errno.
+int clinux_eventfd(void);
+
+// ---- opening files beneath a directory --------------------------------------
+
+/// O_PATH (hidden from Swift, which imports glibc without _GNU_SOURCE).
+static inline int clinux_o_path(void) { return 010000000; }
+
+/// openat2(2) (glibc 2.36 has no wrapper): opens `path` relative to
+/// `dirfd` read-only, close-on-exec, non-blocking and without a controlling
+/// terminal, resolving it with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS. Returns the fd or -errno (-ENOSYS where the
+/// kernel lacks it, -EPERM where a seccomp filter refuses it).
+int clinux_open_beneath(int dirfd, const char *path);
+
+/// The SCM_RIGHTS descriptors of a received message: writes at most `cap`
+/// of them to `fds` and returns how many there were in all (more than `cap`
+/// means some were closed here), or -1 if a control message other than
+/// SCM_RIGHTS came. Every descriptor not returned is closed.
+int clinux_received_descriptors(struct msghdr *msg, int *fds, int cap);
+
+/// accept4(SOCK_CLOEXEC | SOCK_NONBLOCK). The fd or -errno.
+int clinux_accept(int listener);
+
+/// SO_PEERCRED of a connected Unix socket. 0 or -errno.
+int clinux_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
+static inline uint16_t clinux_fanout_hash(void) { return PACKET_FANOUT_HASH; }
+static inline uint16_t clinux_fanout_lb(void) { return PACKET_FANOUT_LB; }
+static inline uint16_t clinux_fanout_cpu(void) { return PACKET_FANOUT_CPU; }
+static inline uint16_t clinux_fanout_qm(void) { return PACKET_FANOUT_QM; }
+static inline uint8_t clinux_packet_outgoing(void) { return PACKET_OUTGOING; }
 
 #endif

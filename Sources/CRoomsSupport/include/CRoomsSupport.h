@@ -1,6 +1,7 @@
 // Support for the Rooms allocator that Swift cannot express directly:
 // a per-thread identity, the interrupt-context depth (the kernel's
-// preempt_count), futex wait/wake and the time-stamp counter.
+// preempt_count), futex wait/wake, clocks and prefetches. Every function
+// returns its result, or -errno.
 #ifndef C_ROOMS_SUPPORT_H
 #define C_ROOMS_SUPPORT_H
 
@@ -25,12 +26,13 @@ static inline void lab_atomic_exit(void) { lab_atomic_depth -= 1; }
 static inline bool lab_in_atomic(void) { return lab_atomic_depth > 0; }
 
 /// rename(2) that never replaces: renameat2 with RENAME_NOREPLACE. Returns
-/// 0, or the errno (EEXIST when `to` exists; EINVAL where the file system
+/// 0, or -errno (-EEXIST when `to` exists; -EINVAL where the file system
 /// does not know the flag).
 int lab_rename_noreplace(const char *from, const char *to);
 
 /// FUTEX_WAIT_PRIVATE on `word` while it equals `expected`, for at most
-/// `timeout_ns` nanoseconds (negative: forever). Returns 0 or an errno value.
+/// `timeout_ns` nanoseconds (negative: forever). Returns 0 or -errno
+/// (-EAGAIN: the word had changed; -ETIMEDOUT; -EINTR).
 int lab_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 
 /// FUTEX_WAKE_PRIVATE: wakes up to `count` waiters. Returns the number woken
@@ -43,7 +45,7 @@ int32_t lab_gettid(void);
 /// RLIMIT_MEMLOCK's soft limit in bytes, or -1 when unlimited.
 int64_t lab_memlock_limit(void);
 
-/// Sets RLIMIT_MEMLOCK (soft and hard) to `bytes`. Returns 0 or errno.
+/// Sets RLIMIT_MEMLOCK (soft and hard) to `bytes`. Returns 0 or -errno.
 int lab_set_memlock_limit(int64_t bytes);
 
 /// CLOCK_REALTIME in nanoseconds since the epoch (vDSO, no syscall).
@@ -72,20 +74,6 @@ static inline void lab_cpu_relax(void) {
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
-#endif
-}
-
-/// The time-stamp counter (x86) or the virtual counter (arm64), for latency
-/// histograms. Ordered after earlier loads by the caller's own fences only.
-static inline uint64_t lab_cycles(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    return __builtin_ia32_rdtsc();
-#elif defined(__aarch64__)
-    uint64_t v;
-    __asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
-    return v;
-#else
-    return lab_monotonic_ns();
 #endif
 }
 

@@ -1,6 +1,9 @@
-// liburing plus the _GNU_SOURCE helpers the data plane needs: CPU affinity,
-// thread names and real-time scheduling. System headers come before
-// <liburing.h>, which sets _XOPEN_SOURCE (see swift-nio's CNIOLinux).
+// liburing, and nothing else: thin functions over its inline helpers and
+// macros, and the flags Swift cannot import, so that Swift calls plain
+// functions. What Linux itself offers (threads, AF_PACKET, descriptors) is in
+// CLinux. System headers come before <liburing.h>, which sets _XOPEN_SOURCE
+// (see swift-nio's CNIOLinux). Every function returns 0 or -errno unless it
+// says otherwise.
 #ifndef C_URING_H
 #define C_URING_H
 
@@ -25,51 +28,10 @@
 
 #include <liburing.h>
 
-// ---- threads -----------------------------------------------------------
-
-/// Pins the calling thread to the CPUs in `cpus[0..<count]`. Returns 0 or an
-/// errno value. The corresponding C function is `pthread_setaffinity_np`.
-int curing_pin_current_thread(const int32_t *cpus, int32_t count);
-
-/// The CPUs the calling thread may run on, written to `out` (at most `cap`).
-/// Returns how many, or -errno.
-int32_t curing_current_affinity(int32_t *out, int32_t cap);
-
-/// Restricts thread `tid` (any thread of the process) to `cpus[0..<count]`.
-/// Returns 0 or errno.
-int curing_set_thread_affinity(int32_t tid, const int32_t *cpus, int32_t count);
-
-/// Names the calling thread (at most 15 bytes are kept). Returns 0 or errno.
-int curing_set_current_thread_name(const char *name);
-
-/// Puts the calling thread under SCHED_FIFO at `priority` (1...99).
-/// Returns 0 or an errno value.
-int curing_set_fifo_priority(int32_t priority);
-
-/// Starts a joinable thread running `body(arg)`, pinned to `cpus[0..<count]`
-/// from its first instruction (none: inherit), under SCHED_FIFO at
-/// `fifo_priority` when it is above 0, and named `name`. Returns 0 or an
-/// errno value; the corresponding C function is `pthread_create`.
-int curing_thread_create(pthread_t *thread, const int32_t *cpus, int32_t count,
-                         int32_t fifo_priority, const char *name,
-                         void *(*body)(void *), void *arg);
-
-/// The number of CPUs online.
-int32_t curing_online_cpus(void);
-
-/// The CPU the calling thread runs on now.
-int32_t curing_current_cpu(void);
-
 // ---- io_uring flags built from enum shifts, hidden from Swift ----------
 
 static inline uint32_t curing_setup_single_issuer(void) { return IORING_SETUP_SINGLE_ISSUER; }
 static inline uint32_t curing_setup_defer_taskrun(void) { return IORING_SETUP_DEFER_TASKRUN; }
-static inline uint32_t curing_setup_coop_taskrun(void) { return IORING_SETUP_COOP_TASKRUN; }
-static inline uint8_t curing_sqe_buffer_select(void) { return IOSQE_BUFFER_SELECT; }
-static inline uint32_t curing_cqe_f_more(void) { return IORING_CQE_F_MORE; }
-static inline uint32_t curing_cqe_f_buffer(void) { return IORING_CQE_F_BUFFER; }
-static inline uint32_t curing_cqe_buffer_shift(void) { return IORING_CQE_BUFFER_SHIFT; }
-
 
 // ---- io_uring for capture ------------------------------------------------
 // Thin wrappers over liburing's inline helpers and macros, so that the
@@ -173,69 +135,5 @@ int curing_recvmsg_frame(void *buf, int len, struct msghdr *msg, curing_received
 static inline unsigned curing_receive_control_bytes(bool timestamps) {
     return CMSG_SPACE(sizeof(struct tpacket_auxdata)) + (timestamps ? CMSG_SPACE(sizeof(struct timespec)) : 0);
 }
-
-// ---- AF_PACKET -------------------------------------------------------------
-
-/// A raw AF_PACKET socket that receives nothing yet (protocol 0), so that a
-/// filter can be attached before it is bound. Returns the fd or -errno.
-int curing_packet_socket(void);
-/// Binds it to interface `ifindex`, all protocols. 0 or -errno.
-int curing_packet_bind(int fd, int ifindex);
-/// Joins fanout group `group` with `mode` (PACKET_FANOUT_HASH, ...) and
-/// PACKET_FANOUT_FLAG_DEFRAG for the hash mode. 0 or -errno.
-int curing_packet_fanout(int fd, uint16_t group, uint16_t mode);
-/// Promiscuous mode through PACKET_ADD_MEMBERSHIP. 0 or -errno.
-int curing_packet_promiscuous(int fd, int ifindex);
-/// SO_ATTACH_FILTER with a classic BPF program. 0 or -errno.
-int curing_attach_filter(int fd, struct sock_filter *insns, unsigned short count);
-/// SO_RCVBUFFORCE (falling back to SO_RCVBUF). 0 or -errno.
-int curing_receive_buffer(int fd, int bytes);
-/// SO_TIMESTAMPNS on. 0 or -errno.
-int curing_timestamps(int fd);
-/// The interface's ARPHRD_* hardware type (SIOCGIFHWADDR), or -errno.
-int curing_interface_hardware_type(const char *name);
-/// PACKET_AUXDATA on: each frame's control messages carry its VLAN tag,
-/// status and lengths. 0 or -errno.
-int curing_packet_auxdata(int fd);
-/// PACKET_STATISTICS (which resets the kernel's counts): packets seen by
-/// the socket (drops included) and drops. `v3` for TPACKET_V3 sockets.
-int curing_packet_statistics(int fd, bool v3, uint64_t *packets, uint64_t *drops);
-
-/// A non-blocking, close-on-exec eventfd, or -errno.
-int curing_eventfd(void);
-
-// ---- opening files beneath a directory --------------------------------------
-
-/// O_PATH (hidden from Swift, which imports glibc without _GNU_SOURCE).
-static inline int curing_o_path(void) { return 010000000; }
-
-/// openat2(2) (glibc 2.36 has no wrapper): opens `path` relative to
-/// `dirfd` read-only, close-on-exec, non-blocking and without a controlling
-/// terminal, resolving it with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-/// RESOLVE_NO_MAGICLINKS. Returns the fd or -errno (-ENOSYS where the
-/// kernel lacks it, -EPERM where a seccomp filter refuses it).
-int curing_open_beneath(int dirfd, const char *path);
-
-/// The SCM_RIGHTS descriptors of a received message: writes at most `cap`
-/// of them to `fds` and returns how many there were in all (more than `cap`
-/// means some were closed here), or -1 if a control message other than
-/// SCM_RIGHTS came. Every descriptor not returned is closed.
-int curing_received_descriptors(struct msghdr *msg, int *fds, int cap);
-
-/// Sends `len` bytes with one descriptor (SCM_RIGHTS) riding on them.
-/// Returns bytes sent or -errno.
-long curing_send_with_descriptor(int socket, const void *bytes, size_t len, int fd);
-
-/// accept4(SOCK_CLOEXEC | SOCK_NONBLOCK). The fd or -errno.
-int curing_accept(int listener);
-
-/// SO_PEERCRED of a connected Unix socket. 0 or -errno.
-int curing_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *gid);
-
-static inline uint16_t curing_fanout_hash(void) { return PACKET_FANOUT_HASH; }
-static inline uint16_t curing_fanout_lb(void) { return PACKET_FANOUT_LB; }
-static inline uint16_t curing_fanout_cpu(void) { return PACKET_FANOUT_CPU; }
-static inline uint16_t curing_fanout_qm(void) { return PACKET_FANOUT_QM; }
-static inline uint8_t curing_packet_outgoing(void) { return PACKET_OUTGOING; }
 
 #endif

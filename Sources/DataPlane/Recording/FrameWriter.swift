@@ -409,7 +409,10 @@ public struct FrameWriter: ~Copyable {
             frags.free(fragment)
             return
         }
-        // Rotation, before the block is laid out.
+        // Rotation, before the block is laid out. A rotation due with no
+        // next file ready leaves the frame in this file: counted once it is
+        // laid down (`written_late`).
+        var late = false
         if _slowPath(fd < 0) {
             guard activate(.start, time: time, counters: c) else {
                 c.add(WorkerCounter.unwrittenError.rawValue, 1)
@@ -418,8 +421,10 @@ public struct FrameWriter: ~Copyable {
             }
         } else if _slowPath(time >= intervalEnd) {
             rotate(.time, time: time, counters: c)
+            late = time >= intervalEnd
         } else if _slowPath(Int(offset) >= sizeLimit && filePackets > 0) {
             rotate(.size, time: time, counters: c)
+            late = Int(offset) >= sizeLimit
         } else if _slowPath(slot.rotations.load(ordering: .relaxed) != rotationsSeen) {
             // Asked to rotate: done once a next file is ready (activating it
             // records the request as seen); until then, tried again.
@@ -467,6 +472,7 @@ public struct FrameWriter: ~Copyable {
             frags.free(fragment)
             return
         }
+        if _slowPath(late) { c.add(WorkerCounter.writtenLate.rawValue, 1) }
         let batch = batches + b
         // Lay the block out.
         let headerSize = format == .pcapng ? PcapngEncoder.epbHeaderSize : PcapEncoder.recordHeaderSize

@@ -180,9 +180,15 @@ public final class Recorder: @unchecked Sendable {
     /// How many files worker `w` should have ready: one to start with;
     /// a few when files rotate (by size, time or a `rotate`), so that fast
     /// rotations never wait; none for standard output once started.
+    /// Files ready ahead of a rotating worker. A replay runs through a
+    /// capture's intervals far faster than they lasted: a worker that finds
+    /// none ready stays in its file and counts `written_late`. The
+    /// prepared-file ring holds 8.
+    static let ahead = 8
+
     func ahead(_ w: Int) -> Int {
         if options.naming.isStandardOutput { return files[w].current == nil && files[w].sequence == 0 ? 1 : 0 }
-        if options.naming.rotation.rotates || slots[w].rotations.load(ordering: .relaxed) > 0 { return 4 }
+        if options.naming.rotation.rotates || slots[w].rotations.load(ordering: .relaxed) > 0 { return Self.ahead }
         return files[w].current == nil && files[w].sequence == 0 ? 1 : 0
     }
 
@@ -260,8 +266,24 @@ public final class Recorder: @unchecked Sendable {
             files[w].failures += 1
             return "\(guess): cannot create \(temporary): \(e)"
         }
-        _ = fchmod(fd, options.fileMode)
-        if let group = options.group { _ = fchown(fd, uid_t.max, group) }
+        // The mode and the group are what lets the operators' group read
+        // the recording: a file they cannot read is an error (at start it
+        // stops the run; later the recorder's note is logged), not a file
+        // written for nobody.
+        if fchmod(fd, options.fileMode) != 0 {
+            let e = Errno.current
+            close(fd)
+            unlink(temporary)
+            files[w].failures += 1
+            return "\(guess): cannot give it mode \(String(options.fileMode, radix: 8)): \(e)"
+        }
+        if let group = options.group, fchown(fd, uid_t.max, group) != 0 {
+            let e = Errno.current
+            close(fd)
+            unlink(temporary)
+            files[w].failures += 1
+            return "\(guess): cannot give it group \(group): \(e)"
+        }
         let length = writeHeaders(fd: fd, sequential: false)
         guard length >= 0 else {
             let e = Errno.current
@@ -374,13 +396,13 @@ public final class Recorder: @unchecked Sendable {
             let candidate = n == 0 ? path : "\(stem)-\(n)\(suffix)"
             switch lab_rename_noreplace(temporary, candidate) {
             case 0: return .success(candidate)
-            case EEXIST: continue
-            case EINVAL:
+            case -EEXIST: continue
+            case -EINVAL:
                 // The file system has no RENAME_NOREPLACE (FUSE without
                 // rename2): check, then rename.
                 if access(candidate, F_OK) == 0 { continue }
                 return rename(temporary, candidate) == 0 ? .success(candidate) : .failure(Errno.current)
-            case let e: return .failure(Errno(rawValue: e))
+            case let e: return .failure(Errno(rawValue: -e))
             }
         }
         return .failure(Errno(rawValue: EEXIST))
@@ -461,13 +483,19 @@ public final class Recorder: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: PcapngEncoder.interfaceStatisticsMaximumSize * count)
         var length = 0
         for i in 0..<count {
-            let n = buffer.withUnsafeMutableBytes { b -> Int in
+            let encoded = buffer.withUnsafeMutableBytes { b -> Result<Int, PcapEncodingError> in
                 let slice = UnsafeMutableRawBufferPointer(rebasing: b[length...])
-                return
-                    (try? PcapngEncoder.interfaceStatistics(
-                        into: slice, interface: UInt32(i), timestampNanoseconds: now, stats)) ?? 0
+                return Result { () throws(PcapEncodingError) in
+                    try PcapngEncoder.interfaceStatistics(
+                        into: slice, interface: UInt32(i), timestampNanoseconds: now, stats)
+                }
             }
-            length += n
+            switch encoded {
+            case .success(let n): length += n
+            case .failure(let error):
+                // Said, and left out: never a block of length 0.
+                note("\(path(w, fd)): interface \(i)'s statistics block left out: \(error)")
+            }
         }
         let written = buffer.withUnsafeBytes { b in
             options.naming.isStandardOutput

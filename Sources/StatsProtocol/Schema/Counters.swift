@@ -178,6 +178,7 @@ public struct WorkerCounterSet: Codable, Sendable, Equatable {
     public var filesStarted = 0
     public var writes = 0
     public var writeIovecs = 0
+    public var writtenLate = 0
     /// Live taps: frames copied for a tap's reader, and frames a tap had
     /// no room for (its reader was behind or gone).
     public var tapCopied = 0
@@ -377,6 +378,9 @@ public struct ExportReport: Codable, Sendable, Equatable {
     public var messagesSent: Int
     /// Sends that failed (a collector refusing, ENOBUFS); never a wait.
     public var messagesFailed: Int
+    /// Messages that could not be encoded (flows, templates or the
+    /// exporter's statistics): counted and logged, never sent short.
+    public var encodingFailures: Int = 0
     public var templateRecords: Int
     public var bytesSent: Int
     /// Ended flows the workers' rings had no room for.
@@ -451,6 +455,10 @@ public struct RecordingReport: Codable, Sendable, Equatable {
     /// a chunk share one, so iovecs per write says how whole the writes are.
     public var writes = 0
     public var writeIovecs = 0
+    /// Frames written into a file already due to rotate (its interval over
+    /// or its size reached), because the next file was not ready yet: in
+    /// the older file, not lost.
+    public var writtenLate = 0
 
     public init(
         path: String, format: String, written: Int, writtenBytes: Int, unwritten: UnwrittenCounts, filesStarted: Int,
