@@ -60,8 +60,17 @@ struct CompileFilter: ParsableCommand {
         // A backstop to the parent's deadline and kill: CPU time and memory.
         var cpu = rlimit(rlim_cur: 10, rlim_max: 11)
         _ = setrlimit(Int32(RLIMIT_CPU.rawValue), &cpu)
-        var memory = rlimit(rlim_cur: rlim_t(FilterCompiler.memoryLimit), rlim_max: rlim_t(FilterCompiler.memoryLimit))
-        _ = setrlimit(Int32(RLIMIT_AS.rawValue), &memory)
+        // A sanitizer's runtime (TSan, ASan: test builds only) maps terabytes
+        // of shadow address space and keeps mapping: under an address-space
+        // limit it dies at its next mapping (exit 66), so it goes without.
+        let sanitized = ["__tsan_init", "__asan_init"].contains { (name: String) in
+            dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) != nil
+        }
+        if !sanitized {
+            var memory = rlimit(
+                rlim_cur: rlim_t(FilterCompiler.memoryLimit), rlim_max: rlim_t(FilterCompiler.memoryLimit))
+            _ = setrlimit(Int32(RLIMIT_AS.rawValue), &memory)
+        }
         let types = linkTypes.split(separator: ",").compactMap { UInt32($0) }
         let bytes = FilterPrograms.compiledOutput(expression, linkTypes: types, snaplen: snaplen)
         var at = 0

@@ -395,7 +395,12 @@ struct HostileRoundTwoTests {
         #expect(ok["ok"] == .bool(true), "\(ok.text)")
     }
 
-    @Test("a filter that compiles to more than 4096 instructions is refused by its size bound")
+    @Test(
+        "a filter that compiles to more than 4096 instructions is refused by its size bound",
+        .disabled(
+            if: underThreadSanitizer,
+            "the thread-sanitized compiler process takes over the 2 s compile bound to start and compile 300 terms, so the time bound answers first"
+        ))
     func filterSizeBound() throws {
         // (A request may carry a filter of up to 8 KB with a larger cap.)
         let daemon = try DaemonProcess(daemon: "request_max_bytes = 16384")
