@@ -151,6 +151,8 @@ public final class FileReplayer: @unchecked Sendable {
     }
 
     deinit {
+        counters.deallocate()
+        missed.deallocate()
         dispatched.deallocate()
         unannounced.deallocate()
         batch.deallocate()

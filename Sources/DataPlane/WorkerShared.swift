@@ -71,6 +71,7 @@ public final class WorkerShared: @unchecked Sendable {
     }
 
     deinit {
+        counters.deallocate()
         flowReply.deallocate()
         noteEntries.deinitialize(count: noteCount.load(ordering: .acquiring))
         noteEntries.deallocate()

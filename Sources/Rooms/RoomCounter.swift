@@ -75,12 +75,17 @@ public struct SingleWriterCounters: @unchecked Sendable {
     }
 
     /// Allocates `count` counters on their own cache lines (at start, not on
-    /// the data path). They live as long as the process: counter blocks are
-    /// read by the control plane until exit.
+    /// the data path). Their owner (a worker's shared state, a replayer)
+    /// deallocates them when it goes, after its writer has stopped.
     public static func allocate(count: Int) -> SingleWriterCounters {
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: (count * MemoryLayout<Atomic<Int>>.stride + 63) / 64 * 64, alignment: 64)
         return SingleWriterCounters(base: raw.bindMemory(to: Atomic<Int>.self, capacity: count), count: count)
+    }
+
+    /// Frees counters made by ``allocate(count:)``: their owner's last act.
+    public func deallocate() {
+        UnsafeMutableRawPointer(base).deallocate()
     }
 
     /// Any thread.
