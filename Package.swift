@@ -15,7 +15,7 @@ let package = Package(
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "ControlPlane", targets: ["ControlPlane"]),
         .library(name: "StatsProtocol", targets: ["StatsProtocol"]),
-        .library(name: "Runs", targets: ["Runs"]),
+        .library(name: "ForegroundRuns", targets: ["ForegroundRuns"]),
         .library(name: "Sinks", targets: ["Sinks"]),
         .executable(name: "labyrinthctl", targets: ["labyrinthctl"]),
         .executable(name: "labyrinthd", targets: ["labyrinthd"]),
@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "StatsProtocol", dependencies: ["Syscalls"], swiftSettings: strict),
         // The command line's own engines and reports (labyrinthd replay/capture).
         .target(
-            name: "Runs",
+            name: "ForegroundRuns",
             dependencies: [
                 "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks",
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -90,7 +90,7 @@ let package = Package(
                 "Rooms",
                 "DataPlane",
                 "ControlPlane",
-                "Runs",
+                "ForegroundRuns",
                 "Capture",
                 "Packet",
                 "Sinks",
@@ -120,7 +120,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["DataPlane", "Runs", "StatsProtocol", "Capture", "Packet", "Rooms", "TestSupport"],
+            dependencies: [
+                "DataPlane", "ForegroundRuns", "StatsProtocol", "Capture", "Packet", "Rooms", "TestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

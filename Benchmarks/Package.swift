@@ -38,7 +38,7 @@ let package = Package(
             name: "ReplayAllocations",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Runs", package: "Labyrinth"),
+                .product(name: "ForegroundRuns", package: "Labyrinth"),
                 .product(name: "DataPlane", package: "Labyrinth"),
                 .product(name: "Rooms", package: "Labyrinth"),
             ],

@@ -96,13 +96,13 @@ build() {
     FuzzDecoder) harness FuzzDecoder Packet ;;
     FuzzCaptureFile) harness FuzzCaptureFile Packet Capture ;;
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
-    FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Pacer.swift Packet Capture ;;
+    FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Replay/Pacer.swift Packet Capture ;;
     FuzzTOML)
         # (Sinks without its pcapng encoder, whose PcapngInterface would
         # clash with Capture's in one module.)
         harness FuzzTOML Rooms Packet Capture $(cd "$sources" && ls Sinks/*.swift | grep -v /Pcap) \
-            DataPlane/WorkerOptions.swift DataPlane/Pacer.swift \
-            DataPlane/PinnedThread.swift DataPlane/FlowTable.swift DataPlane/FlowExportRing.swift DataPlane/SPSCRing.swift \
+            DataPlane/Worker/WorkerOptions.swift DataPlane/Replay/Pacer.swift \
+            DataPlane/Support/PinnedThread.swift DataPlane/Flows/FlowTable.swift DataPlane/Export/FlowExportRing.swift DataPlane/Support/SPSCRing.swift \
             DataPlane/Recording/RecordingOptions.swift DataPlane/Tap StatsProtocol \
             ControlPlane/Config
         ;;

@@ -1,7 +1,7 @@
 import Capture
 import DataPlane
+import ForegroundRuns
 import Packet
-import Runs
 import TestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import DataPlane
-import Runs
+import ForegroundRuns
 import TestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 import Capture
 import DataPlane
-import Runs
+import ForegroundRuns
 import StatsProtocol
 import TestSupport
 import Testing

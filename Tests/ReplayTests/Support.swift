@@ -1,6 +1,6 @@
 import DataPlane
+import ForegroundRuns
 import Rooms
-import Runs
 import TestSupport
 
 /// A replay configuration for tests: unlocked memory, small rooms.

@@ -8,8 +8,8 @@
 //   Benchmarks/check-mallocs.sh     (every iteration against Thresholds/6.3/mallocs.json)
 import Benchmark
 import DataPlane
+import ForegroundRuns
 import Rooms
-import Runs
 
 #if canImport(Glibc)
 import Glibc
