@@ -35,23 +35,24 @@ if ((${#missing[@]})); then
 fi
 
 # The tests run `python3` from PATH with scapy 2.6 or later (its pcapng
-# reader names interfaces) and dpkt. Debian 12 ships scapy 2.5 and marks
+# reader names interfaces), dpkt, and prometheus_client (its OpenMetrics
+# parser checks /metrics). Debian 12 ships scapy 2.5 and marks
 # its Python externally managed: then the tests get a virtualenv of their
 # own in .build/python (with the system's packages too, fusepy among them),
 # which scripts/test.sh puts first on PATH.
 python_ok() {
     "$1" - <<'PY' 2>/dev/null
-import dpkt, scapy
+import dpkt, scapy, prometheus_client.openmetrics.parser
 v = tuple(int(x) for x in scapy.__version__.split(".")[:2])
 raise SystemExit(0 if v >= (2, 6) else 1)
 PY
 }
 if [[ $what == test ]] && ! python_ok python3 && ! { [[ -x .build/python/bin/python3 ]] && python_ok .build/python/bin/python3; }; then
-    if python3 -m pip install --quiet 'scapy>=2.6' dpkt 2>/dev/null && python_ok python3; then
-        echo "installed scapy and dpkt for $(command -v python3)"
+    if python3 -m pip install --quiet 'scapy>=2.6' dpkt prometheus_client 2>/dev/null && python_ok python3; then
+        echo "installed scapy, dpkt and prometheus_client for $(command -v python3)"
     else
         echo "installing scapy and dpkt in a virtualenv for the tests: .build/python"
         python3 -m venv --system-site-packages .build/python
-        .build/python/bin/python3 -m pip install --quiet 'scapy>=2.6' dpkt
+        .build/python/bin/python3 -m pip install --quiet 'scapy>=2.6' dpkt prometheus_client
     fi
 fi

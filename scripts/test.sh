@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ $(id -u) -ne 0 ]]; then
     echo "scripts/test.sh: the tests run as root (network namespaces, other users); asking sudo"
-    exec sudo env "PATH=$PATH" "$0" "$@"
+    # Keep the PATH that found swift, and add root's sbin directories: the
+    # tests run sysctl, softflowd and nfcapd, which Debian puts there.
+    exec sudo env "PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin" "$0" "$@"
 fi
 scripts/install-deps.sh test
 # The tests' own Python, where the system's could not take scapy and dpkt.
