@@ -225,6 +225,18 @@ public struct CommandProcessor: Sendable {
 
     // MARK: Prometheus
 
+    /// The two exposition formats `/metrics` serves.
+    public enum ExpositionFormat: Sendable {
+        case text, openMetrics
+
+        public var contentType: String {
+            switch self {
+            case .text: return "text/plain; version=0.0.4; charset=utf-8"
+            case .openMetrics: return "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            }
+        }
+    }
+
     /// A label value escaped as the exposition format asks: backslash,
     /// double quote and line feed.
     static func labelValue(_ text: String) -> String {
@@ -240,15 +252,46 @@ public struct CommandProcessor: Sendable {
         return out
     }
 
-    /// The counters in the text exposition format (version 0.0.4): counters
-    /// end in `_total`, gauges do not; every family has HELP and TYPE.
-    public func prometheus() -> String {
+    /// The counters in an exposition format: Prometheus text (version
+    /// 0.0.4; `labyrinthctl prometheus`, and `/metrics` by default) or
+    /// OpenMetrics 1.0 (`/metrics` to a scraper that asks for it). Counters'
+    /// samples end in `_total` (in OpenMetrics their family's name does
+    /// not), gauges' do not; every family has HELP and TYPE. One function
+    /// for both, so the socket and HTTP never differ.
+    public func prometheus(_ format: ExpositionFormat = .text) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
-            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            var familyName = name
+            var familyType = type
+            if format == .openMetrics {
+                if type == "counter" && name.hasSuffix("_total") {
+                    familyName = String(name.dropLast("_total".count))
+                } else if type == "gauge" && name.hasSuffix("_info") {
+                    familyName = String(name.dropLast("_info".count))
+                    familyType = "info"
+                }
+            }
+            out += "# HELP \(familyName) \(help)\n# TYPE \(familyName) \(familyType)\n"
             for (labels, value) in samples { out += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(value)\n" }
         }
         let ws = Array(state.workers.enumerated())
+        /// A worker's histogram, cumulative buckets with `le`, then the sum
+        /// and the count (the buckets' total, from the same loads).
+        func histogram(_ h: WorkerHistogram) {
+            out += "# HELP \(h.metricName) \(h.help)\n# TYPE \(h.metricName) histogram\n"
+            for (i, w) in ws {
+                let r = w.counters.reading(h)
+                var cumulative = 0
+                for (b, n) in r.buckets.enumerated() {
+                    cumulative &+= n
+                    let le = b < WorkerHistogram.finiteBuckets ? "\(Double(h.bound(b)) / h.scale)" : "+Inf"
+                    out += "\(h.metricName)_bucket{worker=\"\(i)\",le=\"\(le)\"} \(cumulative)\n"
+                }
+                let sum = h.scale == 1 ? "\(r.sum)" : "\(Double(r.sum) / h.scale)"
+                out += "\(h.metricName)_sum{worker=\"\(i)\"} \(sum)\n"
+                out += "\(h.metricName)_count{worker=\"\(i)\"} \(cumulative)\n"
+            }
+        }
         func perWorker(_ c: WorkerCounter) -> [(String, Int)] {
             ws.map { ("worker=\"\($0.offset)\"", $0.element.counter(c)) }
         }
@@ -378,6 +421,8 @@ public struct CommandProcessor: Sendable {
         family(
             "labyrinth_worker_sleeps_total", "counter", "Times a worker slept waiting for its interrupt.",
             perWorker(.sleeps))
+        histogram(.framesPerPoll)
+        if state.recorder != nil { histogram(.writeLatency) }
         let rooms = state.rooms.map(\.stats)
         func perRoom(_ value: (RoomStats) -> Int) -> [(String, Int)] {
             rooms.map { ("room=\"\($0.room)\"", value($0)) }
@@ -433,6 +478,7 @@ public struct CommandProcessor: Sendable {
             "labyrinth_replay_packets_total", "counter", "Records read by replays.",
             [("", state.replay.replayer.counter(.packets))])
         family("labyrinth_uptime_seconds", "gauge", "Seconds since the daemon started.", [("", Int(state.uptime))])
+        if format == .openMetrics { out += "# EOF\n" }
         return out
     }
 }
@@ -478,6 +524,12 @@ extension ConfigReport {
                     maxFiles: k.maxFiles, minFree: k.minFree, snaplen: k.snaplen, flushMs: k.flushMilliseconds,
                     pagesInFlight: k.pagesInFlight, cacheWrites: k.cacheWrites, mode: "0" + String(k.mode, radix: 8),
                     group: k.group, filter: k.filter)
+            },
+            metrics: c.metrics.listen.map { listen in
+                Metrics(
+                    url: "http://\(listen)/metrics", allow: c.metrics.allow,
+                    maxConnections: c.metrics.maxConnections, idleTimeout: c.metrics.idleTimeout,
+                    requestTimeout: c.metrics.requestTimeout, requestMaxBytes: c.metrics.requestMaxBytes)
             })
     }
 }

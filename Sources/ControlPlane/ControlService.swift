@@ -24,10 +24,11 @@ struct ControlService: Service {
     let configPath: String
     let state: DaemonState
     let notifier: SystemdNotifier
+    /// SIGHUP, trapped by the daemon before it said READY=1.
+    let hangups: UnixSignalsSequence
     let logger: Logger
 
     func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         let reloads = ReloadRequests()
         var logger = self.logger
         var housekeeping = Housekeeping(state: state, notifier: notifier, logger: logger)

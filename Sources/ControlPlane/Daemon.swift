@@ -142,12 +142,17 @@ public enum Daemon {
         confineControlPlane(workerCPUs: cpus, logger: logger)
         let notifier = SystemdNotifier()
         await waitUntilWorkersRun(state)
+        // SIGHUP is trapped before READY=1: a reload asked for at once
+        // (`systemctl reload` right after start) waits for the control
+        // service instead of killing the daemon (SIGHUP's default action).
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
         notifier.notify("READY=1\nSTATUS=\(Self.status(state, rates: nil))\nMAINPID=\(getpid())")
         logger.info(
             "running: \(config.workerCount) workers, pid \(getpid())\(notifier.watchdogPeriod.map { ", watchdog every \($0)" } ?? "")"
         )
 
-        let control = ControlService(configPath: configPath, state: state, notifier: notifier, logger: logger)
+        let control = ControlService(
+            configPath: configPath, state: state, notifier: notifier, hangups: hangups, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [control], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -306,6 +311,15 @@ public enum Daemon {
     struct SocketServers {
         let stats: StatsServer
         let replay: ReplaySocketServer?
+        /// `[metrics]`: HTTP for Prometheus, on the stats socket's loop.
+        let metrics: MetricsServer?
+
+        /// Closes them all.
+        func close() async {
+            await metrics?.close()
+            await stats.close()
+            replay?.stop()
+        }
     }
 
     /// The sockets: handed over by systemd (matched by the path they are
@@ -334,15 +348,29 @@ public enum Daemon {
             throw StatsServerError("stats socket \(config.daemon.socket): \(error)")
         }
         logger.info("stats socket \(statsFD.map { "handed over by systemd (fd \($0))" } ?? config.daemon.socket)")
-        guard let path = config.replaySocketPath else { return SocketServers(stats: stats, replay: nil) }
+        var metrics: MetricsServer?
+        if let listen = config.metrics.listen {
+            do {
+                metrics = try await MetricsServer(
+                    listen: listen, limits: MetricsServerLimits(config.metrics), processor: processor,
+                    loop: stats.group.next(), logger: logger)
+            } catch {
+                await stats.close()
+                throw StatsServerError("metrics.listen \(listen): \(error)")
+            }
+        }
+        guard let path = config.replaySocketPath else {
+            return SocketServers(stats: stats, replay: nil, metrics: metrics)
+        }
         let replayFD = activated.first { $0.path == path }?.fd
         do {
             let replay = try ReplaySocketServer(
                 path: path, listeningSocket: replayFD, mode: config.daemon.socketMode,
                 gid: groups.admin ?? groups.socket, limits: limits, processor: processor, logger: logger)
             logger.info("replay socket \(replayFD.map { "handed over by systemd (fd \($0))" } ?? path)")
-            return SocketServers(stats: stats, replay: replay)
+            return SocketServers(stats: stats, replay: replay, metrics: metrics)
         } catch {
+            await metrics?.close()
             await stats.close()
             throw error
         }
@@ -378,8 +406,7 @@ public enum Daemon {
     ) async -> Exit {
         notifier.notify("STOPPING=1\nSTATUS=stopping")
         deadline.step("closing the sockets")
-        await servers.stats.close()
-        servers.replay?.stop()
+        await servers.close()
         // The running replay stops at its next batch (or at once, in a
         // paced gap); queued ones never start.
         deadline.step("cancelling the replay jobs")
@@ -552,6 +579,9 @@ public enum Daemon {
         var newSink = new.sink
         newSink?.line = old.sink?.line ?? 0
         if newSink != old.sink { refused.append("[[sink]]") }
+        var newMetrics = new.metrics
+        newMetrics.line = old.metrics.line
+        if newMetrics != old.metrics { refused.append("[metrics]") }
         if new.daemon.maxTaps != old.daemon.maxTaps || new.daemon.tapBuffer != old.daemon.tapBuffer {
             refused.append("daemon.max_taps and daemon.tap_buffer")
         }

@@ -43,6 +43,10 @@ public enum Malformation: UInt8, CaseIterable, Sendable, CustomStringConvertible
     /// of these.
     case emptyRecord
 
+    /// How many reasons there are (`none` included), without building
+    /// `allCases`: the workers' counter layout is computed on the data path.
+    @inlinable public static var caseCount: Int { Int(Malformation.emptyRecord.rawValue) + 1 }
+
     /// The name in reports and JSON.
     public var description: String {
         switch self {

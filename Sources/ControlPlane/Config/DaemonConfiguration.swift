@@ -163,6 +163,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var replay = ReplaySection()
     public var sources: [Source] = []
     public var ipfix = IPFIXSection()
+    public var metrics = MetricsSection()
     /// `[[sink]]`: the recording (one at most).
     public var sink: SinkSection? = nil
 
@@ -220,6 +221,28 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// `[ipfix]`: export ended flows to collectors.
+    /// `[metrics]`: the HTTP endpoint Prometheus scrapes (`GET /metrics`).
+    /// Off unless `listen` is given: on a TCP port every local user (and,
+    /// off loopback, every host that reaches it) reads what the stats
+    /// socket shows only to its group, the recording's file names among it.
+    public struct MetricsSection: Sendable, Equatable {
+        /// The address to listen on, an IP literal and a port; nil: off.
+        public var listen: IPFIXCollector? = nil
+        /// Peers allowed to connect, as IP addresses in canonical form;
+        /// empty: any peer that reaches the address.
+        public var allow: [String] = []
+        /// Connections open at once; a new one past it closes the oldest
+        /// idle one, or is refused (503) when none is idle.
+        public var maxConnections = 64
+        /// Silence on a connection before it is closed, in seconds.
+        public var idleTimeout = 30.0
+        /// Time a request may take to arrive once its first byte has.
+        public var requestTimeout = 5.0
+        /// The most bytes a request (line, headers and any body) may have.
+        public var requestMaxBytes = 8192
+        public var line = 0
+    }
+
     public struct IPFIXSection: Sendable, Equatable {
         /// `HOST:PORT` or `[IPv6]:PORT`; none: no export.
         public var collectors: [IPFIXCollector] = []
@@ -304,14 +327,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         var c = DaemonConfiguration()
         var top = Section(file: file, name: "", table: root)
-        let sections = ["daemon", "rooms", "workers", "replay", "source", "ipfix", "sink"]
+        let sections = ["daemon", "rooms", "workers", "replay", "source", "ipfix", "sink", "metrics"]
         for (k, n) in root.entries {
             if case .table = n.value { continue }
             if case .tableArray = n.value { continue }
             throw ConfigError(
                 file: file, line: n.line, key: k,
                 message:
-                    "a key outside any section; put it under [daemon], [rooms], [workers], [replay], [ipfix], [[source]] or [[sink]]"
+                    "a key outside any section; put it under [daemon], [rooms], [workers], [replay], [ipfix], [metrics], [[source]] or [[sink]]"
             )
         }
         if let n = top.node("daemon") { c.daemon = try readDaemon(try table(n, "daemon", file)) }
@@ -319,6 +342,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let n = top.node("workers") { c.workers = try readWorkers(try table(n, "workers", file)) }
         if let n = top.node("replay") { c.replay = try readReplay(try table(n, "replay", file)) }
         if let n = top.node("ipfix") { c.ipfix = try readIPFIX(try table(n, "ipfix", file)) }
+        if let n = top.node("metrics") { c.metrics = try readMetrics(try table(n, "metrics", file)) }
         if let n = top.node("source") {
             guard case .tableArray(let tables) = n.value else {
                 throw ConfigError(
@@ -399,6 +423,40 @@ public struct DaemonConfiguration: Sendable, Equatable {
             "status_interval", "max_taps", "tap_buffer",
         ])
         return d
+    }
+
+    static func readMetrics(_ s: Section) throws(ConfigError) -> MetricsSection {
+        var s = s
+        var m = MetricsSection()
+        m.line = s.table.line
+        if let text = try s.string("listen", default: nil) {
+            switch IPFIXCollector.parse(text) {
+            case .failure(let e): throw s.error("listen", "\(e)")
+            case .success(let address):
+                guard text.contains(":"), let canonical = IPAddressText.canonical(address.host) else {
+                    throw s.error(
+                        "listen",
+                        "must be an IP address and a port, e.g. \"127.0.0.1:9469\" or \"[::1]:9469\", not \"\(text)\"")
+                }
+                var listen = address
+                listen.host = canonical
+                m.listen = listen
+            }
+        }
+        for text in try s.stringArray("allow") ?? [] {
+            guard let canonical = IPAddressText.canonical(text) else {
+                throw s.error("allow", "must list IP addresses, e.g. [\"127.0.0.1\", \"::1\"]; \"\(text)\" is not one")
+            }
+            m.allow.append(canonical)
+        }
+        m.maxConnections = try s.int("max_connections", default: m.maxConnections, in: 1...10_000)
+        m.idleTimeout = try s.double("idle_timeout", default: m.idleTimeout, in: 0.1...86_400)
+        m.requestTimeout = try s.double("request_timeout", default: m.requestTimeout, in: 0.1...3600)
+        m.requestMaxBytes = try s.int("request_max_bytes", default: m.requestMaxBytes, in: 256...1 << 20)
+        try s.finish(known: [
+            "listen", "allow", "max_connections", "idle_timeout", "request_timeout", "request_max_bytes",
+        ])
+        return m
     }
 
     static func readRooms(_ s: Section) throws(ConfigError) -> RoomsSection {

@@ -279,6 +279,8 @@ public struct FrameWriter: ~Copyable {
     var queued = 0
     var inFlight = false
     var inFlightFlags: Int32 = 0
+    /// When the write in flight was submitted (the latency histogram).
+    var inFlightSince: UInt64 = 0
     var bytesHeld = 0
 
     // Retired files waiting for their last writes, oldest first.
@@ -699,6 +701,7 @@ public struct FrameWriter: ~Copyable {
                 offset: sequential ? -1 : batch.pointee.start &+ Int64(batch.pointee.done), flags: inFlightFlags,
                 tag: CompletionKind.write.tag(0))
             inFlight = true
+            inFlightSince = lab_monotonic_ns()
             c.add(WorkerCounter.writes.rawValue, 1)
             c.add(WorkerCounter.writeIovecs.rawValue, batch.pointee.iovCount &- batch.pointee.firstIov)
         } catch {
@@ -713,6 +716,7 @@ public struct FrameWriter: ~Copyable {
     ) {
         guard inFlight else { return }
         inFlight = false
+        c.observe(.writeLatency, Int(truncatingIfNeeded: lab_monotonic_ns() &- inFlightSince))
         let batch = batches + head
         if result < 0 && inFlightFlags != 0 && (result == -EOPNOTSUPP || result == -EINVAL) {
             // RWF_DONTCACHE refused (tmpfs, a pipe): the same write without

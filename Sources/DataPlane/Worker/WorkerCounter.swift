@@ -108,8 +108,13 @@ public enum WorkerCounter: Int, CaseIterable, Sendable {
     /// Per malformation reason (Malformation.rawValue, 1...).
     case malformedBase
 
-    /// How many counter slots a worker has (the reasons follow `malformedBase`).
-    public static var slotCount: Int { malformedBase.rawValue + Malformation.allCases.count }
+    /// How many counter slots a worker has (the reasons follow
+    /// `malformedBase`, then the histograms' buckets).
+    public static var slotCount: Int { histogramBase + WorkerHistogram.allCases.count * WorkerHistogram.slots }
+
+    /// The first slot of the histograms (``WorkerHistogram``).
+    @inlinable
+    public static var histogramBase: Int { malformedBase.rawValue &+ Malformation.caseCount }
 
     /// The slot of a malformation reason.
     @inlinable

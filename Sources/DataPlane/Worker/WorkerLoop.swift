@@ -124,7 +124,10 @@ struct WorkerLoop<Sources: WorkerSources & ~Copyable>: ~Copyable {
                 taps.refresh(worker: index, &processor.pointee.taps)
             }
             if let limit = context.limit, limit.isSpent { stopping = true }
-            if n > 0 { c.add(WorkerCounter.polls.rawValue, 1) }
+            if n > 0 {
+                c.add(WorkerCounter.polls.rawValue, 1)
+                c.observe(.framesPerPoll, n)
+            }
             if n >= budget { c.add(WorkerCounter.budgetExhausted.rawValue, 1) }
             if stopping { break }
             if held && context.processor.pointee.writer.inFlight {

@@ -530,6 +530,27 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.filter = filter
         }
     }
+    /// `[metrics]`, when the HTTP endpoint is on.
+    public struct Metrics: Codable, Sendable, Equatable {
+        /// `http://ADDRESS:PORT/metrics`
+        public var url: String
+        public var allow: [String]
+        public var maxConnections: Int
+        public var idleTimeout: Double
+        public var requestTimeout: Double
+        public var requestMaxBytes: Int
+        public init(
+            url: String, allow: [String], maxConnections: Int, idleTimeout: Double, requestTimeout: Double,
+            requestMaxBytes: Int
+        ) {
+            self.url = url
+            self.allow = allow
+            self.maxConnections = maxConnections
+            self.idleTimeout = idleTimeout
+            self.requestTimeout = requestTimeout
+            self.requestMaxBytes = requestMaxBytes
+        }
+    }
     public var daemon: Daemon
     public var rooms: Rooms
     public var workers: Workers
@@ -539,10 +560,12 @@ public struct ConfigReport: Codable, Sendable, Equatable {
     public var ipfix: IPFIX?
     /// `[[sink]]`, when the daemon records.
     public var sink: Sink?
+    /// `[metrics]`, when Prometheus can scrape over HTTP.
+    public var metrics: Metrics?
 
     public init(
         daemon: Daemon, rooms: Rooms, workers: Workers, replay: Replay, sources: [Source], ipfix: IPFIX? = nil,
-        sink: Sink? = nil
+        sink: Sink? = nil, metrics: Metrics? = nil
     ) {
         self.daemon = daemon
         self.rooms = rooms
@@ -551,5 +574,6 @@ public struct ConfigReport: Codable, Sendable, Equatable {
         self.sources = sources
         self.ipfix = ipfix
         self.sink = sink
+        self.metrics = metrics
     }
 }
