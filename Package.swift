@@ -57,6 +57,7 @@ let package = Package(
             name: "DataPlane",
             dependencies: [
                 "Rooms", "Packet", "Capture", "CURing", "CLinux", "CRoomsSupport", "Syscalls", "StatsProtocol", "Sinks",
+                "Extraction",
             ],
             swiftSettings: strict),
         .target(name: "StatsProtocol", dependencies: ["Syscalls"], swiftSettings: strict),
@@ -72,6 +73,9 @@ let package = Package(
         // Pure formats of the sinks: pcapng/pcap blocks, rotation naming and
         // policy, IPFIX messages. No sockets, no io_uring.
         .target(name: "Sinks", swiftSettings: strict),
+        // Finding packets again: the recordings' indexes and `extract`.
+        .target(
+            name: "Extraction", dependencies: ["Packet", "Capture", "Sinks", "Syscalls"], swiftSettings: strict),
         .target(
             name: "ControlPlane",
             dependencies: [
@@ -96,6 +100,7 @@ let package = Package(
                 "Packet",
                 "Sinks",
                 "StatsProtocol",
+                "Extraction",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -142,6 +147,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "StatsProtocolTests", dependencies: ["StatsProtocol"], swiftSettings: strict),
+        .testTarget(name: "ExtractionTests", dependencies: ["Extraction", "Packet"], swiftSettings: strict),
         .testTarget(
             name: "DataPlaneTests",
             dependencies: ["DataPlane", "Rooms", "Packet", "Sinks", "Syscalls", "TestSupport"],

@@ -64,7 +64,7 @@ harness() {
     mkdir -p "$dir"
     # Drop the imports of the package's modules, and qualify by the harness's
     # module what was qualified by theirs (`Capture.interfaceIndex`).
-    local modules='(Packet|Capture|Rooms|DataPlane|StatsProtocol|ControlPlane|Syscalls|Runs|Sinks)'
+    local modules='(Packet|Capture|Rooms|DataPlane|StatsProtocol|ControlPlane|Syscalls|Runs|Sinks|Extraction)'
     strip() {
         sed -E -e "/^import $modules\$/d" -e "/^@_exported import SystemPackage\$/d" \
             -e "s/\\b$modules\\.([a-z])/$name.\\2/g" "$1" > "$2"
@@ -96,6 +96,7 @@ build() {
     FuzzDecoder) harness FuzzDecoder Packet ;;
     FuzzCaptureFile) harness FuzzCaptureFile Packet Capture ;;
     FuzzJSON) harness FuzzJSON StatsProtocol ;;
+    FuzzIndex) harness FuzzIndex Packet Capture Sinks Extraction ;;
     FuzzRequest) harness FuzzRequest StatsProtocol DataPlane/Replay/Pacer.swift Packet Capture ;;
     FuzzTOML)
         # (Sinks without its pcapng encoder, whose PcapngInterface would
@@ -107,11 +108,11 @@ build() {
             ControlPlane/Config
         ;;
     *)
-        echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzRequest, FuzzTOML)" >&2
+        echo "unknown harness $1 (FuzzDecoder, FuzzCaptureFile, FuzzJSON, FuzzRequest, FuzzTOML, FuzzIndex)" >&2
         exit 64
         ;;
     esac
 }
 
-if [[ $# -eq 0 ]]; then set -- FuzzDecoder FuzzCaptureFile FuzzJSON FuzzRequest FuzzTOML; fi
+if [[ $# -eq 0 ]]; then set -- FuzzDecoder FuzzCaptureFile FuzzJSON FuzzRequest FuzzTOML FuzzIndex; fi
 for name in "$@"; do build "$name"; done

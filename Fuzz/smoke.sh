@@ -36,4 +36,5 @@ run FuzzRequest corpus/json
 run FuzzTOML corpus/toml
 run FuzzCaptureFile ../Tests/Corpus/tcpdump
 run FuzzDecoder
+run FuzzIndex corpus/index
 echo "smoke: every harness ran ${seconds}s without a crash"

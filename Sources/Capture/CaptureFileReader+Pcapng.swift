@@ -2,7 +2,7 @@ import Packet
 
 /// One pcapng interface: its link type, snap length and timestamp units.
 @usableFromInline
-struct PcapngInterface: Sendable {
+struct PcapngReaderInterface: Sendable {
     @usableFromInline var linkType: LinkType
     @usableFromInline var snapshot: Int
     /// Timestamp units per second (10^k or 2^k).
@@ -80,7 +80,7 @@ extension CaptureFileReader {
     @usableFromInline
     var maximumBlockLength: Int { blockLimit }
 
-    static func blockLimit(for interfaces: [PcapngInterface], current: Int) -> Int {
+    static func blockLimit(for interfaces: [PcapngReaderInterface], current: Int) -> Int {
         var maximum = current
         for i in interfaces {
             maximum = Swift.max(maximum, 28 + FileHeader.maximumSnapLength(i.linkType) + 131_072 + 4)
@@ -164,6 +164,9 @@ extension CaptureFileReader {
         }
         // A new section has its own interfaces.
         interfaces.removeAll(keepingCapacity: true)
+        interfaceNames.removeAll(keepingCapacity: true)
+        sections &+= 1
+        interfaceBlockOffsets.removeAll(keepingCapacity: true)
     }
 
     mutating func interface(at: Int, body: Int, bodyLength: Int) throws(CaptureFileError) {
@@ -176,6 +179,7 @@ extension CaptureFileReader {
         var offset: Int64 = 0
         var sawResolution = false
         var sawOffset = false
+        var name = ""
         var o = body + 8
         let end = body + bodyLength
         options: while o < end {
@@ -196,6 +200,8 @@ extension CaptureFileReader {
                     throw failure("interface description block: end-of-options with length \(length)", at: at)
                 }
                 break options
+            case 2:
+                name = String(decoding: UnsafeRawBufferPointer(start: base + value, count: length), as: UTF8.self)
             case 9:
                 guard length == 1 else {
                     throw failure("interface description block: if_tsresol of length \(length), not 1", at: at)
@@ -234,9 +240,11 @@ extension CaptureFileReader {
             o = value + padded
         }
         interfaces.append(
-            PcapngInterface(
+            PcapngReaderInterface(
                 linkType: linkType, snapshot: FileHeader.adjustedSnapshot(snaplen, linkType),
                 unitsPerSecond: units, offsetSeconds: offset))
+        interfaceNames.append(name)
+        interfaceBlockOffsets.append(windowOffset &+ at)
         // Like libpcap, the limit only grows.
         blockLimit = Self.blockLimit(for: interfaces, current: blockLimit)
         // Read in windows, a block must fit the window's look-ahead.
@@ -259,6 +267,7 @@ extension CaptureFileReader {
             throw failure("packet on interface \(id), which has no interface description block", record: number, at: at)
         }
         let interface = interfaces[id]
+        lastInterface = id
         guard caplen <= interface.snapshot else {
             throw failure(
                 "absurd captured length \(caplen), bigger than the interface's snap length of \(interface.snapshot)",
@@ -284,6 +293,7 @@ extension CaptureFileReader {
         guard let interface = interfaces.first else {
             throw failure("simple packet block before any interface description block", record: number, at: at)
         }
+        lastInterface = 0
         let wirelen = Int(u32(body, swapped: swapped))
         let caplen = Swift.min(wirelen, interface.snapshot)
         guard caplen <= bodyLength - 4 else {

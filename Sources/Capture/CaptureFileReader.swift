@@ -55,7 +55,17 @@ public struct CaptureFileReader: ~Copyable {
     @usableFromInline let maximumCaptureLength: Int
 
     // pcapng
-    @usableFromInline var interfaces: [PcapngInterface]
+    @usableFromInline var interfaces: [PcapngReaderInterface]
+    /// Per interface of the current section: its `if_name`, and where its
+    /// block starts in the file (apart from `interfaces`, which the packet
+    /// path reads, so that reading a packet retains no string).
+    public internal(set) var interfaceNames: [String] = []
+    public internal(set) var interfaceBlockOffsets: [Int] = []
+    /// Section Header Blocks read (pcapng; the first included).
+    public internal(set) var sections = 0
+    /// The interface (of the current section) of the last record returned:
+    /// 0 in a pcap file.
+    @usableFromInline var lastInterface = 0
     @usableFromInline var blockLimit: Int
 
     @usableFromInline
@@ -160,6 +170,25 @@ public struct CaptureFileReader: ~Copyable {
 
     /// How far into the file the reader is.
     public var bytesConsumed: Int { windowOffset &+ position }
+
+    /// The number (in its section) of the interface the last record came in
+    /// on: 0 in a pcap file.
+    public var lastRecordInterfaceID: Int { lastInterface }
+
+    /// The interface the last record came in on: its number in the current
+    /// section, link type, snap length (0: none) and name ("" when the
+    /// block gives none, and in pcap files).
+    public var lastRecordInterface: (id: Int, linkType: LinkType, snapLength: Int, name: String) {
+        switch format {
+        case .pcapng:
+            guard lastInterface < interfaces.count else { return (0, linkType, 0, "") }
+            let i = interfaces[lastInterface]
+            let name = lastInterface < interfaceNames.count ? interfaceNames[lastInterface] : ""
+            return (lastInterface, i.linkType, i.snapshot, name)
+        default:
+            return (0, linkType, snapshot, "")
+        }
+    }
 
     /// Read in windows: makes sure the window holds the next record whole
     /// (the largest the reader accepts) or reaches the end of the file,

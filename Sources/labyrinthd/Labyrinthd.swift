@@ -20,7 +20,8 @@ struct Labyrinthd: AsyncParsableCommand {
         abstract: "Labyrinth packet data-plane daemon.",
         version: DaemonState.version,
         subcommands: [
-            Run.self, CheckConfig.self, Replay.self, CaptureCommand.self, Layout.self, CompileFilter.self,
+            Run.self, CheckConfig.self, Replay.self, CaptureCommand.self, Extract.self, Index.self, Layout.self,
+            CompileFilter.self,
         ],
         defaultSubcommand: nil
     )

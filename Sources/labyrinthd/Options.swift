@@ -290,6 +290,9 @@ struct RecordFlags: ParsableArguments {
     @Flag(help: "Do not ask for RWF_DONTCACHE (written pages then stay in the page cache).")
     var cacheWrites = false
 
+    @Flag(help: "Write no index beside each finished file (labyrinthd extract then scans them).")
+    var noIndex = false
+
     func validate() throws {
         guard write != nil else {
             if rotateSize != nil || rotateSeconds != nil || maxFiles != nil || minFree != nil || writeSnaplen != nil {
@@ -329,6 +332,7 @@ struct RecordFlags: ParsableArguments {
         o.flushMilliseconds = flushMs
         o.pagesInFlight = pagesInFlight
         o.dontCache = !cacheWrites
+        o.index = !noIndex
         o.replaceExisting = true  // as tcpdump -w
         o.version = DaemonState.version
         return o

@@ -192,6 +192,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var flushMilliseconds = 1000
         public var pagesInFlight: Int? = nil
         public var cacheWrites = false
+        /// Each finished file gets its index (`index = false`: none).
+        public var index = true
         public var mode: mode_t = 0o640
         /// The files' group: nil, `labyrinth` where that group exists; "",
         /// the daemon's own.
@@ -214,6 +216,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             o.flushMilliseconds = flushMilliseconds
             o.pagesInFlight = pagesInFlight
             o.dontCache = !cacheWrites
+            o.index = index
             o.fileMode = mode
             o.wallClockRotation = true
             return o
@@ -620,6 +623,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         k.flushMilliseconds = try s.int("flush_ms", default: k.flushMilliseconds, in: 1...600_000)
         k.pagesInFlight = try s.optionalInt("pages_in_flight", in: 16...(1 << 24))
         k.cacheWrites = try s.bool("cache_writes", default: k.cacheWrites)
+        k.index = try s.bool("index", default: k.index)
         if let mode = try s.string("mode", default: nil) {
             guard let m = UInt32(mode, radix: 8), m <= 0o666 else {
                 throw s.error("mode", "must be an octal file mode such as \"0640\", not \"\(mode)\"")
@@ -643,7 +647,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         try s.finish(known: [
             "path", "format", "rotate_size", "rotate_seconds", "max_files", "min_free", "snaplen", "flush_ms",
-            "pages_in_flight", "cache_writes", "mode", "group", "filter",
+            "pages_in_flight", "cache_writes", "index", "mode", "group", "filter",
         ])
         return k
     }

@@ -1,4 +1,5 @@
 import CRoomsSupport
+import Extraction
 import Sinks
 import Synchronization
 import Syscalls
@@ -19,6 +20,10 @@ public struct RecorderCounters: Sendable, Equatable {
     public var diskFullStops = 0
     /// Truncations after short writes.
     public var truncations = 0
+    /// Finished files indexed, the index bytes, and files left without one.
+    public var filesIndexed = 0
+    public var indexBytes = 0
+    public var indexFailures = 0
     /// The file each worker writes now.
     public var currentFiles: [String] = []
     /// Every file this run made that is still on disk, per worker, oldest first.
@@ -439,6 +444,7 @@ public final class Recorder: @unchecked Sendable {
             $0.bytesWritten += total
             if $0.currentFiles[w] == path { $0.currentFiles[w] = "" }
         }
+        if options.index && !options.naming.isStandardOutput && path != "?" { index(path) }
         guard let ring = options.naming.rotation.ringSize, !options.naming.isStandardOutput else { return }
         files[w].closed.append((path, total))
         // The current file counts as one of the ring's.
@@ -449,7 +455,24 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
+    /// Reads the finished file back (on this thread, never a worker's) and
+    /// writes its index beside it; a file left without one is still read
+    /// by `extract`, which scans it.
+    func index(_ path: String) {
+        do {
+            let bytes = try IndexBuilder.write(path: path).bytes
+            state.withLock {
+                $0.filesIndexed += 1
+                $0.indexBytes += bytes
+            }
+        } catch {
+            state.withLock { $0.indexFailures += 1 }
+            note("\(path): not indexed (extract will scan it): \(error)")
+        }
+    }
+
     func remove(_ path: String, worker w: Int, reason: String) {
+        unlink(RecordingIndex.sidecarPath(for: path))
         if unlink(path) == 0 {
             state.withLock {
                 if reason == "ring" { $0.unlinkedRing += 1 } else { $0.unlinkedFreeSpace += 1 }

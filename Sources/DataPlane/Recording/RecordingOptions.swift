@@ -49,6 +49,9 @@ public struct RecordingOptions: Sendable {
     public var interfaces: [RecordedInterface] = []
     /// Ask for RWF_DONTCACHE (dropped per file where refused).
     public var dontCache = true
+    /// Each finished file gets its index (`.NAME.idx` beside it), which
+    /// `labyrinthd extract` uses to skip what a question rules out.
+    public var index = true
     /// Mode and group of every file.
     public var fileMode: mode_t = 0o640
     public var group: gid_t? = nil

@@ -1,0 +1,517 @@
+import Capture
+import Packet
+import Syscalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What to extract from a ring of recordings.
+public struct ExtractRequest: Sendable {
+    public var directory: String
+    /// The window `[from, to)`, ns since the epoch (as `editcap -A/-B`).
+    public var from: Int64 = .min
+    public var to: Int64 = .max
+    public var filter: String? = nil
+    public var flow: FlowSelector? = nil
+    /// Bytes read per second at most (nil: as fast as the disk goes).
+    public var readRate: Int? = nil
+    /// Files ignored (the daemon's own current files are not).
+    public init(directory: String) { self.directory = directory }
+}
+
+/// What an extraction did.
+public struct ExtractReport: Sendable {
+    public var framesMatched = 0
+    public var framesRead = 0
+    public var filesTotal = 0
+    public var filesRead = 0
+    /// Files the index ruled out whole.
+    public var filesSkipped = 0
+    /// Files read without an index, each with the reason.
+    public var scanned: [String] = []
+    public var damaged: [String] = []
+    public var notes: [String] = []
+    public var bytesTotal = 0
+    public var bytesRead = 0
+    public var indexBytes = 0
+    public var seconds = 0.0
+    /// The span of the ring (indexed files only), ns.
+    public var earliest: Int64? = nil
+    public var latest: Int64? = nil
+
+    public init() {}
+}
+
+/// Why nothing could be answered.
+public struct ExtractError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    /// 64 for a request that cannot be asked (a bad filter), 1 otherwise.
+    public var status: Int32
+    public init(_ description: String, status: Int32 = 1) {
+        self.description = description
+        self.status = status
+    }
+}
+
+/// `labyrinthd extract`: the frames of a window, a flow and a filter from a
+/// ring of recordings, in time order. Each file's index (when it has a
+/// valid one) rules out whole files and stretches; a file without one is
+/// scanned, and the report says so.
+public final class Extractor {
+    let request: ExtractRequest
+    let output: ExtractOutput
+    var report = ExtractReport()
+    var filter: FilterPrograms? = nil
+    var filterTable: FilterTable? = nil
+    var throttle: Throttle?
+
+    public init(request: ExtractRequest, output: ExtractOutput) {
+        self.request = request
+        self.output = output
+        throttle = request.readRate.map { Throttle(bytesPerSecond: $0) }
+    }
+
+    /// One recording of the ring, and how it will be read.
+    final class RingFile {
+        let path: String
+        let size: Int
+        var index: RecordingIndex? = nil
+        /// Byte ranges to read (indexed), nil: scan the whole file.
+        var runs: [(offset: Int, length: Int)]? = nil
+        var first: Int64 = .min
+        init(path: String, size: Int) {
+            self.path = path
+            self.size = size
+        }
+    }
+
+    public func run() throws(ExtractError) -> ExtractReport {
+        let started = lab_clock()
+        let files = try listRing()
+        report.filesTotal = files.count
+        var linkTypes = FilterPrograms.decodedLinkTypes
+        for f in files { for t in f.index?.linkTypes ?? [] where !linkTypes.contains(t) { linkTypes.append(t) } }
+        if let expression = request.filter {
+            do {
+                let programs = try FilterPrograms(expression, linkTypes: linkTypes)
+                filter = programs
+                filterTable = programs.table
+            } catch {
+                throw ExtractError("-f \"\(expression)\": \(error.message)", status: 64)
+            }
+        }
+        var planned: [RingFile] = []
+        for f in files {
+            if plan(f) { planned.append(f) } else { report.filesSkipped += 1 }
+        }
+        let indexed = files.filter { $0.index != nil }
+        if !indexed.isEmpty && indexed.count == files.count && planned.isEmpty
+            && (request.from != .min || request.to != .max)
+        {
+            let a = files.compactMap { $0.index?.earliest }.min()
+            let b = files.compactMap { $0.index?.latest }.max()
+            if let a, let b, request.from > b || request.to <= a {
+                throw ExtractError(
+                    "nothing was recorded in [\(ExtractTime.format(request.from)), \(ExtractTime.format(request.to))): the ring in \(request.directory) spans \(ExtractTime.format(a)) to \(ExtractTime.format(b))"
+                )
+            }
+        }
+        try merge(planned)
+        let unreadable = report.damaged.count
+        if unreadable > 0 && unreadable >= planned.count && report.framesRead == 0 {
+            throw ExtractError(
+                "every recording that could hold the answer is damaged: \(report.damaged.joined(separator: "; "))")
+        }
+        report.seconds = Double(lab_clock() - started) / 1e9
+        return report
+    }
+
+    // MARK: The ring
+
+    func listRing() throws(ExtractError) -> [RingFile] {
+        guard let d = opendir(request.directory) else {
+            throw ExtractError("\(request.directory): cannot open the directory: \(Errno.current)")
+        }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if !name.hasPrefix(".") { names.append(name) }
+        }
+        var files: [RingFile] = []
+        for name in names.sorted() {
+            let path = request.directory + "/" + name
+            var st = stat()
+            guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            guard Self.isCapture(path) else { continue }
+            let f = RingFile(path: path, size: Int(st.st_size))
+            report.bytesTotal += f.size
+            loadIndex(f, st)
+            files.append(f)
+        }
+        guard !files.isEmpty else {
+            throw ExtractError("\(request.directory): no recordings here (no pcap or pcapng file)")
+        }
+        return files
+    }
+
+    static func isCapture(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }  // unreadable: said when read
+        defer { close(fd) }
+        var magic: UInt32 = 0
+        guard pread(fd, &magic, 4, 0) == 4 else { return false }
+        return [0xA1B2_C3D4, 0xD4C3_B2A1, 0xA1B2_3C4D, 0x4D3C_B2A1, 0x0A0D_0D0A].contains(magic)
+    }
+
+    func loadIndex(_ f: RingFile, _ st: stat) {
+        let sidecar = RecordingIndex.sidecarPath(for: f.path)
+        let fd = open(sidecar, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            report.scanned.append(
+                "\(f.path): no index (a file still being written, or one whose writer was killed): scanned")
+            return
+        }
+        defer { close(fd) }
+        var ist = stat()
+        guard fstat(fd, &ist) == 0, ist.st_size < 1 << 30 else {
+            report.scanned.append("\(f.path): its index cannot be read: scanned")
+            return
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(ist.st_size))
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n == bytes.count else {
+            report.scanned.append("\(f.path): its index cannot be read: scanned")
+            return
+        }
+        throttle?.take(n)
+        report.indexBytes += n
+        switch RecordingIndex.decode(bytes) {
+        case .failure(let problem):
+            report.scanned.append("\(f.path): its index is damaged (\(problem)): scanned")
+        case .success(let index):
+            guard index.recordingLength == UInt64(st.st_size), index.inode == UInt64(st.st_ino),
+                index.modifiedNanoseconds == IndexBuilder.mtime(st)
+            else {
+                report.scanned.append("\(f.path): its index is of another version of the file: scanned")
+                return
+            }
+            f.index = index
+            if let e = index.earliest { report.earliest = min(report.earliest ?? e, e) }
+            if let l = index.latest { report.latest = max(report.latest ?? l, l) }
+        }
+    }
+
+    /// Decides what of `f` to read; false when the index rules it out.
+    func plan(_ f: RingFile) -> Bool {
+        guard let index = f.index else { return true }
+        let hash = request.flow?.pair.hash
+        let probes = Int(index.probes)
+        var runs: [(offset: Int, length: Int)] = []
+        var first = Int64.max
+        for s in index.stretches where s.overlaps(from: request.from, to: request.to) {
+            if let hash, !s.mayContain(hash, probes: probes) { continue }
+            first = min(first, s.earliest)
+            let offset = Int(s.offset)
+            let length = Int(s.length)
+            if let last = runs.last, last.offset + last.length == offset, last.length + length <= Self.runBytes {
+                runs[runs.count - 1].length += length
+            } else {
+                runs.append((offset, length))
+            }
+        }
+        guard !runs.isEmpty else { return false }
+        f.runs = runs
+        f.first = first
+        return true
+    }
+
+    /// A run of stretches read at once: at most this, unless one stretch is more.
+    static let runBytes = 8 << 20
+
+    // MARK: Reading, in time order
+
+    func merge(_ files: [RingFile]) throws(ExtractError) {
+        // Files without an index: their first frame says where they start.
+        var pending: [RingFile] = []
+        for f in files {
+            if f.index == nil {
+                guard let first = peekFirst(f) else { continue }
+                f.first = first
+            }
+            pending.append(f)
+        }
+        pending.sort { $0.first < $1.first || ($0.first == $1.first && $0.path < $1.path) }
+        var heap = CursorHeap()
+        var next = 0
+        while true {
+            // Open the next file once the merge reaches its first frame.
+            while next < pending.count && (heap.isEmpty || pending[next].first <= heap.minimum) {
+                let f = pending[next]
+                next += 1
+                let c = FileCursor(file: f, extractor: self)
+                if c.advance() { heap.push(c) }
+            }
+            guard let c = heap.pop() else { break }
+            try emit(c)
+            if c.advance() { heap.push(c) }
+        }
+    }
+
+    func peekFirst(_ f: RingFile) -> Int64? {
+        let fd = open(f.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            report.damaged.append("\(f.path): cannot open: \(Errno.current)")
+            return nil
+        }
+        defer { close(fd) }
+        do {
+            var reader = try CaptureFileReader(descriptor: fd, name: f.path, windowBytes: 1 << 20) {}
+            guard let r = try reader.next() else {
+                report.notes.append("\(f.path): holds no frame")
+                return nil
+            }
+            return r.timestamp
+        } catch {
+            if error.message.contains("no interface description") {
+                report.notes.append("\(f.path): holds no frame (yet)")
+            } else if error.message.contains("cut off") {
+                report.notes.append("\(f.path): \(error.message) (still being written?)")
+            } else {
+                report.damaged.append("\(error): skipped")
+            }
+            return nil
+        }
+    }
+
+    func emit(_ c: FileCursor) throws(ExtractError) {
+        guard let r = c.record else { return }
+        report.framesRead += 1
+        guard r.timestamp >= request.from && r.timestamp < request.to else { return }
+        let bytes = r.bytes
+        if let flow = request.flow {
+            let d = decodePacket(bytes, wireLength: r.wireLength, linkType: r.linkType)
+            guard flow.matches(bytes, d) else { return }
+        }
+        if let table = filterTable,
+            !table.matches(linkType: r.linkType.rawValue, frame: r.data, captured: r.capturedLength, wire: r.wireLength)
+        {
+            return
+        }
+        do {
+            let id = try c.outputInterface(output)
+            try output.append(interface: id, timestamp: r.timestamp, frame: bytes, wireLength: r.wireLength)
+        } catch {
+            throw ExtractError(error.description)
+        }
+        report.framesMatched += 1
+    }
+
+    func damaged(_ f: RingFile, _ error: CaptureFileError, scanning: Bool) {
+        if error.message.contains("no interface description") {
+            report.notes.append("\(f.path): holds no frame (yet)")
+        } else if scanning && error.message.contains("cut off") {
+            report.notes.append("\(error) (a file still being written, or whose writer was killed): read up to there")
+        } else {
+            report.damaged.append("\(error): the rest of the file is skipped")
+        }
+    }
+}
+
+/// Reads one recording: its runs (indexed), each through a reader over a
+/// buffer holding the prefix then the run, or the whole file (scanned).
+final class FileCursor {
+    let file: Extractor.RingFile
+    unowned let extractor: Extractor
+    var fd: Int32 = -1
+    var reader: ReaderBox? = nil
+    var buffer: UnsafeMutableRawPointer? = nil
+    var capacity = 0
+    var run = 0
+    var record: CaptureRecord? = nil
+    var timestamp: Int64 = 0
+    var key = -1
+    /// Output interface numbers by source interface number.
+    var outputIDs: [UInt32?] = []
+    var opened = false
+
+    init(file: Extractor.RingFile, extractor: Extractor) {
+        self.file = file
+        self.extractor = extractor
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+        buffer?.deallocate()
+    }
+
+    /// Moves to the next record; false at the end (or on damage, reported).
+    func advance() -> Bool {
+        if !opened {
+            opened = true
+            fd = open(file.path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                extractor.report.damaged.append("\(file.path): cannot open: \(Errno.current)")
+                return false
+            }
+            extractor.report.filesRead += 1
+            if file.runs == nil {
+                _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+                let throttle = extractor.throttle
+                let window = 4 << 20
+                do {
+                    reader = ReaderBox(
+                        try CaptureFileReader(descriptor: fd, name: file.path, windowBytes: window) {
+                            throttle?.take(window)
+                        })
+                } catch {
+                    extractor.damaged(file, error, scanning: true)
+                    return false
+                }
+                extractor.report.bytesRead += file.size
+            } else if !loadRun() {
+                return false
+            }
+        }
+        while true {
+            do {
+                guard let box = reader else { return false }
+                if let r = try box.reader.next() {
+                    record = r
+                    timestamp = r.timestamp
+                    key = box.reader.lastRecordInterfaceID
+                    return true
+                }
+            } catch {
+                extractor.damaged(file, error, scanning: file.runs == nil)
+                return false
+            }
+            guard file.runs != nil, run < file.runs!.count, loadRun() else { return false }
+        }
+    }
+
+    /// Reads the next run after the prefix; false when it cannot.
+    func loadRun() -> Bool {
+        guard let runs = file.runs, let index = file.index, run < runs.count else { return false }
+        let r = runs[run]
+        run += 1
+        let prefix = index.prefix.count
+        let need = prefix + r.length
+        if need > capacity {
+            buffer?.deallocate()
+            buffer = .allocate(byteCount: need, alignment: 16)
+            capacity = need
+        }
+        guard let buffer else { return false }
+        index.prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: prefix) }
+        var done = 0
+        while done < r.length {
+            let n = pread(fd, buffer + prefix + done, r.length - done, off_t(r.offset + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                extractor.report.damaged.append(
+                    "\(file.path): cannot read \(r.length) bytes at \(r.offset): \(n == 0 ? "the file is shorter than its index says" : "\(Errno.current)")"
+                )
+                return false
+            }
+            done += n
+        }
+        extractor.throttle?.take(r.length)
+        extractor.report.bytesRead += r.length
+        reader = nil
+        do {
+            reader = ReaderBox(
+                try CaptureFileReader(buffer: UnsafeRawBufferPointer(start: buffer, count: need), name: file.path))
+        } catch {
+            extractor.damaged(file, error, scanning: false)
+            return false
+        }
+        return true
+    }
+
+    func outputInterface(_ output: ExtractOutput) throws(IndexProblem) -> UInt32 {
+        if key < outputIDs.count, let id = outputIDs[key] { return id }
+        guard let box = reader else { throw IndexProblem("\(file.path): no reader") }
+        let i = box.reader.lastRecordInterface
+        let id = try output.interfaceID(
+            ExtractOutput.Interface(linkType: i.linkType.rawValue, snapLength: i.snapLength, name: i.name))
+        while outputIDs.count <= key { outputIDs.append(nil) }
+        outputIDs[key] = id
+        return id
+    }
+}
+
+/// A reader a class can hold and advance in place.
+final class ReaderBox {
+    var reader: CaptureFileReader
+    init(_ reader: consuming CaptureFileReader) { self.reader = reader }
+}
+
+/// A binary min-heap of cursors by their record's timestamp (then by file
+/// path, so that ties keep a stable order).
+struct CursorHeap {
+    var items: [FileCursor] = []
+    var isEmpty: Bool { items.isEmpty }
+    var minimum: Int64 { items[0].timestamp }
+
+    static func less(_ a: FileCursor, _ b: FileCursor) -> Bool {
+        a.timestamp < b.timestamp || (a.timestamp == b.timestamp && a.file.path < b.file.path)
+    }
+
+    mutating func push(_ c: FileCursor) {
+        items.append(c)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard Self.less(items[i], items[parent]) else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> FileCursor? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1
+            let r = l + 1
+            var m = i
+            if l < items.count && Self.less(items[l], items[m]) { m = l }
+            if r < items.count && Self.less(items[r], items[m]) { m = r }
+            guard m != i else { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}
+
+/// A bound on the bytes read per second: `take` sleeps when ahead.
+final class Throttle: @unchecked Sendable {
+    let rate: Int
+    let started = lab_clock()
+    var taken = 0
+
+    init(bytesPerSecond: Int) { rate = Swift.max(1, bytesPerSecond) }
+
+    func take(_ bytes: Int) {
+        taken += bytes
+        let due = Int64(Double(taken) / Double(rate) * 1e9)
+        let now = lab_clock() - started
+        if due > now {
+            var ts = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
+            var left = timespec()
+            while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC in ns.
+func lab_clock() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+}
