@@ -129,6 +129,11 @@ public enum Daemon {
             workers: pool.workers, rooms: pipeline.arena.rooms, replay: replay, configuration: config,
             exporter: exporter, recorder: recorder, taps: taps)
         for problem in state.allowedDirectories.problems { logger.warning("\(problem)") }
+        // SIGTERM and SIGINT are trapped before the socket answers: a stop
+        // asked for as soon as the daemon is seen (a test, `systemctl stop`
+        // right after start) is an orderly stop, never the signal's default
+        // action. The ServiceGroup below gets it once it runs.
+        let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let servers: SocketServers
         do {
             servers = try await startSocketServers(config, groups: groups, state: state, logger: logger)
@@ -154,13 +159,20 @@ public enum Daemon {
         let control = ControlService(
             configPath: configPath, state: state, notifier: notifier, hangups: hangups, logger: logger)
         let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [control], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: ServiceGroupConfiguration(services: [control], logger: logger))
+        let stopper = Task {
+            for await signal in stops {
+                logger.info("\(signal): stopping")
+                await group.triggerGracefulShutdown()
+                break
+            }
+        }
         do {
             try await group.run()
         } catch {
             logger.error("control plane: \(error)")
         }
+        stopper.cancel()
         logger.notice("shutting down")
         let deadline = StopDeadline(seconds: state.config.daemon.stopTimeout, logger: logger)
         defer { deadline.finish() }
