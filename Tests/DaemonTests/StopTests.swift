@@ -25,18 +25,24 @@ struct StopTests {
         return (status, monotonicSeconds() - start)
     }
 
-    /// Every file the recording left: none hidden (`.part`), each read by
-    /// capinfos; the packets in them all.
+    /// Every file the recording left: none hidden (`.part`) but the indexes
+    /// (`.NAME.idx`), one for each, each file read by capinfos; the packets
+    /// in them all.
     func finishedFiles(in directory: String) -> (files: [String], packets: Int, problems: [String]) {
         var files: [String] = []
         var problems: [String] = []
         var packets = 0
+        var indexes: [String] = []
         if let dir = opendir(directory) {
             while let entry = readdir(dir) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) {
                     String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
                 }
                 if name == "." || name == ".." { continue }
+                if name.hasPrefix(".") && name.hasSuffix(".idx") && !name.hasSuffix(".part") {
+                    indexes.append(name)
+                    continue
+                }
                 if name.hasSuffix(".part") || name.hasPrefix(".") {
                     problems.append("left behind: \(name)")
                     continue
@@ -45,6 +51,9 @@ struct StopTests {
             }
             closedir(dir)
         }
+        let names = Set(files.map { "." + ($0.split(separator: "/").last.map(String.init) ?? "") + ".idx" })
+        for i in indexes where !names.contains(i) { problems.append("an index without its file: \(i)") }
+        for n in names where !indexes.contains(n) { problems.append("a file without its index: \(n)") }
         for file in files.sorted() {
             let capinfos = run(["capinfos", "-c", "-M", file])
             if capinfos.status != 0 { problems.append("capinfos \(file): \(capinfos.stderr)") }

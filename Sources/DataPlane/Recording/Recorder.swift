@@ -47,6 +47,13 @@ public final class Recorder: @unchecked Sendable {
     private let state: Mutex<RecorderCounters>
     private let bell = RecorderBell()
     private var thread: PinnedThread? = nil
+    /// The finished files waiting for their index, and the thread
+    /// (`ctl-index`) that writes them: apart from the control thread, whose
+    /// file preparation a fast replay's rotations must never wait on.
+    private let indexQueue = Mutex<[String]>([])
+    private let indexBell = Doorbell()
+    private let indexStop = Atomic<Bool>(false)
+    private var indexThread: PinnedThread? = nil
     private var workers: [WorkerShared] = []
     private var files: [WorkerFiles]
     private let started = lab_realtime_ns()
@@ -110,6 +117,9 @@ public final class Recorder: @unchecked Sendable {
     /// Starts the control thread on `cpus` (nil: where the caller runs).
     public func start(cpus: [Int]?) throws(ThreadStartError) {
         thread = try PinnedThread(name: "ctl-record", cpus: cpus) { [self] in run() }
+        if options.index && !options.naming.isStandardOutput {
+            indexThread = try PinnedThread(name: "ctl-index", cpus: cpus) { [self] in indexLoop() }
+        }
     }
 
     /// After the workers have stopped (each retired its last file): handles
@@ -144,6 +154,26 @@ public final class Recorder: @unchecked Sendable {
                 }
             }
             files[w].prepared = []
+        }
+        // The last files' indexes are written before the recording is over.
+        indexStop.store(true, ordering: .releasing)
+        indexBell.ring()
+        if let t = indexThread.take() { t.join() }
+        while let path = indexQueue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { index(path) }
+    }
+
+    /// `ctl-index`: indexes the finished files in turn; at the stop, the
+    /// queue is emptied first.
+    func indexLoop() {
+        while true {
+            if let path = indexQueue.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
+                index(path)
+                continue
+            }
+            if indexStop.load(ordering: .acquiring) { return }
+            indexBell.wait(timeoutNanoseconds: 100_000_000) {
+                indexStop.load(ordering: .relaxed) || indexQueue.withLock { !$0.isEmpty }
+            }
         }
     }
 
@@ -444,7 +474,10 @@ public final class Recorder: @unchecked Sendable {
             $0.bytesWritten += total
             if $0.currentFiles[w] == path { $0.currentFiles[w] = "" }
         }
-        if options.index && !options.naming.isStandardOutput && path != "?" { index(path) }
+        if options.index && !options.naming.isStandardOutput && path != "?" {
+            indexQueue.withLock { $0.append(path) }
+            indexBell.ring()
+        }
         guard let ring = options.naming.rotation.ringSize, !options.naming.isStandardOutput else { return }
         files[w].closed.append((path, total))
         // The current file counts as one of the ring's.
@@ -459,8 +492,11 @@ public final class Recorder: @unchecked Sendable {
     /// writes its index beside it; a file left without one is still read
     /// by `extract`, which scans it.
     func index(_ path: String) {
+        // A file the ring (or min_free) removed meanwhile needs none.
+        guard access(path, F_OK) == 0 else { return }
         do {
             let bytes = try IndexBuilder.write(path: path).bytes
+            if access(path, F_OK) != 0 { unlink(RecordingIndex.sidecarPath(for: path)) }
             state.withLock {
                 $0.filesIndexed += 1
                 $0.indexBytes += bytes
