@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "ControlPlane",
             dependencies: [
-                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks", "CLinux",
+                "Rooms", "Packet", "Capture", "DataPlane", "StatsProtocol", "Syscalls", "Sinks", "CLinux", "Extraction",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -101,6 +101,8 @@ let package = Package(
                 "Sinks",
                 "StatsProtocol",
                 "Extraction",
+                "CLinux",
+                "Syscalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <sched.h>
 
 int clinux_has_access_acl(int fd) {
     ssize_t n = fgetxattr(fd, "system.posix_acl_access", NULL, 0);
@@ -254,4 +255,19 @@ int clinux_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *g
 int clinux_accept(int listener) {
     int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     return fd < 0 ? -errno : fd;
+}
+
+int clinux_become_idle(void) {
+    struct sched_param param = {0};
+    if (sched_setscheduler(0, SCHED_IDLE, &param) != 0) return -errno;
+    // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0) for IOPRIO_WHO_PROCESS, this process.
+    if (syscall(SYS_ioprio_set, 1, 0, 3 << 13) != 0) return -errno;
+    return 0;
+}
+
+int clinux_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }
+
+int clinux_memfd(const char *name) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    return fd >= 0 ? fd : -errno;
 }

@@ -25,6 +25,10 @@ public struct CommandProcessor: Sendable {
         /// (``tapSetup(_:)``), then the connection becomes its stream
         /// (``TapStream``).
         case tap(TapPlan)
+        /// An extraction: its filter compiles off the event loop
+        /// (``extractSetup(_:)``), then the connection carries its answer
+        /// (``ExtractStream``).
+        case extract(ExtractPlan)
     }
 
     /// Answers one request line from a client with `access` (and, for a
@@ -35,6 +39,8 @@ public struct CommandProcessor: Sendable {
         case .reply(let reply): return reply
         case .deferred(let request): return await finish(request)
         case .tap: return ReplyEnvelope.error("\"dump\" streams pcapng: send it on a stats socket connection")
+        case .extract:
+            return ReplyEnvelope.error("\"extract\" streams pcapng: send it on a stats socket connection")
         }
     }
 
@@ -101,6 +107,7 @@ public struct CommandProcessor: Sendable {
             }
             return .deferred(rotate)
         case let dump as DumpRequest: return .tap(try tapPlan(dump))
+        case let extract as ExtractRecordingRequest: return .extract(try extractPlan(extract))
         default: throw RequestError("no handler for \(type(of: request).command.rawValue)")
         }
     }

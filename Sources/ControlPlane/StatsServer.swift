@@ -183,6 +183,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     var reading = true
     /// The live tap this connection has become, if it has.
     var tap: TapStream?
+    var extract: ExtractStream?
 
     enum Request {
         case line(String)
@@ -262,6 +263,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         if let holder = admitted.take() { table.value.release(holder) }
         requestDeadline?.cancel()
         tap?.abandon()
+        extract?.abandon()
         context.fireChannelInactive()
     }
 
@@ -328,7 +330,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
             tap.end()
             return
         }
-        if closing { return }
+        if closing || extract != nil { return }
         let buffer = unwrapInboundIn(data)
         for byte in buffer.readableBytesView {
             if line.isEmpty && !discarding && requestDeadline == nil {
@@ -383,7 +385,9 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     static let maxQueued = 256
 
     func drain(_ context: ChannelHandlerContext) {
-        while verified, !closing, !busy, !throttled, tap == nil, !queue.isEmpty, context.channel.isWritable {
+        while verified, !closing, !busy, !throttled, tap == nil, extract == nil, !queue.isEmpty,
+            context.channel.isWritable
+        {
             if prepaid {
                 prepaid = false
             } else if let wait = processor.state.requestBudget.take() {
@@ -423,6 +427,22 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
                         guard context.channel.isActive, !self.closing else { return }
                         switch result {
                         case .success(let setup): self.startTap(context, setup)
+                        case .failure(let error):
+                            Self.write(context.channel, ReplyEnvelope.error(error.message), close: false)
+                            self.drain(context)
+                        }
+                    }
+                    return
+                case .extract(let plan):
+                    // The filter compiles on a thread of its own, as a tap's.
+                    busy = true
+                    let processor = self.processor
+                    let setup = context.eventLoop.makeFutureWithTask { await processor.extractSetup(plan) }
+                    setup.assumeIsolated().whenSuccess { result in
+                        self.busy = false
+                        guard context.channel.isActive, !self.closing else { return }
+                        switch result {
+                        case .success(let plan): self.startExtract(context, plan)
                         case .failure(let error):
                             Self.write(context.channel, ReplyEnvelope.error(error.message), close: false)
                             self.drain(context)
@@ -485,7 +505,31 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         begin()
     }
 
+    /// Turns this connection into an extraction's answer: starts the child,
+    /// answers, then forwards its output. Requests queued behind it are
+    /// dropped: the connection carries pcapng from here on.
+    func startExtract(_ context: ChannelHandlerContext, _ plan: ExtractPlan) {
+        let stream: ExtractStream
+        switch ExtractStream.spawn(plan, client: context.channel) {
+        case .success(let s): stream = s
+        case .failure(let error):
+            Self.write(context.channel, ReplyEnvelope.error(error.message), close: false)
+            drain(context)
+            return
+        }
+        queue.removeAll()
+        requestDeadline?.cancel()
+        requestDeadline = nil
+        extract = stream
+        _ = context.pipeline.syncOperations.removeHandler(name: StatsServer.idleHandler)
+        let reply = ExtractReply(
+            directory: plan.directory, readRate: plan.readRate, format: plan.request.format ?? "pcapng")
+        Self.write(context.channel, ReplyEnvelope.ok(reply), close: false)
+        stream.start(on: context.eventLoop)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let extract, context.channel.isWritable { extract.resume() }
         if let tap, context.channel.isWritable { tap.drain(final: false) }
         drain(context)
         context.fireChannelWritabilityChanged()
@@ -493,7 +537,7 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
-            if tap != nil { return }
+            if tap != nil || extract != nil { return }
             refuse(context, "idle for \(limits.idleTimeout): closing")
             return
         }

@@ -15,6 +15,7 @@ struct Labyrinthctl: ParsableCommand {
             "The socket is --socket (before or after the subcommand), else $LABYRINTH_SOCKET, else /run/labyrinth/labyrinthd.sock. Exit status: 0, or 1 when the daemon answered with an error, 69 when the socket cannot be reached, 77 when permission is denied, 76 when the reply is unreadable.",
         subcommands: [
             Stats.self, Workers.self, Rooms.self, Flows.self, Flush.self, Rotate.self, Replay.self, Dump.self,
+            ExtractCommand.self,
             Prometheus.self,
             Watch.self,
             Version.self, Uptime.self, Config.self, Raw.self,

@@ -1,8 +1,10 @@
 import ArgumentParser
+import CLinux
 import ControlPlane
 import Extraction
 import Sinks
 import StatsProtocol
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -51,7 +53,15 @@ struct Extract: ParsableCommand {
     @Flag(help: "The report as one JSON object.")
     var json = false
 
+    @Flag(help: .hidden)
+    var background = false
+
     func run() throws {
+        // The daemon's `extract`: never a CPU or a disk slot a worker wants.
+        if background {
+            let rc = clinux_become_idle()
+            if rc != 0 { FileStandardError.write("labyrinthd extract: cannot become idle: \(Errno(rawValue: -rc))\n") }
+        }
         var request = ExtractRequest(directory: dir)
         func time(_ text: String?, _ name: String) throws -> Int64? {
             guard let text else { return nil }

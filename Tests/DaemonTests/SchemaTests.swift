@@ -33,6 +33,7 @@ struct SchemaTests {
             #expect(daemon.stop() == 0)
             for name in ["schema.w0.pcapng", "schema.w1.pcapng", "schema-1.w0.pcapng", "schema-1.w1.pcapng"] {
                 unlink(directory + "/" + name)
+                unlink(directory + "/." + name + ".idx")
             }
             #expect(rmdir(directory) == 0, "files left in \(directory)")
         }
@@ -62,6 +63,8 @@ struct SchemaTests {
             case .rotate: try check(RotateRequest(), on: daemon)
             // Its first line; the pcapng after it is the tap tests' part.
             case .dump: try check(DumpRequest(filter: "udp"), on: daemon)
+            // Its first line; the answer after it is the extraction tests' part.
+            case .extract: try check(ExtractRecordingRequest(filter: "udp"), on: daemon)
             }
         }
         // The help lists every command with its access level and fields.

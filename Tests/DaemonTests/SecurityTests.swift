@@ -299,6 +299,11 @@ struct SecurityTests {
         let tap = askAs(reader, daemon.socket, request: #"{"command":"dump","filter":"udp"}"#)
         #expect(tap.stdout.contains("\"ok\":false"), "\(tap.stdout)")
         #expect(tap.stdout.contains("dump\\\" needs root or membership in the admin group"), "\(tap.stdout)")
+        // An extraction carries payloads too.
+        let extract = askAs(reader, daemon.socket, request: #"{"command":"extract","filter":"udp"}"#)
+        #expect(extract.stdout.contains("\"ok\":false"), "\(extract.stdout)")
+        #expect(
+            extract.stdout.contains("extract\\\" needs root or membership in the admin group"), "\(extract.stdout)")
         let allowed = askAs(admin, daemon.socket, request: replay)
         #expect(allowed.stdout.contains("\"ok\":true"), "\(allowed.stdout) \(allowed.stderr)")
         let job = try waitForJob(daemon, try JSON.parse(allowed.stdout)["result"] ?? .null)

@@ -20,9 +20,9 @@ struct SocketTests {
         #expect(
             names == [
                 "version", "help", "stats", "workers", "rooms", "flows", "config", "uptime", "replay", "cancel",
-                "prometheus", "flush", "rotate", "dump",
+                "prometheus", "flush", "rotate", "dump", "extract",
             ])
-        for name in names where name != "help" && name != "rotate" && name != "cancel" {
+        for name in names where name != "help" && name != "rotate" && name != "cancel" && name != "extract" {
             _ = try daemon.ask(.object([("command", .string(name))]))
         }
         // rotate answers with an error when nothing is recorded (with a

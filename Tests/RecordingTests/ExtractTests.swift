@@ -27,6 +27,10 @@ struct ExtractTests {
         let at60: Int64
     }
 
+    /// One ring for the suite (made once: the inputs come from scapy, and
+    /// the suites around run in parallel); a test that changes it copies it.
+    static let shared = Result { () throws -> Ring in try makeRing("extract-ring") }
+
     static func makeRing(_ name: String, extraReplayArguments: [String] = []) throws -> Ring {
         let directory = temporaryDirectory(name)
         let mixed = directory + "/mixed.pcap"
@@ -82,8 +86,7 @@ struct ExtractTests {
 
     @Test("windows, flows, hosts and protocols across files, workers and link types equal the naive answer")
     func equalsNaiveAnswer() throws {
-        let ring = try Self.makeRing("extract-naive")
-        defer { removeAll(ring.directory) }
+        let ring = try Self.shared.get()
         let files = listFiles(ring.ring, prefix: "cap.")
         #expect(files.count >= 6, "\(files)")
         for f in files {
@@ -163,12 +166,16 @@ struct ExtractTests {
             "--dir", ring.ring, "-w", ring.directory + "/x.pcap", "--format", "pcap", "--flow", "10.0.0.1 10.0.0.2",
         ])
         #expect(mixedTypes.status == 1 && mixedTypes.stderr.contains("a pcap file holds one"), "\(mixedTypes.stderr)")
+        // --read-rate bounds the reads: the ring (and its indexes) at 512 KiB/s takes at least its size over that.
+        let slow = Self.extract(["--dir", ring.ring, "-w", ring.directory + "/slow.pcapng", "--read-rate", "512KiB"])
+        let bytes = (slow.report?["bytes_read"]?.intValue ?? 0) + (slow.report?["index_bytes"]?.intValue ?? 0)
+        let took = slow.report?["seconds"]?.doubleValue ?? 0
+        #expect(bytes > 0 && took >= Double(bytes) / Double(512 << 10) * 0.99, "\(bytes) bytes in \(took) s")
     }
 
     @Test("errors: no recordings, a window outside the ring, a bad filter, flow or time")
     func errors() throws {
-        let ring = try Self.makeRing("extract-errors")
-        defer { removeAll(ring.directory) }
+        let ring = try Self.shared.get()
         let empty = temporaryDirectory("extract-empty")
         defer { rmdir(empty) }
         let none = Self.extract(["--dir", empty, "-w", ring.directory + "/o.pcapng"])
@@ -188,8 +195,13 @@ struct ExtractTests {
 
     @Test("a damaged file in the middle of the ring is reported and skipped from the damage on; the rest is answered")
     func damagedFile() throws {
-        let ring = try Self.makeRing("extract-damaged")
-        defer { removeAll(ring.directory) }
+        let shared = try Self.shared.get()
+        let copy = temporaryDirectory("extract-damaged")
+        defer { removeAll(copy) }
+        #expect(run(["cp", "-a", shared.ring, copy + "/ring"]).status == 0)
+        let ring = Ring(
+            directory: copy, ring: copy + "/ring", originals: shared.originals, start: shared.start, end: shared.end,
+            at30: shared.at30, at60: shared.at60)
         let files = listFiles(ring.ring, prefix: "cap.")
         let victim = try #require(files.first { $0.hasSuffix("w0.2.pcapng") }, "\(files)")
         let d = run(["python3", Self.oracle, "damage", victim])
@@ -211,8 +223,7 @@ struct ExtractTests {
     func indexLoss() throws {
         let directory = temporaryDirectory("extract-kill")
         defer { removeAll(directory) }
-        let mixed = directory + "/mixed.pcap"
-        #expect(run(["python3", fixturesDirectory + "/make_mixed.py", mixed, directory + "/mixed.json"]).status == 0)
+        let mixed = try Self.shared.get().originals[0]
         let ring = directory + "/ring"
         mkdir(ring, 0o755)
         let replay = try BackgroundProcess([
@@ -244,6 +255,66 @@ struct ExtractTests {
         let again = Self.extract(["--dir", ring, "-w", out])
         #expect(again.status == 0 && again.report?["scanned"]?.arrayValue?.isEmpty == true, "\(again.stderr)")
         #expect(try Self.check(out, ["--only", files.joined(separator: ",")])["equal"] == .bool(true))
+    }
+}
+
+extension ExtractTests {
+    @Test(
+        "labyrinthctl extract asks the running daemon: the same answer over its [[sink]] ring, streamed; the daemon logs the report"
+    )
+    func daemonForm() throws {
+        let ring = try Self.shared.get()
+        let directory = temporaryDirectory("extract-daemon")
+        defer { removeAll(directory) }
+        let live = directory + "/live"
+        mkdir(live, 0o755)
+        let daemon = try DaemonProcess(
+            workers: 2,
+            more:
+                "\n[[sink]]\npath = \"\(live)/cap.pcapng\"\ngroup = \"\"\nflush_ms = 50\nrotate_size = \"64KiB\"\nextract_read_rate = \"4MiB\""
+        )
+        defer { _ = daemon.stop() }
+        var frames = 0
+        for file in ring.originals {
+            let job = try daemon.ask(["command": "replay", "file": .string(file)])
+            let id = try #require(job["job"]?.intValue, "\(job.text)")
+            #expect(
+                try eventually(within: 60) {
+                    try daemon.ask(["command": "replay", "job": .int(id)])["state"]?.stringValue == "done"
+                })
+            frames +=
+                run(["capinfos", "-c", "-M", file]).stdout.split(whereSeparator: { $0 == " " || $0 == "\n" })
+                .compactMap { Int($0) }.last ?? 0
+        }
+        #expect(frames > 0)
+        let written = try eventually(within: 30) {
+            try daemon.ask(["command": "stats"])["recording"]?["written"]?.intValue == frames
+        }
+        #expect(written)
+        let out = directory + "/daemon.pcapng"
+        let asked = run(
+            [
+                executable("labyrinthctl"), "--socket", daemon.socket, "extract", "--flow", "10.0.0.1 10.0.0.2",
+                "--from",
+                Self.seconds(ring.at30), "-w", out,
+            ], timeoutSeconds: 120)
+        #expect(asked.status == 0, "\(asked.stderr)")
+        let verdict = try Self.check(
+            out,
+            [
+                "--originals", ring.originals.joined(separator: ","), "--flow", "10.0.0.1 10.0.0.2", "--from",
+                String(ring.at30),
+            ])
+        #expect(verdict["equal"] == .bool(true), "\(verdict.text)")
+        #expect((verdict["expected"]?.intValue ?? 0) > 0)
+        // The report reaches the daemon's log.
+        #expect(eventually(within: 10) { daemon.logText.contains("extract: {") }, "\(daemon.logText)")
+        // Errors are replies, before any stream: a bad filter, a bad time.
+        var client = try StatsClient(path: daemon.socket)
+        let bad = try client.request(["command": "extract", "filter": "hots 1"])
+        #expect(bad["ok"] == .bool(false), "\(bad.text)")
+        let badTime = try client.request(["command": "extract", "from": "noon"])
+        #expect(badTime["error"]?.stringValue?.contains("not a time") == true, "\(badTime.text)")
     }
 }
 

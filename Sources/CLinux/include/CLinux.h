@@ -170,6 +170,16 @@ int clinux_accept(int listener);
 /// SO_PEERCRED of a connected Unix socket. 0 or -errno.
 int clinux_peer_credentials(int socket, int32_t *pid, uint32_t *uid, uint32_t *gid);
 
+/// pipe2(O_CLOEXEC). 0 or -errno.
+int clinux_pipe(int fds[2]);
+
+/// memfd_create(name, MFD_CLOEXEC). The fd or -errno.
+int clinux_memfd(const char *name);
+
+/// This process at the idle scheduling class (SCHED_IDLE: a CPU only when
+/// nothing else wants it) and the idle I/O class (ioprio_set). 0 or -errno.
+int clinux_become_idle(void);
+
 static inline uint16_t clinux_fanout_hash(void) { return PACKET_FANOUT_HASH; }
 static inline uint16_t clinux_fanout_lb(void) { return PACKET_FANOUT_LB; }
 static inline uint16_t clinux_fanout_cpu(void) { return PACKET_FANOUT_CPU; }

@@ -194,6 +194,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var cacheWrites = false
         /// Each finished file gets its index (`index = false`: none).
         public var index = true
+        /// Bytes per second an `extract` over the recordings may read.
+        public var extractReadRate = 64 << 20
         public var mode: mode_t = 0o640
         /// The files' group: nil, `labyrinth` where that group exists; "",
         /// the daemon's own.
@@ -624,6 +626,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         k.pagesInFlight = try s.optionalInt("pages_in_flight", in: 16...(1 << 24))
         k.cacheWrites = try s.bool("cache_writes", default: k.cacheWrites)
         k.index = try s.bool("index", default: k.index)
+        k.extractReadRate = try byteSize("extract_read_rate") ?? k.extractReadRate
         if let mode = try s.string("mode", default: nil) {
             guard let m = UInt32(mode, radix: 8), m <= 0o666 else {
                 throw s.error("mode", "must be an octal file mode such as \"0640\", not \"\(mode)\"")
@@ -647,7 +650,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         try s.finish(known: [
             "path", "format", "rotate_size", "rotate_seconds", "max_files", "min_free", "snaplen", "flush_ms",
-            "pages_in_flight", "cache_writes", "index", "mode", "group", "filter",
+            "pages_in_flight", "cache_writes", "index", "extract_read_rate", "mode", "group", "filter",
         ])
         return k
     }

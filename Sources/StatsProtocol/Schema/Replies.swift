@@ -110,6 +110,20 @@ public struct DumpReply: Codable, Sendable, Equatable {
     }
 }
 
+/// `extract`'s first line: the answer follows.
+public struct ExtractReply: Codable, Sendable, Equatable {
+    /// The ring's directory, and the bound on the bytes read per second.
+    public var directory: String
+    public var readRate: Int
+    public var format: String
+
+    public init(directory: String, readRate: Int, format: String) {
+        self.directory = directory
+        self.readRate = readRate
+        self.format = format
+    }
+}
+
 /// The live taps, in `stats`.
 public struct TapReport: Codable, Sendable, Equatable {
     /// Taps open now, the most at once (daemon.max_taps), and opened since start.

@@ -16,7 +16,8 @@ public enum Access: String, Codable, Sendable {
 
 /// The commands of the stats socket.
 public enum Command: String, Codable, CaseIterable, Sendable {
-    case version, help, stats, workers, rooms, flows, config, uptime, replay, cancel, prometheus, flush, rotate, dump
+    case version, help, stats, workers, rooms, flows, config, uptime, replay, cancel, prometheus, flush, rotate, dump,
+        extract
 
     /// What it does, for `help`.
     public var summary: String {
@@ -41,13 +42,16 @@ public enum Command: String, Codable, CaseIterable, Sendable {
         case .dump:
             return
                 "a live tap: after the {\"ok\":true,…} line the connection carries pcapng until the tap ends (count, duration, a line from the client, or the client leaving)"
+        case .extract:
+            return
+                "the frames of a window, a flow and a filter from the [[sink]] recordings: after the {\"ok\":true,…} line the connection carries pcapng (or pcap) until the answer ends"
         }
     }
 
     /// Who may send it.
     public var access: Access {
         switch self {
-        case .replay, .cancel, .flush, .rotate, .dump: return .act
+        case .replay, .cancel, .flush, .rotate, .dump, .extract: return .act
         default: return .read
         }
     }
@@ -59,6 +63,7 @@ public enum Command: String, Codable, CaseIterable, Sendable {
         case .replay: return ReplayRequest.fields
         case .cancel: return CancelRequest.fields
         case .dump: return DumpRequest.fields
+        case .extract: return ExtractRecordingRequest.fields
         default: return []
         }
     }
@@ -96,6 +101,7 @@ extension Command {
         case .flush: return try FlushRequest.decode(json)
         case .rotate: return try RotateRequest.decode(json)
         case .dump: return try DumpRequest.decode(json)
+        case .extract: return try ExtractRecordingRequest.decode(json)
         }
     }
 }
@@ -345,6 +351,42 @@ public struct DumpRequest: StatsRequest {
         self.count = count
         self.duration = duration
         self.snaplen = snaplen
+    }
+}
+
+/// `extract`: `labyrinthd extract` over the daemon's own recordings
+/// (`[[sink]]`), run as a child process at the idle scheduling class, its
+/// reads bounded by `[[sink]] extract_read_rate`: it never takes a
+/// worker's CPU. After the reply line the connection carries the answer
+/// (pcapng, or pcap), then closes; the daemon logs the report.
+public struct ExtractRecordingRequest: StatsRequest {
+    public typealias Reply = ExtractReply
+    public static let command = Command.extract
+    public static let fields: [RequestField] = [
+        RequestField(
+            "from", .string(maximumBytes: 64),
+            "the window's start, inclusive: epoch seconds with a fraction, or RFC 3339 (default: the ring's start)"),
+        RequestField("to", .string(maximumBytes: 64), "the window's end, exclusive, as from (default: the ring's end)"),
+        RequestField("filter", .string(maximumBytes: 8192), "a tcpdump (BPF) expression (default: every frame)"),
+        RequestField(
+            "flow", .string(maximumBytes: 256),
+            "the frames between two hosts, both ways: \"A B [PROTO]\", with optional ports (default: every frame)"),
+        RequestField("format", .choice(["pcapng", "pcap"]), "the output's format (default pcapng)"),
+    ]
+    public var from: String?
+    public var to: String?
+    public var filter: String?
+    public var flow: String?
+    public var format: String?
+
+    public init(
+        from: String? = nil, to: String? = nil, filter: String? = nil, flow: String? = nil, format: String? = nil
+    ) {
+        self.from = from
+        self.to = to
+        self.filter = filter
+        self.flow = flow
+        self.format = format
     }
 }
 

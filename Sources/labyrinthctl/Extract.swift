@@ -1,0 +1,89 @@
+import ArgumentParser
+import StatsProtocol
+import Syscalls
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `labyrinthctl extract`: `labyrinthd extract` asked of the running
+/// daemon, over its own recordings (`[[sink]]`).
+struct ExtractCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "extract",
+        abstract: "Extract a window, a flow and a filter from the daemon's recordings, as pcapng.",
+        discussion: """
+            The daemon runs labyrinthd extract over its [[sink]] directory as a child at the idle \
+            scheduling and I/O classes, its reads bounded by [[sink]] extract_read_rate: it never \
+            takes a worker's CPU. The answer streams here, as a tap's does; the daemon logs the \
+            report. Needs root or the admin group. For a ring on disk with no daemon, run \
+            labyrinthd extract --dir DIR.
+
+              labyrinthctl extract --flow "10.0.0.1 10.0.0.2 tcp" --from 2026-12-07T14:02:00Z -w case.pcapng
+            """)
+    @OptionGroup var connection: Connection
+    @Option(help: "The window's start (inclusive): epoch seconds with a fraction, or RFC 3339.") var from: String?
+    @Option(help: "The window's end (exclusive), as --from.") var to: String?
+    @Option(name: .customShort("f"), help: "A tcpdump (BPF) expression.") var filter: String?
+    @Option(help: "The frames between two hosts, both ways: \"A B [PROTO]\".") var flow: String?
+    @Option(help: "pcapng or pcap.") var format: String = "pcapng"
+    @Option(
+        name: .short, help: "Write to FILE, or - for standard output (the default when it is not a terminal).")
+    var write: String?
+    @Flag(name: .short, help: "No summary on standard error at the end.") var quiet = false
+
+    func validate() throws {
+        guard format == "pcapng" || format == "pcap" else { throw ValidationError("--format is pcapng or pcap") }
+    }
+
+    func run() throws {
+        let target = write ?? "-"
+        if target == "-" && write == nil && isatty(1) != 0 {
+            fail("refusing to write pcapng to a terminal: give -w FILE, or pipe it (-w - | tshark -r -)", code: 2)
+        }
+        let out: Int32
+        if target == "-" {
+            out = 1
+        } else {
+            switch Syscall.valueOrErrno({ open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) {
+            case .success(let fd): out = fd
+            case .failure(let e): fail("cannot write \(target): \(e)", code: 2)
+            }
+        }
+        signal(SIGPIPE, SIG_IGN)
+        var client = connection.connect()
+        let request = ExtractRecordingRequest(from: from, to: to, filter: filter, flow: flow, format: format)
+        let reply = connection.ask(request, on: &client).value
+        if !quiet {
+            note("extracting from \(reply.directory) (reads bounded to \(reply.readRate) bytes/s)")
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+        defer { buffer.deallocate() }
+        var total = 0
+        while true {
+            let n: Int
+            do {
+                n = try client.readStream(into: buffer)
+            } catch {
+                fail("\(error.description)", code: error.exitCode)
+            }
+            if n < 0 { continue }
+            if n == 0 { break }
+            var offset = 0
+            while offset < n {
+                switch Syscall.valueOrErrno({ Glibc.write(out, buffer.baseAddress! + offset, n - offset) }) {
+                case .success(let w): offset += w
+                case .failure(let e): fail("cannot write \(target): \(e)", code: 1)
+                }
+            }
+            total += n
+        }
+        if out != 1 { close(out) }
+        if !quiet { note("\(total) bytes received (the daemon's log has the extraction's report)") }
+    }
+
+    func note(_ text: String) {
+        var line = "labyrinthctl: \(text)\n"
+        line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
