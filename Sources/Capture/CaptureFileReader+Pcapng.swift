@@ -12,6 +12,10 @@ struct PcapngReaderInterface: Sendable {
 
     @inlinable
     func nanoseconds(_ t: UInt64) -> Int64 {
+        // Nanosecond resolution (Labyrinth's, dumpcap's): no division.
+        if unitsPerSecond == 1_000_000_000 {
+            return Int64(truncatingIfNeeded: t) &+ offsetSeconds &* 1_000_000_000
+        }
         let seconds = t / unitsPerSecond
         let fraction = t % unitsPerSecond
         let (high, low) = fraction.multipliedFullWidth(by: 1_000_000_000)

@@ -175,18 +175,17 @@ public struct CaptureFileReader: ~Copyable {
     /// on: 0 in a pcap file.
     public var lastRecordInterfaceID: Int { lastInterface }
 
-    /// The interface the last record came in on: its number in the current
-    /// section, link type, snap length (0: none) and name ("" when the
-    /// block gives none, and in pcap files).
-    public var lastRecordInterface: (id: Int, linkType: LinkType, snapLength: Int, name: String) {
+    /// Interface `id` of the current section: its link type, snap length
+    /// and name ("" when none; in a pcap file, id 0 is the file's).
+    public func interface(_ id: Int) -> (linkType: LinkType, snapLength: Int, name: String)? {
         switch format {
         case .pcapng:
-            guard lastInterface < interfaces.count else { return (0, linkType, 0, "") }
-            let i = interfaces[lastInterface]
-            let name = lastInterface < interfaceNames.count ? interfaceNames[lastInterface] : ""
-            return (lastInterface, i.linkType, i.snapshot, name)
+            guard id >= 0, id < interfaces.count else { return nil }
+            return (
+                interfaces[id].linkType, interfaces[id].snapshot, id < interfaceNames.count ? interfaceNames[id] : ""
+            )
         default:
-            return (0, linkType, snapshot, "")
+            return id == 0 ? (linkType, snapshot, "") : nil
         }
     }
 

@@ -65,6 +65,13 @@ public final class Extractor {
     var filter: FilterPrograms? = nil
     var filterTable: FilterTable? = nil
     var throttle: Throttle?
+    /// Run buffers of files read to their end, for the next files: a
+    /// fresh one would cost page faults and zeroing.
+    var spareBuffers: [(base: UnsafeMutableRawPointer, capacity: Int)] = []
+
+    deinit {
+        for b in spareBuffers { b.base.deallocate() }
+    }
 
     public init(request: ExtractRequest, output: ExtractOutput) {
         self.request = request
@@ -243,19 +250,41 @@ public final class Extractor {
             pending.append(f)
         }
         pending.sort { $0.first < $1.first || ($0.first == $1.first && $0.path < $1.path) }
-        var heap = CursorHeap()
+        // A min-heap of (timestamp, cursor number), plain values: no
+        // reference counting per frame. Ties go to the file opened first.
+        var cursors: [FileCursor] = []
+        var heap = TimeHeap()
         var next = 0
         while true {
             // Open the next file once the merge reaches its first frame.
             while next < pending.count && (heap.isEmpty || pending[next].first <= heap.minimum) {
-                let f = pending[next]
+                let c = FileCursor(file: pending[next], extractor: self)
                 next += 1
-                let c = FileCursor(file: f, extractor: self)
-                if c.advance() { heap.push(c) }
+                if c.advance() {
+                    heap.push(c.timestamp, cursors.count)
+                    cursors.append(c)
+                }
             }
-            guard let c = heap.pop() else { break }
-            try emit(c)
-            if c.advance() { heap.push(c) }
+            guard !heap.isEmpty else { break }
+            let c = cursors[heap.top]
+            // The same file goes on as long as it stays the earliest.
+            while true {
+                try emit(c)
+                guard c.advance() else {
+                    heap.removeTop()
+                    c.release()
+                    break
+                }
+                if heap.count == 1 || c.timestamp <= heap.secondMinimum {
+                    if next < pending.count && pending[next].first < c.timestamp {
+                        heap.replaceTop(c.timestamp)
+                        break
+                    }
+                    continue
+                }
+                heap.replaceTop(c.timestamp)
+                break
+            }
         }
     }
 
@@ -285,8 +314,9 @@ public final class Extractor {
         }
     }
 
+    @inline(__always)
     func emit(_ c: FileCursor) throws(ExtractError) {
-        guard let r = c.record else { return }
+        let r = c.records[c.at]
         report.framesRead += 1
         guard r.timestamp >= request.from && r.timestamp < request.to else { return }
         let bytes = r.bytes
@@ -321,6 +351,8 @@ public final class Extractor {
 
 /// Reads one recording: its runs (indexed), each through a reader over a
 /// buffer holding the prefix then the run, or the whole file (scanned).
+/// Records come a batch at a time from a run's buffer (which stays put
+/// until the next run), one at a time from a scanned file's windows.
 final class FileCursor {
     let file: Extractor.RingFile
     unowned let extractor: Extractor
@@ -329,9 +361,13 @@ final class FileCursor {
     var buffer: UnsafeMutableRawPointer? = nil
     var capacity = 0
     var run = 0
-    var record: CaptureRecord? = nil
+    static let batch = 64
+    /// The current batch, its interface numbers, and where the cursor is.
+    let records = UnsafeMutablePointer<CaptureRecord>.allocate(capacity: FileCursor.batch)
+    let interfaces = UnsafeMutablePointer<Int32>.allocate(capacity: FileCursor.batch)
+    var count = 0
+    var at = 0
     var timestamp: Int64 = 0
-    var key = -1
     /// Output interface numbers by source interface number.
     var outputIDs: [UInt32?] = []
     var opened = false
@@ -342,12 +378,34 @@ final class FileCursor {
     }
 
     deinit {
+        release()
+        records.deallocate()
+        interfaces.deallocate()
+    }
+
+    /// At the end of the file: the descriptor closes, the buffer goes to
+    /// the next file.
+    func release() {
+        reader = nil
         if fd >= 0 { close(fd) }
-        buffer?.deallocate()
+        fd = -1
+        if let buffer { extractor.spareBuffers.append((buffer, capacity)) }
+        buffer = nil
+        capacity = 0
     }
 
     /// Moves to the next record; false at the end (or on damage, reported).
+    @inline(__always)
     func advance() -> Bool {
+        at &+= 1
+        if at < count {
+            timestamp = records[at].timestamp
+            return true
+        }
+        return refill()
+    }
+
+    func refill() -> Bool {
         if !opened {
             opened = true
             fd = open(file.path, O_RDONLY | O_CLOEXEC)
@@ -374,34 +432,95 @@ final class FileCursor {
                 return false
             }
         }
+        guard let box = reader else { return false }
+        let scanning = file.runs == nil
         while true {
             do {
-                guard let box = reader else { return false }
-                if let r = try box.reader.next() {
-                    record = r
-                    timestamp = r.timestamp
-                    key = box.reader.lastRecordInterfaceID
-                    return true
+                if scanning {
+                    // One at a time: a record is valid only until the
+                    // window after next.
+                    guard let r = try box.reader.next() else { return false }
+                    records[0] = r
+                    interfaces[0] = Int32(truncatingIfNeeded: box.reader.lastRecordInterfaceID)
+                    count = 1
+                } else {
+                    count = try box.reader.next(into: records, capacity: Self.batch)
+                    if count > 0 { blockInterfaces() }
                 }
             } catch {
-                extractor.damaged(file, error, scanning: file.runs == nil)
+                count = 0
+                extractor.damaged(file, error, scanning: scanning)
                 return false
             }
-            guard file.runs != nil, run < file.runs!.count, loadRun() else { return false }
+            if count > 0 {
+                at = 0
+                timestamp = records[0].timestamp
+                return true
+            }
+            guard !scanning, let runs = file.runs, run < runs.count, loadRun(), let next = reader else { return false }
+            return refillFrom(next)
         }
     }
 
-    /// Reads the next run after the prefix; false when it cannot.
+    /// After a new run: its first batch.
+    func refillFrom(_ box: ReaderBox) -> Bool {
+        do {
+            count = try box.reader.next(into: records, capacity: Self.batch)
+        } catch {
+            count = 0
+            extractor.damaged(file, error, scanning: false)
+            return false
+        }
+        guard count > 0 else { return refill() }
+        blockInterfaces()
+        at = 0
+        timestamp = records[0].timestamp
+        return true
+    }
+
+    /// The interface of each record of a batch, from its block in the
+    /// run's buffer (an Enhanced Packet Block's 32-bit interface, an
+    /// obsolete Packet Block's 16-bit one; 0 in pcap files).
+    func blockInterfaces() {
+        let pcapng =
+            file.index.map { $0.prefix.count >= 4 && $0.prefix.prefix(4) == [0x0A, 0x0D, 0x0D, 0x0A] } ?? false
+        guard let buffer, pcapng else {
+            for i in 0..<count { interfaces[i] = 0 }
+            return
+        }
+        for i in 0..<count {
+            let block = buffer + records[i].offset
+            var type = block.loadUnaligned(as: UInt32.self)
+            var id = block.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+            if type != 6 && type != 2 && type != 3 {
+                type = type.byteSwapped
+                id = id.byteSwapped
+            }
+            interfaces[i] = type == 6 ? Int32(truncatingIfNeeded: id) : (type == 2 ? Int32(id & 0xFFFF) : 0)
+        }
+    }
+
+    /// Reads the next run after the prefix; false when it cannot. The run
+    /// after it is asked of the kernel now (POSIX_FADV_WILLNEED), so that
+    /// the disk reads it while this one is parsed.
     func loadRun() -> Bool {
         guard let runs = file.runs, let index = file.index, run < runs.count else { return false }
         let r = runs[run]
         run += 1
+        if run < runs.count {
+            _ = posix_fadvise(fd, off_t(runs[run].offset), off_t(runs[run].length), POSIX_FADV_WILLNEED)
+        }
         let prefix = index.prefix.count
         let need = prefix + r.length
         if need > capacity {
             buffer?.deallocate()
-            buffer = .allocate(byteCount: need, alignment: 16)
-            capacity = need
+            buffer = nil
+            if let i = extractor.spareBuffers.firstIndex(where: { $0.capacity >= need }) {
+                (buffer, capacity) = extractor.spareBuffers.remove(at: i)
+            } else {
+                buffer = .allocate(byteCount: Swift.max(need, Extractor.runBytes), alignment: 16)
+                capacity = Swift.max(need, Extractor.runBytes)
+            }
         }
         guard let buffer else { return false }
         index.prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: prefix) }
@@ -431,9 +550,12 @@ final class FileCursor {
     }
 
     func outputInterface(_ output: ExtractOutput) throws(IndexProblem) -> UInt32 {
-        if key < outputIDs.count, let id = outputIDs[key] { return id }
+        let key = Int(interfaces[at])
+        if key >= 0, key < outputIDs.count, let id = outputIDs[key] { return id }
         guard let box = reader else { throw IndexProblem("\(file.path): no reader") }
-        let i = box.reader.lastRecordInterface
+        guard let i = box.reader.interface(key) else {
+            throw IndexProblem("\(file.path): a frame on interface \(key), which has no block")
+        }
         let id = try output.interfaceID(
             ExtractOutput.Interface(linkType: i.linkType.rawValue, snapLength: i.snapLength, name: i.name))
         while outputIDs.count <= key { outputIDs.append(nil) }
@@ -448,19 +570,25 @@ final class ReaderBox {
     init(_ reader: consuming CaptureFileReader) { self.reader = reader }
 }
 
-/// A binary min-heap of cursors by their record's timestamp (then by file
-/// path, so that ties keep a stable order).
-struct CursorHeap {
-    var items: [FileCursor] = []
+/// A binary min-heap of (timestamp, cursor number), ties by number.
+struct TimeHeap {
+    var items: [(time: Int64, cursor: Int)] = []
     var isEmpty: Bool { items.isEmpty }
-    var minimum: Int64 { items[0].timestamp }
-
-    static func less(_ a: FileCursor, _ b: FileCursor) -> Bool {
-        a.timestamp < b.timestamp || (a.timestamp == b.timestamp && a.file.path < b.file.path)
+    var count: Int { items.count }
+    var minimum: Int64 { items[0].time }
+    var top: Int { items[0].cursor }
+    /// The smallest time after the top's (the top's two children).
+    var secondMinimum: Int64 {
+        items.count > 2 ? Swift.min(items[1].time, items[2].time) : items[1].time
     }
 
-    mutating func push(_ c: FileCursor) {
-        items.append(c)
+    @inline(__always)
+    static func less(_ a: (time: Int64, cursor: Int), _ b: (time: Int64, cursor: Int)) -> Bool {
+        a.time < b.time || (a.time == b.time && a.cursor < b.cursor)
+    }
+
+    mutating func push(_ time: Int64, _ cursor: Int) {
+        items.append((time, cursor))
         var i = items.count - 1
         while i > 0 {
             let parent = (i - 1) / 2
@@ -470,22 +598,32 @@ struct CursorHeap {
         }
     }
 
-    mutating func pop() -> FileCursor? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
+    /// The top's time changed (its cursor moved on): sift it down.
+    mutating func replaceTop(_ time: Int64) {
+        items[0].time = time
+        siftDown()
+    }
+
+    mutating func removeTop() {
+        let last = items.removeLast()
+        guard !items.isEmpty else { return }
+        items[0] = last
+        siftDown()
+    }
+
+    mutating func siftDown() {
         var i = 0
+        let n = items.count
         while true {
             let l = 2 * i + 1
             let r = l + 1
             var m = i
-            if l < items.count && Self.less(items[l], items[m]) { m = l }
-            if r < items.count && Self.less(items[r], items[m]) { m = r }
+            if l < n && Self.less(items[l], items[m]) { m = l }
+            if r < n && Self.less(items[r], items[m]) { m = r }
             guard m != i else { break }
             items.swapAt(i, m)
             i = m
         }
-        return top
     }
 }
 
