@@ -413,6 +413,28 @@ public struct CommandProcessor: Sendable {
                 })
         }
 
+        if state.config.metrics.listen != nil {
+            let m = state.metricsHTTP
+            family(
+                "labyrinth_metrics_http_connections_open", "gauge", "Connections to the metrics endpoint open now.",
+                [("", m.open.load(ordering: .relaxed))])
+            family(
+                "labyrinth_metrics_http_connections_total", "counter",
+                "Connections to the HTTP metrics endpoint: accepted, refused (403, 503), closed for a new one (evicted).",
+                [
+                    ("result=\"accepted\"", m.accepted.load(ordering: .relaxed)),
+                    ("result=\"refused\"", m.refused.load(ordering: .relaxed)),
+                    ("result=\"evicted\"", m.evicted.load(ordering: .relaxed)),
+                ])
+            family(
+                "labyrinth_metrics_http_requests_total", "counter",
+                "Requests to the HTTP metrics endpoint: answered with the exposition (200), or refused (4xx, 5xx).",
+                [
+                    ("result=\"answered\"", m.scrapes.load(ordering: .relaxed)),
+                    ("result=\"refused\"", m.rejected.load(ordering: .relaxed)),
+                ])
+        }
+
         if let board = state.taps {
             family("labyrinth_taps_open", "gauge", "Live taps open now.", [("", board.counts.open)])
             family(

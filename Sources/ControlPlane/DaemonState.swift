@@ -27,6 +27,10 @@ public final class DaemonState: Sendable {
     /// Per worker: the heartbeat seen last and when it last moved (ns).
     private let heartbeats: Mutex<[(beat: Int, moved: UInt64)]>
 
+    /// The HTTP metrics endpoint's own counters (in the exposition when
+    /// `[metrics] listen` is set).
+    public let metricsHTTP = MetricsServer.Counters()
+
     public init(
         workers: [WorkerShared], rooms: [Room], replay: ReplayQueue, configuration: DaemonConfiguration,
         exporter: FlowExporter? = nil, recorder: Recorder? = nil, taps: TapBoard? = nil

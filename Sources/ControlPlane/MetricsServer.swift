@@ -47,6 +47,7 @@ public final class MetricsServer: Sendable {
     public let address: String
 
     public final class Counters: Sendable {
+        public init() {}
         /// Connections open now, accepted in all, refused (403, 503), and
         /// closed to make room for a new one.
         public let open = Atomic<Int>(0)
@@ -62,7 +63,7 @@ public final class MetricsServer: Sendable {
         listen: IPFIXCollector, limits: MetricsServerLimits, processor: CommandProcessor, loop: any EventLoop,
         logger: Logger
     ) async throws {
-        let counters = Counters()
+        let counters = processor.state.metricsHTTP
         let table = try await loop.submit { NIOLoopBound(MetricsConnections(), eventLoop: loop) }.get()
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(ChannelOptions.backlog, value: 1024)

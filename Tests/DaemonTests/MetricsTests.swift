@@ -237,6 +237,16 @@ struct MetricsTests {
         let stats = try daemon.ask(["command": "stats"])
         #expect(stats["received"]?.intValue == 837 * jobs.count)
         #expect(daemon.isRunning)
+        // The endpoint counts what it did: five requests refused (413, 413,
+        // 408, 405, 404), idle connections closed to make room for new ones.
+        let after = Self.samples(Self.get(port).body)
+        func value(_ name: String, _ labels: String) -> Double {
+            after.first { $0.name == name && $0.labels == labels }?.value ?? -1
+        }
+        #expect(value("labyrinth_metrics_http_requests_total", "{result=\"refused\"}") >= 5)
+        #expect(value("labyrinth_metrics_http_requests_total", "{result=\"answered\"}") >= 2)
+        #expect(value("labyrinth_metrics_http_connections_total", "{result=\"evicted\"}") >= 1000)
+        #expect(value("labyrinth_metrics_http_connections_open", "") >= 1)
     }
 
     @Test("metrics.allow: any other peer gets 403")
