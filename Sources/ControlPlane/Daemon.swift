@@ -160,7 +160,7 @@ public enum Daemon {
             configPath: configPath, state: state, notifier: notifier, hangups: hangups, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(services: [control], logger: logger))
-        let stopper = Task {
+        let stopper = Task { [logger] in
             for await signal in stops {
                 logger.info("\(signal): stopping")
                 await group.triggerGracefulShutdown()
