@@ -48,20 +48,8 @@ struct Dump: ParsableCommand {
     }
 
     func run() throws {
-        let target = write ?? "-"
-        if target == "-" && write == nil && isatty(1) != 0 {
-            fail("refusing to write pcapng to a terminal: give -w FILE, or pipe it (-w - | tshark -r -)", code: 2)
-        }
         // The output first: a path that cannot be written opens no tap.
-        let out: Int32
-        if target == "-" {
-            out = 1
-        } else {
-            switch Syscall.valueOrErrno({ open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) {
-            case .success(let fd): out = fd
-            case .failure(let e): fail("cannot write \(target): \(e)", code: 2)
-            }
-        }
+        let out = openStreamOutput(write)
         signal(SIGPIPE, SIG_IGN)
         // Whoever started us may have blocked these (a test runner, a
         // service manager): Ctrl-C must reach the loop below.
@@ -125,21 +113,38 @@ struct Dump: ParsableCommand {
         }
     }
 
-    func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            switch Syscall.valueOrErrno({ Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }) {
-            case .success(let w): offset += w
-            case .failure: return false
-            }
-        }
-        return true
-    }
+}
 
-    func note(_ text: String) {
-        var line = "labyrinthctl: \(text)\n"
-        line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+/// Where a streaming command (`dump`, `extract`) writes: FILE, or standard
+/// output, which is refused when it is a terminal and `-w -` was not given.
+func openStreamOutput(_ write: String?) -> Int32 {
+    let target = write ?? "-"
+    if target == "-" && write == nil && isatty(1) != 0 {
+        fail("refusing to write pcapng to a terminal: give -w FILE, or pipe it (-w - | tshark -r -)", code: 2)
     }
+    if target == "-" { return 1 }
+    switch Syscall.valueOrErrno({ open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) {
+    case .success(let fd): return fd
+    case .failure(let e): fail("cannot write \(target): \(e)", code: 2)
+    }
+}
+
+/// Writes all of `bytes`; false when the descriptor refuses (a closed pipe).
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        switch Syscall.valueOrErrno({ Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }) {
+        case .success(let w): offset += w
+        case .failure: return false
+        }
+    }
+    return true
+}
+
+/// A line on standard error, `labyrinthctl: ` first.
+func note(_ text: String) {
+    var line = "labyrinthctl: \(text)\n"
+    line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
 /// Counts what a pcapng stream carries, as it passes: packet blocks, and

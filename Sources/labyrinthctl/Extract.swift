@@ -37,19 +37,7 @@ struct ExtractCommand: ParsableCommand {
     }
 
     func run() throws {
-        let target = write ?? "-"
-        if target == "-" && write == nil && isatty(1) != 0 {
-            fail("refusing to write pcapng to a terminal: give -w FILE, or pipe it (-w - | tshark -r -)", code: 2)
-        }
-        let out: Int32
-        if target == "-" {
-            out = 1
-        } else {
-            switch Syscall.valueOrErrno({ open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) {
-            case .success(let fd): out = fd
-            case .failure(let e): fail("cannot write \(target): \(e)", code: 2)
-            }
-        }
+        let out = openStreamOutput(write)
         signal(SIGPIPE, SIG_IGN)
         var client = connection.connect()
         let request = ExtractRecordingRequest(from: from, to: to, filter: filter, flow: flow, format: format)
@@ -69,12 +57,8 @@ struct ExtractCommand: ParsableCommand {
             }
             if n < 0 { continue }
             if n == 0 { break }
-            var offset = 0
-            while offset < n {
-                switch Syscall.valueOrErrno({ Glibc.write(out, buffer.baseAddress! + offset, n - offset) }) {
-                case .success(let w): offset += w
-                case .failure(let e): fail("cannot write \(target): \(e)", code: 1)
-                }
+            guard writeAll(out, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else {
+                fail("cannot write \(write ?? "-"): \(Errno.current)", code: 1)
             }
             total += n
         }
@@ -82,8 +66,4 @@ struct ExtractCommand: ParsableCommand {
         if !quiet { note("\(total) bytes received (the daemon's log has the extraction's report)") }
     }
 
-    func note(_ text: String) {
-        var line = "labyrinthctl: \(text)\n"
-        line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-    }
 }
