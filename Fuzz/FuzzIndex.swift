@@ -69,5 +69,12 @@ final class FuzzDirectory: @unchecked Sendable {
         var template = Array((access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp").utf8CString.dropLast())
         template += Array("/fuzz-index-XXXXXX".utf8CString)
         path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+        // Gone when the fuzzer exits.
+        atexit {
+            let p = FuzzDirectory.shared.path
+            unlink(p + "/r.pcapng")
+            unlink(p + "/.r.pcapng.idx")
+            rmdir(p)
+        }
     }
 }
