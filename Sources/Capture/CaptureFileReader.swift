@@ -73,12 +73,12 @@ public struct CaptureFileReader: ~Copyable {
 
     /// Opens and maps `path` and reads the file header.
     public init(path: String) throws(CaptureFileError) {
-        let fd: Int32
-        switch Syscall.valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
-        case .success(let opened): fd = opened
+        let file: Descriptor
+        switch Descriptor.open(path, O_RDONLY | O_CLOEXEC) {
+        case .success(let opened): file = opened
         case .failure(let e): throw CaptureFileError(file: path, message: "cannot open: \(e)")
         }
-        defer { close(fd) }
+        let fd = file.rawValue
         var st = stat()
         if case .failure(let e) = Syscall.nothingOrErrno({ fstat(fd, &st) }) {
             throw CaptureFileError(file: path, message: "cannot stat: \(e)")

@@ -362,7 +362,8 @@ public struct PcapHandle: ~Copyable {
 /// nothing unfiltered is ever queued), promiscuous if asked, with kernel
 /// receive timestamps, joined to the fanout group.
 public struct PacketSocket: ~Copyable {
-    public let fd: Int32
+    let socket: Descriptor
+    public var fd: Int32 { socket.rawValue }
     public let interface: String
     public let interfaceIndex: Int32
     /// Ethernet: the uring backend takes Ethernet and loopback interfaces.
@@ -380,25 +381,20 @@ public struct PacketSocket: ~Copyable {
                 "the uring backend takes Ethernet and loopback interfaces (this one is ARPHRD \(type.map(String.init) ?? "unknown")); use the pcap backend"
             )
         }
-        let fd: Int32
+        let owned: Descriptor
         switch Syscall.negatedErrno({ clinux_packet_socket() }) {
-        case .success(let s): fd = s
+        case .success(let s): owned = Descriptor(adopting: s)
         case .failure(let e): throw LiveCaptureError(interface: name, "AF_PACKET socket", errno: e)
         }
+        let fd = owned.rawValue
         func step(_ what: String, _ call: () -> Int32) throws(LiveCaptureError) {
             if case .failure(let e) = Syscall.negatedErrno(call) {
-                close(fd)
                 throw LiveCaptureError(interface: name, what, errno: e)
             }
         }
         if let expression = options.filter {
-            do {
-                let program = try BPFProgram(expression, linkType: 1, snaplen: Int32(options.snaplen), interface: name)
-                try program.attach(to: fd, interface: name)
-            } catch {
-                close(fd)
-                throw error
-            }
+            let program = try BPFProgram(expression, linkType: 1, snaplen: Int32(options.snaplen), interface: name)
+            try program.attach(to: fd, interface: name)
         }
         try step("receive buffer") { clinux_receive_buffer(fd, Int32(clamping: options.bufferBytes)) }
         if options.kernelTimestamps { try step("SO_TIMESTAMPNS") { clinux_timestamps(fd) } }
@@ -412,7 +408,7 @@ public struct PacketSocket: ~Copyable {
                 clinux_packet_fanout(fd, group, options.fanout.kernelValue)
             }
         }
-        self.fd = fd
+        socket = owned
         interface = name
         interfaceIndex = index
     }
@@ -429,16 +425,13 @@ public struct PacketSocket: ~Copyable {
 
     /// ARPHRD_* from /sys/class/net/NAME/type.
     static func hardwareType(_ name: String) -> Int? {
-        let fd = open("/sys/class/net/\(name)/type", O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        guard case .success(let file) = Descriptor.open("/sys/class/net/\(name)/type", O_RDONLY | O_CLOEXEC) else {
+            return nil
+        }
+        let fd = file.rawValue
         var buffer = [UInt8](repeating: 0, count: 32)
         let n = read(fd, &buffer, buffer.count)
         guard n > 0 else { return nil }
         return Int(String(decoding: buffer.prefix(n).filter { $0 >= 48 && $0 <= 57 }, as: UTF8.self))
-    }
-
-    deinit {
-        close(fd)
     }
 }

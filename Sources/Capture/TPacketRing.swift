@@ -17,7 +17,8 @@ import Glibc
 /// filter (SO_ATTACH_FILTER, compiled by `pcap_compile`), the ring (version,
 /// PACKET_RX_RING, mmap), then bind, promiscuous mode and fanout.
 public struct TPacketRing: ~Copyable {
-    public let fd: Int32
+    let socket: Descriptor
+    public var fd: Int32 { socket.rawValue }
     public let interface: String
     public let interfaceIndex: Int32
     /// Ethernet: the backend takes Ethernet and loopback interfaces.
@@ -48,23 +49,18 @@ public struct TPacketRing: ~Copyable {
                 "the tpacket backend takes Ethernet and loopback interfaces (this one is ARPHRD \(type.map(String.init) ?? "unknown")); use the pcap backend"
             )
         }
-        let fd: Int32
+        let owned: Descriptor
         switch Syscall.negatedErrno({ clinux_packet_socket() }) {
-        case .success(let s): fd = s
+        case .success(let s): owned = Descriptor(adopting: s)
         case .failure(let e): throw LiveCaptureError(interface: name, "AF_PACKET socket", errno: e)
         }
+        let fd = owned.rawValue
         func fail(_ what: String, _ e: Errno) -> LiveCaptureError {
-            close(fd)
-            return LiveCaptureError(interface: name, what, errno: e)
+            LiveCaptureError(interface: name, what, errno: e)
         }
         if let expression = options.filter {
-            do {
-                let program = try BPFProgram(expression, linkType: 1, snaplen: Int32(options.snaplen), interface: name)
-                try program.attach(to: fd, interface: name)
-            } catch {
-                close(fd)
-                throw error
-            }
+            let program = try BPFProgram(expression, linkType: 1, snaplen: Int32(options.snaplen), interface: name)
+            try program.attach(to: fd, interface: name)
         }
         let blockSize = options.immediate ? 128 << 10 : 1 << 20
         let blockCount = Swift.max(2, options.bufferBytes / blockSize)
@@ -90,7 +86,7 @@ public struct TPacketRing: ~Copyable {
                 clinux_packet_fanout(fd, group, options.fanout.kernelValue)
             }
         }
-        self.fd = fd
+        socket = owned
         self.map = map
         self.blockSize = blockSize
         self.blockCount = blockCount
@@ -123,6 +119,5 @@ public struct TPacketRing: ~Copyable {
 
     deinit {
         munmap(map, blockSize * blockCount)
-        close(fd)
     }
 }

@@ -28,7 +28,8 @@ public final class AllowedDirectories: Sendable {
     struct Directory: Sendable {
         /// Absolute, without a trailing slash.
         let path: String
-        let descriptor: Int32
+        let owner: SharedDescriptor
+        var descriptor: Int32 { owner.rawValue }
     }
 
     let directories: [Directory]
@@ -45,17 +46,14 @@ public final class AllowedDirectories: Sendable {
             var path = raw
             while path.count > 1 && path.hasSuffix("/") { path.removeLast() }
             switch Syscall.valueOrErrno({ Glibc.open(path, clinux_o_path() | O_DIRECTORY | O_CLOEXEC) }) {
-            case .success(let fd): directories.append(Directory(path: path, descriptor: fd))
+            case .success(let fd):
+                directories.append(Directory(path: path, owner: SharedDescriptor(Descriptor(adopting: fd))))
             case .failure(let e): problems.append("replay.allowed_directories: \(raw): \(e)")
             }
         }
         self.directories = directories
         self.resolution = resolution
         self.problems = problems
-    }
-
-    deinit {
-        for d in directories { close(d.descriptor) }
     }
 
     public var isEmpty: Bool { directories.isEmpty }
@@ -80,14 +78,16 @@ public final class AllowedDirectories: Sendable {
             let prefix = d.path == "/" ? "/" : d.path + "/"
             guard path.hasPrefix(prefix) else { continue }
             let rest = String(path.dropFirst(prefix.count))
-            guard !rest.isEmpty, let fd = openBeneath(d.descriptor, rest) else { continue }
+            guard !rest.isEmpty else { continue }
+            let file = openBeneath(d.descriptor, rest)
+            guard file.isOpen else { continue }
+            let fd = file.rawValue
             var st = stat()
             if fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFREG
                 && (peer.map { mayRead(fd, st, path: path, peer: $0) } ?? true)
             {
-                return OpenFile(descriptor: fd, name: path, openedByDaemon: true)
+                return OpenFile(descriptor: file.release(), name: path, openedByDaemon: true)
             }
-            close(fd)
         }
         return nil
     }
@@ -127,15 +127,15 @@ public final class AllowedDirectories: Sendable {
         return st.st_mode & bit != 0
     }
 
-    /// `rest` opened beneath `directory`, or nil.
-    func openBeneath(_ directory: Int32, _ rest: String) -> Int32? {
+    /// `rest` opened beneath `directory`, or an owner of nothing.
+    func openBeneath(_ directory: Int32, _ rest: String) -> Descriptor {
         if resolution == .automatic {
             switch Syscall.negatedErrno({ clinux_open_beneath(directory, rest) }) {
-            case .success(let fd): return fd
+            case .success(let fd): return Descriptor(adopting: fd)
             case .failure(let e) where e == .noFunction || e == .notPermitted:
                 break  // no openat2 here (old kernel, seccomp): walk instead
             case .failure:
-                return nil
+                return Descriptor(adopting: -1)
             }
         }
         return walk(directory, rest)
@@ -144,24 +144,25 @@ public final class AllowedDirectories: Sendable {
     /// One component at a time: directories with `O_PATH | O_NOFOLLOW |
     /// O_DIRECTORY` (a symlink is not followed and fails), the last with
     /// `O_RDONLY | O_NOFOLLOW`; `..` is refused, so nothing climbs out.
-    func walk(_ directory: Int32, _ rest: String) -> Int32? {
+    func walk(_ directory: Int32, _ rest: String) -> Descriptor {
         let components = rest.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
-        guard !components.isEmpty, !components.contains("..") else { return nil }
-        var current = directory
-        defer { if current != directory { close(current) } }
+        guard !components.isEmpty, !components.contains("..") else { return Descriptor(adopting: -1) }
+        // The directory reached so far, once below `directory`.
+        var below = Descriptor(adopting: -1)
         for (i, component) in components.enumerated() {
             let last = i == components.count - 1
             let flags =
                 last
                 ? O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
                 : clinux_o_path() | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC
-            let name = String(component)
-            guard case .success(let fd) = Syscall.valueOrErrno({ openat(current, name, flags) }) else { return nil }
-            if last { return fd }
-            if current != directory { close(current) }
-            current = fd
+            let current = below.isOpen ? below.rawValue : directory
+            guard case .success(let next) = Descriptor.open(at: current, String(component), flags) else {
+                return Descriptor(adopting: -1)
+            }
+            if last { return next }
+            below = next
         }
-        return nil
+        return Descriptor(adopting: -1)
     }
 }
 

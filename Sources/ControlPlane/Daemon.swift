@@ -357,7 +357,7 @@ public enum Daemon {
                 path: config.daemon.socket, listeningSocket: statsFD, mode: config.daemon.socketMode,
                 gid: groups.socket, limits: limits, processor: processor, logger: logger)
         } catch {
-            throw StatsServerError("stats socket \(config.daemon.socket): \(error)")
+            throw StatsServerError("stats socket \(config.daemon.socket)", wrapping: error)
         }
         logger.info("stats socket \(statsFD.map { "handed over by systemd (fd \($0))" } ?? config.daemon.socket)")
         var metrics: MetricsServer?
@@ -368,7 +368,7 @@ public enum Daemon {
                     loop: stats.group.next(), logger: logger)
             } catch {
                 await stats.close()
-                throw StatsServerError("metrics.listen \(listen): \(error)")
+                throw StatsServerError("metrics.listen \(listen)", wrapping: error)
             }
         }
         guard let path = config.replaySocketPath else {

@@ -86,17 +86,19 @@ final class ExtractStream: @unchecked Sendable {
     static let limit = 2
 
     let pid: pid_t
-    let output: Int32
-    let report: Int32
+    /// The pipe's read end, until `start` hands it to SwiftNIO.
+    private var output: Descriptor
+    /// The child's standard error, read for its report when it ends.
+    let report: SharedDescriptor
     let client: any Channel
     var pipe: (any Channel)? = nil
     var ended = false
     var reaped = false
 
-    private init(pid: pid_t, output: Int32, report: Int32, client: any Channel) {
+    private init(pid: pid_t, output: consuming Descriptor, report: consuming Descriptor, client: any Channel) {
         self.pid = pid
         self.output = output
-        self.report = report
+        self.report = SharedDescriptor(report)
         self.client = client
     }
 
@@ -105,11 +107,11 @@ final class ExtractStream: @unchecked Sendable {
         var fds: [Int32] = [-1, -1]
         let piped = fds.withUnsafeMutableBufferPointer { clinux_pipe($0.baseAddress) }
         guard piped == 0 else { return .failure(RequestError("cannot make a pipe: \(Errno(rawValue: -piped))")) }
-        let memfd = clinux_memfd("labyrinth-extract-report")
-        guard memfd >= 0 else {
-            close(fds[0])
-            close(fds[1])
-            return .failure(RequestError("cannot make a memfd: \(Errno(rawValue: -memfd))"))
+        let readEnd = Descriptor(adopting: fds[0])
+        let writeEnd = Descriptor(adopting: fds[1])
+        let memfd = Descriptor(adopting: clinux_memfd("labyrinth-extract-report"))
+        guard memfd.isOpen else {
+            return .failure(RequestError("cannot make a memfd: \(Errno(rawValue: -memfd.rawValue))"))
         }
         let r = plan.request
         var arguments = [
@@ -124,8 +126,8 @@ final class ExtractStream: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, memfd, 2)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 1)
+        posix_spawn_file_actions_adddup2(&actions, memfd.rawValue, 2)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -139,19 +141,19 @@ final class ExtractStream: @unchecked Sendable {
         defer { for p in argv { free(p) } }
         var pid = pid_t()
         let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, environ)
-        close(fds[1])
+        writeEnd.close()
         guard rc == 0 else {
-            close(fds[0])
-            close(memfd)
             return .failure(RequestError("cannot start the extraction: \(Errno(rawValue: rc))"))
         }
         running.wrappingAdd(1, ordering: .relaxed)
-        return .success(ExtractStream(pid: pid, output: fds[0], report: memfd, client: client))
+        return .success(ExtractStream(pid: pid, output: readEnd, report: memfd, client: client))
     }
 
     /// Forwards the child's output to the client on `loop`.
     func start(on loop: any EventLoop) {
         let stream = self
+        // SwiftNIO's from here: the channel closes it.
+        let input = output.take().release()
         let future = NIOPipeBootstrap(group: loop)
             .channelOption(.autoRead, value: true)
             .channelInitializer { channel in
@@ -159,14 +161,15 @@ final class ExtractStream: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ExtractForwarder(stream: stream))
                 }
             }
-            .takingOwnershipOfDescriptor(input: output)
+            .takingOwnershipOfDescriptor(input: input)
         future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
                 stream.pipe = channel
                 if stream.ended { channel.close(promise: nil) }
             case .failure:
-                close(stream.output)
+                // No channel took it: ours again, to close.
+                Descriptor(adopting: input).close()
                 stream.abandon()
             }
         }
@@ -207,8 +210,7 @@ final class ExtractStream: @unchecked Sendable {
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             ExtractStream.running.wrappingSubtract(1, ordering: .relaxed)
             var text = [UInt8](repeating: 0, count: 65_536)
-            let n = text.withUnsafeMutableBytes { pread(report, $0.baseAddress, $0.count, 0) }
-            close(report)
+            let n = text.withUnsafeMutableBytes { pread(report.rawValue, $0.baseAddress, $0.count, 0) }
             let lines = String(decoding: text.prefix(Swift.max(0, n)), as: UTF8.self).split(separator: "\n")
             let last = lines.last.map(String.init) ?? ""
             let logger = Logger(label: "labyrinthd")

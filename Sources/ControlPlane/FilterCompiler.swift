@@ -86,11 +86,12 @@ public enum FilterCompiler {
         if case .failure(let e) = Syscall.negatedErrno({ clinux_pipe_cloexec(&pipeFDs) }) {
             return .failure(Refusal(description: "cannot make a pipe for the filter compiler: \(e)"))
         }
-        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        let readEnd = Descriptor(adopting: pipeFDs[0])
+        let writeEnd = Descriptor(adopting: pipeFDs[1])
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 1)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
@@ -99,8 +100,7 @@ public enum FilterCompiler {
         defer { for p in environment { free(p) } }
         var child = pid_t()
         let spawned = posix_spawn(&child, arguments[0], &actions, nil, &argv, &environment)
-        close(writeEnd)
-        defer { close(readEnd) }
+        writeEnd.close()  // the child's now: its end of file is ours
         guard spawned == 0 else {
             return .failure(
                 Refusal(description: "cannot start the filter compiler: \(String(cString: strerror(spawned)))"))
@@ -115,11 +115,11 @@ public enum FilterCompiler {
                 timedOut = true
                 break
             }
-            var fd = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            var fd = pollfd(fd: readEnd.rawValue, events: Int16(POLLIN), revents: 0)
             let ready = poll(&fd, 1, Int32(clamping: left / 1_000_000 + 1))
             if ready < 0 && errno == EINTR { continue }
             if ready <= 0 { continue }
-            let n = read(readEnd, &chunk, chunk.count)
+            let n = read(readEnd.rawValue, &chunk, chunk.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             output += chunk[0..<n]

@@ -28,10 +28,12 @@ import Glibc
 /// regular file is refused. The request size cap, the request deadline and
 /// the client limit are the stats socket's.
 final class ReplaySocketServer: @unchecked Sendable {
-    let listener: Int32
+    private var listening: Descriptor
+    var listener: Int32 { listening.rawValue }
     /// The path this server bound (nil: handed over by systemd).
     let path: String?
-    let wakeup: Int32
+    private var wake: Descriptor
+    var wakeup: Int32 { wake.rawValue }
     let limits: StatsServerLimits
     let processor: CommandProcessor
     let logger: Logger
@@ -47,50 +49,48 @@ final class ReplaySocketServer: @unchecked Sendable {
         self.limits = limits
         self.processor = processor
         self.logger = logger
+        let listening: Descriptor
         if let fd = listeningSocket {
-            listener = fd
+            listening = Descriptor(adopting: fd)
             self.path = nil
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         } else {
-            listener = try Self.bind(path: path, mode: mode, gid: gid)
+            listening = try Self.bind(path: path, mode: mode, gid: gid)
             self.path = path
         }
         switch Syscall.negatedErrno({ clinux_eventfd() }) {
-        case .success(let fd): wakeup = fd
-        case .failure(let e):
-            Glibc.close(listener)
-            throw StatsServerError("replay socket: eventfd: \(e)")
+        case .success(let fd): wake = Descriptor(adopting: fd)
+        case .failure(let e): throw StatsServerError("replay socket: eventfd", errno: e)
         }
+        self.listening = listening
         do throws(ThreadStartError) {
             thread = try PinnedThread(name: "ctl-replay") { [self] in serve() }
         } catch {
-            Glibc.close(listener)
-            Glibc.close(wakeup)
-            throw StatsServerError("replay socket: \(error)")
+            throw StatsServerError("replay socket", wrapping: error)
         }
     }
 
     /// A listening Unix socket at `path`, mode and group set.
-    static func bind(path: String, mode: UInt32, gid: gid_t?) throws(StatsServerError) -> Int32 {
+    static func bind(path: String, mode: UInt32, gid: gid_t?) throws(StatsServerError) -> Descriptor {
         do {
             try StatsServer.prepare(path: path)
         } catch {
-            throw StatsServerError("replay socket \(path): \(error)")
+            throw StatsServerError("replay socket \(path)", wrapping: error)
         }
-        let fd: Int32
+        let socket: Descriptor
         switch Syscall.valueOrErrno({
-            socket(
+            Glibc.socket(
                 AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         }) {
-        case .success(let s): fd = s
-        case .failure(let e): throw StatsServerError("replay socket \(path): \(e)")
+        case .success(let s): socket = Descriptor(adopting: s)
+        case .failure(let e): throw StatsServerError("replay socket \(path)", errno: e)
         }
+        let fd = socket.rawValue
         unlink(path)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            Glibc.close(fd)
             throw StatsServerError("replay socket \(path): too long for a Unix socket path")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
@@ -112,11 +112,10 @@ final class ReplaySocketServer: @unchecked Sendable {
         ]
         for (what, result) in steps {
             if case .failure(let e) = result {
-                Glibc.close(fd)
-                throw StatsServerError("replay socket \(path): \(what): \(e)")
+                throw StatsServerError("replay socket \(path): \(what)", errno: e)
             }
         }
-        return fd
+        return socket
     }
 
     /// Stops serving, closes every connection and removes the socket file.
@@ -124,21 +123,24 @@ final class ReplaySocketServer: @unchecked Sendable {
         var one: UInt64 = 1
         _ = write(wakeup, &one, 8)
         if let running = thread.take() { running.join() }
-        Glibc.close(listener)
-        Glibc.close(wakeup)
+        listening = Descriptor(adopting: -1)
+        wake = Descriptor(adopting: -1)
         if let path { unlink(path) }
     }
 
     // MARK: The loop
 
     final class Client {
-        let fd: Int32
+        /// The connection, closed by ``finish(_:)``.
+        var socket: Descriptor
+        var fd: Int32 { socket.rawValue }
         let deadline: UInt64
         let pid: pid_t
         var bytes: [UInt8] = []
-        var descriptor: Int32? = nil
-        init(fd: Int32, deadline: UInt64, pid: pid_t) {
-            self.fd = fd
+        /// The descriptor that came with the request (-1: none yet).
+        var passed = Descriptor(adopting: -1)
+        init(socket: consuming Descriptor, deadline: UInt64, pid: pid_t) {
+            self.socket = socket
             self.deadline = deadline
             self.pid = pid
         }
@@ -190,7 +192,7 @@ final class ReplaySocketServer: @unchecked Sendable {
             var uid: UInt32 = 0
             var gid: UInt32 = 0
             let client = Client(
-                fd: fd,
+                socket: Descriptor(adopting: fd),
                 deadline: Self.now() + UInt64(limits.requestTimeout.components.seconds) * 1_000_000_000
                     + UInt64(limits.requestTimeout.components.attoseconds / 1_000_000_000), pid: 0)
             if clients.count >= limits.maxClients {
@@ -205,7 +207,7 @@ final class ReplaySocketServer: @unchecked Sendable {
                 uid: uid, gid: gid, pid: pid, group: limits.group, adminGroup: limits.adminGroup)
             {
             case .act?:
-                clients.append(Client(fd: fd, deadline: client.deadline, pid: pid))
+                clients.append(Client(socket: client.socket.take(), deadline: client.deadline, pid: pid))
             case .read?:
                 refuse(client, processor.refusal(.replay))
             case nil:
@@ -249,9 +251,10 @@ final class ReplaySocketServer: @unchecked Sendable {
                 finish(client)
                 return false
             }
-            let got = [fds.0, fds.1].prefix(Int(max(0, min(received, 2))))
+            // Ours from here: whatever is refused closes with these.
+            var first = Descriptor(adopting: received >= 1 ? fds.0 : -1)
+            let second = Descriptor(adopting: received >= 2 ? fds.1 : -1)
             if flags & Int32(MSG_CTRUNC) != 0 || received > 2 {
-                got.forEach { _ = Glibc.close($0) }
                 refuse(client, "refused: more than one descriptor, or a truncated control message (MSG_CTRUNC)")
                 return false
             }
@@ -260,12 +263,11 @@ final class ReplaySocketServer: @unchecked Sendable {
                 return false
             }
             if received > 0 {
-                if received > 1 || client.descriptor != nil || !client.bytes.isEmpty {
-                    got.forEach { _ = Glibc.close($0) }
+                if second.isOpen || client.passed.isOpen || !client.bytes.isEmpty {
                     refuse(client, "refused: exactly one descriptor, riding with the request's first byte")
                     return false
                 }
-                client.descriptor = fds.0
+                client.passed = first.take()
             }
             if n == 0 {
                 finish(client)
@@ -304,13 +306,13 @@ final class ReplaySocketServer: @unchecked Sendable {
             refuse(client, error.message)
             return
         }
-        guard let fd = client.descriptor else {
+        guard client.passed.isOpen else {
             refuse(client, "refused: no descriptor came with the request (SCM_RIGHTS on its first byte)")
             return
         }
-        client.descriptor = nil
-        let file = OpenFile(descriptor: fd, name: request.name ?? "fd from pid \(client.pid)")
-        if let problem = Self.check(fd) {
+        let file = OpenFile(
+            descriptor: client.passed.take().release(), name: request.name ?? "fd from pid \(client.pid)")
+        if let problem = Self.check(file.descriptor) {
             refuse(client, "refused: \(problem)")
             return
         }
@@ -349,9 +351,8 @@ final class ReplaySocketServer: @unchecked Sendable {
     }
 
     func finish(_ client: Client) {
-        if let fd = client.descriptor { Glibc.close(fd) }
-        client.descriptor = nil
+        client.passed = Descriptor(adopting: -1)
         shutdown(client.fd, Int32(SHUT_RDWR))
-        Glibc.close(client.fd)
+        client.socket = Descriptor(adopting: -1)
     }
 }

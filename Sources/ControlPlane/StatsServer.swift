@@ -94,10 +94,10 @@ public final class StatsServer: Sendable {
                 try StatsServer.prepare(path: path)
                 channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
                 if case .failure(let e) = Syscall.nothingOrErrno({ chmod(path, mode_t(mode)) }) {
-                    throw StatsServerError("chmod \(path): \(e)")
+                    throw StatsServerError("chmod \(path)", errno: e)
                 }
                 if let gid, case .failure(let e) = Syscall.nothingOrErrno({ chown(path, uid_t.max, gid) }) {
-                    throw StatsServerError("chown \(path) to group \(gid): \(e)")
+                    throw StatsServerError("chown \(path) to group \(gid)", errno: e)
                 }
                 self.path = path
             }
@@ -120,7 +120,7 @@ public final class StatsServer: Sendable {
         var st = stat()
         if stat(dir, &st) == 0 { return }
         if case .failure(let e) = Syscall.nothingOrErrno({ mkdir(dir, 0o755) }), e != .fileExists {
-            throw StatsServerError("cannot create \(dir) for the stats socket: \(e)")
+            throw StatsServerError("cannot create \(dir) for the stats socket", errno: e)
         }
     }
 
@@ -140,9 +140,29 @@ public final class StatsServer: Sendable {
     }
 }
 
-public struct StatsServerError: Error, CustomStringConvertible {
+/// A socket server that could not start (the stats, replay or metrics
+/// socket), with the system call's `Errno` when one failed.
+public struct StatsServerError: ErrnoCarrying, CustomStringConvertible {
     public var description: String
-    init(_ d: String) { description = d }
+    public var errno: Errno?
+
+    init(_ description: String) {
+        self.description = description
+        errno = nil
+    }
+
+    /// `context`, then the system call's error.
+    init(_ context: String, errno: Errno) {
+        description = "\(context): \(errno)"
+        self.errno = errno
+    }
+
+    /// `error` said in `context`; its `Errno` kept (SwiftNIO's `IOError`
+    /// included).
+    init(_ context: String, wrapping error: any Error) {
+        description = "\(context): \(error)"
+        errno = Errno.behind(error) ?? (error as? IOError).map { Errno(rawValue: $0.errnoCode) }
+    }
 }
 
 /// One client: frames requests by newline, enforces the size cap, the

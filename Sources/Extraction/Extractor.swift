@@ -164,9 +164,10 @@ public final class Extractor {
     }
 
     static func isCapture(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return true }  // unreadable: said when read
-        defer { close(fd) }
+        guard case .success(let file) = Descriptor.open(path, O_RDONLY | O_CLOEXEC) else {
+            return true  // unreadable: said when read
+        }
+        let fd = file.rawValue
         var magic: UInt32 = 0
         guard pread(fd, &magic, 4, 0) == 4 else { return false }
         return [0xA1B2_C3D4, 0xD4C3_B2A1, 0xA1B2_3C4D, 0x4D3C_B2A1, 0x0A0D_0D0A].contains(magic)
@@ -174,13 +175,12 @@ public final class Extractor {
 
     func loadIndex(_ f: RingFile, _ st: stat) {
         let sidecar = RecordingIndex.sidecarPath(for: f.path)
-        let fd = open(sidecar, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
+        guard case .success(let file) = Descriptor.open(sidecar, O_RDONLY | O_CLOEXEC) else {
             report.scanned.append(
                 "\(f.path): no index (a file still being written, or one whose writer was killed): scanned")
             return
         }
-        defer { close(fd) }
+        let fd = file.rawValue
         var ist = stat()
         guard fstat(fd, &ist) == 0, ist.st_size < 1 << 30 else {
             report.scanned.append("\(f.path): its index cannot be read: scanned")
@@ -289,12 +289,14 @@ public final class Extractor {
     }
 
     func peekFirst(_ f: RingFile) -> Int64? {
-        let fd = open(f.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            report.damaged.append("\(f.path): cannot open: \(Errno.current)")
+        let file: Descriptor
+        switch Descriptor.open(f.path, O_RDONLY | O_CLOEXEC) {
+        case .success(let d): file = d
+        case .failure(let e):
+            report.damaged.append("\(f.path): cannot open: \(e)")
             return nil
         }
-        defer { close(fd) }
+        let fd = file.rawValue
         do {
             var reader = try CaptureFileReader(descriptor: fd, name: f.path, windowBytes: 1 << 20) {}
             guard let r = try reader.next() else {
@@ -356,7 +358,9 @@ public final class Extractor {
 final class FileCursor {
     let file: Extractor.RingFile
     unowned let extractor: Extractor
-    var fd: Int32 = -1
+    /// The file, open from the first refill to the end (-1 before and after).
+    var descriptor = Descriptor(adopting: -1)
+    var fd: Int32 { descriptor.rawValue }
     var reader: ReaderBox? = nil
     var buffer: UnsafeMutableRawPointer? = nil
     var capacity = 0
@@ -387,8 +391,7 @@ final class FileCursor {
     /// the next file.
     func release() {
         reader = nil
-        if fd >= 0 { close(fd) }
-        fd = -1
+        descriptor = Descriptor(adopting: -1)
         if let buffer { extractor.spareBuffers.append((buffer, capacity)) }
         buffer = nil
         capacity = 0
@@ -408,9 +411,10 @@ final class FileCursor {
     func refill() -> Bool {
         if !opened {
             opened = true
-            fd = open(file.path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                extractor.report.damaged.append("\(file.path): cannot open: \(Errno.current)")
+            switch Descriptor.open(file.path, O_RDONLY | O_CLOEXEC) {
+            case .success(let d): descriptor = d
+            case .failure(let e):
+                extractor.report.damaged.append("\(file.path): cannot open: \(e)")
                 return false
             }
             extractor.report.filesRead += 1

@@ -21,12 +21,12 @@ public enum IndexBuilder {
 
     /// Reads the recording at `path` and returns its index.
     public static func build(path: String, stretchBytes: Int = stretchBytes) throws(IndexProblem) -> RecordingIndex {
-        let fd: Int32
-        switch Syscall.valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
-        case .success(let opened): fd = opened
+        let file: Descriptor
+        switch Descriptor.open(path, O_RDONLY | O_CLOEXEC) {
+        case .success(let opened): file = opened
         case .failure(let e): throw IndexProblem("\(path): cannot open: \(e)")
         }
-        defer { close(fd) }
+        let fd = file.rawValue
         var before = stat()
         guard fstat(fd, &before) == 0 else { throw IndexProblem("\(path): cannot stat: \(Errno.current)") }
         guard before.st_mode & S_IFMT == S_IFREG else { throw IndexProblem("\(path): not a regular file") }
@@ -130,8 +130,12 @@ public enum IndexBuilder {
         let temporary = "\(sidecar).\(getpid()).tmp"
         var st = stat()
         guard stat(path, &st) == 0 else { throw IndexProblem("\(path): cannot stat: \(Errno.current)") }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st.st_mode & 0o666)
-        guard fd >= 0 else { throw IndexProblem("\(sidecar): cannot create: \(Errno.current)") }
+        let file: Descriptor
+        switch Descriptor.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: st.st_mode & 0o666) {
+        case .success(let opened): file = opened
+        case .failure(let e): throw IndexProblem("\(sidecar): cannot create: \(e)")
+        }
+        let fd = file.rawValue
         let bytes = index.encoded()
         var problem: String? = nil
         if fchmod(fd, st.st_mode & 0o666) != 0 || (getuid() == 0 && fchown(fd, st.st_uid, st.st_gid) != 0) {
@@ -141,7 +145,7 @@ public enum IndexBuilder {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n != bytes.count { problem = "cannot write: \(n < 0 ? "\(Errno.current)" : "short write")" }
         }
-        close(fd)
+        if case .failure(let e) = file.close(), problem == nil { problem = "cannot write: \(e)" }
         if problem == nil && rename(temporary, sidecar) != 0 { problem = "cannot rename: \(Errno.current)" }
         if let problem {
             unlink(temporary)

@@ -193,8 +193,21 @@ public struct CaptureReport: Sendable {
 /// sources, run until the duration, the count or a signal, stop, check for
 /// leaks and report.
 public enum CaptureRun {
-    public struct Failure: Error, CustomStringConvertible {
+    public struct Failure: ErrnoCarrying, CustomStringConvertible {
         public var description: String
+        /// The system call's error behind it, kept from the stage that failed.
+        public var errno: Errno? = nil
+
+        init(description: String, errno: Errno? = nil) {
+            self.description = description
+            self.errno = errno
+        }
+
+        /// A stage's error, said as it is; its `Errno` kept.
+        init(_ error: any Error) {
+            description = "\(error)"
+            errno = Errno.behind(error)
+        }
     }
 
     public static func run(configuration c: CaptureConfiguration) async throws(Failure) -> (CaptureReport, LeakReport) {
@@ -208,11 +221,11 @@ public enum CaptureRun {
                     _ = try BPFProgram(filter, linkType: 1, snaplen: Int32(source.snaplen), interface: source.interface)
                 }
             } catch {
-                throw Failure(description: "\(error)")
+                throw Failure(error)
             }
         }
         if c.mlockall, case .failure(let e) = Syscall.nothingOrErrno({ mlockall(MCL_CURRENT | MCL_FUTURE) }) {
-            throw Failure(description: "mlockall: \(e) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)")
+            throw Failure(description: "mlockall: \(e) (needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)", errno: e)
         }
         let limit = c.count.map { CaptureLimit($0) }
         // Trap the signals before any worker exists, so that none of them
@@ -240,7 +253,7 @@ public enum CaptureRun {
             do {
                 recorder = try Recorder(options: recording)
             } catch {
-                throw Failure(description: "\(error)")
+                throw Failure(error)
             }
             // Its problems on standard error, as tcpdump's.
             recorder?.warn = { message in
@@ -263,7 +276,7 @@ public enum CaptureRun {
                     { pool in try FlowExporter(options: export, rings: pool.exportRings) }
                 }, exporterCPUs: cpus)
         } catch {
-            throw Failure(description: "\(error)")
+            throw Failure(error)
         }
         let pool = pipeline.pool
         let exporter = pipeline.exporter

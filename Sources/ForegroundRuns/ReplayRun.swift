@@ -4,6 +4,7 @@ import Rooms
 import Sinks
 import StatsProtocol
 import Synchronization
+import Syscalls
 import UnixSignals
 
 #if canImport(Glibc)
@@ -62,8 +63,21 @@ public struct ReplayConfiguration: Sendable {
 /// ends it early: the file in progress stops at the next batch, and the
 /// report covers everything read.
 public enum ReplayRun {
-    public struct Failure: Error, CustomStringConvertible {
+    public struct Failure: ErrnoCarrying, CustomStringConvertible {
         public var description: String
+        /// The system call's error behind it, kept from the stage that failed.
+        public var errno: Errno? = nil
+
+        init(description: String, errno: Errno? = nil) {
+            self.description = description
+            self.errno = errno
+        }
+
+        /// A stage's error, said as it is; its `Errno` kept.
+        init(_ error: any Error) {
+            description = "\(error)"
+            errno = Errno.behind(error)
+        }
     }
 
     public static func run(files: [String], configuration c: ReplayConfiguration) async throws(Failure) -> (
@@ -82,7 +96,7 @@ public enum ReplayRun {
             do {
                 recorder = try Recorder(options: recording)
             } catch {
-                throw Failure(description: "\(error)")
+                throw Failure(error)
             }
             // Its problems on standard error, as tcpdump's.
             recorder?.warn = { message in
@@ -105,7 +119,7 @@ public enum ReplayRun {
                     { pool in try FlowExporter(options: export, rings: pool.exportRings) }
                 }, exporterCPUs: readerCPU.map { [$0] })
         } catch {
-            throw Failure(description: "\(error)")
+            throw Failure(error)
         }
         let pool = pipeline.pool
         let exporter = pipeline.exporter
@@ -123,7 +137,7 @@ public enum ReplayRun {
                 files.map { replayer.replay(path: $0, pacing: c.pacing, loops: c.loops, clock: clock) }
             }
         } catch {
-            throw Failure(description: "\(error)")
+            throw Failure(error)
         }
         // The workers force their flows out as they stop; the exporter
         // sends what the rings hold, then ends.

@@ -31,24 +31,26 @@ public struct StatsClientError: Error, Sendable, CustomStringConvertible {
 /// A blocking client for the stats socket: one JSON request per line, one
 /// reply per line.
 public struct StatsClient: ~Copyable {
-    let fd: Int32
+    let socket: Descriptor
+    var fd: Int32 { socket.rawValue }
     public let path: String
     var pending: [UInt8] = []
 
     /// Connects to the daemon's socket, with a timeout for every reply.
     public init(path: String, timeoutSeconds: Int = 10) throws(StatsClientError) {
         self.path = path
-        let fd: Int32
-        switch Syscall.valueOrErrno({ socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) })
-        {
-        case .success(let s): fd = s
+        let owned: Descriptor
+        switch Syscall.valueOrErrno({
+            Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }) {
+        case .success(let s): owned = Descriptor(adopting: s)
         case .failure(let e): throw StatsClientError(kind: .unavailable, description: "socket(): \(e)")
         }
+        let fd = owned.rawValue
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
             throw StatsClientError(kind: .unavailable, description: "\(path): too long for a Unix socket path")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
@@ -60,7 +62,6 @@ public struct StatsClient: ~Copyable {
             }
         }
         if case .failure(let e) = connected {
-            close(fd)
             let reason = e.description
             switch e {
             case .permissionDenied, .notPermitted:
@@ -75,11 +76,7 @@ public struct StatsClient: ~Copyable {
         }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        self.fd = fd
-    }
-
-    deinit {
-        close(fd)
+        self.socket = owned
     }
 
     /// Sends a request and returns the reply.

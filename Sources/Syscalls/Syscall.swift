@@ -78,3 +78,22 @@ extension String {
         self = buffer[..<end].withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 }
+
+/// An error that may have come from a system call, and keeps its `Errno`
+/// for whoever wants to act on it (retry, exit status, a hint) rather than
+/// parse its text.
+public protocol ErrnoCarrying: Error {
+    /// The system call's error, when one caused this.
+    var errno: Errno? { get }
+}
+
+extension Errno: ErrnoCarrying {
+    public var errno: Errno? { self }
+}
+
+extension Errno {
+    /// The `Errno` behind `error`, if it keeps one.
+    public static func behind(_ error: any Error) -> Errno? {
+        (error as? any ErrnoCarrying)?.errno
+    }
+}

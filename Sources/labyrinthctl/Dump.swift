@@ -96,7 +96,7 @@ struct Dump: ParsableCommand {
             if n == 0 { break }
             let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
             tally.feed(bytes)
-            if !outputGone && !writeAll(out, bytes) {
+            if !outputGone && !writeAll(out.rawValue, bytes) {
                 // The reader went (a closed pipe): end the tap, quietly.
                 outputGone = true
                 if asked == 0 {
@@ -105,7 +105,9 @@ struct Dump: ParsableCommand {
                 }
             }
         }
-        if out != 1 { close(out) }
+        if case .failure(let e) = out.close(), !outputGone {
+            note("closing \(write ?? "standard output"): \(e)")
+        }
         if !quiet {
             note(
                 "\(tally.packets) packets captured, \(tally.dropped) dropped by the tap (its reader was behind)"
@@ -117,13 +119,19 @@ struct Dump: ParsableCommand {
 
 /// Where a streaming command (`dump`, `extract`) writes: FILE, or standard
 /// output, which is refused when it is a terminal and `-w -` was not given.
-func openStreamOutput(_ write: String?) -> Int32 {
+func openStreamOutput(_ write: String?) -> Descriptor {
     let target = write ?? "-"
     if target == "-" && write == nil && isatty(1) != 0 {
         fail("refusing to write pcapng to a terminal: give -w FILE, or pipe it (-w - | tshark -r -)", code: 2)
     }
-    if target == "-" { return 1 }
-    switch Syscall.valueOrErrno({ open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) {
+    if target == "-" {
+        // A copy of standard output, so that its owner may close it.
+        switch Syscall.valueOrErrno({ fcntl(1, F_DUPFD_CLOEXEC, 3) }) {
+        case .success(let fd): return Descriptor(adopting: fd)
+        case .failure(let e): fail("cannot write to standard output: \(e)", code: 2)
+        }
+    }
+    switch Descriptor.open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644) {
     case .success(let fd): return fd
     case .failure(let e): fail("cannot write \(target): \(e)", code: 2)
     }

@@ -57,12 +57,12 @@ struct ExtractCommand: ParsableCommand {
             }
             if n < 0 { continue }
             if n == 0 { break }
-            guard writeAll(out, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else {
+            guard writeAll(out.rawValue, UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else {
                 fail("cannot write \(write ?? "-"): \(Errno.current)", code: 1)
             }
             total += n
         }
-        if out != 1 { close(out) }
+        if case .failure(let e) = out.close() { fail("cannot write \(write ?? "-"): \(e)", code: 1) }
         if !quiet { note("\(total) bytes received (the daemon's log has the extraction's report)") }
     }
 

@@ -373,9 +373,12 @@ extension Replay {
     /// Opens `path` and sends its descriptor with the request to the
     /// replay socket; the daemon's answer.
     func send(_ path: String) -> (json: JSON, value: ReplayReply) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { fail("\(path): \(Errno.current)", code: 66) }
-        defer { close(fd) }
+        let file: Descriptor
+        switch Descriptor.open(path, O_RDONLY | O_CLOEXEC) {
+        case .success(let d): file = d
+        case .failure(let e): fail("\(path): \(e)", code: 66)
+        }
+        let fd = file.rawValue
         let request = ReplayRequest(
             fd: true, name: path, speed: speed, multiplier: multiplier, pps: pps, mbps: mbps)
         do {

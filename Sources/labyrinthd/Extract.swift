@@ -87,15 +87,18 @@ struct Extract: ParsableCommand {
         guard let outputFormat = ExtractOutput.Format(rawValue: format) else {
             fail("--format \"\(format)\": pcapng or pcap")
         }
-        let fd: Int32
+        let file: Descriptor
         if write == "-" {
             guard isatty(1) == 0 else { fail("standard output is a terminal: give -w FILE, or pipe it") }
-            fd = 1
+            file = Descriptor(adopting: fcntl(1, F_DUPFD_CLOEXEC, 3))
+            guard file.isOpen else { fail("standard output: \(Errno.current)") }
         } else {
-            fd = open(write, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { fail("-w \(write): cannot create: \(String(cString: strerror(errno)))") }
+            switch Descriptor.open(write, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644) {
+            case .success(let d): file = d
+            case .failure(let e): fail("-w \(write): cannot create: \(e)")
+            }
         }
-        defer { if fd != 1 { close(fd) } }
+        let fd = file.rawValue
         do {
             let output = try ExtractOutput(
                 fd: fd, name: write, format: outputFormat, version: DaemonState.version)

@@ -296,12 +296,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// Reads and checks a configuration file.
     public static func load(path: String) throws(ConfigError) -> DaemonConfiguration {
-        let fd: Int32
-        switch Syscall.valueOrErrno({ open(path, O_RDONLY | O_CLOEXEC) }) {
-        case .success(let opened): fd = opened
+        let file: Descriptor
+        switch Descriptor.open(path, O_RDONLY | O_CLOEXEC) {
+        case .success(let opened): file = opened
         case .failure(let e): throw ConfigError(file: path, line: 0, key: "", message: "cannot open: \(e)")
         }
-        defer { close(fd) }
+        let fd = file.rawValue
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {

@@ -31,7 +31,8 @@ public struct FlowExporterCounters: Sendable, Equatable {
 public final class FlowExporter: @unchecked Sendable {
     public let options: FlowExportOptions
     let rings: [FlowExportRing]
-    private let sockets: [Int32]
+    /// One connected socket per collector, closed with the exporter.
+    private let sockets: [SharedDescriptor]
     private var sessions: [IPFIXExportSession]
     /// The errno of each collector's last failed send: the error text is
     /// built when it changes, not for every message a dead collector costs.
@@ -46,17 +47,15 @@ public final class FlowExporter: @unchecked Sendable {
         self.options = options
         self.rings = rings
         if let problem = options.ipfix.problem { throw ExportError("IPFIX: \(problem)") }
-        var sockets: [Int32] = []
+        var sockets: [SharedDescriptor] = []
         var sessions: [IPFIXExportSession] = []
         for collector in options.collectors {
             do {
-                sockets.append(try Self.connect(collector))
+                sockets.append(SharedDescriptor(try Self.connect(collector)))
                 sessions.append(try IPFIXExportSession(options.ipfix))
             } catch let e as ExportError {
-                for fd in sockets { close(fd) }
                 throw e
             } catch {
-                for fd in sockets { close(fd) }
                 throw ExportError("IPFIX: \(error)")
             }
         }
@@ -65,17 +64,17 @@ public final class FlowExporter: @unchecked Sendable {
         lastErrnos = Array(repeating: 0, count: sessions.count)
     }
 
-    deinit {
-        for fd in sockets { close(fd) }
-    }
-
-    public struct ExportError: Error, Sendable, CustomStringConvertible {
+    public struct ExportError: ErrnoCarrying, Sendable, CustomStringConvertible {
         public var description: String
-        init(_ d: String) { description = d }
+        public var errno: Errno?
+        init(_ description: String, errno: Errno? = nil) {
+            self.description = errno.map { "\(description): \($0)" } ?? description
+            self.errno = errno
+        }
     }
 
     /// A non-blocking UDP socket connected to `collector`.
-    static func connect(_ collector: IPFIXCollector) throws -> Int32 {
+    static func connect(_ collector: IPFIXCollector) throws -> Descriptor {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
         hints.ai_flags = AI_NUMERICSERV
@@ -85,19 +84,19 @@ public final class FlowExporter: @unchecked Sendable {
             throw ExportError("IPFIX collector \(collector): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(result) }
-        let fd = socket(
-            first.pointee.ai_family,
-            Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw ExportError("IPFIX collector \(collector): socket: \(Errno.current)") }
+        let owned = Descriptor(
+            adopting: socket(
+                first.pointee.ai_family,
+                Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0))
+        guard owned.isOpen else { throw ExportError("IPFIX collector \(collector): socket", errno: .current) }
+        let fd = owned.rawValue
         // A large send buffer: bursts of records leave without ENOBUFS.
         var size: Int32 = 4 << 20
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         if Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) != 0 {
-            let e = Errno.current
-            close(fd)
-            throw ExportError("IPFIX collector \(collector): connect: \(e)")
+            throw ExportError("IPFIX collector \(collector): connect", errno: .current)
         }
-        return fd
+        return owned
     }
 
     /// Starts the thread, on `cpus` (nil: where the caller runs).
@@ -241,7 +240,8 @@ public final class FlowExporter: @unchecked Sendable {
     }
 
     func transmit(_ summary: IPFIXMessageSummary, collector c: Int, buffer: UnsafeMutableRawBufferPointer, now: Int64) {
-        let n = Glibc.send(sockets[c], buffer.baseAddress, summary.byteCount, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+        let n = Glibc.send(
+            sockets[c].rawValue, buffer.baseAddress, summary.byteCount, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
         if n == summary.byteCount {
             state.withLock {
                 $0.messagesSent &+= 1

@@ -100,7 +100,7 @@ public final class Recorder: @unchecked Sendable {
                 currentFiles: Array(repeating: "", count: workers), files: Array(repeating: [], count: workers)))
         for w in 0..<workers {
             repeat {
-                if let problem = prepare(worker: w) { throw RecordingError(problem) }
+                if let problem = prepare(worker: w) { throw problem }
             } while files[w].prepared.count < ahead(w)
         }
     }
@@ -207,7 +207,7 @@ public final class Recorder: @unchecked Sendable {
             for w in files.indices {
                 while files[w].prepared.count < ahead(w) {
                     if let problem = prepare(worker: w) {
-                        note(problem)
+                        note(problem.description)
                         break
                     }
                 }
@@ -282,12 +282,12 @@ public final class Recorder: @unchecked Sendable {
     /// Opens worker `w`'s next file under a hidden name beside where it
     /// will be named, writes its Section Header (or a pcap file header when
     /// the link type is known), and offers it. Returns the problem, if any.
-    func prepare(worker w: Int) -> String? {
+    func prepare(worker w: Int) -> RecordingError? {
         let naming = options.naming
         if naming.isStandardOutput {
             guard files[w].current == nil else { return nil }
             let length = writeHeaders(fd: 1, sequential: true)
-            guard length >= 0 else { return "standard output: \(Errno.current)" }
+            guard length >= 0 else { return RecordingError("standard output", errno: .current) }
             files[w].prepared.append((1, "-"))
             files[w].pathsByFD[1] = "-"
             _ = slots[w].offer(PreparedFile(fd: 1, length: length))
@@ -299,49 +299,49 @@ public final class Recorder: @unchecked Sendable {
                 worker: w, sequence: files[w].sequence + UInt64(files[w].prepared.count),
                 timeSeconds: lab_realtime_ns() / 1_000_000_000)
         } catch {
-            return "\(naming.template): \(error)"
+            return RecordingError("\(naming.template): \(error)")
         }
         let slash = guess.lastIndex(of: "/")
         let directory = slash.map { String(guess[..<$0]) } ?? "."
         let base = slash.map { String(guess[guess.index(after: $0)...]) } ?? guess
         preparedCount &+= 1
         let temporary = "\(directory)/.\(base).\(getpid()).\(preparedCount).part"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, options.fileMode)
-        guard fd >= 0 else {
-            let e = Errno.current
+        let file: Descriptor
+        switch Descriptor.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode: options.fileMode) {
+        case .success(let opened): file = opened
+        case .failure(let e):
             files[w].failures += 1
-            return "\(guess): cannot create \(temporary): \(e)"
+            return RecordingError("\(guess): cannot create \(temporary)", errno: e)
         }
+        let fd = file.rawValue
         // The mode and the group are what lets the operators' group read
         // the recording: a file they cannot read is an error (at start it
         // stops the run; later the recorder's note is logged), not a file
         // written for nobody.
         if fchmod(fd, options.fileMode) != 0 {
             let e = Errno.current
-            close(fd)
             unlink(temporary)
             files[w].failures += 1
-            return "\(guess): cannot give it mode \(String(options.fileMode, radix: 8)): \(e)"
+            return RecordingError("\(guess): cannot give it mode \(String(options.fileMode, radix: 8))", errno: e)
         }
         if let group = options.group, fchown(fd, uid_t.max, group) != 0 {
             let e = Errno.current
-            close(fd)
             unlink(temporary)
             files[w].failures += 1
-            return "\(guess): cannot give it group \(group): \(e)"
+            return RecordingError("\(guess): cannot give it group \(group)", errno: e)
         }
         let length = writeHeaders(fd: fd, sequential: false)
         guard length >= 0 else {
             let e = Errno.current
-            close(fd)
             unlink(temporary)
-            return "\(guess): cannot write its header: \(e)"
+            return RecordingError("\(guess): cannot write its header", errno: e)
         }
         guard slots[w].offer(PreparedFile(fd: fd, length: length)) else {
-            close(fd)
             unlink(temporary)
             return nil
         }
+        // The writer's now, until the file comes back to closeFile.
+        _ = file.release()
         files[w].prepared.append((fd, temporary))
         return nil
     }
@@ -577,8 +577,10 @@ public final class Recorder: @unchecked Sendable {
         return length
     }
 
+    /// A file the writer has given back (finished, or never used): its
+    /// owner again, which closes it. Standard output stays open.
     func closeFile(_ fd: Int32) {
-        if fd > 2 { close(fd) }
+        if fd > 2 { Descriptor(adopting: fd).close() }
     }
 
     func fileLength(_ fd: Int32) -> Int {

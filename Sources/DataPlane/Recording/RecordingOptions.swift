@@ -1,5 +1,6 @@
 import Capture
 import Sinks
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -104,7 +105,15 @@ public struct RecordingOptions: Sendable {
 }
 
 /// A recording that cannot start; the path and the reason.
-public struct RecordingError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ d: String) { description = d }
+public struct RecordingError: ErrnoCarrying, Sendable, CustomStringConvertible {
+    /// What failed, naming the file.
+    public var context: String
+    public var errno: Errno?
+
+    public init(_ context: String, errno: Errno? = nil) {
+        self.context = context
+        self.errno = errno
+    }
+
+    public var description: String { errno.map { "\(context): \($0)" } ?? context }
 }

@@ -3,6 +3,7 @@ import Capture
 import Packet
 import Rooms
 import Synchronization
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -52,7 +53,8 @@ public enum ReplaySource: Sendable {
 
 /// An open file descriptor, owned: closed when the last user lets go.
 public final class OpenFile: Sendable {
-    public let descriptor: Int32
+    let owned: Descriptor
+    public var descriptor: Int32 { owned.rawValue }
     /// What to call it (the client's path, or `fd:N`).
     public let name: String
     /// Whether the daemon opened it by path for a client (rather than the
@@ -61,13 +63,9 @@ public final class OpenFile: Sendable {
     public let openedByDaemon: Bool
 
     public init(descriptor: Int32, name: String, openedByDaemon: Bool = false) {
-        self.descriptor = descriptor
+        owned = Descriptor(adopting: descriptor)
         self.name = name
         self.openedByDaemon = openedByDaemon
-    }
-
-    deinit {
-        close(descriptor)
     }
 }
 

@@ -22,7 +22,8 @@ public struct Doorbell: ~Copyable, @unchecked Sendable {
     /// 1 while the sleeper is (about to be) asleep and nobody woke it yet.
     private let sleeping: UnsafeMutablePointer<Atomic<UInt32>>
     /// The eventfd rung instead of the futex (-1: none).
-    public let eventFD: Int32
+    private let eventDescriptor: Descriptor
+    public var eventFD: Int32 { eventDescriptor.rawValue }
 
     /// A futex doorbell: its two words on a cache line of their own.
     public init() {
@@ -42,11 +43,10 @@ public struct Doorbell: ~Copyable, @unchecked Sendable {
         word.initialize(to: Atomic(0))
         sleeping = word + 1
         sleeping.initialize(to: Atomic(0))
-        self.eventFD = eventFD
+        eventDescriptor = Descriptor(adopting: eventFD)
     }
 
     deinit {
-        if eventFD >= 0 { close(eventFD) }
         UnsafeMutableRawPointer(word).deallocate()
     }
 

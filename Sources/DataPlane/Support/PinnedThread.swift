@@ -6,12 +6,13 @@ import Glibc
 #endif
 
 /// Why a data-plane thread could not start.
-public struct ThreadStartError: Error, Sendable, CustomStringConvertible {
+public struct ThreadStartError: ErrnoCarrying, Sendable, CustomStringConvertible {
     public var name: String
-    public var errno: Errno
+    public var cause: Errno
+    public var errno: Errno? { cause }
     public var description: String {
-        let hint = errno == .notPermitted ? " (SCHED_FIFO needs CAP_SYS_NICE or an RLIMIT_RTPRIO)" : ""
-        return "cannot start thread \(name): \(errno)\(hint)"
+        let hint = cause == .notPermitted ? " (SCHED_FIFO needs CAP_SYS_NICE or an RLIMIT_RTPRIO)" : ""
+        return "cannot start thread \(name): \(cause)\(hint)"
     }
 }
 
@@ -63,7 +64,7 @@ public struct PinnedThread: ~Copyable {
         }
         if case .failure(let e) = result {
             Unmanaged<Box>.fromOpaque(box).release()
-            throw ThreadStartError(name: name, errno: e)
+            throw ThreadStartError(name: name, cause: e)
         }
         return thread
     }
@@ -111,10 +112,9 @@ public struct PinnedThread: ~Copyable {
             }
             guard let tid = Int32(name) else { continue }
             var comm = [UInt8](repeating: 0, count: 64)
-            let fd = open("/proc/self/task/\(tid)/comm", O_RDONLY)
-            guard fd >= 0 else { continue }
-            let n = read(fd, &comm, comm.count)
-            close(fd)
+            guard case .success(let file) = Descriptor.open("/proc/self/task/\(tid)/comm", O_RDONLY | O_CLOEXEC)
+            else { continue }
+            let n = read(file.rawValue, &comm, comm.count)
             let threadName = n > 0 ? String(decoding: comm.prefix(n).filter { $0 != 10 }, as: UTF8.self) : ""
             if threadName.hasPrefix(prefix) { continue }
             if clinux_set_thread_affinity(tid, mask, Int32(mask.count)) == 0 { moved.append(threadName) }
