@@ -382,147 +382,41 @@ public struct FrameWriter: ~Copyable {
 
     // MARK: Frames
 
-    /// Keeps one frame: `page` holds it at `frameOffset`, `captured` bytes
-    /// of a `wire`-byte frame, seen at `time` (ns since the epoch) on the
-    /// interface of `key`. Counts it unwritten (and frees its page) when it
-    /// cannot be written.
+    /// Keeps one frame: `fragment` holds it at `frameOffset`, `captured`
+    /// bytes of a `wire`-byte frame, seen at `time` (ns since the epoch) on
+    /// the interface of `key`. Counts it unwritten (and frees its fragment)
+    /// when it cannot be written.
     @usableFromInline
     mutating func append(
         _ fragment: consuming Fragment, frameOffset: Int, captured: Int, wire: Int, time: Int64, key: Int,
         cut: Bool, frags: inout FragmentCache, counters c: SingleWriterCounters
     ) {
         let length = Swift.min(captured, snapLength)
-        if _slowPath(cut) {
-            c.add(WorkerCounter.unwrittenOversized.rawValue, 1)
-            frags.free(fragment)
-            return
-        }
-        if _slowPath(waitingForTruncation != 0) {
-            if slot.truncationsDone.load(ordering: .acquiring) >= waitingForTruncation {
-                waitingForTruncation = 0
-            } else {
-                unwritten(.unwrittenDiskFull, .unwrittenDiskFullBytes, length, counters: c)
-                frags.free(fragment)
-                return
-            }
-        }
-        if _slowPath(!slot.writing.load(ordering: .relaxed)) {
-            unwritten(.unwrittenDiskFull, .unwrittenDiskFullBytes, length, counters: c)
-            frags.free(fragment)
-            return
-        }
-        // Rotation, before the block is laid out. A rotation due with no
-        // next file ready leaves the frame in this file: counted once it is
-        // laid down (`written_late`).
         var late = false
-        if _slowPath(fd < 0) {
-            guard activate(.start, time: time, counters: c) else {
-                c.add(WorkerCounter.unwrittenError.rawValue, 1)
-                frags.free(fragment)
-                return
-            }
-        } else if _slowPath(time >= intervalEnd) {
-            rotate(.time, time: time, counters: c)
-            late = time >= intervalEnd
-        } else if _slowPath(Int(offset) >= sizeLimit && filePackets > 0) {
-            rotate(.size, time: time, counters: c)
-            late = Int(offset) >= sizeLimit
-        } else if _slowPath(slot.rotations.load(ordering: .relaxed) != rotationsSeen) {
-            // Asked to rotate: done once a next file is ready (activating it
-            // records the request as seen); until then, tried again.
-            rotate(.forced, time: time, counters: c)
-        }
-        guard key >= 0, key < InterfaceHeaders.keys, headerLengths[key] > 0 else {
-            c.add(WorkerCounter.unwrittenError.rawValue, 1)
-            frags.free(fragment)
-            return
-        }
-        // The interface: described once per file (pcapng), or the one link
-        // type of the file (pcap).
         var interfaceHeader = 0
         var newInterface: Int8 = -1
-        let id = ids[key]
-        if id < 0 {
-            switch format {
-            case .pcapng:
-                guard keys.count < InterfaceKeys.capacity else {
-                    c.add(WorkerCounter.unwrittenError.rawValue, 1)
-                    frags.free(fragment)
-                    return
-                }
-                interfaceHeader = headerLengths[key]
-                newInterface = Int8(keys.count)
-            case .pcap:
-                if keys.count > 0 {
-                    unwritten(.unwrittenLinkType, nil, length, counters: c)
-                    frags.free(fragment)
-                    return
-                }
-                // The file header, unless the control thread wrote it.
-                interfaceHeader = offset == 0 ? headerLengths[key] : 0
-                newInterface = 0
-            }
+        if let why = admit(cut: cut, time: time, key: key, late: &late, counters: c)
+            ?? describe(key, header: &interfaceHeader, newInterface: &newInterface)
+        {
+            return refuse(why, length, fragment, frags: &frags, counters: c)
         }
         let held = fragment.byteCount
-        if _slowPath(bytesHeld &+ held > byteCap) {
-            unwritten(.unwrittenOverload, .unwrittenOverloadBytes, length, counters: c)
-            frags.free(fragment)
-            return
+        guard _fastPath(bytesHeld &+ held <= byteCap), let b = batchForAppend() else {
+            return refuse(.overload, length, fragment, frags: &frags, counters: c)
         }
-        guard let b = batchForAppend() else {
-            unwritten(.unwrittenOverload, .unwrittenOverloadBytes, length, counters: c)
-            frags.free(fragment)
-            return
-        }
-        if _slowPath(late) { c.add(WorkerCounter.writtenLate.rawValue, 1) }
         let batch = batches + b
-        // Lay the block out.
-        let headerSize = format == .pcapng ? PcapngEncoder.epbHeaderSize : PcapEncoder.recordHeaderSize
-        let trailerSize = format == .pcapng ? ((length &+ 3) & ~3) &- length &+ 4 : 0
-        let base = fragment.baseAddress
-        let frame = base + frameOffset
-        let fitsInPage = frameOffset >= headerSize && frameOffset &+ length &+ trailerSize <= fragment.byteCount
-        let scratch = batch.pointee.scratch + batch.pointee.frames &* WriteBatch.scratchPerFrame
-        let headerAt = fitsInPage ? frame - headerSize : scratch
-        var blockBytes = 0
-        do throws(PcapEncodingError) {
-            switch format {
-            case .pcapng:
-                let interface = UInt32(truncatingIfNeeded: id >= 0 ? Int(id) : Int(newInterface))
-                _ = try PcapngEncoder.epbHeader(
-                    into: headerAt, interface: interface, timestampNanoseconds: time, capturedLength: length,
-                    originalLength: Swift.max(wire, length))
-                let trailerAt = fitsInPage ? frame + length : scratch + headerSize
-                let t = try PcapngEncoder.epbTrailer(into: trailerAt, capturedLength: length)
-                blockBytes = headerSize &+ length &+ t
-                if interfaceHeader > 0 { batch.pointee.add(headerBytes + headerOffsets[key], interfaceHeader) }
-                if fitsInPage {
-                    batch.pointee.add(headerAt, blockBytes)
-                } else {
-                    batch.pointee.add(headerAt, headerSize)
-                    batch.pointee.add(frame, length)
-                    batch.pointee.add(trailerAt, t)
-                }
-            case .pcap:
-                _ = try PcapEncoder.recordHeader(
-                    into: headerAt, timestampNanoseconds: time, capturedLength: length,
-                    originalLength: Swift.max(wire, length))
-                blockBytes = headerSize &+ length
-                if interfaceHeader > 0 { batch.pointee.add(headerBytes + headerOffsets[key], interfaceHeader) }
-                if fitsInPage {
-                    batch.pointee.add(headerAt, blockBytes)
-                } else {
-                    batch.pointee.add(headerAt, headerSize)
-                    batch.pointee.add(frame, length)
-                }
-            }
-        } catch {
+        let id = ids[key]
+        guard
+            let blockBytes = layDown(
+                fragment.baseAddress, byteCount: held, frameOffset: frameOffset, length: length, wire: wire,
+                time: time, interface: UInt32(truncatingIfNeeded: id >= 0 ? Int(id) : Int(newInterface)),
+                interfaceHeader: interfaceHeader, key: key, into: batch)
+        else {
             // A timestamp the format cannot hold (before 1970, or past 2106
             // in pcap): counted, never written wrong.
-            c.add(WorkerCounter.unwrittenError.rawValue, 1)
-            frags.free(fragment)
-            return
+            return refuse(.error, length, fragment, frags: &frags, counters: c)
         }
+        if _slowPath(late) { c.add(WorkerCounter.writtenLate.rawValue, 1) }
         if newInterface >= 0 {
             ids[key] = newInterface
             keys.append(key)
@@ -540,6 +434,128 @@ public struct FrameWriter: ~Copyable {
         bytesHeld &+= held
         offset &+= Int64(interfaceHeader &+ blockBytes)
         filePackets &+= 1
+    }
+
+    /// Why a frame is not written, and the counters it is charged to.
+    @usableFromInline
+    enum Refusal {
+        case oversized, diskFull, error, linkType, overload
+
+        @inline(__always)
+        var counters: (frames: WorkerCounter, bytes: WorkerCounter?) {
+            switch self {
+            case .oversized: (.unwrittenOversized, nil)
+            case .diskFull: (.unwrittenDiskFull, .unwrittenDiskFullBytes)
+            case .error: (.unwrittenError, nil)
+            case .linkType: (.unwrittenLinkType, nil)
+            case .overload: (.unwrittenOverload, .unwrittenOverloadBytes)
+            }
+        }
+    }
+
+    /// The one way out for a frame that is not written: counted, and its
+    /// fragment freed.
+    @inline(__always)
+    func refuse(
+        _ why: Refusal, _ length: Int, _ fragment: consuming Fragment, frags: inout FragmentCache,
+        counters c: SingleWriterCounters
+    ) {
+        let (frames, bytes) = why.counters
+        unwritten(frames, bytes, length, counters: c)
+        frags.free(fragment)
+    }
+
+    /// Whether the file can take a frame now: not cut by the snap length,
+    /// the disk not full, a file open, rotated when due, and a known
+    /// interface. A rotation due with no next file ready leaves the frame
+    /// in this file: `late`, counted once it is laid down (`written_late`).
+    @inline(__always)
+    mutating func admit(cut: Bool, time: Int64, key: Int, late: inout Bool, counters c: SingleWriterCounters)
+        -> Refusal?
+    {
+        if _slowPath(cut) { return .oversized }
+        if _slowPath(waitingForTruncation != 0) {
+            guard slot.truncationsDone.load(ordering: .acquiring) >= waitingForTruncation else { return .diskFull }
+            waitingForTruncation = 0
+        }
+        if _slowPath(!slot.writing.load(ordering: .relaxed)) { return .diskFull }
+        if _slowPath(fd < 0) {
+            guard activate(.start, time: time, counters: c) else { return .error }
+        } else if _slowPath(time >= intervalEnd) {
+            rotate(.time, time: time, counters: c)
+            late = time >= intervalEnd
+        } else if _slowPath(Int(offset) >= sizeLimit && filePackets > 0) {
+            rotate(.size, time: time, counters: c)
+            late = Int(offset) >= sizeLimit
+        } else if _slowPath(slot.rotations.load(ordering: .relaxed) != rotationsSeen) {
+            // Asked to rotate: done once a next file is ready (activating it
+            // records the request as seen); until then, tried again.
+            rotate(.forced, time: time, counters: c)
+        }
+        guard key >= 0, key < InterfaceHeaders.keys, headerLengths[key] > 0 else { return .error }
+        return nil
+    }
+
+    /// The interface of `key` in this file: described once per file
+    /// (pcapng: its IDB goes first, `header` bytes), or the one link type of
+    /// the file (pcap: the file header, unless the control thread wrote it).
+    @inline(__always)
+    func describe(_ key: Int, header: inout Int, newInterface: inout Int8) -> Refusal? {
+        guard ids[key] < 0 else { return nil }
+        switch format {
+        case .pcapng:
+            guard keys.count < InterfaceKeys.capacity else { return .error }
+            header = headerLengths[key]
+            newInterface = Int8(keys.count)
+        case .pcap:
+            guard keys.count == 0 else { return .linkType }
+            header = offset == 0 ? headerLengths[key] : 0
+            newInterface = 0
+        }
+        return nil
+    }
+
+    /// Lays the frame down as its block and adds it to `batch`: the header
+    /// before the frame and the trailer after it, in the fragment when they
+    /// fit (one iovec), else in the batch's scratch (three). A pcap record
+    /// is a pcapng block without a trailer. Returns the block's bytes, or
+    /// nil for a timestamp the format cannot hold.
+    @inline(__always)
+    func layDown(
+        _ base: UnsafeMutableRawPointer, byteCount: Int, frameOffset: Int, length: Int, wire: Int, time: Int64,
+        interface: UInt32, interfaceHeader: Int, key: Int, into batch: UnsafeMutablePointer<WriteBatch>
+    ) -> Int? {
+        let pcapng = format == .pcapng
+        let headerSize = pcapng ? PcapngEncoder.epbHeaderSize : PcapEncoder.recordHeaderSize
+        let trailerSize = pcapng ? ((length &+ 3) & ~3) &- length &+ 4 : 0
+        let frame = base + frameOffset
+        let fitsInPage = frameOffset >= headerSize && frameOffset &+ length &+ trailerSize <= byteCount
+        let scratch = batch.pointee.scratch + batch.pointee.frames &* WriteBatch.scratchPerFrame
+        let headerAt = fitsInPage ? frame - headerSize : scratch
+        let trailerAt = fitsInPage ? frame + length : scratch + headerSize
+        let original = Swift.max(wire, length)
+        do throws(PcapEncodingError) {
+            if pcapng {
+                _ = try PcapngEncoder.epbHeader(
+                    into: headerAt, interface: interface, timestampNanoseconds: time, capturedLength: length,
+                    originalLength: original)
+                _ = try PcapngEncoder.epbTrailer(into: trailerAt, capturedLength: length)
+            } else {
+                _ = try PcapEncoder.recordHeader(
+                    into: headerAt, timestampNanoseconds: time, capturedLength: length, originalLength: original)
+            }
+        } catch {
+            return nil
+        }
+        if interfaceHeader > 0 { batch.pointee.add(headerBytes + headerOffsets[key], interfaceHeader) }
+        if fitsInPage {
+            batch.pointee.add(headerAt, headerSize &+ length &+ trailerSize)
+        } else {
+            batch.pointee.add(headerAt, headerSize)
+            batch.pointee.add(frame, length)
+            if trailerSize > 0 { batch.pointee.add(trailerAt, trailerSize) }
+        }
+        return headerSize &+ length &+ trailerSize
     }
 
     @inline(__always)

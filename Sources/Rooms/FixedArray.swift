@@ -3,7 +3,9 @@
 /// (borrowed or mutated through their address). What swift-collections'
 /// `RigidArray` is, without its module: Swift 6.3.1 crashes compiling
 /// `BasicContainers` under the thread sanitizer ("Invalid bitcast" in
-/// `_HTable+Bitmap.swift`), and the data plane must build with TSan.
+/// `_HTable+Bitmap.swift`), and the data plane must build with TSan. The
+/// rooms' ``PageBatch`` and the workers' tables of sources and inboxes are
+/// all this one type.
 public struct FixedArray<Element: ~Copyable>: ~Copyable {
     @usableFromInline let storage: UnsafeMutablePointer<Element>
     public let capacity: Int
@@ -37,6 +39,19 @@ public struct FixedArray<Element: ~Copyable>: ~Copyable {
         guard _count > 0 else { return nil }
         _count &-= 1
         return (storage + _count).move()
+    }
+
+    /// Removes and returns the element at `index`, moving the last into its
+    /// place (order is not kept; nothing else moves).
+    @inlinable
+    public mutating func swapRemove(at index: Int) -> Element {
+        precondition(index >= 0 && index < _count, "index \(index) out of range 0..<\(_count)")
+        _count &-= 1
+        let element = (storage + index).move()
+        if index != _count {
+            (storage + index).moveInitialize(from: storage + _count, count: 1)
+        }
+        return element
     }
 
     /// The element at `index` (0..<count), in place.
