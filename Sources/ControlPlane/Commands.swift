@@ -299,27 +299,40 @@ public struct CommandProcessor: Sendable {
                 out += "\(h.metricName)_count{worker=\"\(i)\"} \(cumulative)\n"
             }
         }
-        func perWorker(_ c: WorkerCounter) -> [(String, Int)] {
-            ws.map { ("worker=\"\($0.offset)\"", $0.element.counter(c)) }
+        // The workers' counters, from the table; two families carry a
+        // series that is not a worker's counter.
+        var extras: [String: [(String, Int)]] = [
+            "labyrinth_dropped_total": ws.map {
+                ("worker=\"\($0.offset)\",reason=\"rx_missed\"", state.replay.replayer.missed.load($0.offset))
+            }
+        ]
+        if let board = state.taps {
+            extras["labyrinth_tap_frames_total"] = [("result=\"delivered\"", board.delivered.load(ordering: .relaxed))]
         }
         family(
             "labyrinth_packets_received_total", "counter", "Frames the workers took from their sources.",
             ws.map { ("worker=\"\($0.offset)\"", $0.element.received) })
-        family(
-            "labyrinth_packets_processed_total", "counter", "Frames copied into a page and decoded.",
-            perWorker(.processed))
-        family("labyrinth_bytes_total", "counter", "Captured bytes of the frames taken.", perWorker(.bytes))
-        let protocols: [(String, WorkerCounter)] = [
-            ("ipv4", .ipv4), ("ipv6", .ipv6), ("tcp", .tcp), ("udp", .udp), ("icmp", .icmp), ("icmpv6", .icmpv6),
-            ("arp", .arp), ("vlan", .vlan), ("other", .other), ("fragment", .fragments),
-        ]
-        family(
-            "labyrinth_decoded_total", "counter", "Frames by protocol found.",
-            ws.flatMap { w in protocols.map { ("worker=\"\(w.offset)\",protocol=\"\($0.0)\"", w.element.counter($0.1)) }
-            })
-        family(
-            "labyrinth_truncated_total", "counter", "Frames with a header cut by the snap length.",
-            perWorker(.truncated))
+        for f in Exposition.workerFamilies {
+            switch f.shown {
+            case .always: break
+            case .recording: if state.recorder == nil { continue }
+            case .taps: if state.taps == nil { continue }
+            }
+            var samples: [(String, Int)]
+            if f.total {
+                samples = f.series.map { s in (s.labels, state.total(s.counter)) }
+            } else {
+                samples = ws.flatMap { w in
+                    f.series.map { s in
+                        (
+                            "worker=\"\(w.offset)\"" + (s.labels.isEmpty ? "" : "," + s.labels),
+                            w.element.counter(s.counter)
+                        )
+                    }
+                }
+            }
+            family(f.name, f.type, f.help, samples + (extras[f.name] ?? []))
+        }
         family(
             "labyrinth_malformed_total", "counter", "Malformed frames by reason.",
             ws.flatMap { w in
@@ -327,46 +340,6 @@ public struct CommandProcessor: Sendable {
                     ("worker=\"\(w.offset)\",reason=\"\($0.name)\"", $0.count)
                 }
             })
-        family(
-            "labyrinth_dropped_total", "counter", "Frames dropped, by reason.",
-            ws.map { ("worker=\"\($0.offset)\",reason=\"nomem\"", $0.element.counter(.droppedNoMemory)) }
-                + ws.map {
-                    ("worker=\"\($0.offset)\",reason=\"rx_missed\"", state.replay.replayer.missed.load($0.offset))
-                }
-                + ws.map { ("worker=\"\($0.offset)\",reason=\"kernel\"", $0.element.counter(.kernelDrops)) })
-        family(
-            "labyrinth_kernel_packets_total", "counter",
-            "Frames the kernel counted for the workers' sockets (PACKET_STATISTICS, drops included).",
-            perWorker(.kernelPackets))
-        family(
-            "labyrinth_no_buffers_total", "counter",
-            "uring: receives that found no page in the provided-buffer ring (ENOBUFS).", perWorker(.noBuffers))
-        family(
-            "labyrinth_buffer_truncated_total", "counter", "uring: frames longer than their receive buffer.",
-            perWorker(.bufferTruncated))
-        family("labyrinth_receive_errors_total", "counter", "Failed receive completions.", perWorker(.receiveErrors))
-        family(
-            "labyrinth_uring_errors_total", "counter", "Requests the workers' io_uring refused.",
-            perWorker(.uringErrors))
-        family("labyrinth_flows_created_total", "counter", "TCP and UDP flows started.", perWorker(.flowsCreated))
-        family(
-            "labyrinth_icmp_flows_created_total", "counter", "ICMP and ICMPv6 flows started.",
-            perWorker(.icmpFlowsCreated))
-        family(
-            "labyrinth_flows_ended_total", "counter", "Flows ended, by IPFIX flowEndReason.",
-            ws.flatMap { w in
-                [
-                    ("idle", WorkerCounter.flowsExpired), ("active_timeout", .flowsActiveTimeout),
-                    ("end_of_flow", .flowsClosed), ("forced", .flowsForced), ("lack_of_resources", .flowsEvicted),
-                ].map { ("worker=\"\(w.offset)\",reason=\"\($0.0)\"", w.element.counter($0.1)) }
-            })
-        family(
-            "labyrinth_flow_records_exported_total", "counter", "Ended flows handed to the exporter.",
-            perWorker(.flowRecordsExported))
-        family(
-            "labyrinth_flow_export_dropped_total", "counter", "Ended flows the export ring had no room for.",
-            perWorker(.flowExportDropped))
-        family("labyrinth_flows_active", "gauge", "Flows in the tables.", perWorker(.flowsActive))
         if let exporter = state.exporter {
             let c = exporter.counters
             family(
@@ -378,25 +351,9 @@ public struct CommandProcessor: Sendable {
             family("labyrinth_ipfix_data_records_total", "counter", "IPFIX data records sent.", [("", c.records)])
             family("labyrinth_ipfix_bytes_total", "counter", "Bytes of IPFIX messages sent.", [("", c.bytesSent)])
         }
-
         if let recorder = state.recorder {
+            // What the recording thread counts (the workers' counts are above).
             let r = RecordingReport(recorder, workers: state.workers)
-            family(
-                "labyrinth_recording_frames_total", "counter",
-                "Frames the [[sink]] recording wrote, and those it did not, by reason.",
-                [
-                    ("result=\"written\"", r.written), ("result=\"overload\"", r.unwritten.overload),
-                    ("result=\"disk_full\"", r.unwritten.diskFull), ("result=\"error\"", r.unwritten.error),
-                    ("result=\"oversized\"", r.unwritten.oversized), ("result=\"linktype\"", r.unwritten.linktype),
-                    ("result=\"filtered\"", r.unwritten.filtered),
-                ])
-            family(
-                "labyrinth_recording_written_bytes_total", "counter",
-                "Bytes of frames written (after the snap length).",
-                [("", r.writtenBytes)])
-            family(
-                "labyrinth_recording_files_started_total", "counter", "Files the workers started.",
-                [("", r.filesStarted)])
             family(
                 "labyrinth_recording_files_written_total", "counter", "Files finished (statistics written, closed).",
                 [("", r.filesWritten)])
@@ -412,7 +369,6 @@ public struct CommandProcessor: Sendable {
                     ("worker=\"\($0.offset)\",path=\"\(Self.labelValue($0.element))\"", 1)
                 })
         }
-
         if state.config.metrics.listen != nil {
             let m = state.metricsHTTP
             family(
@@ -434,75 +390,20 @@ public struct CommandProcessor: Sendable {
                     ("result=\"refused\"", m.rejected.load(ordering: .relaxed)),
                 ])
         }
-
         if let board = state.taps {
             family("labyrinth_taps_open", "gauge", "Live taps open now.", [("", board.counts.open)])
-            family(
-                "labyrinth_tap_frames_total", "counter",
-                "Frames for live taps: copied by the workers, dropped for want of room (the reader was behind), delivered to clients.",
-                [
-                    ("result=\"copied\"", state.total(.tapCopied)), ("result=\"dropped\"", state.total(.tapDropped)),
-                    ("result=\"delivered\"", board.delivered.load(ordering: .relaxed)),
-                ])
         }
-        family("labyrinth_worker_heartbeat_total", "counter", "Loops of each worker's poll.", perWorker(.heartbeat))
-        family("labyrinth_worker_polls_total", "counter", "Polls that found work.", perWorker(.polls))
-        family(
-            "labyrinth_worker_sleeps_total", "counter", "Times a worker slept waiting for its interrupt.",
-            perWorker(.sleeps))
         histogram(.framesPerPoll)
         if state.recorder != nil { histogram(.writeLatency) }
+        // The rooms' counters, from the table.
         let rooms = state.rooms.map(\.stats)
-        func perRoom(_ value: (RoomStats) -> Int) -> [(String, Int)] {
-            rooms.map { ("room=\"\($0.room)\"", value($0)) }
+        for f in Exposition.roomFamilies {
+            family(
+                f.name, f.type, f.help,
+                rooms.flatMap { r in
+                    f.series.map { s in ("room=\"\(r.room)\"" + (s.labels.isEmpty ? "" : "," + s.labels), s.value(r)) }
+                })
         }
-        family("labyrinth_room_free_pages", "gauge", "Free pages in each room.", perRoom(\.freePages))
-        family("labyrinth_room_in_use_pages", "gauge", "Pages allocated in each room.", perRoom(\.inUsePages))
-        family(
-            "labyrinth_room_in_use_high_water_pages", "gauge", "The most pages ever allocated at once.",
-            perRoom(\.inUseHighWater))
-        family(
-            "labyrinth_room_alloc_total", "counter", "Allocations, by path.",
-            rooms.flatMap {
-                [
-                    ("room=\"\($0.room)\",path=\"fast\"", $0.allocFast),
-                    ("room=\"\($0.room)\",path=\"slow\"", $0.allocSlow),
-                ]
-            })
-        family(
-            "labyrinth_room_alloc_fail_total", "counter", "Failed allocations, by order.",
-            rooms.flatMap { r in
-                r.allocFail.enumerated().map { ("room=\"\(r.room)\",order=\"\($0.offset)\"", $0.element) }
-            }
-        )
-        family(
-            "labyrinth_room_reserve_dips_total", "counter", "Atomic allocations served from the emergency reserve.",
-            perRoom(\.reserveDips))
-        family(
-            "labyrinth_room_low_watermark_events_total", "counter", "Times free pages fell below low.",
-            perRoom(\.lowWatermarkEvents))
-        family("labyrinth_room_free_remote_total", "counter", "Blocks freed by other threads.", perRoom(\.freeRemote))
-        family(
-            "labyrinth_room_fragments_allocated_total", "counter",
-            "Frames' fragments handed out (shared chunks and blocks of their own).", perRoom(\.fragmentsAllocated))
-        family("labyrinth_room_fragments_in_use", "gauge", "Fragments out now.", perRoom(\.fragmentsInUse))
-        family(
-            "labyrinth_room_fragment_bytes_in_use", "gauge", "Bytes of the fragments out now.",
-            perRoom(\.fragmentBytesInUse))
-        family(
-            "labyrinth_room_chunks_total", "counter", "Chunks taken for fragments, by how.",
-            rooms.flatMap {
-                [
-                    ("room=\"\($0.room)\",how=\"allocated\"", $0.chunksAllocated),
-                    ("room=\"\($0.room)\",how=\"reused\"", $0.chunksReused),
-                ]
-            })
-        family(
-            "labyrinth_room_chunks_smaller_total", "counter",
-            "Chunks taken smaller than the configured size: the room could not give a whole one.",
-            perRoom(\.chunksSmaller))
-        family("labyrinth_room_chunks_in_use", "gauge", "Chunks holding fragments now.", perRoom(\.chunksInUse))
-        family("labyrinth_room_reclaimed_total", "counter", "Remote frees brought home.", perRoom(\.reclaimed))
         family(
             "labyrinth_replay_packets_total", "counter", "Records read by replays.",
             [("", state.replay.replayer.counter(.packets))])

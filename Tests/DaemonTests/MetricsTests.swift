@@ -1,3 +1,4 @@
+import ControlPlane
 import StatsProtocol
 import TestSupport
 import Testing
@@ -135,6 +136,10 @@ struct MetricsTests {
         #expect(om.body.hasSuffix("# EOF\n"))
         #expect(om.body.contains("# TYPE labyrinth_packets_received counter\n"))
         #expect(!text.body.contains("# EOF"))
+        // Every family of the tables is there (this daemon records and has taps).
+        for name in Exposition.workerFamilies.map(\.name) + Exposition.roomFamilies.map(\.name) {
+            #expect(text.body.contains("# TYPE \(name) "), "\(name) is missing")
+        }
         let parsed = run(["python3", Self.client, "openmetrics", "\(port)"])
         #expect(parsed.status == 0 && parsed.stdout.hasPrefix("families "), "\(parsed.stdout)\(parsed.stderr)")
 
