@@ -13,6 +13,12 @@ import Synchronization
 // owner takes the whole stack in one exchange, keeps it private and brings
 // one batch (at most 64 blocks) home per refill. Nothing pops single
 // entries, so there is no ABA.
+//
+// STYLE: keep this shape. It is the kernel's SLUB remote free (a freelist
+// built in the freed objects themselves, handed over with one cmpxchg) and
+// DPDK's bulk put: no allocation to free, one atomic per 64 blocks, and an
+// owner that drains without a lock. A per-block atomic or a queue allocated
+// beside the pages would put the cost back on every cross-thread free.
 
 /// How many blocks beyond its header page one remote-free batch carries.
 @inlinable public var remoteFreeBatchCapacity: Int { 63 }

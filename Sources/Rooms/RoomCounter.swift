@@ -4,6 +4,11 @@ import Synchronization
 /// kernel's page_pool names its statistics. The owner is the only writer
 /// (relaxed load plus relaxed store: no read-modify-write); any thread may read
 /// them with relaxed loads without disturbing the owner.
+///
+/// STYLE: keep the page_pool names (`alloc_fast`, `alloc_slow`,
+/// `alloc_empty`, `refill`, `recycle`-like `free_local`/`free_remote`): an
+/// operator who knows `ethtool -S`'s page_pool statistics reads these without
+/// a glossary, and the exposition carries them unchanged.
 public enum RoomCounter: Int, CaseIterable, Sendable {
     /// Order-0 allocations served straight from the per-room cache.
     case allocFast

@@ -48,6 +48,10 @@ public struct Watermarks: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The whole watermark policy, in the manner of the kernel's
     /// `__zone_watermark_unsafe`.
     ///
+    /// STYLE: keep it one pure function of (free, order, mode), as the
+    /// kernel's is: the property tests check it alone, and every allocation
+    /// path asks it the same question rather than carrying a check of its own.
+    ///
     /// An order-k request first discounts the `2^k − 1` pages that could not
     /// serve it. What remains must stay *above* the floor of the mode: `min`
     /// for `.nowait` and `.wait`, ``atomicFloor`` for `.atomic`. So an
