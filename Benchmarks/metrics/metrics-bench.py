@@ -19,73 +19,29 @@ Needs a release build (make) and gcc.
 """
 import argparse
 import http.client
-import json
 import os
 import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-root = os.path.abspath(os.path.join(here, "..", ".."))
-L = os.path.join(root, ".build/release/labyrinthd")
-C = os.path.join(root, ".build/release/labyrinthctl")
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import quantiles  # noqa: E402
 
 
 def start(work, name, workers, pages, port):
-    sock = f"{work}/{name}.sock"
-    with open(f"{work}/{name}.toml", "w") as f:
-        f.write(f"""[daemon]
-socket = "{sock}"
-[rooms]
-pages_per_room = {pages}
-lock = "best-effort"
-[workers]
-count = {workers}
-flow_capacity = 65536
-[replay]
-allowed_directories = ["{work}"]
-[metrics]
-listen = "127.0.0.1:{port}"
-""")
-    log = open(f"{work}/{name}.log", "w")
-    daemon = subprocess.Popen([L, "run", "--config", f"{work}/{name}.toml"], stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while True:
+    """A daemon with [metrics] on `port`, ready once /metrics answers."""
+    def ready():
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/metrics")
-            if c.getresponse().status == 200:
-                break
+            return c.getresponse().status == 200
         except OSError:
-            pass
-        if time.monotonic() > deadline or daemon.poll() is not None:
-            sys.exit("labyrinthd did not start: " + open(f"{work}/{name}.log").read())
-        time.sleep(0.1)
-    return daemon, sock
-
-
-def quantiles(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2], xs[int(len(xs) * 0.99)], xs[-1]
+            return False
+    return benchlib.Daemon(work, name, workers=workers, pages=pages,
+                           more=f'[metrics]\nlisten = "127.0.0.1:{port}"\n', ready=ready)
 
 
 def main():
@@ -95,27 +51,20 @@ def main():
     p.add_argument("--scrapes", type=int, default=10_000)
     p.add_argument("--workers", type=int, default=64)
     a = p.parse_args()
-    for tool in (L, C):
-        if not os.access(tool, os.X_OK):
-            sys.exit(f"build first (make): {tool}")
-    work = tempfile.mkdtemp(prefix="labyrinth-metrics-", dir="/dev/shm")
+    benchlib.require_build()
+    work = benchlib.scratch("metrics")
     daemons = []
     try:
-        subprocess.run(["gcc", "-O2", "-o", f"{work}/gen-pcap", f"{root}/Benchmarks/replay/gen-pcap.c"], check=True)
-        capture = f"{work}/in.pcap"
-        subprocess.run([f"{work}/gen-pcap", capture, str(a.frames), "64", "4096"], check=True)
-        print(f"machine: {os.cpu_count()} CPUs, kernel {os.uname().release}\n")
+        capture = benchlib.generate_capture(work, a.frames)
+        print(f"machine: {benchlib.machine()}\n")
 
         # 1. The cost of a scrape every 100 ms.
-        port = free_port()
-        daemon, sock = start(work, "cost", 1, 8192, port)
+        port = benchlib.free_port()
+        daemon = start(work, "cost", 1, 8192, port)
         daemons.append(daemon)
 
         def replay():
-            before = cpu_seconds(daemon.pid)
-            out = subprocess.run([C, "--socket", sock, "--json", "replay", "--by-path", capture],
-                                 capture_output=True, text=True, check=True).stdout
-            return json.loads(out)["elapsed_seconds"], cpu_seconds(daemon.pid) - before
+            return daemon.replay(capture)
 
         def scraped():
             stop = threading.Event()
@@ -151,8 +100,9 @@ def main():
                   f"{base / statistics.median(walls):.3f}x | {cpu:.1f} | {statistics.median(s for _, _, s in rs):.0f} |")
 
         # 2. Latency with many workers' series.
-        port = free_port()
-        big, bigsock = start(work, "latency", a.workers, 256, port)
+        port = benchlib.free_port()
+        big = start(work, "latency", a.workers, 256, port)
+        bigsock = big.sock
         daemons.append(big)
         print(f"\n2. {a.scrapes:,} scrapes in a row, {a.workers} workers, one keep-alive connection\n")
         print("| request | p50 ms | p99 ms | max ms | bytes |")
@@ -182,9 +132,8 @@ def main():
         print(f"| stats socket `prometheus` (peer) | {p50 * 1e3:.2f} | {p99 * 1e3:.2f} | {mx * 1e3:.2f} | {len(line):,} (JSON) |")
     finally:
         for d in daemons:
-            d.terminate()
-            d.wait(timeout=30)
-        subprocess.run(["rm", "-rf", work])
+            d.stop()
+        benchlib.remove(work)
 
 
 if __name__ == "__main__":

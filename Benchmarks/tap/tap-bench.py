@@ -22,26 +22,16 @@ control plane counts), per frame; min, median, max. For "tap, all" also the
 frames delivered and dropped. Needs a release build (make), gcc, tcpdump.
 """
 import argparse
-import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
-here = os.path.dirname(os.path.abspath(__file__))
-root = os.path.abspath(os.path.join(here, "..", ".."))
-L = os.path.join(root, ".build/release/labyrinthd")
-C = os.path.join(root, ".build/release/labyrinthctl")
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import benchlib  # noqa: E402
+from benchlib import LABYRINTHCTL as C  # noqa: E402
 
 
 def main():
@@ -52,43 +42,13 @@ def main():
     p.add_argument("--flows", type=int, default=4096)
     p.add_argument("--workers", type=int, default=1)
     a = p.parse_args()
-    for tool in (L, C):
-        if not os.access(tool, os.X_OK):
-            sys.exit(f"build first (make): {tool}")
-    work = tempfile.mkdtemp(prefix="labyrinth-tap-", dir="/dev/shm")
+    benchlib.require_build()
+    work = benchlib.scratch("tap")
     daemon = None
     try:
-        subprocess.run(["gcc", "-O2", "-o", f"{work}/gen-pcap", f"{root}/Benchmarks/replay/gen-pcap.c"], check=True)
-        capture = f"{work}/in.pcap"
-        subprocess.run([f"{work}/gen-pcap", capture, str(a.frames), str(a.size), str(a.flows)], check=True)
-        sock = f"{work}/lab.sock"
-        with open(f"{work}/lab.toml", "w") as f:
-            f.write(f"""[daemon]
-socket = "{sock}"
-max_taps = 4
-[rooms]
-pages_per_room = 8192
-lock = "best-effort"
-[workers]
-count = {a.workers}
-flow_capacity = {max(65536, 2 * a.flows)}
-[replay]
-allowed_directories = ["{work}"]
-""")
-        log = open(f"{work}/daemon.log", "w")
-        daemon = subprocess.Popen([L, "run", "--config", f"{work}/lab.toml"], stdout=log, stderr=log)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(sock):
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                sys.exit("labyrinthd did not start: " + open(f"{work}/daemon.log").read())
-            time.sleep(0.05)
-        time.sleep(0.2)
-
-        def replay():
-            before = cpu_seconds(daemon.pid)
-            out = subprocess.run([C, "--socket", sock, "--json", "replay", "--by-path", capture],
-                                 capture_output=True, text=True, check=True).stdout
-            return json.loads(out)["elapsed_seconds"], cpu_seconds(daemon.pid) - before
+        capture = benchlib.generate_capture(work, a.frames, a.size, a.flows)
+        daemon = benchlib.Daemon(work, "lab", workers=a.workers, flows=max(65536, 2 * a.flows))  # max_taps: 4
+        sock = daemon.sock
 
         def with_tap(args):
             tap = subprocess.Popen([C, "--socket", sock, "dump", "-w", "/dev/null"] + args,
@@ -96,7 +56,7 @@ allowed_directories = ["{work}"]
             line = tap.stderr.readline()  # "tapping …": every worker has the tap
             if "tapping" not in line:
                 sys.exit(f"dump did not start: {line}{tap.stderr.read()}")
-            wall, cpu = replay()
+            wall, cpu = daemon.replay(capture)
             tap.send_signal(signal.SIGINT)
             rest = tap.communicate(timeout=60)[1]
             return wall, cpu, rest.strip()
@@ -106,37 +66,29 @@ allowed_directories = ["{work}"]
             r0 = os.times()
             subprocess.run(["tcpdump", "-r", capture, "-w", "/dev/null"], check=True, capture_output=True)
             r1 = os.times()
-            return time.perf_counter() - t0, (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+            return (time.perf_counter() - t0,
+                    (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system))
 
-        runs = {
-            "no tap": lambda: replay() + ("",),
+        results = benchlib.interleaved({
+            "no tap": lambda: daemon.replay(capture) + ("",),
             "tap, none": lambda: with_tap(["-f", "tcp port 1"]),
             "tap, all": lambda: with_tap([]),
             "tcpdump -r -w": lambda: tcpdump() + ("",),
-        }
-        names = list(runs)
-        results = {n: [] for n in names}
-        for r in range(a.rounds):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for n in order:
-                results[n].append(runs[n]())
-        print(f"machine: {os.cpu_count()} CPUs, kernel {os.uname().release}; {a.frames:,} x {a.size} B over "
+        }, a.rounds)
+        print(f"machine: {benchlib.machine()}; {a.frames:,} x {a.size} B over "
               f"{a.flows} flows, {a.workers} worker(s), {a.rounds} rounds interleaved\n")
         base = statistics.median(w for w, _, _ in results["no tap"])
         print("| run | wall s min / median / max | vs no tap | CPU ns/frame min / median / max | notes (last round) |")
         print("|---|---|---|---|---|")
-        for n in names:
-            walls = sorted(w for w, _, _ in results[n])
-            cpus = sorted(c * 1e9 / a.frames for _, c, _ in results[n])
-            note = results[n][-1][2].replace("labyrinthctl: ", "").replace("\n", "; ")
-            print(f"| {n} | {walls[0]:.3f} / {statistics.median(walls):.3f} / {walls[-1]:.3f} | "
-                  f"{statistics.median(walls) / base:.2f}x | {cpus[0]:.0f} / {statistics.median(cpus):.0f} / "
-                  f"{cpus[-1]:.0f} | {note} |")
+        for n, rs in results.items():
+            w0, wm, w1 = benchlib.spread(w for w, _, _ in rs)
+            c0, cm, c1 = benchlib.spread(c * 1e9 / a.frames for _, c, _ in rs)
+            note = rs[-1][2].replace("labyrinthctl: ", "").replace("\n", "; ")
+            print(f"| {n} | {w0:.3f} / {wm:.3f} / {w1:.3f} | {wm / base:.2f}x | {c0:.0f} / {cm:.0f} / {c1:.0f} | {note} |")
     finally:
         if daemon is not None:
-            daemon.terminate()
-            daemon.wait(timeout=30)
-        subprocess.run(["rm", "-rf", work])
+            daemon.stop()
+        benchlib.remove(work)
 
 
 if __name__ == "__main__":
