@@ -36,8 +36,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     write(RecordingIndex.sidecarPath(for: path), sidecar)
-    let null = open("/dev/null", O_WRONLY)
-    defer { close(null) }
+    guard case .success(let sink) = Descriptor.open("/dev/null", O_WRONLY | O_CLOEXEC) else { return 0 }
+    let null = sink.rawValue
     for variant in 0..<2 {
         var request = ExtractRequest(directory: directory)
         if variant == 1 {
@@ -55,10 +55,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 func write(_ path: String, _ bytes: [UInt8]) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    guard fd >= 0 else { fatalError("cannot create \(path)") }
-    bytes.withUnsafeBytes { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
-    close(fd)
+    guard case .success(let file) = Descriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o600) else {
+        fatalError("cannot create \(path)")
+    }
+    bytes.withUnsafeBytes { _ = Glibc.write(file.rawValue, $0.baseAddress, $0.count) }
 }
 
 /// A directory of this process's own in /dev/shm (or /tmp).
