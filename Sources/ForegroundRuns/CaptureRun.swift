@@ -193,22 +193,7 @@ public struct CaptureReport: Sendable {
 /// sources, run until the duration, the count or a signal, stop, check for
 /// leaks and report.
 public enum CaptureRun {
-    public struct Failure: ErrnoCarrying, CustomStringConvertible {
-        public var description: String
-        /// The system call's error behind it, kept from the stage that failed.
-        public var errno: Errno? = nil
-
-        init(description: String, errno: Errno? = nil) {
-            self.description = description
-            self.errno = errno
-        }
-
-        /// A stage's error, said as it is; its `Errno` kept.
-        init(_ error: any Error) {
-            description = "\(error)"
-            errno = Errno.behind(error)
-        }
-    }
+    public typealias Failure = RunFailure
 
     public static func run(configuration c: CaptureConfiguration) async throws(Failure) -> (CaptureReport, LeakReport) {
         guard c.workers >= 1 else { throw Failure(description: "--workers must be at least 1") }

@@ -63,22 +63,7 @@ public struct ReplayConfiguration: Sendable {
 /// ends it early: the file in progress stops at the next batch, and the
 /// report covers everything read.
 public enum ReplayRun {
-    public struct Failure: ErrnoCarrying, CustomStringConvertible {
-        public var description: String
-        /// The system call's error behind it, kept from the stage that failed.
-        public var errno: Errno? = nil
-
-        init(description: String, errno: Errno? = nil) {
-            self.description = description
-            self.errno = errno
-        }
-
-        /// A stage's error, said as it is; its `Errno` kept.
-        init(_ error: any Error) {
-            description = "\(error)"
-            errno = Errno.behind(error)
-        }
-    }
+    public typealias Failure = RunFailure
 
     public static func run(files: [String], configuration c: ReplayConfiguration) async throws(Failure) -> (
         ReplayReport, LeakReport
