@@ -76,7 +76,11 @@ echo "StatusText: $(prop StatusText)" >> "$out"
 # listening, a client starts the daemon.
 systemctl stop labyrinthd
 [ "$(systemctl is-active labyrinthd.socket)" = active ] && pass "socket unit still listening with the service stopped" || fail "socket unit inactive"
-if labyrinthctl version >> /results/commands.log 2>&1 && [ "$(prop ActiveState)" = active ]; then
+# The daemon answers on the socket as soon as its stats server runs, a
+# moment before it sends READY=1: the unit may still be "activating" when
+# the answer comes, so its state is polled (with a deadline), not read once.
+if labyrinthctl version >> /results/commands.log 2>&1 \
+    && wait_for 10 sh -c '[ "$(systemctl show -p ActiveState --value labyrinthd)" = active ]'; then
     pass "a client on the socket started the service (socket activation)"
 else
     fail "socket activation: $(prop ActiveState)"
