@@ -172,6 +172,8 @@ let package = Package(
             dependencies: ["Packet"],
             swiftSettings: strict
         ),
+        // Reads Tests/ for the programs the tests start; needs no root.
+        .testTarget(name: "ToolListTests", dependencies: ["TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "RoomsTests",
             dependencies: [

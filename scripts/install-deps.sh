@@ -7,12 +7,19 @@ set -euo pipefail
 what=${1:-test}
 
 build_debs=(libpcap-dev liburing-dev pkg-config)
-# The oracles and peers the tests run: tcpdump, tshark/capinfos/editcap,
-# tcpreplay, nfcapd (nfdump), softflowd, promtool (prometheus), FUSE for the
-# slow-disk test, iproute2 for the namespaces, setpriv (util-linux), and
-# scapy and dpkt for the generated captures.
-test_debs=(tcpdump tshark wireshark-common tcpreplay iputils-ping iproute2 ethtool nfdump softflowd
-    fuse3 python3-fusepy python3-pip python3-venv prometheus util-linux passwd procps mawk make)
+# Everything the tests run, and the Python modules they import, are listed
+# in scripts/test-tools.txt (program, source, package): `debian` lines are
+# installed here with apt-get, `pypi` lines below with pip.
+tools="$(dirname "$0")/test-tools.txt"
+[[ -r $tools ]] || { echo "install-deps: cannot read $tools" >&2; exit 1; }
+test_debs=()
+pypi=()
+while IFS=$'\t' read -r _ source package; do
+    case $source in
+    debian) [[ " ${test_debs[*]} " == *" $package "* ]] || test_debs+=("$package") ;;
+    pypi) pypi+=("$package") ;;
+    esac
+done < <(grep -v '^#' "$tools")
 
 debs=("${build_debs[@]}")
 [[ $what == test ]] && debs+=("${test_debs[@]}")
@@ -32,6 +39,26 @@ if ((${#missing[@]})); then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | as_root debconf-set-selections
     as_root apt-get update -q
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    # Under systemd, Debian enables and starts the services of three of
+    # them: prometheus on :9090, nfcapd on UDP 2055 (nfdump@default), and
+    # softflowd (a no-op until configured). The tests start their own
+    # instances and need none of them: stop and disable the ones installed
+    # just now (never one that was there before).
+    if [[ -d /run/systemd/system ]]; then
+        units=()
+        for p in "${missing[@]}"; do
+            case $p in
+            prometheus | nfdump | softflowd) units+=("$p.service") ;;
+            esac
+        done
+        if ((${#units[@]})); then
+            echo "stopping and disabling what Debian started: ${units[*]} (and their instances)"
+            as_root systemctl disable --now --quiet "${units[@]}" || true
+            # The instances (nfdump@default runs nfcapd) come from generators
+            # under the disabled units; stop the running ones too.
+            as_root systemctl stop 'nfdump@*.service' 'softflowd@*.service' || true
+        fi
+    fi
 fi
 
 # The tests run `python3` from PATH with scapy 2.6 or later (its pcapng
@@ -41,18 +68,23 @@ fi
 # own in .build/python (with the system's packages too, fusepy among them),
 # which scripts/test.sh puts first on PATH.
 python_ok() {
-    "$1" - <<'PY' 2>/dev/null
-import dpkt, scapy, prometheus_client.openmetrics.parser
-v = tuple(int(x) for x in scapy.__version__.split(".")[:2])
-raise SystemExit(0 if v >= (2, 6) else 1)
+    "$1" - "${pypi[@]}" <<'PY' 2>/dev/null
+import importlib, importlib.metadata, re, sys
+for spec in sys.argv[1:]:
+    name, _, least = re.match(r"([\w.-]+)(>=([\d.]+))?", spec).groups()
+    importlib.import_module(name)
+    if least:
+        have = tuple(int(x) for x in re.findall(r"\d+", importlib.metadata.version(name))[:2])
+        if have < tuple(int(x) for x in least.split(".")[:2]):
+            raise SystemExit(1)
 PY
 }
 if [[ $what == test ]] && ! python_ok python3 && ! { [[ -x .build/python/bin/python3 ]] && python_ok .build/python/bin/python3; }; then
-    if python3 -m pip install --quiet 'scapy>=2.6' dpkt prometheus_client 2>/dev/null && python_ok python3; then
-        echo "installed scapy, dpkt and prometheus_client for $(command -v python3)"
+    if python3 -m pip install --quiet "${pypi[@]}" 2>/dev/null && python_ok python3; then
+        echo "installed ${pypi[*]} from PyPI for $(command -v python3)"
     else
-        echo "installing scapy and dpkt in a virtualenv for the tests: .build/python"
+        echo "installing ${pypi[*]} from PyPI in a virtualenv for the tests: .build/python"
         python3 -m venv --system-site-packages .build/python
-        .build/python/bin/python3 -m pip install --quiet 'scapy>=2.6' dpkt prometheus_client
+        .build/python/bin/python3 -m pip install --quiet "${pypi[@]}"
     fi
 fi
