@@ -2,6 +2,7 @@ import Capture
 import DataPlane
 import Rooms
 import Sinks
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -108,10 +109,9 @@ struct PipelineTests {
         return n >= 0 ? Array(buffer.prefix(n)) : nil
     }
 
-    static func makeDirectory(_ prefix: String) -> String {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
+    /// Under the test process's scratch root, removed when it exits even
+    /// when a check fails first.
+    static func makeDirectory(_ prefix: String) -> String { temporaryDirectory(prefix) }
 }
 
 extension String {

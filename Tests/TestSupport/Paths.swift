@@ -23,9 +23,79 @@ public let buildDirectory: String = {
 /// A built executable of this package, e.g. "labyrinthd".
 public func executable(_ name: String) -> String { buildDirectory + "/" + name }
 
-/// A fresh temporary directory.
+/// Where this test process makes its temporary directories:
+/// /tmp/labyrinth-tests-PID, made on first use and removed with all it holds
+/// when the process exits, so that no test leaves anything in /tmp even when
+/// it fails before its own cleanup. Readable by all (0755), as /tmp is, for
+/// the tests that act as other users. At exit it also removes the scratch
+/// roots of test processes that are gone: an exit test's child that became
+/// another user cannot remove its own, and a crashed run leaves one.
+public let scratchRoot: String = {
+    let path = scratchRootPath(getpid())
+    removeScratchRootsOfDeadProcesses()
+    let made = mkdir(path, 0o755)
+    precondition(made == 0 || errno == EEXIST, "cannot make \(path): errno \(errno)")
+    chmod(path, 0o755)
+    atexit {
+        removeTree(scratchRootPath(getpid()))
+        removeScratchRootsOfDeadProcesses()
+    }
+    return path
+}()
+
+private let scratchRootPrefix = "labyrinth-tests-"
+private func scratchRootPath(_ pid: pid_t) -> String { "/tmp/\(scratchRootPrefix)\(pid)" }
+
+/// Removes /tmp/labyrinth-tests-PID where no process PID exists.
+private func removeScratchRootsOfDeadProcesses() {
+    guard let d = opendir("/tmp") else { return }
+    var dead: [String] = []
+    while let entry = readdir(d) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        guard name.hasPrefix(scratchRootPrefix), let pid = pid_t(name.dropFirst(scratchRootPrefix.count)) else {
+            continue
+        }
+        if kill(pid, 0) != 0 && errno == ESRCH { dead.append("/tmp/" + name) }
+    }
+    closedir(d)
+    for path in dead { removeTree(path) }
+}
+
+/// Removes a directory and everything under it, staying on its file
+/// system: a mount under it (a test's FUSE disk still mounted) is left, and
+/// so is the directory holding it.
+public func removeTree(_ path: String) {
+    var top = stat()
+    guard lstat(path, &top) == 0 else { return }
+    func remove(_ path: String, device: dev_t) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if st.st_mode & S_IFMT != S_IFDIR {
+            unlink(path)
+            return
+        }
+        guard st.st_dev == device else { return }
+        if let d = opendir(path) {
+            var names: [String] = []
+            while let entry = readdir(d) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(d)
+            for name in names { remove(path + "/" + name, device: device) }
+        }
+        rmdir(path)
+    }
+    remove(path, device: top.st_dev)
+}
+
+/// A fresh temporary directory, under this process's `scratchRoot`.
 public func temporaryDirectory(_ prefix: String = "labyrinth-test") -> String {
-    var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+    var template = Array("\(scratchRoot)/\(prefix)-XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
     precondition(made != nil, "mkdtemp failed")
     return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -76,6 +146,12 @@ public func run(_ arguments: [String], environment: [String]? = nil, timeoutSeco
     let dir = temporaryDirectory("run")
     let out = dir + "/stdout"
     let err = dir + "/stderr"
+    // Removed on every way out, a program that cannot start included.
+    defer {
+        unlink(out)
+        unlink(err)
+        rmdir(dir)
+    }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -106,13 +182,9 @@ public func run(_ arguments: [String], environment: [String]? = nil, timeoutSeco
         usleep(5_000)
     }
     let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-    let result = ProcessResult(
+    return ProcessResult(
         status: code, stdout: String(decoding: readFile(out) ?? [], as: UTF8.self),
         stderr: String(decoding: readFile(err) ?? [], as: UTF8.self))
-    unlink(out)
-    unlink(err)
-    rmdir(dir)
-    return result
 }
 
 /// Polls `condition` every 10 ms until it holds or `seconds` have passed;
