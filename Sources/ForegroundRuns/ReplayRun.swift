@@ -37,6 +37,11 @@ public struct ReplayConfiguration: Sendable {
     public var recording: RecordingOptions?
     /// A BPF filter over the whole replay (`-f`), in user space.
     public var filter: String?
+    /// Whether one worker, at maximum speed, without a filter or a
+    /// recording, is handed runs of plain pcap records to walk rather than
+    /// a descriptor a frame (``FileReplayer/handsRuns``). On unless a test
+    /// compares the two.
+    public var recordRuns = true
 
     public init(workers: Int) {
         self.workers = workers
@@ -111,6 +116,7 @@ public enum ReplayRun {
         let replayer = FileReplayer(pool: pool)
         if let filter = c.filter { replayer.filter = OfflineFilter(filter) }
         replayer.maximumGap = c.maximumGap
+        replayer.handsRuns = c.recordRuns && c.recording == nil && c.workers == 1
         let clock = MonotonicClock()
         let start = clock.now()
         let results: [FileReplayResult]

@@ -133,6 +133,12 @@ public final class FileReplayer: @unchecked Sendable {
     public var filter: OfflineFilter? = nil
     /// Why the filter stopped the replay (a link type it cannot compile for).
     public private(set) var filterError: String? = nil
+    /// Whether a replay at maximum speed through one worker, without a
+    /// filter, hands the worker runs of plain pcap records (one descriptor a
+    /// batch, walked by the worker, as a TPACKET block) rather than one
+    /// descriptor a frame. The worker must not be recording: a run is
+    /// staged whole. Set between replays.
+    public var handsRuns = false
 
     public init(pool: WorkerPool) {
         self.pool = pool
@@ -263,6 +269,11 @@ public final class FileReplayer: @unchecked Sendable {
     ) -> CaptureFileError? {
         let c = counters
         let paced = pacer.pacing.isPaced
+        // How the file's record headers read, when records go in runs.
+        var runFlags: UInt32? = nil
+        if handsRuns && !paced && filter == nil && workerCount == 1, case .pcap(let ns, let swapped) = reader.format {
+            runFlags = (ns ? PacketDescriptor.runNanosecond : 0) | (swapped ? PacketDescriptor.runSwapped : 0)
+        }
         var packets = 0
         var bytes = 0
         var wire = 0
@@ -289,11 +300,17 @@ public final class FileReplayer: @unchecked Sendable {
             if n == 0 { return nil }
             if _slowPath(result.firstTimestamp == nil) { result.firstTimestamp = batch[0].timestamp }
             var taken = 0
+            var run = RecordRun()
             while taken < n {
                 let record = batch[taken]
-                // False only when a cancel woke the pacer: that frame and
-                // the rest of the batch are not handed over, nor counted.
-                guard dispatch(record, paced: paced, pacer: &pacer) else { break }
+                if let flags = runFlags, run.extend(with: record, flags: flags) {
+                    // In the run: handed over with it.
+                } else {
+                    if run.frames > 0 { handRun(&run, flags: runFlags!, pacer: &pacer, record: record) }
+                    // False only when a cancel woke the pacer: that frame and
+                    // the rest of the batch are not handed over, nor counted.
+                    guard dispatch(record, paced: paced, pacer: &pacer) else { break }
+                }
                 bytes &+= record.capturedLength
                 wire &+= record.wireLength
                 taken &+= 1
@@ -303,11 +320,25 @@ public final class FileReplayer: @unchecked Sendable {
                     publish()
                 }
             }
+            if run.frames > 0 { handRun(&run, flags: runFlags!, pacer: &pacer, record: batch[taken &- 1]) }
             if taken > 0 { result.lastTimestamp = batch[taken &- 1].timestamp }
             if !paced { packets &+= taken }
             if packets & ~255 != published.0 & ~255 { publish() }
         }
         return nil
+    }
+
+    /// Hands the run on to the one worker (at maximum speed: waits for
+    /// queue space, never fails), and starts a new one.
+    @inline(__always)
+    private func handRun<Clock: ReplayClock>(
+        _ run: inout RecordRun, flags: UInt32, pacer: inout Pacer<Clock>, record: CaptureRecord
+    ) {
+        let d = PacketDescriptor.run(
+            first: run.first, frames: run.frames, linkType: run.linkType,
+            nanosecond: flags & PacketDescriptor.runNanosecond != 0, swapped: flags & PacketDescriptor.runSwapped != 0)
+        _ = hand(d, to: 0, inbox: inboxes.storage[0], paced: false, pacer: &pacer, record: record, frames: run.frames)
+        run = RecordRun()
     }
 
     /// Hands one record on (or counts it unsupported or filtered); false
@@ -374,7 +405,7 @@ public final class FileReplayer: @unchecked Sendable {
     @inline(__always)
     private func hand<Clock: ReplayClock>(
         _ descriptor: PacketDescriptor, to worker: Int, inbox: borrowing ReplayInbox, paced: Bool,
-        pacer: inout Pacer<Clock>, record: CaptureRecord
+        pacer: inout Pacer<Clock>, record: CaptureRecord, frames: Int = 1
     ) -> Bool {
         if paced {
             pacer.wait(timestamp: record.timestamp, wireBytes: record.wireLength, interruptedBy: interrupt)
@@ -390,9 +421,9 @@ public final class FileReplayer: @unchecked Sendable {
             return true
         }
         // Maximum speed is lossless: wait for space, never drop.
-        dispatched[worker] &+= 1
+        dispatched[worker] &+= frames
         if inbox.ring.push(descriptor) {
-            unannounced[worker] &+= 1
+            unannounced[worker] &+= frames
             if unannounced[worker] >= coalesce {
                 unannounced[worker] = 0
                 inbox.arrivals.ring()
@@ -414,7 +445,7 @@ public final class FileReplayer: @unchecked Sendable {
                 inbox.space.wait(timeoutNanoseconds: 10_000_000) { inbox.ring.freeSpace >= half }
             }
         }
-        unannounced[worker] &+= 1
+        unannounced[worker] &+= frames
         return true
     }
 
@@ -424,5 +455,35 @@ public final class FileReplayer: @unchecked Sendable {
             unannounced[i] = 0
             inboxes.storage[i].arrivals.ring()
         }
+    }
+}
+
+/// The run of records being gathered for the one worker: consecutive plain
+/// pcap records of one supported link type, each of whose headers reads
+/// (``PacketDescriptor/pcapRecord(at:flags:)``) exactly as the reader read
+/// it, so that the worker's walk stages the very frames the reader saw.
+struct RecordRun {
+    var first = UnsafeRawPointer(bitPattern: 16)!
+    /// Where the next record's header must start to join.
+    var end = UnsafeRawPointer(bitPattern: 16)!
+    var frames = 0
+    var linkType: UInt32 = 0
+
+    /// Adds `record` when it can join (or start) the run.
+    @inline(__always)
+    mutating func extend(with record: CaptureRecord, flags: UInt32) -> Bool {
+        let header = record.data - 16
+        guard record.linkType.isSupported, frames == 0 || (header == end && record.linkType.rawValue == linkType)
+        else { return false }
+        let r = PacketDescriptor.pcapRecord(at: header, flags: flags)
+        guard r.captured == record.capturedLength, r.wire == record.wireLength, r.timestamp == record.timestamp
+        else { return false }
+        if frames == 0 {
+            first = header
+            linkType = record.linkType.rawValue
+        }
+        end = record.data + record.capturedLength
+        frames &+= 1
+        return true
     }
 }
