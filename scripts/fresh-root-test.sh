@@ -2,7 +2,8 @@
 # The README's two commands on a fresh Debian 12, for real: builds a minbase
 # Debian 12 root with debootstrap, adds only what Swift needs (the list in
 # the README, SWIFT_DEBS below), clones this repository into it, and runs
-# `scripts/demo.sh` then `scripts/test.sh` as root in a chroot with mount and
+# `scripts/demo.sh` then `scripts/test.sh` (between `scripts/leftovers.sh
+# snapshot` and `compare`) as root in a chroot with mount and
 # PID namespaces of its own: a fresh /proc (so /proc/sys is writable), /sys,
 # /dev with its own /dev/shm, a tmpfs on /run (for `ip netns`), the host's
 # network. Prints how long each stage took. As root, on a Debian host:
@@ -122,6 +123,9 @@ in_root() {
         set -e
         root=$1 swift=$2 binds=$3
         shift 3
+        # The root a mount point of its own: `ip netns exec` remounts / as
+        # a slave, which a plain directory cannot be.
+        mount --bind "$root" "$root"
         mount -t proc proc "$root/proc"
         mount --rbind /sys "$root/sys"
         mount --rbind /dev "$root/dev"
@@ -147,12 +151,21 @@ readme_command() {
         timings+=("$1: waited $((SECONDS - t0)) s for the lock (counted in its time below)")
     fi
     local rc=0
-    in_root /bin/bash -c 'cd /root/labyrinth && exec "$0"' "$1" || rc=$?
+    if [[ $1 == scripts/test.sh ]]; then
+        # The test command, between the leftovers check's two halves (in
+        # the root's PID namespace the process list is the tests' alone).
+        in_root /bin/bash -c 'cd /root/labyrinth && scripts/leftovers.sh snapshot /var/tmp/leftovers &&
+            { scripts/test.sh; rc=$?; scripts/leftovers.sh compare /var/tmp/leftovers || ((rc)) || rc=1; exit $rc; }' ||
+            rc=$?
+    else
+        in_root /bin/bash -c 'cd /root/labyrinth && exec "$0"' "$1" || rc=$?
+    fi
     [[ -n ${FRESH_ROOT_LOCK:-} ]] && exec 9>&-
     return "$rc"
 }
 
-# What the test command left in the root's /tmp (the tests' own litter).
+# What the test command left in the root's /tmp, all of it (the check
+# above leaves out the Swift driver's own).
 tmp_left() {
     local left
     left=$(find "$root/tmp" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort)
