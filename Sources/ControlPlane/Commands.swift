@@ -461,6 +461,11 @@ extension ConfigReport {
                     maxConnections: c.metrics.maxConnections, idleTimeout: c.metrics.idleTimeout,
                     requestTimeout: c.metrics.requestTimeout, requestMaxBytes: c.metrics.requestMaxBytes)
             })
+        keys = ConfigKeys.all.flatMap { key in
+            key.values(in: c).enumerated().map { i, value in
+                Key(key: key.dotted(instance: i), value: value, change: key.change.rawValue)
+            }
+        }
     }
 }
 

@@ -61,7 +61,10 @@ struct CompileFilter: ParsableCommand {
 
     @Option var snaplen: Int32 = 262_144
     @Option var linkTypes: String
-    @Argument var expression: String
+    /// The expression, on standard input (the daemon's way: `ps` shows
+    /// arguments to every local user) or as the argument.
+    @Flag var expressionFromStdin = false
+    @Argument var expression: String?
 
     func run() throws {
         // A backstop to the parent's deadline and kill: CPU time and memory.
@@ -79,13 +82,41 @@ struct CompileFilter: ParsableCommand {
             _ = setrlimit(Int32(RLIMIT_AS.rawValue), &memory)
         }
         let types = linkTypes.split(separator: ",").compactMap { UInt32($0) }
-        let bytes = FilterPrograms.compiledOutput(expression, linkTypes: types, snaplen: snaplen)
+        var text = expression ?? ""
+        if expressionFromStdin {
+            guard let input = readStandardInput(limit: 1 << 20) else { throw ExitCode(1) }
+            text = String(decoding: input, as: UTF8.self)
+        }
+        let bytes = FilterPrograms.compiledOutput(text, linkTypes: types, snaplen: snaplen)
         var at = 0
         while at < bytes.count {
             let n = bytes[at...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw ExitCode(1) }
             at += n
+        }
+    }
+}
+
+/// `labyrinthd config-reference`: the configuration reference, from the
+/// daemon's one table of keys (docs/configuration.md, labyrinth.toml(5)).
+struct ConfigReferenceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config-reference",
+        abstract: "Print the configuration reference: every key, its type, range, default and whether it changes live."
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case markdown, man
+    }
+
+    @Option(help: "markdown (docs/configuration.md) or man (labyrinth.toml(5), roff).")
+    var format: Format = .markdown
+
+    func run() {
+        switch format {
+        case .markdown: print(ConfigReference.markdown(), terminator: "")
+        case .man: print(ConfigReference.man(version: DaemonState.version), terminator: "")
         }
     }
 }

@@ -21,7 +21,7 @@ struct Labyrinthd: AsyncParsableCommand {
         version: DaemonState.version,
         subcommands: [
             Run.self, CheckConfig.self, Replay.self, CaptureCommand.self, Extract.self, Index.self, Layout.self,
-            CompileFilter.self,
+            CompileFilter.self, ConfigReferenceCommand.self,
         ],
         defaultSubcommand: nil
     )

@@ -196,8 +196,10 @@ struct ConfigTests {
             if line.hasPrefix("# ") {
                 let body = line.dropFirst(2)
                 let key = body.prefix { $0.isLetter || $0 == "_" }
-                // (multiplier goes with speed = "original", tested below.)
-                if !key.isEmpty && key != "multiplier" && body.dropFirst(key.count).hasPrefix(" = ") {
+                // (multiplier goes with speed = "original", tested below; pps
+                // and mbps stand instead of speed, size instead of pages_per_room.)
+                let alternatives = ["multiplier", "pps", "mbps", "size"]
+                if !key.isEmpty && !alternatives.contains(String(key)) && body.dropFirst(key.count).hasPrefix(" = ") {
                     lines.append(String(body))
                     continue
                 }

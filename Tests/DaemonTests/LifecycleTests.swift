@@ -1,3 +1,4 @@
+import ControlPlane
 import StatsProtocol
 import TestSupport
 import Testing
@@ -10,6 +11,71 @@ import Glibc
 /// (Under a real systemd: scripts/systemd-test.sh.)
 @Suite("Daemon lifecycle", .serialized)
 struct LifecycleTests {
+    @Test(
+        "SIGHUP names every key of the table it sees changed, as applied or refused; an empty or cut file changes nothing"
+    )
+    func reloadNamesEveryKey() throws {
+        let daemon = try DaemonProcess { socket, directory in
+            mkdir(directory + "/rec", 0o755)
+            return ConfigKeyTests.baseline(
+                socket: socket, sink: directory + "/rec", collector: freePort(udp: true))
+        }
+        defer { #expect(daemon.stop() == 0) }
+        let base = String(decoding: readFile(daemon.configPath) ?? [], as: UTF8.self)
+        var reloads = 0
+        func reload(_ text: String) -> String {
+            let before = daemon.logText.utf8.count
+            writeFile(daemon.configPath, Array(text.utf8))
+            kill(daemon.pid, SIGHUP)
+            reloads += 1
+            let seen = eventually(within: 10) {
+                occurrences(of: "reloaded ", in: daemon.logText)
+                    + occurrences(of: "reload refused", in: daemon.logText) >= reloads
+            }
+            #expect(seen, "reload \(reloads) was not logged:\n\(daemon.logText.suffix(2000))")
+            return String(daemon.logText.utf8.dropFirst(before)) ?? ""
+        }
+        // The config command lists every key, with its running value.
+        let listed = try daemon.ask(["command": "config"])["keys"]?.arrayValue?.compactMap { $0["key"]?.stringValue }
+        let names = Set(listed ?? [])
+        for key in ConfigKeys.all {
+            #expect(names.contains(key.dotted(instance: 0)), "config does not list \(key.dotted)")
+        }
+        var verdicts: [String: String] = [:]
+        for key in ConfigKeys.all {
+            let name = key.dotted(instance: 0)
+            let log = reload(ConfigKeyTests.setting(key, to: key.example, in: base))
+            let applied = log.contains("reload: applied \(name) (")
+            let refused = log.contains("reload: refused \(name) (")
+            #expect(applied != refused, "\(name) = \(key.example): the log says\n\(log)")
+            #expect(applied == (key.change == .live), "\(name) is \(key.change), but the log says\n\(log)")
+            verdicts[name] = applied ? "applied" : "refused"
+            // Back to the baseline: a live key is applied back.
+            let back = reload(base)
+            if applied { #expect(back.contains("reload: applied \(name) ("), "\(back)") }
+        }
+        #expect(verdicts.count == ConfigKeys.all.count)
+
+        // A live change, then an empty file and a cut one: refused, and the
+        // running configuration keeps the change and the allowed directories.
+        let debug = ConfigKeys.key(.daemon, "log_level")!
+        _ = reload(ConfigKeyTests.setting(debug, to: "\"debug\"", in: base))
+        let empty = reload("")
+        #expect(empty.contains("reload refused, keeping the running configuration"), "\(empty)")
+        #expect(empty.contains("holds no settings"), "\(empty)")
+        let comments = reload("# nothing but a comment\n\n")
+        #expect(comments.contains("holds no settings"), "\(comments)")
+        var half = base.utf8.count / 2
+        while Array(base.utf8)[half - 1] == UInt8(ascii: "\n") { half += 1 }
+        let cut = reload(String(base.utf8.prefix(half))!)
+        #expect(cut.contains("reload refused") && cut.contains("truncated"), "\(cut)")
+        let config = try daemon.ask(["command": "config"])
+        #expect(config["daemon"]?["log_level"]?.stringValue == "debug", "\(config.text)")
+        let allowed = config["keys"]?.arrayValue?.first { $0["key"]?.stringValue == "replay.allowed_directories" }
+        #expect(allowed?["value"]?.stringValue == "[\"/tmp\"]", "\(config.text)")
+        #expect(daemon.isRunning)
+    }
+
     @Test("SIGHUP applies the live settings, refuses the rest by name, and loses no packet")
     func reload() throws {
         let directory = temporaryDirectory()
@@ -39,9 +105,12 @@ struct LifecycleTests {
         #expect(config["daemon"]?["log_level"]?.stringValue == "debug")
         #expect(config["workers"]?["budget"]?.intValue == 64)
         #expect(config["replay"]?["pacing"]?.stringValue?.contains("500") == true, "\(config.text)")
-        #expect(daemon.logText.contains("daemon.log_level info → debug"), "\(daemon.logText)")
         #expect(
-            daemon.logText.contains("reload: [workers] cannot change while running; restart the service to apply it"))
+            daemon.logText.contains("reload: applied daemon.log_level (\"info\" → \"debug\")"), "\(daemon.logText)")
+        #expect(
+            daemon.logText.contains(
+                "reload: refused workers.budget (64 → 32): it cannot change while running; restart the service to apply it"
+            ), "\(daemon.logText)")
 
         // A file that does not parse changes nothing.
         writeFile(daemon.configPath, Array("[workers]\ncount = \"two\"\n".utf8))

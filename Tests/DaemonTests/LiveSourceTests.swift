@@ -73,9 +73,10 @@ struct LiveSourceTests {
                     socket: daemon.socket, workers: 2, more: source + "\nfilter = \"udp src port 1030\""
                 ).utf8))
         kill(daemon.pid, SIGHUP)
-        #expect(eventually { daemon.logText.contains("source filters") })
+        #expect(eventually { daemon.logText.contains("reloaded ") }, "\(daemon.logText)")
         #expect(
-            daemon.logText.contains("source filters (\(network.receiver): \"udp src port 1030\")"), "\(daemon.logText)")
+            daemon.logText.contains("reload: applied source[0].filter (default → \"udp src port 1030\")"),
+            "\(daemon.logText)")
         #expect(network.send(file, pps: 4000).status == 0)
         #expect(try waitFor(2020) == 2020)
         let sources = try daemon.ask(["command": "config"])["sources"]?.arrayValue ?? []

@@ -99,7 +99,10 @@ struct DaemonRecordingTests {
         writeFile(daemon.configPath, Array(text.utf8))
         kill(daemon.pid, SIGHUP)
         #expect(
-            eventually { daemon.logText.contains("reload: [[sink]] cannot change while running") }, "\(daemon.logText)")
+            eventually {
+                daemon.logText.contains("reload: refused sink[0].flush_ms (50 → 60): it cannot change while running")
+            },
+            "\(daemon.logText)")
 
         #expect(daemon.stop() == 0, "\(daemon.logText)")
         // Both files whole, each exactly the capture, mode 0600.

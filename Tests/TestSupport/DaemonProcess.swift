@@ -16,9 +16,11 @@ public final class DaemonProcess {
 
     /// Starts the daemon with `[daemon]` settings added to a small default
     /// config, and waits until its socket answers.
+    /// `wholeConfig`, when given, writes the whole file instead, from the
+    /// socket's path and the daemon's directory.
     public init(
         daemon extra: String = "", workers: Int = 1, pagesPerRoom: Int = 1024, more: String = "", prefix: [String] = [],
-        directoryMode: mode_t? = nil
+        directoryMode: mode_t? = nil, wholeConfig: ((_ socket: String, _ directory: String) -> String)? = nil
     ) throws {
         directory = temporaryDirectory("labyrinthd")
         if let directoryMode { chmod(directory, directoryMode) }
@@ -26,11 +28,10 @@ public final class DaemonProcess {
         log = directory + "/stderr"
         let config = directory + "/labyrinth.toml"
         configPath = config
-        writeFile(
-            config,
-            Array(
-                Self.configText(socket: socket, daemon: extra, workers: workers, pagesPerRoom: pagesPerRoom, more: more)
-                    .utf8))
+        let text =
+            wholeConfig?(socket, directory)
+            ?? Self.configText(socket: socket, daemon: extra, workers: workers, pagesPerRoom: pagesPerRoom, more: more)
+        writeFile(config, Array(text.utf8))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -93,6 +94,7 @@ public final class DaemonProcess {
             count = \(workers)
             flow_capacity = 4096
             \(more)
+
             """
     }
 

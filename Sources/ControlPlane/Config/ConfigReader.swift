@@ -28,11 +28,58 @@ struct Section {
 
     func key(_ k: String) -> String { name.isEmpty ? k : "\(name).\(k)" }
 
+    /// The section of the key table this one is (`source[2]` is `source`).
+    var section: ConfigSection? {
+        ConfigSection(rawValue: String(name.prefix { $0 != "[" }))
+    }
+
+    /// The table's entry for `k`. A reader that asks for a key the table
+    /// lacks is a programming error: the table is the one list of keys.
+    func spec(_ k: String) -> ConfigKey {
+        guard let section, let spec = ConfigKeys.key(section, k) else {
+            preconditionFailure("configuration key \(key(k)) is read but missing from ConfigKeys.all")
+        }
+        return spec
+    }
+
+    /// An integer key, in the table's range.
+    mutating func int(_ k: String, default value: Int) throws(ConfigError) -> Int {
+        guard case .integer(let range) = spec(k).kind else { preconditionFailure("\(key(k)) is not an integer") }
+        return try int(k, default: value, in: range)
+    }
+
+    mutating func optionalInt(_ k: String) throws(ConfigError) -> Int? {
+        guard case .integer(let range) = spec(k).kind else { preconditionFailure("\(key(k)) is not an integer") }
+        return try optionalInt(k, in: range)
+    }
+
+    mutating func double(_ k: String, default value: Double) throws(ConfigError) -> Double {
+        guard case .number(let range) = spec(k).kind else { preconditionFailure("\(key(k)) is not a number") }
+        return try double(k, default: value, in: range)
+    }
+
+    mutating func size(_ k: String, default value: Int) throws(ConfigError) -> Int {
+        guard case .size(let range) = spec(k).kind else { preconditionFailure("\(key(k)) is not a size") }
+        return try size(k, default: value, in: range)
+    }
+
+    mutating func intArray(_ k: String) throws(ConfigError) -> [Int]? {
+        guard case .integers(let range) = spec(k).kind else { preconditionFailure("\(key(k)) is not integers") }
+        return try intArray(k, in: range)
+    }
+
+    /// Fails on the first key the table does not have for this section.
+    func finish() throws(ConfigError) {
+        guard let section else { preconditionFailure("\(name) is not a section of ConfigKeys") }
+        try finish(known: ConfigKeys.names(in: section))
+    }
+
     func error(_ k: String, _ message: String, line: Int? = nil) -> ConfigError {
         ConfigError(file: file, line: line ?? table[k]?.line ?? table.line, key: key(k), message: message)
     }
 
     mutating func node(_ k: String) -> TOML.Node? {
+        if !name.isEmpty { _ = spec(k) }
         used.insert(k)
         return table[k]
     }
@@ -51,6 +98,7 @@ struct Section {
 
     mutating func optionalInt(_ k: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard table[k] != nil else {
+            if !name.isEmpty { _ = spec(k) }
             used.insert(k)
             return nil
         }

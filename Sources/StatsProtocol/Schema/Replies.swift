@@ -565,11 +565,27 @@ public struct ConfigReport: Codable, Sendable, Equatable {
             self.requestMaxBytes = requestMaxBytes
         }
     }
+    /// One key of the configuration's table, as the running daemon holds it.
+    public struct Key: Codable, Sendable, Equatable {
+        /// `daemon.max_clients`, `source[0].filter`.
+        public var key: String
+        /// TOML text; nil: unset, its default derived from other settings.
+        public var value: String?
+        /// `live` (a reload applies it) or `restart`.
+        public var change: String
+        public init(key: String, value: String?, change: String) {
+            self.key = key
+            self.value = value
+            self.change = change
+        }
+    }
     public var daemon: Daemon
     public var rooms: Rooms
     public var workers: Workers
     public var replay: Replay
     public var sources: [Source]
+    /// Every key of the table, with its running value.
+    public var keys: [Key]?
     /// `[ipfix]`, when flows are exported.
     public var ipfix: IPFIX?
     /// `[[sink]]`, when the daemon records.
