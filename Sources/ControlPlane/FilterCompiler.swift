@@ -3,6 +3,7 @@ import CRoomsSupport
 import Capture
 import DataPlane
 import StatsProtocol
+import Synchronization
 import Syscalls
 
 #if canImport(Glibc)
@@ -25,6 +26,9 @@ public enum FilterCompiler {
     /// type: the kernel's BPF_MAXINSNS. A tap's filter runs on the workers
     /// for every frame; one this long is refused, not run.
     public static let maximumInstructions = 4096
+    /// Compiles running at once, over every client.
+    public static let limit = 4
+    static let running = Atomic<Int>(0)
     /// The child's own ceiling on its address space (bytes).
     public static let memoryLimit = 1 << 30
 
@@ -53,12 +57,27 @@ public enum FilterCompiler {
     static func compileNow(_ expression: String, linkTypes: [UInt32], snaplen: Int32) -> Result<
         FilterPrograms, Refusal
     > {
+        // Every compile at once, whoever asks (root has no per-user cap):
+        // each is a process of up to a CPU and 1 GiB for 2 s.
+        guard running.wrappingAdd(1, ordering: .relaxed).newValue <= limit else {
+            running.wrappingSubtract(1, ordering: .relaxed)
+            return .failure(
+                Refusal(description: "\(limit) filters are being compiled at once, the most there may be; try again"))
+        }
+        defer { running.wrappingSubtract(1, ordering: .relaxed) }
+        // The expression goes through standard input: on the command line,
+        // `ps` would show an admin's filter to every local user.
         let arguments = [
             "/proc/self/exe", "compile-filter", "--snaplen", "\(snaplen)",
-            "--link-types", linkTypes.map(String.init).joined(separator: ","), "--", expression,
+            "--link-types", linkTypes.map(String.init).joined(separator: ","), "--expression-from-stdin",
         ]
+        let input: Descriptor
+        switch FilterPipe.holding(expression) {
+        case .success(let d): input = d
+        case .failure(let e): return .failure(Refusal(description: "cannot pass the filter to its compiler: \(e)"))
+        }
         let output: [UInt8]
-        switch run(arguments, timeLimit: timeLimit) {
+        switch run(arguments, input: input, timeLimit: timeLimit) {
         case .success(let bytes): output = bytes
         case .failure(let refusal): return .failure(refusal)
         }
@@ -81,7 +100,7 @@ public enum FilterCompiler {
 
     /// Runs `arguments` with its standard output read into memory, for at
     /// most `timeLimit` ns; past it the child is killed.
-    static func run(_ arguments: [String], timeLimit: Int64) -> Result<[UInt8], Refusal> {
+    static func run(_ arguments: [String], input: borrowing Descriptor, timeLimit: Int64) -> Result<[UInt8], Refusal> {
         var pipeFDs: [Int32] = [-1, -1]
         if case .failure(let e) = Syscall.negatedErrno({ clinux_pipe_cloexec(&pipeFDs) }) {
             return .failure(Refusal(description: "cannot make a pipe for the filter compiler: \(e)"))
@@ -92,7 +111,7 @@ public enum FilterCompiler {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 1)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, input.rawValue, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }

@@ -9,6 +9,8 @@ import Synchronization
 public struct MetricsServerLimits: Sendable {
     /// Connections open at once.
     public var maxConnections: Int
+    /// Connections one peer address may hold at once.
+    public var maxConnectionsPerPeer: Int
     /// Silence on a connection before it is closed.
     public var idleTimeout: TimeAmount
     /// Time a request may take to arrive once its first byte has.
@@ -20,6 +22,7 @@ public struct MetricsServerLimits: Sendable {
 
     public init(_ m: DaemonConfiguration.MetricsSection) {
         maxConnections = m.maxConnections
+        maxConnectionsPerPeer = m.connectionsPerPeer
         idleTimeout = .milliseconds(Int64(m.idleTimeout * 1000))
         requestTimeout = .milliseconds(Int64(m.requestTimeout * 1000))
         requestMaxBytes = m.requestMaxBytes
@@ -37,9 +40,13 @@ public struct MetricsServerLimits: Sendable {
 /// Anything but `GET`/`HEAD` is 405, any other path 404. A request larger
 /// than `request_max_bytes` is 431, one slower than `request_timeout` 408,
 /// a silent connection closes after `idle_timeout`, a peer outside `allow`
-/// gets 403. At `max_connections`, a new connection closes the oldest idle
-/// one (a scraper is never locked out by connections that only sit there),
-/// or gets 503 when every one is mid-request.
+/// gets 403. A new connection is never refused for room while another can
+/// give way: at `max_connections` (or at its peer's
+/// `max_connections_per_peer`), it closes the oldest idle connection (of
+/// that peer), else the oldest one still mid-request. A connection whose
+/// request has arrived whole is being answered and never closed for room;
+/// only when every one is, the newcomer gets 503. So one address that
+/// holds every slot with partial requests cannot keep a scraper out.
 public final class MetricsServer: Sendable {
     let channel: any Channel
     public let counters: Counters
@@ -138,12 +145,13 @@ final class RequestWindow {
     }
 }
 
-/// The open connections, oldest first, to close an idle one when full.
+/// The open connections, oldest first, to close one when full.
 final class MetricsConnections {
     struct Entry {
         let id: ObjectIdentifier
         let channel: any Channel
         let window: RequestWindow
+        let peer: String
     }
     var entries: [Entry] = []
 
@@ -151,8 +159,15 @@ final class MetricsConnections {
         entries.removeAll { $0.id == id }
     }
 
-    /// The oldest connection that is between requests.
-    func oldestIdle() -> Entry? { entries.first { $0.window.idle } }
+    func count(of peer: String) -> Int { entries.reduce(0) { $0 + ($1.peer == peer ? 1 : 0) } }
+
+    /// The connection to close for room (of `peer`, or of anyone): the
+    /// oldest between requests, else the oldest still mid-request; nil when
+    /// every one is being answered.
+    func victim(of peer: String?) -> Entry? {
+        let candidates = entries.lazy.filter { peer == nil || $0.peer == peer }
+        return candidates.first { $0.window.idle } ?? candidates.first { !$0.window.answering }
+    }
 }
 
 /// Admission: the allow list and the connection cap.
@@ -185,21 +200,29 @@ final class MetricsGate: ChannelInboundHandler {
             return
         }
         let connections = table.value
-        if connections.entries.count >= limits.maxConnections {
-            guard let victim = connections.oldestIdle() else {
+        let full: [(peer: String?, limit: String)] = [
+            connections.count(of: peer) >= limits.maxConnectionsPerPeer
+                ? (peer, "\(limits.maxConnectionsPerPeer) from \(peer), metrics.max_connections_per_peer") : nil,
+            connections.entries.count >= limits.maxConnections
+                ? (nil, "\(limits.maxConnections), metrics.max_connections") : nil,
+        ].compactMap { $0 }
+        for (whose, limit) in full {
+            // The per-peer eviction may have made room already.
+            if whose == nil && connections.entries.count < limits.maxConnections { continue }
+            guard let victim = connections.victim(of: whose) else {
                 counters.refused.wrappingAdd(1, ordering: .relaxed)
                 window.closing = true
                 MetricsServer.refuse(
-                    context, .serviceUnavailable,
-                    "too many connections (\(limits.maxConnections), metrics.max_connections), each mid-request; try again"
-                )
+                    context, .serviceUnavailable, "too many connections (\(limit)), each being answered; try again")
                 return
             }
             connections.remove(victim.id)
             counters.evicted.wrappingAdd(1, ordering: .relaxed)
+            victim.window.closing = true
             victim.channel.close(promise: nil)
         }
-        connections.entries.append(.init(id: ObjectIdentifier(self), channel: context.channel, window: window))
+        connections.entries.append(
+            .init(id: ObjectIdentifier(self), channel: context.channel, window: window, peer: peer))
         admitted = true
         counters.accepted.wrappingAdd(1, ordering: .relaxed)
         context.fireChannelActive()

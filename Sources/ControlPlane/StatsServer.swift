@@ -226,18 +226,14 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     /// - at most `max_clients` readers (the socket group) at once;
     /// - at most `max_clients_per_user` connections of any one uid but
     ///   root's and the daemon's own;
-    /// - `reserved_clients` more that only root, the daemon's user and
-    ///   the admin group may take, so a socket full of readers still
-    ///   answers them.
-    /// Here, before the credentials are known, only the hard cap applies
-    /// (readers and reserved together); ``admit(uid:access:)`` does the rest.
+    /// - `reserved_clients` more that only the admin group may take, so a
+    ///   socket full of readers still answers them;
+    /// - root and the daemon's own user always get in: no cap counts them.
+    /// Every limit needs the peer's credentials (SO_PEERCRED, read at once),
+    /// so ``admit(_:uid:access:)`` applies them all.
     func channelActive(context: ChannelHandlerContext) {
-        let open = clients.count.wrappingAdd(1, ordering: .relaxed).newValue
+        clients.count.wrappingAdd(1, ordering: .relaxed)
         counted = true
-        if open > limits.maxClients + limits.reservedClients {
-            refuseForLimit(context, "too many clients (\(limits.maxClients) at once); try again later")
-            return
-        }
         checkCredentials(context)
         context.fireChannelActive()
     }
@@ -246,20 +242,36 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     /// (and refused) when a limit stands in the way.
     func admit(_ context: ChannelHandlerContext, uid: uid_t, access: Access) -> Bool {
         let table = self.table.value
-        let exempt = uid == 0 || uid == geteuid()
-        let privileged = access == .act
-        if !exempt && table.connections(of: uid) >= limits.maxClientsPerUser {
-            refuseForLimit(
-                context,
-                "too many connections from uid \(uid) (\(limits.maxClientsPerUser) at once, daemon.max_clients_per_user); try again later"
-            )
-            return false
+        let place: ConnectionTable.Place =
+            uid == 0 || uid == geteuid() ? .exempt : access == .act ? .admin : .reader
+        switch place {
+        case .exempt:
+            break
+        case .admin, .reader:
+            if table.connections(of: uid) >= limits.maxClientsPerUser {
+                refuseForLimit(
+                    context,
+                    "too many connections from uid \(uid) (\(limits.maxClientsPerUser) at once, daemon.max_clients_per_user); try again later"
+                )
+                return false
+            }
+            if place == .reader && table.readers >= limits.maxClients {
+                refuseForLimit(
+                    context,
+                    "too many clients (\(table.readers) readers at once, daemon.max_clients = \(limits.maxClients)); try again later"
+                )
+                return false
+            }
+            let places = limits.maxClients + limits.reservedClients
+            if place == .admin && table.readers + table.admins >= places {
+                refuseForLimit(
+                    context,
+                    "too many clients (\(table.readers) readers and \(table.admins) of the admin group: all \(places) places, daemon.max_clients + daemon.reserved_clients, are taken); try again later"
+                )
+                return false
+            }
         }
-        if !privileged && table.readers >= limits.maxClients {
-            refuseForLimit(context, "too many clients (\(limits.maxClients) at once); try again later")
-            return false
-        }
-        admitted = table.admit(uid: uid, privileged: privileged)
+        admitted = table.admit(uid: uid, place: place)
         clients.accepted.wrappingAdd(1, ordering: .relaxed)
         return true
     }
@@ -530,7 +542,9 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
     /// dropped: the connection carries pcapng from here on.
     func startExtract(_ context: ChannelHandlerContext, _ plan: ExtractPlan) {
         let stream: ExtractStream
-        switch ExtractStream.spawn(plan, client: context.channel) {
+        let reply = ExtractReply(
+            directory: plan.directory, readRate: plan.readRate, format: plan.request.format ?? "pcapng")
+        switch ExtractStream.spawn(plan, client: context.channel, answer: ReplyEnvelope.ok(reply)) {
         case .success(let s): stream = s
         case .failure(let error):
             Self.write(context.channel, ReplyEnvelope.error(error.message), close: false)
@@ -542,9 +556,6 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
         requestDeadline = nil
         extract = stream
         _ = context.pipeline.syncOperations.removeHandler(name: StatsServer.idleHandler)
-        let reply = ExtractReply(
-            directory: plan.directory, readRate: plan.readRate, format: plan.request.format ?? "pcapng")
-        Self.write(context.channel, ReplyEnvelope.ok(reply), close: false)
         stream.start(on: context.eventLoop)
     }
 
@@ -570,30 +581,50 @@ final class StatsConnectionHandler: ChannelInboundHandler, RemovableChannelHandl
 }
 
 /// Who holds the stats socket's connections: per uid, and how many are
-/// readers and how many may act. Lives on the server's one event loop.
+/// readers, how many of the admin group, and how many root's or the
+/// daemon's user's. Lives on the server's one event loop.
 final class ConnectionTable {
+    /// Which limit a connection counts against.
+    enum Place {
+        /// The socket group: `max_clients`.
+        case reader
+        /// The admin group: `max_clients` + `reserved_clients`, with the readers.
+        case admin
+        /// Root and the daemon's user: no limit.
+        case exempt
+    }
+
     private var byUser: [uid_t: Int] = [:]
     private(set) var readers = 0
-    private(set) var privileged = 0
+    private(set) var admins = 0
+    private(set) var exempt = 0
 
     /// A connection's place, given back by ``release(_:)``.
     struct Holder {
         let uid: uid_t
-        let privileged: Bool
+        let place: Place
     }
 
     func connections(of uid: uid_t) -> Int { byUser[uid] ?? 0 }
 
-    func admit(uid: uid_t, privileged: Bool) -> Holder {
+    func admit(uid: uid_t, place: Place) -> Holder {
         byUser[uid, default: 0] += 1
-        if privileged { self.privileged += 1 } else { readers += 1 }
-        return Holder(uid: uid, privileged: privileged)
+        switch place {
+        case .reader: readers += 1
+        case .admin: admins += 1
+        case .exempt: exempt += 1
+        }
+        return Holder(uid: uid, place: place)
     }
 
     func release(_ holder: Holder) {
         let left = (byUser[holder.uid] ?? 1) - 1
         byUser[holder.uid] = left > 0 ? left : nil
-        if holder.privileged { privileged -= 1 } else { readers -= 1 }
+        switch holder.place {
+        case .reader: readers -= 1
+        case .admin: admins -= 1
+        case .exempt: exempt -= 1
+        }
     }
 }
 

@@ -33,7 +33,12 @@ public enum ClientText {
         // Line and paragraph separators; the bidirectional embeddings,
         // overrides and isolates (what "Trojan Source" uses).
         case 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: return true
-        default: return false
+        case 0..<0xA0: return false
+        // Every other Bidi_Control (U+061C, U+200E, U+200F) and every
+        // Default_Ignorable_Code_Point (U+200B, U+2060, U+FEFF, U+180E,
+        // the variation selectors and tags, …): invisible, so a name can
+        // hide what it is.
+        default: return scalar.properties.isBidiControl || scalar.properties.isDefaultIgnorableCodePoint
         }
     }
 

@@ -254,6 +254,25 @@ struct MetricsTests {
         #expect(value("labyrinth_metrics_http_connections_open", "") >= 1)
     }
 
+    @Test("one address holding every slot with partial requests cannot blind a scraper: 20 of 20 scrapes get 200")
+    func oneAddressCannotBlind() throws {
+        raiseFileLimit()
+        let port = freePort()
+        let (daemon, _) = try Self.daemon(port: port, metrics: "request_timeout = 1\nmax_connections = 64")
+        defer { _ = daemon.stop() }
+        let attack = run(["python3", Self.client, "blind", "\(port)", "64", "20"], timeoutSeconds: 120)
+        #expect(attack.stdout.contains("probes: 20/20 200"), "\(attack.stdout)\(attack.stderr)")
+        let after = Self.samples(Self.get(port).body)
+        let evicted =
+            after.first {
+                $0.name == "labyrinth_metrics_http_connections_total" && $0.labels == "{result=\"evicted\"}"
+            }?.value ?? -1
+        // The attacker's own partial requests made room: its first
+        // connections past its per-peer share (16 of 64), and one per scrape.
+        #expect(evicted >= 48 + 20, "\(attack.stdout)")
+        #expect(daemon.isRunning)
+    }
+
     @Test("metrics.allow: any other peer gets 403")
     func allowList() throws {
         let port = freePort()
@@ -287,7 +306,10 @@ struct MetricsTests {
                 text.replacingFirst("listen = \"127.0.0.1:\(port)\"", with: "listen = \"127.0.0.1:\(port + 1)\"").utf8))
         kill(daemon.pid, SIGHUP)
         #expect(
-            eventually(within: 10) { daemon.logText.contains("reload: [metrics] cannot change while running") },
+            eventually(within: 10) {
+                daemon.logText.contains(
+                    "reload: refused metrics.listen (\"127.0.0.1:\(port)\" → \"127.0.0.1:\(port + 1)\")")
+            },
             "\(daemon.logText)")
         #expect(Self.get(port).status == "HTTP/1.1 200 OK")
     }

@@ -348,7 +348,9 @@ struct HostileRoundTwoTests {
             line.split(separator: " ").first { $0.hasPrefix("ok=") }.flatMap { Int($0.dropFirst(3)) }
         }
         #expect(accepted.reduce(0, +) == 64, "\(lines)")
-        #expect(lines.contains { $0.contains("too many clients (64 at once)") }, "\(lines)")
+        #expect(
+            lines.contains { $0.contains("too many clients (64 readers at once, daemon.max_clients = 64)") },
+            "\(lines)")
         // The socket is full of readers: root, and the admin group, are
         // still answered.
         let start = monotonicSeconds()
@@ -359,6 +361,29 @@ struct HostileRoundTwoTests {
         // A reader who was not in yet is turned away.
         let late = askAs(["--reuid=65001", "--regid=65001", "--groups=4242"], daemon.socket)
         #expect(late.stdout.contains("too many clients"), "\(late.stdout)")
+
+        // The admin group takes every reserved place (8) and asks for more:
+        // it is refused, with the true count, and root still gets in.
+        let admins = try BackgroundProcess(
+            ["python3", script, daemon.socket, out, "4242,4243", "65010:6", "65011:6"])
+        defer { admins.stop() }
+        #expect(
+            eventually(within: 30) {
+                String(decoding: readFile(out) ?? [], as: UTF8.self).split(separator: "\n").count == 11
+            })
+        let adminLines = String(decoding: readFile(out) ?? [], as: UTF8.self).split(separator: "\n").suffix(2)
+        let adminsIn = adminLines.compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("ok=") }.flatMap { Int($0.dropFirst(3)) }
+        }
+        #expect(adminsIn.reduce(0, +) == 8, "\(adminLines)")
+        #expect(
+            adminLines.contains {
+                $0.contains("64 readers and 8 of the admin group: all 72 places")
+            }, "\(adminLines)")
+        for _ in 0..<3 {
+            let root = try daemon.ask(["command": "stats"])
+            #expect(root["packets"] != nil, "\(root.text)")
+        }
     }
 
     /// A chain of `portrange` terms about 4 KB long: libpcap's optimizer
@@ -398,6 +423,38 @@ struct HostileRoundTwoTests {
         var good = try StatsClient(path: daemon.socket)
         let ok = try good.request(["command": "dump", "filter": "udp port 53", "duration": 0.2])
         #expect(ok["ok"] == .bool(true), "\(ok.text)")
+    }
+
+    @Test("an admin's filter never reaches a command line; at most 4 compiles run at once, root's included")
+    func filtersStayPrivateAndBounded() throws {
+        let daemon = try DaemonProcess(daemon: "max_taps = 8", workers: 1)
+        defer { #expect(daemon.stop() == 0) }
+        // Six pathological compiles at once, as root (no per-user cap).
+        let request = JSON.object([("command", "dump"), ("filter", .string(Self.pathologicalFilter))]).text
+        let clients = try (0..<6).map { _ in
+            try BackgroundProcess(["python3", fixturesDirectory + "/stats_request.py", daemon.socket, request])
+        }
+        defer { for c in clients { c.stop() } }
+        // While they compile, no command line of the daemon's children holds
+        // the filter (the test's own clients carry it in theirs).
+        let term = "portrange 1-6 or portrange 2-7"
+        var compilers = Set<pid_t>()
+        let clock = monotonicSeconds()
+        while monotonicSeconds() - clock < 1.5 {
+            for pid in childProcesses(of: daemon.pid) {
+                let text = commandLine(of: pid)
+                if text.contains("compile-filter") { compilers.insert(pid) }
+                #expect(!text.contains(term), "pid \(pid) shows the filter: \(text.prefix(120))")
+            }
+            usleep(50_000)
+        }
+        #expect(compilers.count == 4, "compile-filter children seen: \(compilers)")
+        #expect(
+            eventually(within: 20) { clients.allSatisfy { $0.outputText.contains("\n") } },
+            "\(clients.map(\.outputText))")
+        let refusedForBound = clients.filter { $0.outputText.contains("filters are being compiled at once") }.count
+        for c in clients { #expect(c.outputText.contains("\"ok\":false"), "\(c.outputText)") }
+        #expect(refusedForBound == 2, "of 6 at once, 4 compile and 2 are refused")
     }
 
     @Test(

@@ -11,6 +11,9 @@
       "NAME: RESULT" (a status line, or "closed"): a 1 MB request line,
       headers without end, IDLE idle connections, slowloris, a POST, a
       path of /../metrics; then a scrape that must still answer 200
+  metrics_client.py blind PORT SLOTS PROBES
+      SLOTS partial requests from one address, reopened as they close,
+      while PROBES scrapes are made; prints "probes: N/PROBES 200"
 """
 import socket
 import sys
@@ -126,6 +129,49 @@ def hostile(port, idle):
         print("%s: %s" % (name, result))
 
 
+def blind(port, slots, probes):
+    """Issue 25's attack: SLOTS connections from one address, one byte sent
+    on each, each reopened at once when the server closes it; meanwhile
+    PROBES scrapes, one every 0.3 s. Prints "probes: N/PROBES 200" and the
+    statuses seen, and how many connections the attacker reopened."""
+    import select
+
+    def opened():
+        s = socket.create_connection((HOST, port))
+        send_all(s, b"G")
+        return s
+
+    held = [opened() for _ in range(slots)]
+    reopened = 0
+    statuses = []
+    next_probe = time.monotonic() + 0.5
+    while len(statuses) < probes:
+        ready, _, _ = select.select(held, [], [], 0.05)
+        for s in ready:
+            try:
+                data = s.recv(4096)
+            except OSError:
+                data = b""
+            if not data:
+                held.remove(s)
+                s.close()
+                held.append(opened())
+                reopened += 1
+        if time.monotonic() >= next_probe:
+            try:
+                status, _, _ = request(port)
+            except OSError as e:
+                status = "error %s" % e
+            statuses.append(status)
+            next_probe = time.monotonic() + 0.3
+    ok = sum(1 for s in statuses if s == "HTTP/1.1 200 OK")
+    print("probes: %d/%d 200" % (ok, probes))
+    print("statuses: %s" % sorted(set(statuses)))
+    print("reopened: %d" % reopened)
+    for s in held:
+        s.close()
+
+
 def main():
     cmd, port = sys.argv[1], int(sys.argv[2])
     if cmd == "get":
@@ -146,6 +192,8 @@ def main():
         print("families %d" % len(families))
     elif cmd == "hostile":
         hostile(port, int(sys.argv[3]))
+    elif cmd == "blind":
+        blind(port, int(sys.argv[3]), int(sys.argv[4]))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ struct ClientTextTests {
             ("tab\there\r", #"tab\x09here\x0D"#),
             ("nul\u{0}del\u{7f}c1\u{85}", #"nul\x00del\x7Fc1\x85"#),
             ("line\u{2028}sep\u{202E}rtl", #"line\u{2028}sep\u{202E}rtl"#),
+            // The rest of Bidi_Control, and Default_Ignorable_Code_Point.
+            ("lrm\u{200E}rlm\u{200F}alm\u{061C}", #"lrm\u{200E}rlm\u{200F}alm\u{061C}"#),
+            ("zw\u{200B}wj\u{2060}bom\u{FEFF}mvs\u{180E}", #"zw\u{200B}wj\u{2060}bom\u{FEFF}mvs\u{180E}"#),
+            ("shy\u{00AD}vs\u{FE0F}tag\u{E0041}", #"shy\u{00AD}vs\u{FE0F}tag\u{E0041}"#),
             ("/srv/pcap/ok-file_1.pcap", "/srv/pcap/ok-file_1.pcap"),
             ("naïve ✓ back\\slash", "naïve ✓ back\\slash"),
         ])
