@@ -140,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecordingTests",
-            dependencies: ["StatsProtocol", "TestSupport"],
+            dependencies: ["StatsProtocol", "TestSupport", "Extraction"],
             swiftSettings: strict
         ),
         .testTarget(

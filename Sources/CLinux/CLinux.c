@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include "CLinux.h"
 
 #include <errno.h>
@@ -263,6 +264,17 @@ int clinux_become_idle(void) {
     // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0) for IOPRIO_WHO_PROCESS, this process.
     if (syscall(SYS_ioprio_set, 1, 0, 3 << 13) != 0) return -errno;
     return 0;
+}
+
+// The daemon starts `labyrinthd extract` with LABYRINTH_IDLE=1 in its
+// environment: the process becomes idle (CPU and I/O) here, before main,
+// while its first thread is its only one, so every thread it starts later
+// (the Swift runtime's pool, the reader) inherits both classes.
+__attribute__((constructor)) static void clinux_idle_at_start(void) {
+    const char *idle = getenv("LABYRINTH_IDLE");
+    if (idle == NULL || strcmp(idle, "1") != 0) return;
+    unsetenv("LABYRINTH_IDLE");
+    (void)clinux_become_idle();
 }
 
 int clinux_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }

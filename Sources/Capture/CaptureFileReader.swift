@@ -20,7 +20,7 @@ import Glibc
 ///
 /// A file the daemon did not open itself (a descriptor a client passed) is
 /// never mapped: a client that truncated it would kill the daemon with
-/// SIGBUS. It is read with `pread` into two windows in turn (``init(descriptor:name:onSlide:)``),
+/// SIGBUS. It is read with `pread` into two windows in turn (``init(descriptor:name:windowBytes:onRead:onSlide:)``),
 /// and records point into the current window until the reader moves on.
 public struct CaptureFileReader: ~Copyable {
     public let path: String
@@ -117,16 +117,18 @@ public struct CaptureFileReader: ~Copyable {
 
     /// Reads the regular file open on `descriptor` (which the reader does
     /// not close) from its start with `pread`, a window at a time; `name`
-    /// names it in errors. Before a window is filled again, `onSlide` runs:
+    /// names it in errors. `onRead` is told of every byte read, before the
+    /// read (a bound on the rate). Before a window is filled again, `onSlide` runs:
     /// it must not return while anybody still uses a record from the window
     /// before the current one. A file that shrinks while it is read ends in
     /// a "cut off" error at the offset where it ended.
     /// The corresponding C function is `pread`.
     public init(
         descriptor: Int32, name: String, windowBytes: Int = StreamWindows.defaultWindowBytes,
+        onRead: @escaping (Int) -> Void = { _ in },
         onSlide: @escaping () -> Void
     ) throws(CaptureFileError) {
-        let windows = StreamWindows(descriptor: descriptor, windowBytes: windowBytes, onSlide: onSlide)
+        let windows = StreamWindows(descriptor: descriptor, windowBytes: windowBytes, onRead: onRead, onSlide: onSlide)
         let (base, filled) = try windows.fillFirst(name: name)
         guard filled > 0 else {
             throw CaptureFileError(file: name, offset: 0, message: "empty file (0 bytes): not a capture")

@@ -26,9 +26,17 @@ public final class StreamWindows: @unchecked Sendable {
     var fileOffset: Int64 = 0
     /// The file has no more bytes (a read returned 0).
     @usableFromInline var atEnd = false
+    /// Runs before each read with the bytes it will read (as far as the
+    /// file's size tells), and after it with any more that it did read: a
+    /// bound on the reads (`extract --read-rate`) sees every byte.
+    let onRead: (Int) -> Void
     let onSlide: () -> Void
+    /// The file's size at the start, or as far as reads have gone since.
+    var knownSize: Int64
 
-    init(descriptor: Int32, windowBytes: Int, onSlide: @escaping () -> Void) {
+    init(
+        descriptor: Int32, windowBytes: Int, onRead: @escaping (Int) -> Void, onSlide: @escaping () -> Void
+    ) {
         self.descriptor = descriptor
         self.windowBytes = Swift.max(windowBytes, 64 << 10)
         lookahead = Swift.min((16 << 20) + (256 << 10), self.windowBytes / 3 * 2)
@@ -36,7 +44,10 @@ public final class StreamWindows: @unchecked Sendable {
             .allocate(byteCount: self.windowBytes, alignment: 4096),
             .allocate(byteCount: self.windowBytes, alignment: 4096)
         )
+        self.onRead = onRead
         self.onSlide = onSlide
+        var st = stat()
+        knownSize = fstat(descriptor, &st) == 0 ? Int64(st.st_size) : 0
     }
 
     deinit {
@@ -69,14 +80,18 @@ public final class StreamWindows: @unchecked Sendable {
     private func fill(_ window: UnsafeMutableRawPointer, from start: Int) throws(Errno) -> Int {
         var filled = start
         while filled < windowBytes && !atEnd {
+            let expected = Int(Swift.min(Int64(windowBytes - filled), Swift.max(0, knownSize - fileOffset)))
+            if expected > 0 { onRead(expected) }
             let n = try Syscall.valueOrErrno {
                 pread(descriptor, window + filled, windowBytes - filled, off_t(fileOffset))
             }.get()
+            if n > expected { onRead(n - expected) }
             if n == 0 {
                 atEnd = true
             } else {
                 filled += n
                 fileOffset += Int64(n)
+                knownSize = Swift.max(knownSize, fileOffset)
             }
         }
         return filled

@@ -91,19 +91,27 @@ final class ExtractStream: @unchecked Sendable {
     /// The child's standard error, read for its report when it ends.
     let report: SharedDescriptor
     let client: any Channel
+    /// The `ok` line, sent with the child's first bytes: a child that ends
+    /// before it writes any (a bad request, every file damaged) is an error
+    /// reply instead, never an empty stream.
+    let answer: JSON
+    var answered = false
     var pipe: (any Channel)? = nil
     var ended = false
     var reaped = false
 
-    private init(pid: pid_t, output: consuming Descriptor, report: consuming Descriptor, client: any Channel) {
+    private init(
+        pid: pid_t, output: consuming Descriptor, report: consuming Descriptor, client: any Channel, answer: JSON
+    ) {
         self.pid = pid
         self.output = output
         self.report = SharedDescriptor(report)
         self.client = client
+        self.answer = answer
     }
 
     /// Starts the child; an error when it cannot start.
-    static func spawn(_ plan: ExtractPlan, client: any Channel) -> Result<ExtractStream, RequestError> {
+    static func spawn(_ plan: ExtractPlan, client: any Channel, answer: JSON) -> Result<ExtractStream, RequestError> {
         var fds: [Int32] = [-1, -1]
         let piped = fds.withUnsafeMutableBufferPointer { clinux_pipe($0.baseAddress) }
         guard piped == 0 else { return .failure(RequestError("cannot make a pipe: \(Errno(rawValue: -piped))")) }
@@ -114,18 +122,32 @@ final class ExtractStream: @unchecked Sendable {
             return .failure(RequestError("cannot make a memfd: \(Errno(rawValue: -memfd.rawValue))"))
         }
         let r = plan.request
+        // Values go as `--name=value`, so that one starting with "-" (a
+        // negative time) is never read as an option; the filter goes through
+        // standard input, out of the command line that `ps` shows.
         var arguments = [
-            "/proc/self/exe", "extract", "--background", "--json", "--dir", plan.directory, "-w", "-",
-            "--read-rate", "\(plan.readRate)B", "--format", r.format ?? "pcapng",
+            "/proc/self/exe", "extract", "--background", "--json", "--dir=\(plan.directory)", "-w", "-",
+            "--read-rate=\(plan.readRate)B", "--format=\(r.format ?? "pcapng")",
         ]
-        if let from = r.from { arguments += ["--from", from] }
-        if let to = r.to { arguments += ["--to", to] }
-        if let filter = r.filter, !filter.allSatisfy({ $0 == " " }) { arguments += ["-f", filter] }
-        if let flow = r.flow { arguments += ["--flow", flow] }
+        if let from = r.from { arguments.append("--from=\(from)") }
+        if let to = r.to { arguments.append("--to=\(to)") }
+        if let flow = r.flow { arguments.append("--flow=\(flow)") }
+        var input = Descriptor(adopting: -1)
+        if let filter = r.filter, !filter.allSatisfy({ $0 == " " }) {
+            arguments.append("--filter-from-stdin")
+            switch FilterPipe.holding(filter) {
+            case .success(let d): input = d
+            case .failure(let e): return .failure(RequestError("cannot pass the filter: \(e)"))
+            }
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if input.isOpen {
+            posix_spawn_file_actions_adddup2(&actions, input.rawValue, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 1)
         posix_spawn_file_actions_adddup2(&actions, memfd.rawValue, 2)
         var attributes = posix_spawnattr_t()
@@ -139,14 +161,25 @@ final class ExtractStream: @unchecked Sendable {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
+        // Idle from its first instruction: the child's constructor reads
+        // LABYRINTH_IDLE before any thread starts, so all of them inherit
+        // SCHED_IDLE and the idle I/O class.
+        var environment: [UnsafeMutablePointer<CChar>?] = [strdup("LABYRINTH_IDLE=1")]
+        var e = environ
+        while let entry = e.pointee {
+            if strncmp(entry, "LABYRINTH_IDLE=", 15) != 0 { environment.append(strdup(entry)) }
+            e += 1
+        }
+        environment.append(nil)
+        defer { for p in environment { free(p) } }
         var pid = pid_t()
-        let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, environ)
+        let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &argv, &environment)
         writeEnd.close()
         guard rc == 0 else {
             return .failure(RequestError("cannot start the extraction: \(Errno(rawValue: rc))"))
         }
         running.wrappingAdd(1, ordering: .relaxed)
-        return .success(ExtractStream(pid: pid, output: readEnd, report: memfd, client: client))
+        return .success(ExtractStream(pid: pid, output: readEnd, report: memfd, client: client, answer: answer))
     }
 
     /// Forwards the child's output to the client on `loop`.
@@ -181,13 +214,33 @@ final class ExtractStream: @unchecked Sendable {
         pipe.setOption(ChannelOptions.autoRead, value: true).whenSuccess { pipe.read() }
     }
 
-    /// The child's output ended: the client gets the rest, then the close.
+    /// The first bytes are here: the client gets the `ok` line first.
+    func sendAnswer() {
+        guard !answered else { return }
+        answered = true
+        StatsConnectionHandler.write(client, answer, close: false)
+    }
+
+    /// The child's output ended: the client gets the rest, then the close;
+    /// or, when it wrote nothing, the child's error as the reply.
     func finished() {
         guard !ended else { return }
         ended = true
         let client = self.client
-        client.writeAndFlush(client.allocator.buffer(capacity: 0)).whenComplete { _ in client.close(promise: nil) }
-        reap(kill: false)
+        if answered {
+            client.writeAndFlush(client.allocator.buffer(capacity: 0)).whenComplete { _ in client.close(promise: nil) }
+            reap(kill: false)
+        } else {
+            reap(kill: false) { code, last in
+                client.eventLoop.execute {
+                    let message =
+                        code == 0
+                        ? "the extraction wrote nothing (\(ClientText.escaped(last)))"
+                        : "the extraction failed (exit \(code)): \(ClientText.escaped(last))"
+                    StatsConnectionHandler.write(client, ReplyEnvelope.error(message), close: true)
+                }
+            }
+        }
     }
 
     /// The client went: the child is killed.
@@ -199,7 +252,7 @@ final class ExtractStream: @unchecked Sendable {
     }
 
     /// Waits for the child on a thread of its own, then logs its report.
-    func reap(kill killing: Bool) {
+    func reap(kill killing: Bool, then: (@Sendable (Int32, String) -> Void)? = nil) {
         guard !reaped else { return }
         reaped = true
         let pid = self.pid
@@ -222,6 +275,7 @@ final class ExtractStream: @unchecked Sendable {
             } else {
                 logger.warning("extract: exit \(code): \(ClientText.escaped(last))")
             }
+            then?(code, last)
         }
         do throws(ThreadStartError) {
             try PinnedThread(name: "ctl-extract") { reaper() }.detach()
@@ -242,6 +296,7 @@ final class ExtractForwarder: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard stream.client.isActive else { return }
+        stream.sendAnswer()
         stream.client.write(buffer, promise: nil)
         if !stream.client.isWritable {
             stream.client.flush()

@@ -62,6 +62,9 @@ public final class Extractor {
     let request: ExtractRequest
     let output: ExtractOutput
     var report = ExtractReport()
+    /// The earliest and latest frame any read saw (scanned files are read whole).
+    var seenEarliest: Int64? = nil
+    var seenLatest: Int64? = nil
     var filter: FilterPrograms? = nil
     var filterTable: FilterTable? = nil
     var throttle: Throttle?
@@ -113,18 +116,19 @@ public final class Extractor {
             if plan(f) { planned.append(f) } else { report.filesSkipped += 1 }
         }
         let indexed = files.filter { $0.index != nil }
-        if !indexed.isEmpty && indexed.count == files.count && planned.isEmpty
-            && (request.from != .min || request.to != .max)
-        {
-            let a = files.compactMap { $0.index?.earliest }.min()
-            let b = files.compactMap { $0.index?.latest }.max()
-            if let a, let b, request.from > b || request.to <= a {
-                throw ExtractError(
-                    "nothing was recorded in [\(ExtractTime.format(request.from)), \(ExtractTime.format(request.to))): the ring in \(request.directory) spans \(ExtractTime.format(a)) to \(ExtractTime.format(b))"
-                )
-            }
+        if !indexed.isEmpty && indexed.count == files.count && planned.isEmpty {
+            try refuseOutsideSpan(
+                earliest: files.compactMap { $0.index?.earliest }.min(),
+                latest: files.compactMap { $0.index?.latest }.max())
         }
         try merge(planned)
+        if report.framesMatched == 0 {
+            // The span of the indexed files and of every frame a scan read:
+            // a window past the file being written is as far outside as any.
+            let earliest = (files.compactMap { $0.index?.earliest } + (seenEarliest.map { [$0] } ?? [])).min()
+            let latest = (files.compactMap { $0.index?.latest } + (seenLatest.map { [$0] } ?? [])).max()
+            try refuseOutsideSpan(earliest: earliest, latest: latest)
+        }
         let unreadable = report.damaged.count
         if unreadable > 0 && unreadable >= planned.count && report.framesRead == 0 {
             throw ExtractError(
@@ -210,9 +214,16 @@ public final class Extractor {
         }
     }
 
-    /// Decides what of `f` to read; false when the index rules it out.
+    /// Decides what of `f` to read; false when the index rules it out. An
+    /// index whose stretch does not start on a block (a checksum can be
+    /// redone over a wrong offset) is damaged: the file is scanned.
     func plan(_ f: RingFile) -> Bool {
         guard let index = f.index else { return true }
+        if let problem = misplacedStretch(f, index) {
+            f.index = nil
+            report.scanned.append("\(f.path): its index is damaged (\(problem)): scanned")
+            return true
+        }
         let hash = request.flow?.pair.hash
         let probes = Int(index.probes)
         var runs: [(offset: Int, length: Int)] = []
@@ -232,6 +243,51 @@ public final class Extractor {
         f.runs = runs
         f.first = first
         return true
+    }
+
+    /// The first stretch the window needs that does not start on a block of
+    /// the recording, or nil. A pcapng block's length must be a multiple of
+    /// 4 that fits the stretch and be repeated at the block's end; a pcap
+    /// record's header must give a length that fits.
+    func misplacedStretch(_ f: RingFile, _ index: RecordingIndex) -> String? {
+        guard case .success(let file) = Descriptor.open(f.path, O_RDONLY | O_CLOEXEC) else { return nil }
+        let fd = file.rawValue
+        var magic: UInt32 = 0
+        guard pread(fd, &magic, 4, 0) == 4 else { return "the recording cannot be read" }
+        let pcapng = magic == 0x0A0D_0D0A
+        let swapped = magic == 0xD4C3_B2A1 || magic == 0x4D3C_B2A1
+        var endian: UInt32 = 0
+        if pcapng {
+            guard pread(fd, &endian, 4, 8) == 4 else { return "the recording cannot be read" }
+        }
+        let bigEndian = pcapng ? endian == 0x4D3C_2B1A : swapped
+        func word(_ offset: UInt64) -> UInt32? {
+            var v: UInt32 = 0
+            guard offset <= UInt64(Int64.max), pread(fd, &v, 4, off_t(offset)) == 4 else { return nil }
+            throttle?.take(4)
+            return bigEndian ? v.byteSwapped : v
+        }
+        for (i, s) in index.stretches.enumerated() where s.overlaps(from: request.from, to: request.to) {
+            let end = s.offset &+ s.length
+            let fits: Bool
+            if pcapng {
+                if let length = word(s.offset &+ 4), length >= 12, length % 4 == 0,
+                    UInt64(length) <= s.length, word(s.offset &+ UInt64(length) &- 4) == length
+                {
+                    fits = true
+                } else {
+                    fits = false
+                }
+            } else {
+                if let captured = word(s.offset &+ 8), captured <= 262_144, s.offset &+ 16 &+ UInt64(captured) <= end {
+                    fits = true
+                } else {
+                    fits = false
+                }
+            }
+            if !fits { return "stretch \(i) at offset \(s.offset) does not start on a block" }
+        }
+        return nil
     }
 
     /// A run of stretches read at once: at most this, unless one stretch is more.
@@ -298,7 +354,10 @@ public final class Extractor {
         }
         let fd = file.rawValue
         do {
-            var reader = try CaptureFileReader(descriptor: fd, name: f.path, windowBytes: 1 << 20) {}
+            let throttle = self.throttle
+            var reader = try CaptureFileReader(
+                descriptor: fd, name: f.path, windowBytes: 1 << 20, onRead: { throttle?.take($0) }
+            ) {}
             guard let r = try reader.next() else {
                 report.notes.append("\(f.path): holds no frame")
                 return nil
@@ -316,10 +375,21 @@ public final class Extractor {
         }
     }
 
+    /// Exit 1 for a window wholly outside the ring's span.
+    func refuseOutsideSpan(earliest: Int64?, latest: Int64?) throws(ExtractError) {
+        guard request.from != .min || request.to != .max, let a = earliest, let b = latest else { return }
+        guard request.from > b || request.to <= a else { return }
+        throw ExtractError(
+            "nothing was recorded in [\(ExtractTime.format(request.from)), \(ExtractTime.format(request.to))): the ring in \(request.directory) spans \(ExtractTime.format(a)) to \(ExtractTime.format(b))"
+        )
+    }
+
     @inline(__always)
     func emit(_ c: FileCursor) throws(ExtractError) {
         let r = c.records[c.at]
         report.framesRead += 1
+        if r.timestamp < seenEarliest ?? .max { seenEarliest = r.timestamp }
+        if r.timestamp > seenLatest ?? .min { seenLatest = r.timestamp }
         guard r.timestamp >= request.from && r.timestamp < request.to else { return }
         let bytes = r.bytes
         if let flow = request.flow {
@@ -424,9 +494,9 @@ final class FileCursor {
                 let window = 4 << 20
                 do {
                     reader = ReaderBox(
-                        try CaptureFileReader(descriptor: fd, name: file.path, windowBytes: window) {
-                            throttle?.take(window)
-                        })
+                        try CaptureFileReader(
+                            descriptor: fd, name: file.path, windowBytes: window, onRead: { throttle?.take($0) }
+                        ) {})
                 } catch {
                     extractor.damaged(file, error, scanning: true)
                     return false

@@ -79,6 +79,13 @@ public struct StatsClient: ~Copyable {
         self.socket = owned
     }
 
+    /// How long a reply may take from here on; 0: as long as it takes
+    /// (`extract`: its `ok` line comes with the first frame found).
+    public func setReplyTimeout(seconds: Int) {
+        var tv = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     /// Sends a request and returns the reply.
     public mutating func request(_ request: JSON) throws(StatsClientError) -> JSON {
         var line = request.text + "\n"

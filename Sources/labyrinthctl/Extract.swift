@@ -40,6 +40,9 @@ struct ExtractCommand: ParsableCommand {
         let out = openStreamOutput(write)
         signal(SIGPIPE, SIG_IGN)
         var client = connection.connect()
+        // The answer starts with the first frame found, however long the
+        // search takes at the ring's read rate; a failure is an error reply.
+        client.setReplyTimeout(seconds: 0)
         let request = ExtractRecordingRequest(from: from, to: to, filter: filter, flow: flow, format: format)
         let reply = connection.ask(request, on: &client).value
         if !quiet {

@@ -47,7 +47,7 @@ struct Extract: ParsableCommand {
     @Option(help: "pcapng or pcap.")
     var format: String = "pcapng"
 
-    @Option(help: "Read at most this many bytes per second (e.g. 50MiB); default: no bound.")
+    @Option(help: "Read at most this many bytes per second: bytes, or a size such as 50MiB; default: no bound.")
     var readRate: String?
 
     @Flag(help: "The report as one JSON object.")
@@ -55,6 +55,11 @@ struct Extract: ParsableCommand {
 
     @Flag(help: .hidden)
     var background = false
+
+    /// The filter on standard input (the daemon's way: `ps` shows arguments
+    /// to every local user).
+    @Flag(help: .hidden)
+    var filterFromStdin = false
 
     func run() throws {
         // The daemon's `extract`: never a CPU or a disk slot a worker wants.
@@ -76,12 +81,25 @@ struct Extract: ParsableCommand {
         if let t = try time(to, "to") { request.to = t }
         guard request.from < request.to else { fail("--from must come before --to") }
         request.filter = filter
+        if filterFromStdin {
+            guard let input = readStandardInput(limit: 1 << 20) else {
+                fail("cannot read the filter from standard input (or it is longer than 1 MiB)")
+            }
+            request.filter = String(decoding: input, as: UTF8.self)
+        }
         if let flow {
             do { request.flow = try FlowSelector(flow) } catch { fail("\(error)") }
         }
         if let readRate {
-            do { request.readRate = try ByteSize.parse(readRate) } catch {
-                fail("--read-rate \"\(readRate)\": \(error)")
+            // A rate: a bare number is bytes per second (not tcpdump's -C
+            // millions of bytes, which a file size takes).
+            if readRate.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let n = Int(readRate) {
+                guard n >= 1 else { fail("--read-rate \"\(readRate)\": at least 1 byte per second") }
+                request.readRate = n
+            } else {
+                do { request.readRate = try ByteSize.parse(readRate) } catch {
+                    fail("--read-rate \"\(readRate)\": \(error)")
+                }
             }
         }
         guard let outputFormat = ExtractOutput.Format(rawValue: format) else {

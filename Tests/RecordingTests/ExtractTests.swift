@@ -1,3 +1,4 @@
+import Extraction
 import StatsProtocol
 import TestSupport
 import Testing
@@ -219,6 +220,62 @@ struct ExtractTests {
         #expect(w.status == 0, "\(w.stderr)")
     }
 
+    /// A copy of the shared ring in a new directory: new inodes, so every
+    /// index is stale.
+    static func copyOfRing(_ name: String) throws -> Ring {
+        let shared = try Self.shared.get()
+        let copy = temporaryDirectory(name)
+        #expect(run(["cp", "-r", shared.ring, copy + "/ring"]).status == 0)
+        return Ring(
+            directory: copy, ring: copy + "/ring", originals: shared.originals, start: shared.start, end: shared.end,
+            at30: shared.at30, at60: shared.at60)
+    }
+
+    @Test("--read-rate bounds every byte read: files scanned for a stale index are read no faster than the bound")
+    func readRateBoundsScans() throws {
+        let ring = try Self.copyOfRing("extract-rate")
+        defer { removeAll(ring.directory) }
+        let files = listFiles(ring.ring, prefix: "cap.")
+        let bytes = files.reduce(0) { $0 + fileSize($1) }
+        #expect(bytes > 100_000, "\(files)")
+        // The whole ring at a rate that reads it in 2 s.
+        let rate = bytes / 2
+        let started = monotonicSeconds()
+        let e = Self.extract(["--dir", ring.ring, "-w", "/dev/null", "--read-rate", "\(rate)"])
+        let took = monotonicSeconds() - started
+        #expect(e.status == 0, "\(e.stderr)")
+        let scanned = e.report?["scanned"]?.arrayValue?.count ?? 0
+        #expect(scanned == files.count, "every index is stale: \(e.stderr)")
+        let read = e.report?["bytes_read"]?.intValue ?? 0
+        #expect(read >= bytes, "\(e.stderr)")
+        #expect(took >= Double(read) / Double(rate) * 0.9, "\(read) bytes at \(rate) B/s took \(took) s")
+    }
+
+    @Test("an index whose stretch is shifted (its checksum redone) costs a scan, never the recording")
+    func shiftedStretch() throws {
+        let ring = try Self.copyOfRing("extract-shifted")
+        defer { removeAll(ring.directory) }
+        let files = listFiles(ring.ring, prefix: "cap.")
+        // Fresh indexes for the copies, then the first one's first stretch moved by 7 bytes.
+        #expect(run([executable("labyrinthd"), "index"] + files).status == 0)
+        let victim = try #require(files.first)
+        let sidecar = RecordingIndex.sidecarPath(for: victim)
+        var index = try RecordingIndex.decode(try #require(readFile(sidecar))).get()
+        index.stretches[0].offset += 7
+        writeFile(sidecar, index.encoded())
+        // The mtime the index records is the recording's: unchanged.
+        let out = ring.directory + "/out.pcapng"
+        let e = Self.extract(["--dir", ring.ring, "-w", out])
+        #expect(e.status == 0, "\(e.stderr)")
+        let scanned = e.report?["scanned"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        #expect(
+            scanned.count == 1 && scanned[0].contains(victim) && scanned[0].contains("does not start on a block"),
+            "\(e.stderr)")
+        #expect(e.report?["damaged"]?.arrayValue?.isEmpty == true, "\(e.stderr)")
+        let verdict = try Self.check(out, ["--only", files.joined(separator: ",")])
+        #expect(verdict["equal"] == .bool(true), "\(verdict.text)")
+    }
+
     @Test("SIGKILL mid-recording: the files without an index are scanned, said so, and the answer is exact")
     func indexLoss() throws {
         let directory = temporaryDirectory("extract-kill")
@@ -250,6 +307,11 @@ struct ExtractTests {
             fileSize(ring + "/." + ($0.split(separator: "/").last.map(String.init) ?? "") + ".idx") < 0
         }
         #expect(!unindexed.isEmpty)
+        // A window after every frame is outside the ring, scanned files and all.
+        let after = Self.extract([
+            "--dir", ring, "-w", out, "--from", Self.seconds(try Self.shared.get().end + 3_600_000_000_000),
+        ])
+        #expect(after.status == 1 && after.stderr.contains("nothing was recorded"), "\(after.stderr)")
         let indexed = run([executable("labyrinthd"), "index"] + unindexed)
         #expect(indexed.status == 0, "\(indexed.stderr)")
         let again = Self.extract(["--dir", ring, "-w", out])
@@ -315,6 +377,66 @@ extension ExtractTests {
         #expect(bad["ok"] == .bool(false), "\(bad.text)")
         let badTime = try client.request(["command": "extract", "from": "noon"])
         #expect(badTime["error"]?.stringValue?.contains("not a time") == true, "\(badTime.text)")
+        // A negative time is a time, never an option of the child; the
+        // child's failure (a window before every frame) is the reply, not
+        // an empty stream.
+        let negative = run(
+            [
+                executable("labyrinthctl"), "--socket", daemon.socket, "extract", "--from=-5", "--to=-1", "-w",
+                directory + "/negative.pcapng",
+            ], timeoutSeconds: 60)
+        #expect(negative.status != 0, "\(negative.stderr)")
+        #expect(negative.stderr.contains("nothing was recorded"), "\(negative.stderr)")
+        #expect(!negative.stderr.contains("bytes received"), "\(negative.stderr)")
+    }
+
+    @Test(
+        "the daemon's extract child runs idle, every thread of it: SCHED_IDLE and the idle I/O class; no filter in ps")
+    func extractChildIsIdle() throws {
+        let directory = temporaryDirectory("extract-idle")
+        defer { removeAll(directory) }
+        let live = directory + "/live"
+        mkdir(live, 0o755)
+        // One byte a second: the child is still reading when it is looked at.
+        let daemon = try DaemonProcess(
+            workers: 1,
+            more: "\n[[sink]]\npath = \"\(live)/cap.pcapng\"\ngroup = \"\"\nflush_ms = 50\nextract_read_rate = 1")
+        defer { _ = daemon.stop() }
+        let job = try daemon.ask(["command": "replay", "file": .string(packageRoot + "/captures/loopback.pcap")])
+        let id = try #require(job["job"]?.intValue, "\(job.text)")
+        #expect(
+            try eventually(within: 60) {
+                try daemon.ask(["command": "replay", "job": .int(id)])["state"]?.stringValue == "done"
+            })
+        let client = try BackgroundProcess([
+            executable("labyrinthctl"), "--socket", daemon.socket, "extract", "-f", "udp and port 4242", "-w",
+            directory + "/out.pcapng",
+        ])
+        defer { client.stop() }
+        var child: pid_t = 0
+        #expect(
+            eventually(within: 20) {
+                child = childProcesses(of: daemon.pid).first { commandLine(of: $0).contains("extract") } ?? 0
+                return child > 0
+            }, "no extract child of \(daemon.pid)")
+        let cmdline = commandLine(of: child)
+        #expect(!cmdline.contains("port 4242"), "the filter is on the command line: \(cmdline)")
+        // Its threads: the main one, and those the Swift runtime starts once
+        // the (idle, so perhaps slow to get a CPU) child runs.
+        var threads: [Int32] = []
+        #expect(
+            eventually(within: 60) {
+                threads = listFiles("/proc/\(child)/task").compactMap { Int32($0.split(separator: "/").last ?? "") }
+                return threads.count >= 2
+            }, "\(threads)")
+        for tid in threads {
+            let policy = run(["chrt", "-p", "\(tid)"])
+            #expect(policy.stdout.contains("SCHED_IDLE"), "thread \(tid): \(policy.stdout)")
+            let io = run(["ionice", "-p", "\(tid)"])
+            #expect(io.stdout.contains("idle"), "thread \(tid): \(io.stdout)")
+        }
+        client.stop()
+        #expect(eventually(within: 10) { kill(child, 0) != 0 }, "the child outlived its client")
     }
 }
 
