@@ -91,7 +91,7 @@ public struct LiveSourceOptions: Sendable, Equatable {
 
 /// Why a live source could not be opened or configured: the interface, what
 /// was being done, and the kernel's error when there was one.
-public struct LiveCaptureError: Error, Sendable, CustomStringConvertible {
+public struct LiveCaptureError: ErrnoCarrying, Sendable, CustomStringConvertible {
     public var interface: String
     public var message: String
     public var errno: Errno?

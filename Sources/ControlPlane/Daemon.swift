@@ -16,11 +16,24 @@ import Glibc
 /// `labyrinthd run`: the foreground daemon under systemd or a terminal.
 public enum Daemon {
     /// Exit codes, for systemd and scripts.
-    public enum Exit: Int32, Error {
+    /// Exit codes, for systemd and scripts: sysexits(3) by cause
+    /// (``StartFailure`` maps a failed start's stage and errno to one).
+    public enum Exit: Int32, Error, Sendable {
         case ok = 0
+        /// A start that failed with no system call's error behind it.
         case startFailed = 1
-        case config = 78  // EX_CONFIG
         case leaked = 3
+        case unavailable = 69  // EX_UNAVAILABLE: another daemon holds the socket
+        case osError = 71  // EX_OSERR: mmap, mlock, a thread, another system call
+        case cannotCreate = 73  // EX_CANTCREAT: the recording's files
+        case noPermission = 77  // EX_NOPERM: a capability is missing
+        case config = 78  // EX_CONFIG
+    }
+
+    /// Logs why the start failed and what to do; the exit code.
+    static func failed(_ failure: StartFailure, logger: Logger) -> Int32 {
+        if let advice = failure.advice { logger.error("to fix it: \(advice) (exit \(failure.exit.rawValue))") }
+        return failure.exit.rawValue
     }
 
     /// Runs until SIGTERM or SIGINT; returns the exit code. The steps:
@@ -39,6 +52,13 @@ public enum Daemon {
         }
         JournalLogHandler.setLevel(config.daemon.logLevel.loggerLevel)
         logger.logLevel = config.daemon.logLevel.loggerLevel
+        // Another daemon on the same socket: said before this one builds
+        // anything (its live sources would join the other's fanout group).
+        // A socket systemd hands over is this daemon's own.
+        if getenv("LISTEN_FDS") == nil, StatsServer.answers(on: config.daemon.socket) {
+            logger.error("stats socket \(config.daemon.socket): another process answers on it (\(Errno.addressInUse))")
+            return failed(StartFailure.verdict(stage: .socket, errno: .addressInUse), logger: logger)
+        }
         let groups: (socket: gid_t?, admin: gid_t?)
         switch prepareProcess(config, logger: logger) {
         case .success(let g): groups = g
@@ -80,7 +100,7 @@ public enum Daemon {
                 logger.error("\(e)")
             }
             if let leaks = error.leaks, !leaks.isClean { logger.error("\(leaks)") }
-            return Exit.startFailed.rawValue
+            return failed(StartFailure.verdict(error), logger: logger)
         }
         let pool = pipeline.pool
         let exporter = pipeline.exporter
@@ -119,7 +139,7 @@ public enum Daemon {
         } catch {
             logger.error("\(error)")
             _ = pipeline.finish()
-            return Exit.startFailed.rawValue
+            return failed(StartFailure.verdict(stage: .other, errno: error.errno), logger: logger)
         }
         let state = DaemonState(
             workers: pool.workers, rooms: pipeline.arena.rooms, replay: replay, configuration: config,
@@ -138,7 +158,7 @@ public enum Daemon {
             replay.stop()
             replayThread.join()
             _ = pipeline.finish()
-            return Exit.startFailed.rawValue
+            return failed(StartFailure.verdict(stage: .socket, errno: Errno.behind(error)), logger: logger)
         }
         confineControlPlane(workerCPUs: cpus, logger: logger)
         let notifier = SystemdNotifier()
@@ -188,7 +208,7 @@ public enum Daemon {
             case .failure(let e) = Syscall.nothingOrErrno({ mlockall(MCL_CURRENT | MCL_FUTURE) })
         {
             logger.error("workers.mlockall: \(e) (needs CAP_IPC_LOCK or a high LimitMEMLOCK=)")
-            return .failure(.startFailed)
+            return .failure(.osError)
         }
         var ids: [gid_t?] = []
         for (key, name) in [("socket_group", config.daemon.socketGroup), ("admin_group", config.daemon.adminGroup)] {
@@ -294,7 +314,10 @@ public enum Daemon {
             return .success(recorder)
         } catch {
             logger.error("[[sink]] (line \(sink.line)): \(error)")
-            return .failure(.config)
+            guard let errno = Errno.behind(error) else { return .failure(.config) }
+            let failure = StartFailure.verdict(stage: .recorder, errno: errno)
+            _ = failed(failure, logger: logger)
+            return .failure(failure.exit)
         }
     }
 

@@ -114,7 +114,24 @@ public final class StatsServer: Sendable {
     static let idleHandler = "idle"
 
     /// Creates the socket's directory when missing.
+    /// Whether a process listens on the Unix socket at `path`.
+    static func answers(on path: String) -> Bool {
+        var existing = stat()
+        guard lstat(path, &existing) == 0 && existing.st_mode & S_IFMT == S_IFSOCK else { return false }
+        do throws(StatsClientError) {
+            let client = try StatsClient(path: path, timeoutSeconds: 1)
+            _ = consume client
+            return true
+        } catch {
+            return false
+        }
+    }
+
     static func prepare(path: String) throws {
+        // A socket file that answers belongs to a running daemon: binding
+        // over it (SwiftNIO removes an existing socket file) would steal
+        // its address. One that refuses is a dead daemon's, and goes.
+        if answers(on: path) { throw StatsServerError("another process answers on \(path)", errno: .addressInUse) }
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         guard !dir.isEmpty else { return }
         var st = stat()

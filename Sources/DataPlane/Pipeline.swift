@@ -1,5 +1,6 @@
 import Capture
 import Rooms
+import Syscalls
 
 /// One run's data plane, built in order and torn down in reverse, in one
 /// place for the three runs that have one (`labyrinthd run`, `replay` and
@@ -30,11 +31,13 @@ public struct Pipeline: ~Copyable {
 
     /// Why the build stopped: the stage, its error, and the leak check of
     /// the arena once everything before it was undone.
-    public struct StartError: Error, CustomStringConvertible {
+    public struct StartError: ErrnoCarrying, CustomStringConvertible {
         public var stage: Stage
         public var error: any Error
         public var leaks: LeakReport?
         public var description: String { "\(error)" }
+        /// The stage's system call error, kept to the exit code.
+        public var errno: Errno? { Errno.behind(error) }
     }
 
     /// Builds the pipeline.

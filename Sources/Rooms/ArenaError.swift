@@ -1,13 +1,21 @@
 import Syscalls
 
 /// Why an arena could not be built.
-public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum ArenaError: ErrnoCarrying, Sendable, Equatable, CustomStringConvertible {
     /// The configuration is impossible; the message names the setting.
     case invalidConfiguration(String)
     /// `mmap` failed.
     case mapFailed(what: String, bytes: Int, errno: Errno)
     /// `mlock` failed, almost always because RLIMIT_MEMLOCK is too low.
     case lockFailed(what: String, bytes: Int, limit: Int?, errno: Errno)
+
+    /// The system call's error behind it (`mmap`, `mlock`).
+    public var errno: Errno? {
+        switch self {
+        case .invalidConfiguration: return nil
+        case .mapFailed(_, _, let e), .lockFailed(_, _, _, let e): return e
+        }
+    }
 
     public var description: String {
         switch self {

@@ -207,7 +207,7 @@ struct LifecycleTests {
     }
 
     @Test(
-        "an arena it may not lock: exit 1 with the reason",
+        "an arena it may not lock: exit 71 (EX_OSERR) with the reason and what to raise",
         .disabled(if: underThreadSanitizer, "the thread sanitizer's mlock does nothing, so no lock limit can be hit"))
     func lockLimitAtStart() {
         let directory = temporaryDirectory()
@@ -228,8 +228,76 @@ struct LifecycleTests {
                 "prlimit", "--memlock=65536:65536", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock",
                 executable("labyrinthd"), "run", "--config", config,
             ], timeoutSeconds: 30)
-        #expect(locked.status == 1, "\(locked.stderr)")
+        #expect(locked.status == 71, "\(locked.stderr)")
         #expect(locked.stderr.contains("RLIMIT_MEMLOCK is 64 KiB"), "\(locked.stderr)")
-        #expect(locked.stderr.contains("LimitMEMLOCK="))
+        #expect(locked.stderr.contains("to fix it: raise LimitMEMLOCK="), "\(locked.stderr)")
+    }
+
+    @Test("a packet socket it may not open: exit 77 (EX_NOPERM), naming CAP_NET_RAW")
+    func noCaptureCapability() {
+        let directory = temporaryDirectory()
+        chmod(directory, 0o777)
+        let config = directory + "/nocap.toml"
+        writeFile(
+            config,
+            Array(
+                """
+                [daemon]
+                socket = "\(directory)/s.sock"
+                [rooms]
+                pages_per_room = 64
+                lock = "off"
+                [workers]
+                count = 1
+                [[source]]
+                interface = "lo"
+                backend = "tpacket"
+
+                """.utf8))
+        chmod(config, 0o644)
+        let denied = run(
+            [
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", executable("labyrinthd"), "run",
+                "--config", config,
+            ],
+            timeoutSeconds: 30)
+        #expect(denied.status == 77, "\(denied.stderr)")
+        #expect(denied.stderr.contains("to fix it: a packet socket needs CAP_NET_RAW"), "\(denied.stderr)")
+    }
+
+    @Test("no such interface: exit 78 (EX_CONFIG), naming the key")
+    func noSuchInterface() {
+        let directory = temporaryDirectory()
+        let config = directory + "/nodev.toml"
+        writeFile(
+            config,
+            Array(
+                """
+                [daemon]
+                socket = "\(directory)/s.sock"
+                [rooms]
+                pages_per_room = 64
+                lock = "off"
+                [workers]
+                count = 1
+                [[source]]
+                interface = "nosuch0"
+                backend = "tpacket"
+
+                """.utf8))
+        let missing = run([executable("labyrinthd"), "run", "--config", config], timeoutSeconds: 30)
+        #expect(missing.status == 78, "\(missing.stderr)")
+        #expect(missing.stderr.contains("check [[source]] interface"), "\(missing.stderr)")
+    }
+
+    @Test("a second daemon on a socket another one answers on: exit 69 (EX_UNAVAILABLE); the first keeps its socket")
+    func socketInUse() throws {
+        let daemon = try DaemonProcess()
+        defer { #expect(daemon.stop() == 0) }
+        let second = run([executable("labyrinthd"), "run", "--config", daemon.configPath], timeoutSeconds: 30)
+        #expect(second.status == 69, "\(second.stderr)")
+        #expect(second.stderr.contains("another process answers on"), "\(second.stderr)")
+        #expect(second.stderr.contains("to fix it: another labyrinthd answers on this socket"), "\(second.stderr)")
+        #expect(try daemon.ask(["command": "version"])["version"] != nil)
     }
 }

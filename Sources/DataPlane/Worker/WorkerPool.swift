@@ -22,10 +22,18 @@ public final class WorkerPool: @unchecked Sendable {
     }
 
     /// Why a pool could not start: a thread, an inbox, or a live source.
-    public enum StartError: Error, Sendable, CustomStringConvertible {
+    public enum StartError: ErrnoCarrying, Sendable, CustomStringConvertible {
         case thread(ThreadStartError)
         case inbox(Errno)
         case source(LiveCaptureError)
+
+        public var errno: Errno? {
+            switch self {
+            case .thread(let e): return e.errno
+            case .inbox(let e): return e
+            case .source(let e): return e.errno
+            }
+        }
 
         public var description: String {
             switch self {
