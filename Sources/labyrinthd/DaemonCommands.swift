@@ -15,7 +15,7 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the daemon in the foreground until SIGTERM or SIGINT (SIGHUP reloads).",
         discussion:
-            "Builds the arena and rooms, starts the pinned workers, serves the stats socket and tells systemd (Type=notify) when it is ready. Exit status: 0 after a clean stop, 78 for a configuration error, 1 when it could not start, 3 when the leak check failed."
+            "Builds the arena and rooms, starts the pinned workers, serves the stats socket and tells systemd (Type=notify) when it is ready. Exit status (sysexits): 0 after a clean stop; 3 when the leak check failed; 69 when another process answers on the socket; 71 when the arena cannot be locked or mapped, or another system call fails; 73 when the recording's files cannot be made; 77 when a capability is missing (CAP_NET_RAW for a packet socket); 78 for a configuration error or no such interface; 1 for any other failed start. The log says what to do."
     )
 
     @Option(help: "The configuration file.")
