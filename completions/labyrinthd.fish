@@ -214,7 +214,7 @@ complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_
 complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" flow' -l 'flow' -d 'The frames between two hosts, both ways: "A B [PROTO]", A and B with optional ports.' -rfka ''
 complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" w' -s 'w' -d 'Where to write (- is standard output).' -rfka ''
 complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" format' -l 'format' -d 'pcapng or pcap.' -rfka ''
-complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" read-rate' -l 'read-rate' -d 'Read at most this many bytes per second (e.g. 50MiB); default: no bound.' -rfka ''
+complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" read-rate' -l 'read-rate' -d 'Read at most this many bytes per second: bytes, or a size such as 50MiB; default: no bound.' -rfka ''
 complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" json' -l 'json' -d 'The report as one JSON object.'
 complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" version' -l 'version' -d 'Show the version.'
 complete -c 'labyrinthd' -n '__labyrinthd_should_offer_completions_for_flags_or_options "labyrinthd extract" h help' -s 'h' -l 'help' -d 'Show help information.'
