@@ -31,7 +31,11 @@ tmp_entries() {
         echo "$name"
     done
 }
-namespaces() { ip netns list 2>/dev/null | awk '{ print $1 }' | LC_ALL=C sort; }
+# (None where iproute2 is not installed yet: the test command installs it.)
+namespaces() {
+    command -v ip >/dev/null || return 0
+    ip netns list | awk '{ print $1 }' | LC_ALL=C sort
+}
 
 # Every process as "PID SID PPID START ARGS", START from /proc (clock ticks
 # since boot), so that a PID reused by a new process counts as new.
