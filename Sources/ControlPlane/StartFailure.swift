@@ -14,7 +14,9 @@ import Syscalls
 /// | a worker thread | EPERM | 77 EX_NOPERM | CAP_SYS_NICE, LimitRTPRIO=, workers.priority |
 /// | a socket | EADDRINUSE | 69 EX_UNAVAILABLE | another labyrinthd answers there |
 /// | a socket | EACCES, EPERM | 77 EX_NOPERM | the socket's directory |
-/// | the recording | any | 73 EX_CANTCREAT | `[[sink]] path` |
+/// | the recording | ENOENT, ENOTDIR | 78 EX_CONFIG | `[[sink]] path` |
+/// | the recording | EACCES, EPERM, EROFS | 77 EX_NOPERM | `[[sink]] path` |
+/// | the recording | any other | 73 EX_CANTCREAT | `[[sink]] path` |
 /// | anything else with an errno | | 71 EX_OSERR | |
 /// | anything else | | 1 | |
 public struct StartFailure: Sendable, Equatable {
@@ -50,6 +52,10 @@ public struct StartFailure: Sendable, Equatable {
                 advice: "another labyrinthd answers on this socket: stop it, or give this one its own daemon.socket")
         case (.socket, .permissionDenied), (.socket, .notPermitted):
             return StartFailure(exit: .noPermission, advice: "the socket's directory must be writable by the daemon")
+        case (.recorder, .noSuchFileOrDirectory), (.recorder, .notDirectory):
+            return StartFailure(exit: .config, advice: "check [[sink]] path: its directory must exist")
+        case (.recorder, .permissionDenied), (.recorder, .notPermitted), (.recorder, .readOnlyFileSystem):
+            return StartFailure(exit: .noPermission, advice: "check [[sink]] path: the daemon must be able to write there")
         case (.recorder, _):
             return StartFailure(
                 exit: .cannotCreate, advice: "check [[sink]] path: its directory, its rights, its space")
