@@ -55,7 +55,8 @@ public struct StartFailure: Sendable, Equatable {
         case (.recorder, .noSuchFileOrDirectory), (.recorder, .notDirectory):
             return StartFailure(exit: .config, advice: "check [[sink]] path: its directory must exist")
         case (.recorder, .permissionDenied), (.recorder, .notPermitted), (.recorder, .readOnlyFileSystem):
-            return StartFailure(exit: .noPermission, advice: "check [[sink]] path: the daemon must be able to write there")
+            return StartFailure(
+                exit: .noPermission, advice: "check [[sink]] path: the daemon must be able to write there")
         case (.recorder, _):
             return StartFailure(
                 exit: .cannotCreate, advice: "check [[sink]] path: its directory, its rights, its space")
