@@ -259,8 +259,7 @@ final class ExtractStream: @unchecked Sendable {
         let report = self.report
         if killing { kill(pid, SIGTERM) }
         let reaper: @Sendable () -> Void = {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let status = (try? Syscall.waitForChild(pid).get()) ?? 0
             ExtractStream.running.wrappingSubtract(1, ordering: .relaxed)
             var text = [UInt8](repeating: 0, count: 65_536)
             let n = text.withUnsafeMutableBytes { pread(report.rawValue, $0.baseAddress, $0.count, 0) }

@@ -135,12 +135,10 @@ public enum FilterCompiler {
                 break
             }
             var fd = pollfd(fd: readEnd.rawValue, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fd, 1, Int32(clamping: left / 1_000_000 + 1))
-            if ready < 0 && errno == EINTR { continue }
-            if ready <= 0 { continue }
-            let n = read(readEnd.rawValue, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            let ready = Syscall.valueOrErrno { poll(&fd, 1, Int32(clamping: left / 1_000_000 + 1)) }
+            guard case .success(let events) = ready, events > 0 else { continue }
+            guard case .success(let n) = Syscall.valueOrErrno({ read(readEnd.rawValue, &chunk, chunk.count) }), n > 0
+            else { break }
             output += chunk[0..<n]
             if output.count > 64 << 20 {
                 // Eight link types of 4096 instructions are 256 KiB: this is
@@ -150,8 +148,7 @@ public enum FilterCompiler {
             }
         }
         if timedOut { kill(child, SIGKILL) }
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let status = (try? Syscall.waitForChild(child).get()) ?? 0
         if timedOut {
             return .failure(
                 Refusal(

@@ -158,8 +158,7 @@ final class ReplaySocketServer: @unchecked Sendable {
             fds += clients.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             let nearest =
                 clients.map(\.deadline).min().map { $0 > now ? Int32(clamping: ($0 - now) / 1_000_000 + 1) : 0 } ?? 1000
-            let ready = poll(&fds, nfds_t(fds.count), nearest)
-            if ready < 0 && errno != EINTR { break }
+            guard case .success = Syscall.valueOrErrno({ poll(&fds, nfds_t(fds.count), nearest) }) else { break }
             if fds[1].revents != 0 { return }
             // The connections that have something.
             var keep: [Client] = []

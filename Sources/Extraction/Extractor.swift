@@ -600,12 +600,16 @@ final class FileCursor {
         index.prefix.withUnsafeBytes { buffer.copyMemory(from: $0.baseAddress!, byteCount: prefix) }
         var done = 0
         while done < r.length {
-            let n = pread(fd, buffer + prefix + done, r.length - done, off_t(r.offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                extractor.report.damaged.append(
-                    "\(file.path): cannot read \(r.length) bytes at \(r.offset): \(n == 0 ? "the file is shorter than its index says" : "\(Errno.current)")"
-                )
+            let read = Syscall.valueOrErrno {
+                pread(fd, buffer + prefix + done, r.length - done, off_t(r.offset + done))
+            }
+            guard case .success(let n) = read, n > 0 else {
+                let why: String
+                switch read {
+                case .failure(let e): why = "\(e)"
+                case .success: why = "the file is shorter than its index says"
+                }
+                extractor.report.damaged.append("\(file.path): cannot read \(r.length) bytes at \(r.offset): \(why)")
                 return false
             }
             done += n
@@ -713,11 +717,7 @@ final class Throttle: @unchecked Sendable {
         taken += bytes
         let due = Int64(Double(taken) / Double(rate) * 1e9)
         let now = lab_clock() - started
-        if due > now {
-            var ts = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
-            var left = timespec()
-            while nanosleep(&ts, &left) != 0 && errno == EINTR { ts = left }
-        }
+        if due > now { Syscall.sleep(nanoseconds: due - now) }
     }
 }
 

@@ -6,6 +6,7 @@ import ForegroundRuns
 import Rooms
 import Sinks
 import StatsProtocol
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -88,13 +89,7 @@ struct CompileFilter: ParsableCommand {
             text = String(decoding: input, as: UTF8.self)
         }
         let bytes = FilterPrograms.compiledOutput(text, linkTypes: types, snaplen: snaplen)
-        var at = 0
-        while at < bytes.count {
-            let n = bytes[at...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ExitCode(1) }
-            at += n
-        }
+        guard case .success = bytes.withUnsafeBytes({ Syscall.writeAll(1, $0) }) else { throw ExitCode(1) }
     }
 }
 

@@ -1,3 +1,5 @@
+import Syscalls
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,9 +11,7 @@ func readStandardInput(limit: Int) -> [UInt8]? {
     var input: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65_536)
     while true {
-        let n = read(0, &chunk, chunk.count)
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { return nil }
+        guard case .success(let n) = Syscall.valueOrErrno({ read(0, &chunk, chunk.count) }) else { return nil }
         if n == 0 { return input }
         input += chunk[0..<n]
         guard input.count <= limit else { return nil }

@@ -252,8 +252,10 @@ public final class Recorder: @unchecked Sendable {
                 case .retired:
                     finishFile(worker: w, fd: e.fd, length: e.offset, interfaces: e.interfaces)
                 case .truncate:
-                    if !options.naming.isStandardOutput && ftruncate(e.fd, off_t(e.offset)) != 0 {
-                        note("\(path(w, e.fd)): cannot cut back to \(e.offset) bytes: \(Errno.current)")
+                    if !options.naming.isStandardOutput,
+                        case .failure(let error) = Syscall.nothingOrErrno({ ftruncate(e.fd, off_t(e.offset)) })
+                    {
+                        note("\(path(w, e.fd)): cannot cut back to \(e.offset) bytes: \(error)")
                     } else {
                         note(
                             "\(path(w, e.fd)): a write came up short (the disk is full, or failed): cut back to its last whole block, \(e.offset) bytes"
@@ -571,7 +573,7 @@ public final class Recorder: @unchecked Sendable {
         }
         if written != length {
             note("\(path(w, fd)): cannot write its statistics: \(Errno.current)")
-            if !options.naming.isStandardOutput { _ = ftruncate(fd, off_t(offset)) }
+            if !options.naming.isStandardOutput { _ = Syscall.nothingOrErrno { ftruncate(fd, off_t(offset)) } }
             return 0
         }
         return length

@@ -1,6 +1,7 @@
 import CRoomsSupport
 import StatsProtocol
 import Synchronization
+import Syscalls
 
 #if canImport(Glibc)
 import Glibc
@@ -85,9 +86,7 @@ public struct MonotonicClock: ReplayClock, Sendable {
     public init() {}
     public func now() -> Int64 { Int64(lab_monotonic_ns()) }
     public func sleep(until deadline: Int64) {
-        guard deadline > 0 else { return }
-        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
-        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+        Syscall.sleep(untilMonotonic: deadline)
     }
 
     /// Long waits sleep on the interrupt's futex until a millisecond before
