@@ -35,7 +35,7 @@ stages: receive/copy, decode, hash, table, reader, other.
 perf record -p on the consumer while the sender sends.
 
 LABYRINTHD=PATH runs another labyrinthd binary; BASE=PATH adds a second one
-to the replay bar, interleaved (an A/B of a change).
+to the replay and capture bars, interleaved (an A/B of a change).
 Skips with a message when ../shared (the floor's source) is absent. Needs
 root for the live bars; everything it makes (a /dev/shm directory, the
 namespace) is removed on exit.
@@ -219,9 +219,11 @@ def schedstat_ns(pid):
 
 
 def machine_ns():
+    """Busy time of every CPU (user, nice, system, irq, softirq; not steal,
+    the hypervisor's), every process on the machine included."""
     with open("/proc/stat") as f:
         v = f.readline().split()[1:]
-    return sum(int(v[i]) for i in (0, 1, 2, 5, 6, 7)) * 1e9 / CLK
+    return sum(int(v[i]) for i in (0, 1, 2, 5, 6)) * 1e9 / CLK
 
 
 def socket_inodes(pid):
@@ -337,6 +339,8 @@ def capture_bar(work, tools, ns, label, flows, count, rounds, write=False):
     lab_rx = lambda o, e: last_json(o)["received"]  # noqa: E731
     floor_rx = lambda o, e: last_json(o)["frames"]  # noqa: E731
     consumers = {"labyrinthd": (lab_argv, lab_rx), "floor": (floor_argv, floor_rx)}
+    if os.environ.get("BASE"):
+        consumers["labyrinthd BASE"] = ([os.path.abspath(os.environ["BASE"])] + lab_argv[1:], lab_rx)
     if write:
         consumers = {
             "labyrinthd -w": (lab_argv + ["-w", f"{work}/live.pcapng"], lab_rx),
@@ -369,6 +373,9 @@ def capture_bar(work, tools, ns, label, flows, count, rounds, write=False):
             continue
         print(f"- {n} / floor, consumer CPU: {fmt3(ratios([x[1] for x in r[n]], [x[1] for x in r['floor']]), 'x', digits=2)}"
               f"; machine: {fmt3(ratios([x[2] for x in r[n]], [x[2] for x in r['floor']]), 'x', digits=2)}")
+    if "labyrinthd BASE" in consumers:
+        print(f"- labyrinthd / labyrinthd BASE, consumer CPU: "
+              f"{fmt3(ratios([x[1] for x in r['labyrinthd']], [x[1] for x in r['labyrinthd BASE']]), 'x', digits=2)}")
     if write:
         lw, tw = [x[1] for x in r["labyrinthd -w"]], [x[1] for x in r["tcpdump -w"]]
         print(f"- labyrinthd -w / tcpdump -w, consumer CPU: {fmt3(ratios(lw, tw), 'x', digits=2)}   (bar: <= 1.25x)")
