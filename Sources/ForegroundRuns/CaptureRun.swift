@@ -296,8 +296,11 @@ public enum CaptureRun {
 }
 
 /// Waits for the end of a foreground run: a signal, a deadline, or a
-/// condition polled every 20 ms. Returns why it ended (`SIGINT`,
-/// `SIGTERM`, `duration`, or what the condition said).
+/// condition polled every 100 ms. Returns why it ended (`SIGINT`,
+/// `SIGTERM`, `duration`, or what the condition said). Each poll wakes
+/// the runtime's threads, on the worker's CPU when the run is pinned to
+/// one: at 20 ms (160 context switches a second) a live capture at 64 B
+/// took 256 ns of CPU a frame, at 100 ms 157 (BENCHMARKS.md, "The floor").
 enum RunEnd {
     static func wait(
         signals: UnixSignalsSequence, deadline: ContinuousClock.Instant?,
@@ -313,7 +316,7 @@ enum RunEnd {
                     if let deadline, ContinuousClock.now >= deadline { return "duration" }
                     if let reason = condition() { return reason }
                     // Cancelled: stop polling at once (not a spin until the deadline).
-                    guard (try? await Task.sleep(for: .milliseconds(20))) != nil else { break }
+                    guard (try? await Task.sleep(for: .milliseconds(100))) != nil else { break }
                 }
                 return nil
             }
