@@ -233,11 +233,10 @@ struct LifecycleTests {
         #expect(locked.stderr.contains("to fix it: raise LimitMEMLOCK="), "\(locked.stderr)")
     }
 
-    @Test("a packet socket it may not open: exit 77 (EX_NOPERM), naming CAP_NET_RAW")
-    func noCaptureCapability() {
-        let directory = temporaryDirectory()
-        chmod(directory, 0o777)
-        let config = directory + "/nocap.toml"
+    /// A small configuration with one live source on `interface`, written
+    /// into `directory`; its path.
+    static func sourceConfig(in directory: String, interface: String) -> String {
+        let config = directory + "/source.toml"
         writeFile(
             config,
             Array(
@@ -250,11 +249,19 @@ struct LifecycleTests {
                 [workers]
                 count = 1
                 [[source]]
-                interface = "lo"
+                interface = "\(interface)"
                 backend = "tpacket"
 
                 """.utf8))
         chmod(config, 0o644)
+        return config
+    }
+
+    @Test("a packet socket it may not open: exit 77 (EX_NOPERM), naming CAP_NET_RAW")
+    func noCaptureCapability() {
+        let directory = temporaryDirectory()
+        chmod(directory, 0o777)
+        let config = Self.sourceConfig(in: directory, interface: "lo")
         let denied = run(
             [
                 "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", executable("labyrinthd"), "run",
@@ -267,24 +274,7 @@ struct LifecycleTests {
 
     @Test("no such interface: exit 78 (EX_CONFIG), naming the key")
     func noSuchInterface() {
-        let directory = temporaryDirectory()
-        let config = directory + "/nodev.toml"
-        writeFile(
-            config,
-            Array(
-                """
-                [daemon]
-                socket = "\(directory)/s.sock"
-                [rooms]
-                pages_per_room = 64
-                lock = "off"
-                [workers]
-                count = 1
-                [[source]]
-                interface = "nosuch0"
-                backend = "tpacket"
-
-                """.utf8))
+        let config = Self.sourceConfig(in: temporaryDirectory(), interface: "nosuch0")
         let missing = run([executable("labyrinthd"), "run", "--config", config], timeoutSeconds: 30)
         #expect(missing.status == 78, "\(missing.stderr)")
         #expect(missing.stderr.contains("check [[source]] interface"), "\(missing.stderr)")
