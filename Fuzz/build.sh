@@ -44,7 +44,7 @@ done
 harness() {
     local name=$1
     shift
-    set -- "$@" Syscalls/Syscall.swift Syscalls/Descriptor.swift
+    set -- "$@" Syscalls/Syscall.swift Syscalls/Syscall+Waits.swift Syscalls/Descriptor.swift
     local inputs=("$fuzz/$name.swift" "$fuzz/build.sh" "$fuzz/Shims/Errno.swift")
     for item in "$@"; do
         if [[ -d "$sources/$item" ]]; then

@@ -12,6 +12,7 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
 
     public static var notPermitted: Errno { Errno(rawValue: EPERM) }
     public static var interrupted: Errno { Errno(rawValue: EINTR) }
+    public static var ioError: Errno { Errno(rawValue: EIO) }
     public static var permissionDenied: Errno { Errno(rawValue: EACCES) }
     public static var invalidArgument: Errno { Errno(rawValue: EINVAL) }
     public static var fileExists: Errno { Errno(rawValue: EEXIST) }
